@@ -1,0 +1,50 @@
+use serde::{Deserialize, Serialize};
+
+/// Who is acting, as the API authenticated them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Actor {
+    pub sub: String,
+    pub role: ActorRole,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActorRole {
+    Customer,
+    Agent,
+    Admin,
+    Service,
+}
+
+impl ActorRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorRole::Customer => "customer",
+            ActorRole::Agent => "agent",
+            ActorRole::Admin => "admin",
+            ActorRole::Service => "service",
+        }
+    }
+
+    /// Agents and admins work tickets; their public replies count as responses to the customer.
+    pub fn is_staff(self) -> bool {
+        matches!(self, ActorRole::Agent | ActorRole::Admin)
+    }
+}
+
+impl std::str::FromStr for ActorRole {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "customer" => Ok(ActorRole::Customer),
+            "agent" => Ok(ActorRole::Agent),
+            "admin" => Ok(ActorRole::Admin),
+            "service" => Ok(ActorRole::Service),
+            other => Err(format!(
+                "unknown role {other:?}: expected customer, agent, admin or service"
+            )),
+        }
+    }
+}

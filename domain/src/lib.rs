@@ -1,0 +1,11 @@
+//! The write model of the support desk. It decides which events a command causes and nothing else:
+//! no database, no network, no clock (time arrives with the command's metadata).
+
+pub mod actor;
+pub mod field;
+pub mod recorded;
+pub mod ticket;
+
+pub use actor::{Actor, ActorRole};
+pub use field::{FieldError, FieldErrors};
+pub use recorded::{EventMetadata, RecordedEvent};

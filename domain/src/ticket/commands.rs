@@ -1,0 +1,60 @@
+use uuid::Uuid;
+
+use super::status::TicketStatus;
+use super::values::{
+    AgentId, CommentBody, CommentVisibility, Customer, Labels, Reason, TicketCategory,
+    TicketChannel, TicketDescription, TicketNumber, TicketPriority, TicketTitle,
+};
+use crate::Actor;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TicketCommand {
+    Open(OpenTicket),
+    Update(UpdateTicket),
+    AddComment(AddComment),
+    Escalate(EscalateTicket),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenTicket {
+    pub ticket_id: Uuid,
+    pub ticket_number: TicketNumber,
+    pub title: TicketTitle,
+    pub description: TicketDescription,
+    pub priority: TicketPriority,
+    pub category: TicketCategory,
+    pub channel: TicketChannel,
+    pub customer: Option<Customer>,
+    pub affected_systems: Labels,
+    pub tags: Labels,
+    pub created_by: String,
+}
+
+/// A partial update: `None` leaves a field as it is. `assignee: Some(None)` unassigns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UpdateTicket {
+    pub title: Option<TicketTitle>,
+    pub description: Option<TicketDescription>,
+    pub priority: Option<TicketPriority>,
+    pub category: Option<TicketCategory>,
+    pub tags: Option<Labels>,
+    pub affected_systems: Option<Labels>,
+    pub related_tickets: Option<Vec<Uuid>>,
+    pub related_incidents: Option<Vec<Uuid>>,
+    pub assignee: Option<Option<AgentId>>,
+    pub status: Option<TicketStatus>,
+    pub resolution_note: Option<Reason>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddComment {
+    pub comment_id: Uuid,
+    pub author: Actor,
+    pub body: CommentBody,
+    pub visibility: CommentVisibility,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EscalateTicket {
+    pub reason: Reason,
+}

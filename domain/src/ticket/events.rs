@@ -1,0 +1,131 @@
+use cqrs_es::DomainEvent;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::status::TicketStatus;
+use super::values::{
+    AgentId, CommentBody, CommentVisibility, Customer, Labels, Reason, TicketCategory,
+    TicketChannel, TicketDescription, TicketNumber, TicketPriority, TicketTitle,
+};
+use crate::Actor;
+
+/// Everything that can happen to a ticket. Each variant is one fact; a request that changes
+/// several fields records several facts. The catalogue with payloads is docs/events.md.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all_fields = "camelCase")]
+pub enum TicketEvent {
+    TicketOpened {
+        ticket_id: Uuid,
+        ticket_number: TicketNumber,
+        title: TicketTitle,
+        description: TicketDescription,
+        priority: TicketPriority,
+        category: TicketCategory,
+        channel: TicketChannel,
+        customer: Option<Customer>,
+        affected_systems: Labels,
+        tags: Labels,
+        created_by: String,
+    },
+    TicketRetitled {
+        title: TicketTitle,
+    },
+    TicketDescriptionChanged {
+        description: TicketDescription,
+    },
+    TicketReprioritized {
+        from: TicketPriority,
+        to: TicketPriority,
+    },
+    TicketRecategorized {
+        from: TicketCategory,
+        to: TicketCategory,
+    },
+    TicketTagsChanged {
+        tags: Labels,
+    },
+    TicketAffectedSystemsChanged {
+        affected_systems: Labels,
+    },
+    TicketAssigned {
+        assignee: AgentId,
+        previous_assignee: Option<AgentId>,
+    },
+    TicketUnassigned {
+        previous_assignee: AgentId,
+    },
+    TicketStatusChanged {
+        from: TicketStatus,
+        to: TicketStatus,
+        /// The resolution note when resolving; why, when the system moved it (a customer reply).
+        note: Option<Reason>,
+    },
+    TicketCommentAdded {
+        comment_id: Uuid,
+        author: Actor,
+        body: CommentBody,
+        visibility: CommentVisibility,
+    },
+    /// The first public reply by staff: the moment the response SLA measures.
+    TicketFirstResponseRecorded {
+        comment_id: Uuid,
+        responder: String,
+    },
+    TicketEscalated {
+        level: u32,
+        reason: Reason,
+    },
+    TicketRelatedTicketLinked {
+        related_ticket_id: Uuid,
+    },
+    TicketRelatedTicketUnlinked {
+        related_ticket_id: Uuid,
+    },
+    TicketIncidentLinked {
+        incident_id: Uuid,
+    },
+    TicketIncidentUnlinked {
+        incident_id: Uuid,
+    },
+}
+
+impl TicketEvent {
+    pub const VERSION: &'static str = "1";
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            TicketEvent::TicketOpened { .. } => "TicketOpened",
+            TicketEvent::TicketRetitled { .. } => "TicketRetitled",
+            TicketEvent::TicketDescriptionChanged { .. } => "TicketDescriptionChanged",
+            TicketEvent::TicketReprioritized { .. } => "TicketReprioritized",
+            TicketEvent::TicketRecategorized { .. } => "TicketRecategorized",
+            TicketEvent::TicketTagsChanged { .. } => "TicketTagsChanged",
+            TicketEvent::TicketAffectedSystemsChanged { .. } => "TicketAffectedSystemsChanged",
+            TicketEvent::TicketAssigned { .. } => "TicketAssigned",
+            TicketEvent::TicketUnassigned { .. } => "TicketUnassigned",
+            TicketEvent::TicketStatusChanged { .. } => "TicketStatusChanged",
+            TicketEvent::TicketCommentAdded { .. } => "TicketCommentAdded",
+            TicketEvent::TicketFirstResponseRecorded { .. } => "TicketFirstResponseRecorded",
+            TicketEvent::TicketEscalated { .. } => "TicketEscalated",
+            TicketEvent::TicketRelatedTicketLinked { .. } => "TicketRelatedTicketLinked",
+            TicketEvent::TicketRelatedTicketUnlinked { .. } => "TicketRelatedTicketUnlinked",
+            TicketEvent::TicketIncidentLinked { .. } => "TicketIncidentLinked",
+            TicketEvent::TicketIncidentUnlinked { .. } => "TicketIncidentUnlinked",
+        }
+    }
+
+    /// Reads an event back from its type and payload as the store and the bus hold them.
+    pub fn from_parts(event_type: &str, payload: &serde_json::Value) -> serde_json::Result<Self> {
+        serde_json::from_value(serde_json::json!({ event_type: payload }))
+    }
+}
+
+impl DomainEvent for TicketEvent {
+    fn event_type(&self) -> String {
+        self.name().to_owned()
+    }
+
+    fn event_version(&self) -> String {
+        Self::VERSION.to_owned()
+    }
+}

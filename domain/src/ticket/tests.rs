@@ -1,0 +1,525 @@
+use cqrs_es::test::TestFramework;
+use uuid::Uuid;
+
+use super::*;
+use crate::{Actor, ActorRole};
+use TicketStatus::*;
+
+type TicketTest = TestFramework<Ticket>;
+
+const TICKET: Uuid = Uuid::from_u128(1);
+
+fn opened() -> TicketEvent {
+    TicketEvent::TicketOpened {
+        ticket_id: TICKET,
+        ticket_number: TicketNumber::parse("TKT-20261126-0001").unwrap(),
+        title: TicketTitle::parse("Unable to access lead dashboard").unwrap(),
+        description: TicketDescription::parse("500 on load").unwrap(),
+        priority: TicketPriority::High,
+        category: TicketCategory::Technical,
+        channel: TicketChannel::WebForm,
+        customer: Some(Customer::parse("customer-123", None, None).unwrap()),
+        affected_systems: Labels::default(),
+        tags: Labels::default(),
+        created_by: "customer-123".into(),
+    }
+}
+
+fn agent(id: &str) -> AgentId {
+    AgentId::parse(id).unwrap()
+}
+
+fn assigned(to: &str) -> TicketEvent {
+    TicketEvent::TicketAssigned {
+        assignee: agent(to),
+        previous_assignee: None,
+    }
+}
+
+fn moved(from: TicketStatus, to: TicketStatus) -> TicketEvent {
+    TicketEvent::TicketStatusChanged {
+        from,
+        to,
+        note: None,
+    }
+}
+
+/// The events that bring a ticket to `status`, assigned to agent-1 wherever a status allows it.
+fn history_to(status: TicketStatus) -> Vec<TicketEvent> {
+    match status {
+        Open => vec![opened()],
+        Cancelled => vec![opened(), moved(Open, Cancelled)],
+        other => vec![opened(), assigned("agent-1"), moved(Open, other)],
+    }
+}
+
+fn update(change: impl FnOnce(&mut UpdateTicket)) -> TicketCommand {
+    let mut update = UpdateTicket::default();
+    change(&mut update);
+    TicketCommand::Update(update)
+}
+
+fn comment(role: ActorRole, visibility: CommentVisibility) -> (TicketCommand, Uuid) {
+    let comment_id = Uuid::from_u128(99);
+    let command = TicketCommand::AddComment(AddComment {
+        comment_id,
+        author: Actor {
+            sub: format!("{}-1", role.as_str()),
+            role,
+        },
+        body: CommentBody::parse("Any news?").unwrap(),
+        visibility,
+    });
+    (command, comment_id)
+}
+
+/// The lifecycle as the product defines it, written out independently of `allowed_next`.
+const LEGAL: &[(TicketStatus, TicketStatus)] = &[
+    (Open, Assigned),
+    (Open, InProgress),
+    (Open, WaitingCustomer),
+    (Open, WaitingInternal),
+    (Open, Resolved),
+    (Open, Cancelled),
+    (Assigned, Open),
+    (Assigned, InProgress),
+    (Assigned, WaitingCustomer),
+    (Assigned, WaitingInternal),
+    (Assigned, Resolved),
+    (Assigned, Cancelled),
+    (InProgress, Open),
+    (InProgress, WaitingCustomer),
+    (InProgress, WaitingInternal),
+    (InProgress, Resolved),
+    (InProgress, Cancelled),
+    (WaitingCustomer, Open),
+    (WaitingCustomer, InProgress),
+    (WaitingCustomer, WaitingInternal),
+    (WaitingCustomer, Resolved),
+    (WaitingCustomer, Cancelled),
+    (WaitingInternal, Open),
+    (WaitingInternal, InProgress),
+    (WaitingInternal, WaitingCustomer),
+    (WaitingInternal, Resolved),
+    (WaitingInternal, Cancelled),
+    (Resolved, Open),
+    (Resolved, Assigned),
+    (Resolved, InProgress),
+    (Resolved, Closed),
+];
+
+#[tokio::test]
+async fn every_status_change_is_legal_or_refused_as_the_lifecycle_says() {
+    for &from in TicketStatus::ALL {
+        for &to in TicketStatus::ALL {
+            let outcome = TicketTest::with(())
+                .given(history_to(from))
+                .when_async(update(|u| u.status = Some(to)))
+                .await
+                .inspect_result();
+            let has_assignee = !matches!(from, Open | Cancelled);
+            let expected = if from == Closed || from == Cancelled {
+                Err(TicketError::Final(from))
+            } else if from == to {
+                Ok(vec![])
+            } else if !LEGAL.contains(&(from, to)) {
+                Err(TicketError::IllegalTransition {
+                    from,
+                    to,
+                    allowed: LEGAL
+                        .iter()
+                        .filter(|(f, _)| *f == from)
+                        .map(|(_, t)| *t)
+                        .collect(),
+                })
+            } else if !has_assignee
+                && matches!(
+                    to,
+                    Assigned | InProgress | WaitingCustomer | WaitingInternal
+                )
+            {
+                Err(TicketError::AssigneeRequired(to))
+            } else if has_assignee && to == Open {
+                Err(TicketError::AssigneeForbidden)
+            } else {
+                Ok(vec![moved(from, to)])
+            };
+            assert_eq!(outcome, expected, "{from} -> {to}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn assigning_an_open_ticket_moves_it_to_assigned() {
+    TicketTest::with(())
+        .given(vec![opened()])
+        .when_async(update(|u| u.assignee = Some(Some(agent("agent-7")))))
+        .await
+        .then_expect_events(vec![assigned("agent-7"), moved(Open, Assigned)]);
+}
+
+#[tokio::test]
+async fn assigning_and_starting_work_in_one_request() {
+    TicketTest::with(())
+        .given(vec![opened()])
+        .when_async(update(|u| {
+            u.assignee = Some(Some(agent("agent-7")));
+            u.status = Some(InProgress);
+        }))
+        .await
+        .then_expect_events(vec![assigned("agent-7"), moved(Open, InProgress)]);
+}
+
+#[tokio::test]
+async fn reassigning_keeps_the_status_and_names_the_previous_agent() {
+    TicketTest::with(())
+        .given(history_to(InProgress))
+        .when_async(update(|u| u.assignee = Some(Some(agent("agent-2")))))
+        .await
+        .then_expect_events(vec![TicketEvent::TicketAssigned {
+            assignee: agent("agent-2"),
+            previous_assignee: Some(agent("agent-1")),
+        }]);
+}
+
+#[tokio::test]
+async fn unassigning_a_worked_ticket_returns_it_to_the_queue() {
+    TicketTest::with(())
+        .given(history_to(WaitingInternal))
+        .when_async(update(|u| u.assignee = Some(None)))
+        .await
+        .then_expect_events(vec![
+            TicketEvent::TicketUnassigned {
+                previous_assignee: agent("agent-1"),
+            },
+            moved(WaitingInternal, Open),
+        ]);
+}
+
+#[tokio::test]
+async fn resolving_records_the_resolution_note() {
+    let note = Reason::parse("Restarted the dashboard service").unwrap();
+    TicketTest::with(())
+        .given(history_to(InProgress))
+        .when_async(update(|u| {
+            u.status = Some(Resolved);
+            u.resolution_note = Some(note.clone());
+        }))
+        .await
+        .then_expect_events(vec![TicketEvent::TicketStatusChanged {
+            from: InProgress,
+            to: Resolved,
+            note: Some(note),
+        }]);
+}
+
+#[tokio::test]
+async fn a_resolution_note_without_resolving_is_refused() {
+    TicketTest::with(())
+        .given(history_to(InProgress))
+        .when_async(update(|u| u.resolution_note = Reason::parse("done").ok()))
+        .await
+        .then_expect_error(TicketError::NoteWithoutResolution);
+}
+
+#[tokio::test]
+async fn each_changed_field_is_its_own_event_and_unchanged_fields_none() {
+    TicketTest::with(())
+        .given(vec![opened()])
+        .when_async(update(|u| {
+            u.title = TicketTitle::parse("Dashboard down for all users").ok();
+            u.priority = Some(TicketPriority::Critical);
+            u.category = Some(TicketCategory::Technical);
+            u.tags = Labels::parse(&["dashboard".into()]).ok();
+        }))
+        .await
+        .then_expect_events(vec![
+            TicketEvent::TicketRetitled {
+                title: TicketTitle::parse("Dashboard down for all users").unwrap(),
+            },
+            TicketEvent::TicketReprioritized {
+                from: TicketPriority::High,
+                to: TicketPriority::Critical,
+            },
+            TicketEvent::TicketTagsChanged {
+                tags: Labels::parse(&["dashboard".into()]).unwrap(),
+            },
+        ]);
+}
+
+#[tokio::test]
+async fn a_refused_status_change_records_none_of_the_other_changes() {
+    let result = TicketTest::with(())
+        .given(vec![opened()])
+        .when_async(update(|u| {
+            u.title = TicketTitle::parse("New title").ok();
+            u.status = Some(Closed);
+        }))
+        .await
+        .inspect_result();
+    assert!(matches!(result, Err(TicketError::IllegalTransition { .. })));
+}
+
+#[tokio::test]
+async fn related_tickets_and_incidents_are_linked_and_unlinked_as_sets() {
+    let (a, b, incident) = (
+        Uuid::from_u128(10),
+        Uuid::from_u128(11),
+        Uuid::from_u128(20),
+    );
+    TicketTest::with(())
+        .given(vec![
+            opened(),
+            TicketEvent::TicketRelatedTicketLinked {
+                related_ticket_id: a,
+            },
+        ])
+        .when_async(update(|u| {
+            u.related_tickets = Some(vec![b, b]);
+            u.related_incidents = Some(vec![incident]);
+        }))
+        .await
+        .then_expect_events(vec![
+            TicketEvent::TicketRelatedTicketUnlinked {
+                related_ticket_id: a,
+            },
+            TicketEvent::TicketRelatedTicketLinked {
+                related_ticket_id: b,
+            },
+            TicketEvent::TicketIncidentLinked {
+                incident_id: incident,
+            },
+        ]);
+}
+
+#[tokio::test]
+async fn a_ticket_cannot_be_related_to_itself() {
+    TicketTest::with(())
+        .given(vec![opened()])
+        .when_async(update(|u| u.related_tickets = Some(vec![TICKET])))
+        .await
+        .then_expect_error(TicketError::RelatedToItself);
+}
+
+#[tokio::test]
+async fn the_first_public_staff_reply_is_the_first_response() {
+    let (command, comment_id) = comment(ActorRole::Agent, CommentVisibility::Public);
+    let events = TicketTest::with(())
+        .given(history_to(Assigned))
+        .when_async(command)
+        .await
+        .inspect_result()
+        .unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(
+        events[1],
+        TicketEvent::TicketFirstResponseRecorded {
+            comment_id,
+            responder: "agent-1".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn internal_notes_and_later_replies_are_not_first_responses() {
+    let (internal, _) = comment(ActorRole::Agent, CommentVisibility::Internal);
+    let events = TicketTest::with(())
+        .given(history_to(Assigned))
+        .when_async(internal)
+        .await
+        .inspect_result()
+        .unwrap();
+    assert_eq!(events.len(), 1);
+
+    let (reply, _) = comment(ActorRole::Admin, CommentVisibility::Public);
+    let mut history = history_to(Assigned);
+    history.push(TicketEvent::TicketFirstResponseRecorded {
+        comment_id: Uuid::nil(),
+        responder: "agent-1".into(),
+    });
+    let events = TicketTest::with(())
+        .given(history)
+        .when_async(reply)
+        .await
+        .inspect_result()
+        .unwrap();
+    assert_eq!(events.len(), 1);
+}
+
+#[tokio::test]
+async fn a_customer_reply_reopens_a_resolved_ticket_to_its_assignee() {
+    let (command, _) = comment(ActorRole::Customer, CommentVisibility::Public);
+    let events = TicketTest::with(())
+        .given(history_to(Resolved))
+        .when_async(command)
+        .await
+        .inspect_result()
+        .unwrap();
+    assert!(matches!(
+        events.last(),
+        Some(TicketEvent::TicketStatusChanged {
+            from: Resolved,
+            to: Assigned,
+            ..
+        })
+    ));
+}
+
+#[tokio::test]
+async fn a_customer_reply_reopens_an_unassigned_resolved_ticket_to_the_queue() {
+    let (command, _) = comment(ActorRole::Customer, CommentVisibility::Public);
+    let events = TicketTest::with(())
+        .given(vec![opened(), moved(Open, Resolved)])
+        .when_async(command)
+        .await
+        .inspect_result()
+        .unwrap();
+    assert!(matches!(
+        events.last(),
+        Some(TicketEvent::TicketStatusChanged {
+            from: Resolved,
+            to: Open,
+            ..
+        })
+    ));
+}
+
+#[tokio::test]
+async fn a_customer_reply_brings_a_waiting_ticket_back_to_work() {
+    let (command, _) = comment(ActorRole::Customer, CommentVisibility::Public);
+    let events = TicketTest::with(())
+        .given(history_to(WaitingCustomer))
+        .when_async(command)
+        .await
+        .inspect_result()
+        .unwrap();
+    assert!(matches!(
+        events.last(),
+        Some(TicketEvent::TicketStatusChanged {
+            from: WaitingCustomer,
+            to: InProgress,
+            ..
+        })
+    ));
+}
+
+#[tokio::test]
+async fn customers_cannot_post_internal_comments() {
+    let (command, _) = comment(ActorRole::Customer, CommentVisibility::Internal);
+    TicketTest::with(())
+        .given(vec![opened()])
+        .when_async(command)
+        .await
+        .then_expect_error(TicketError::CustomerInternalComment);
+}
+
+#[tokio::test]
+async fn closed_and_cancelled_tickets_take_no_comments() {
+    for status in [Closed, Cancelled] {
+        let mut history = history_to(Resolved);
+        if status == Closed {
+            history.push(moved(Resolved, Closed));
+        } else {
+            history = history_to(Cancelled);
+        }
+        let (command, _) = comment(ActorRole::Agent, CommentVisibility::Public);
+        TicketTest::with(())
+            .given(history)
+            .when_async(command)
+            .await
+            .then_expect_error(TicketError::Final(status));
+    }
+}
+
+#[tokio::test]
+async fn escalation_raises_the_level_one_step_at_a_time() {
+    let reason = Reason::parse("Customer is losing revenue").unwrap();
+    TicketTest::with(())
+        .given(vec![
+            opened(),
+            TicketEvent::TicketEscalated {
+                level: 1,
+                reason: reason.clone(),
+            },
+        ])
+        .when_async(TicketCommand::Escalate(EscalateTicket {
+            reason: reason.clone(),
+        }))
+        .await
+        .then_expect_events(vec![TicketEvent::TicketEscalated { level: 2, reason }]);
+}
+
+#[tokio::test]
+async fn resolved_and_final_tickets_cannot_be_escalated() {
+    let reason = Reason::parse("why").unwrap();
+    let escalate = || {
+        TicketCommand::Escalate(EscalateTicket {
+            reason: reason.clone(),
+        })
+    };
+    TicketTest::with(())
+        .given(history_to(Resolved))
+        .when_async(escalate())
+        .await
+        .then_expect_error(TicketError::NotEscalatable(Resolved));
+    TicketTest::with(())
+        .given(history_to(Cancelled))
+        .when_async(escalate())
+        .await
+        .then_expect_error(TicketError::Final(Cancelled));
+}
+
+#[tokio::test]
+async fn a_ticket_is_opened_once_and_changed_only_once_opened() {
+    let TicketEvent::TicketOpened {
+        ticket_number,
+        title,
+        description,
+        customer,
+        ..
+    } = opened()
+    else {
+        unreachable!()
+    };
+    let open = TicketCommand::Open(OpenTicket {
+        ticket_id: TICKET,
+        ticket_number,
+        title,
+        description,
+        priority: TicketPriority::High,
+        category: TicketCategory::Technical,
+        channel: TicketChannel::WebForm,
+        customer,
+        affected_systems: Labels::default(),
+        tags: Labels::default(),
+        created_by: "customer-123".into(),
+    });
+    TicketTest::with(())
+        .given_no_previous_events()
+        .when_async(open.clone())
+        .await
+        .then_expect_events(vec![opened()]);
+    TicketTest::with(())
+        .given(vec![opened()])
+        .when_async(open)
+        .await
+        .then_expect_error(TicketError::AlreadyOpened);
+    TicketTest::with(())
+        .given_no_previous_events()
+        .when_async(update(|u| u.status = Some(Resolved)))
+        .await
+        .then_expect_error(TicketError::NotFound);
+}
+
+#[test]
+fn events_round_trip_through_their_stored_form() {
+    let event = opened();
+    let stored = serde_json::to_value(&event).unwrap();
+    let payload = &stored["TicketOpened"];
+    assert_eq!(payload["ticketNumber"], "TKT-20261126-0001");
+    assert_eq!(payload["priority"], "P1_HIGH");
+    assert_eq!(
+        TicketEvent::from_parts("TicketOpened", payload).unwrap(),
+        event
+    );
+}

@@ -1,0 +1,303 @@
+//! Ticket values that can only exist valid: each `parse` is the one place its rule lives.
+
+use std::fmt;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+macro_rules! screaming_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $(#[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+
+            pub fn parse(value: &str) -> Result<Self, String> {
+                match value {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(format!(
+                        "unknown value {other:?}: expected one of {}",
+                        Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
+                    )),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+pub(crate) use screaming_enum;
+
+screaming_enum!(
+    /// How urgent a ticket is; it picks the SLA targets.
+    TicketPriority {
+        Critical => "P0_CRITICAL",
+        High => "P1_HIGH",
+        Medium => "P2_MEDIUM",
+        Low => "P3_LOW",
+    }
+);
+
+screaming_enum!(
+    TicketCategory {
+        Technical => "TECHNICAL",
+        Billing => "BILLING",
+        Account => "ACCOUNT",
+        Data => "DATA",
+        Integration => "INTEGRATION",
+        Performance => "PERFORMANCE",
+        Security => "SECURITY",
+        FeatureRequest => "FEATURE_REQUEST",
+        BugReport => "BUG_REPORT",
+        General => "GENERAL",
+    }
+);
+
+screaming_enum!(
+    /// Where the ticket came in.
+    TicketChannel {
+        Email => "EMAIL",
+        Phone => "PHONE",
+        Chat => "CHAT",
+        WebForm => "WEB_FORM",
+        Api => "API",
+        Internal => "INTERNAL",
+    }
+);
+
+screaming_enum!(
+    CommentVisibility {
+        Public => "PUBLIC",
+        Internal => "INTERNAL",
+    }
+);
+
+/// Trimmed text between `min` and `max` characters.
+fn bounded_text(value: &str, min: usize, max: usize) -> Result<String, String> {
+    let trimmed = value.trim();
+    let length = trimmed.chars().count();
+    if length < min {
+        Err(if min == 1 {
+            "must not be empty".to_owned()
+        } else {
+            format!("must be at least {min} characters")
+        })
+    } else if length > max {
+        Err(format!("must be at most {max} characters"))
+    } else {
+        Ok(trimmed.to_owned())
+    }
+}
+
+macro_rules! bounded_text_type {
+    ($(#[$meta:meta])* $name:ident, $max:expr) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub const MAX_CHARS: usize = $max;
+
+            pub fn parse(value: &str) -> Result<Self, String> {
+                bounded_text(value, 1, Self::MAX_CHARS).map(Self)
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+bounded_text_type!(TicketTitle, 200);
+bounded_text_type!(TicketDescription, 20_000);
+bounded_text_type!(CommentBody, 20_000);
+bounded_text_type!(
+    /// Why a ticket was escalated, resolved or cancelled.
+    Reason,
+    2_000
+);
+bounded_text_type!(
+    /// An agent's id as the identity provider knows it (the JWT `sub`).
+    AgentId,
+    200
+);
+
+/// A list of short labels (tags, affected systems): trimmed, de-duplicated, order kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Labels(Vec<String>);
+
+impl Labels {
+    pub const MAX_ITEMS: usize = 50;
+    pub const MAX_CHARS: usize = 100;
+
+    /// On failure: the index of the bad item (if one) and why.
+    pub fn parse(values: &[String]) -> Result<Self, (Option<usize>, String)> {
+        if values.len() > Self::MAX_ITEMS {
+            return Err((None, format!("must have at most {} items", Self::MAX_ITEMS)));
+        }
+        let mut labels: Vec<String> = Vec::with_capacity(values.len());
+        for (index, value) in values.iter().enumerate() {
+            let label = bounded_text(value, 1, Self::MAX_CHARS).map_err(|m| (Some(index), m))?;
+            if !labels.contains(&label) {
+                labels.push(label);
+            }
+        }
+        Ok(Self(labels))
+    }
+
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
+}
+
+/// The customer a ticket is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Customer {
+    pub id: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+}
+
+impl Customer {
+    pub fn parse(
+        id: &str,
+        name: Option<&str>,
+        email: Option<&str>,
+    ) -> Result<Self, (&'static str, String)> {
+        let id = bounded_text(id, 1, 200).map_err(|m| ("customerId", m))?;
+        let name = name
+            .map(|n| bounded_text(n, 1, 200).map_err(|m| ("customerName", m)))
+            .transpose()?;
+        let email = email
+            .map(|e| parse_email(e).map_err(|m| ("customerEmail", m)))
+            .transpose()?;
+        Ok(Self { id, name, email })
+    }
+}
+
+fn parse_email(value: &str) -> Result<String, String> {
+    let email = bounded_text(value, 3, 254)?;
+    let (local, domain) = email
+        .split_once('@')
+        .ok_or_else(|| "must be an email address".to_owned())?;
+    if local.is_empty()
+        || domain.is_empty()
+        || !domain.contains('.')
+        || email.contains(char::is_whitespace)
+    {
+        return Err("must be an email address".to_owned());
+    }
+    Ok(email)
+}
+
+/// `TKT-YYYYMMDD-XXXX`: the UTC day the ticket was opened and that day's counter, four digits
+/// at least and wider past 9999.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TicketNumber(String);
+
+impl TicketNumber {
+    pub fn new(day: NaiveDate, counter: u64) -> Self {
+        Self(format!("TKT-{}-{counter:04}", day.format("%Y%m%d")))
+    }
+
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let rest = value
+            .strip_prefix("TKT-")
+            .ok_or_else(|| "must look like TKT-YYYYMMDD-XXXX".to_owned())?;
+        let (day, counter) = rest
+            .split_once('-')
+            .ok_or_else(|| "must look like TKT-YYYYMMDD-XXXX".to_owned())?;
+        let valid = NaiveDate::parse_from_str(day, "%Y%m%d").is_ok()
+            && day.len() == 8
+            && counter.len() >= 4
+            && counter.bytes().all(|b| b.is_ascii_digit());
+        if valid {
+            Ok(Self(value.to_owned()))
+        } else {
+            Err("must look like TKT-YYYYMMDD-XXXX".to_owned())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticket_numbers_have_four_digits_and_widen_past_9999() {
+        let day = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
+        assert_eq!(TicketNumber::new(day, 7).as_str(), "TKT-20261126-0007");
+        assert_eq!(TicketNumber::new(day, 12345).as_str(), "TKT-20261126-12345");
+        assert!(TicketNumber::parse("TKT-20261126-12345").is_ok());
+        assert!(TicketNumber::parse("TKT-20261326-0001").is_err());
+        assert!(TicketNumber::parse("TKT-20261126-01").is_err());
+        assert!(TicketNumber::parse("INC-20261126-0001").is_err());
+    }
+
+    #[test]
+    fn titles_are_trimmed_and_bounded() {
+        assert_eq!(
+            TicketTitle::parse("  Login fails ").unwrap().as_str(),
+            "Login fails"
+        );
+        assert!(TicketTitle::parse("   ").is_err());
+        assert!(TicketTitle::parse(&"x".repeat(201)).is_err());
+        assert!(TicketTitle::parse(&"é".repeat(200)).is_ok());
+    }
+
+    #[test]
+    fn labels_are_deduplicated_and_bad_items_named() {
+        let labels = Labels::parse(&["api".into(), " api ".into(), "db".into()]).unwrap();
+        assert_eq!(labels.as_slice(), ["api", "db"]);
+        assert_eq!(
+            Labels::parse(&["ok".into(), "".into()]).unwrap_err().0,
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn enums_parse_their_spec_spelling_only() {
+        assert_eq!(TicketPriority::parse("P1_HIGH"), Ok(TicketPriority::High));
+        let error = TicketPriority::parse("HIGH").unwrap_err();
+        assert!(
+            error.contains("P0_CRITICAL, P1_HIGH, P2_MEDIUM, P3_LOW"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn customer_emails_must_look_like_addresses() {
+        assert!(Customer::parse("c-1", Some("Jo"), Some("jo@example.com")).is_ok());
+        assert_eq!(
+            Customer::parse("c-1", None, Some("jo")).unwrap_err().0,
+            "customerEmail"
+        );
+        assert_eq!(
+            Customer::parse(" ", None, None).unwrap_err().0,
+            "customerId"
+        );
+    }
+}
