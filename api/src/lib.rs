@@ -1,1 +1,14 @@
+//! The support desk service: the REST API, its auth and errors, and the `supportd` command line.
 
+pub mod auth;
+pub mod bench;
+pub mod clock;
+pub mod database;
+pub mod health;
+pub mod openapi;
+pub mod problem;
+pub mod read_your_writes;
+pub mod settings;
+pub mod startup;
+pub mod telemetry;
+pub mod tickets;

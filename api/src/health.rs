@@ -1,0 +1,102 @@
+//! Liveness, readiness and metrics.
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use support_workers::counters;
+use utoipa::ToSchema;
+
+use crate::database::MIGRATOR;
+use crate::startup::ApiContext;
+
+pub fn routes() -> Router<ApiContext> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    pub status: &'static str,
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    pub status: &'static str,
+    pub postgres: bool,
+    pub nats: bool,
+    pub migrations: bool,
+}
+
+/// PostgreSQL answers, NATS is connected and every migration is applied.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
+pub async fn readyz(State(ctx): State<ApiContext>) -> impl IntoResponse {
+    let applied: Result<Vec<i64>, _> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+            .fetch_all(&ctx.pool)
+            .await;
+    let postgres = applied.is_ok();
+    let migrations =
+        applied.is_ok_and(|applied| MIGRATOR.iter().all(|m| applied.contains(&m.version)));
+    let nats = ctx.nats.connection_state() == async_nats::connection::State::Connected;
+    let ready = postgres && nats && migrations;
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = Readiness {
+        status: if ready { "ready" } else { "not ready" },
+        postgres,
+        nats,
+        migrations,
+    };
+    (status, Json(body))
+}
+
+/// Resident and peak resident memory of this process, from /proc (Linux).
+pub fn memory_bytes() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| {
+                rest.trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+            .map_or(0, |kb| kb * 1024)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Prometheus text exposition.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain", body = String)))]
+pub async fn metrics() -> impl IntoResponse {
+    let (rss, peak) = memory_bytes();
+    let body = format!(
+        "# TYPE supportd_events_relayed_total counter\nsupportd_events_relayed_total {}\n\
+         # TYPE supportd_events_projected_total counter\nsupportd_events_projected_total {}\n\
+         # TYPE supportd_projection_batches_failed_total counter\nsupportd_projection_batches_failed_total {}\n\
+         # TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {rss}\n\
+         # TYPE process_resident_memory_peak_bytes gauge\nprocess_resident_memory_peak_bytes {peak}\n",
+        counters::read(&counters::EVENTS_RELAYED),
+        counters::read(&counters::EVENTS_PROJECTED),
+        counters::read(&counters::PROJECTION_BATCHES_FAILED),
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+}

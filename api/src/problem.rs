@@ -1,0 +1,290 @@
+//! Every error the API answers with, as RFC 9457 `application/problem+json`.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, Request};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use cqrs_es::AggregateError;
+use serde::Serialize;
+use support_domain::ticket::{TicketError, TicketStatus};
+use support_domain::{FieldError, FieldErrors};
+use utoipa::ToSchema;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("{detail}")]
+    Conflict {
+        detail: String,
+        allowed_statuses: Option<Vec<TicketStatus>>,
+    },
+    #[error("the request body is larger than the limit of {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("the request is invalid")]
+    Validation(FieldErrors),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// The problem document. `errors` names each refused field; `allowedStatuses` lists the statuses
+/// a ticket may move to when a status change was refused.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Problem {
+    #[serde(rename = "type")]
+    #[schema(example = "/problems/validation")]
+    pub problem_type: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    pub errors: Vec<ProblemField>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_statuses: Option<Vec<String>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProblemField {
+    pub field: String,
+    pub message: String,
+}
+
+impl From<FieldError> for ProblemField {
+    fn from(error: FieldError) -> Self {
+        Self {
+            field: error.field,
+            message: error.message,
+        }
+    }
+}
+
+impl ApiError {
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        let mut errors = FieldErrors::default();
+        errors.push(field, message);
+        ApiError::Validation(errors)
+    }
+
+    fn kind(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            ApiError::BadRequest(_) => (
+                StatusCode::BAD_REQUEST,
+                "malformed-request",
+                "Malformed request",
+            ),
+            ApiError::Unauthorized(_) => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Authentication required",
+            ),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Not allowed"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            ApiError::MethodNotAllowed(_) => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+            ),
+            ApiError::Conflict { .. } => (
+                StatusCode::CONFLICT,
+                "conflict",
+                "Conflict with the current state",
+            ),
+            ApiError::PayloadTooLarge(_) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "Payload too large",
+            ),
+            ApiError::UnsupportedMediaType(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+            ),
+            ApiError::Validation(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation",
+                "Validation failed",
+            ),
+            ApiError::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Service unavailable",
+            ),
+            ApiError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, slug, title) = self.kind();
+        let detail = match &self {
+            ApiError::Internal(error) => {
+                tracing::error!(error = ?error, "request failed");
+                "the request could not be completed; it has been logged".to_owned()
+            }
+            ApiError::Validation(errors) if errors.0.len() == 1 => {
+                format!("{}: {}", errors.0[0].field, errors.0[0].message)
+            }
+            other => other.to_string(),
+        };
+        let (errors, allowed_statuses) = match self {
+            ApiError::Validation(errors) => (errors.0.into_iter().map(Into::into).collect(), None),
+            ApiError::Conflict {
+                allowed_statuses, ..
+            } => (
+                Vec::new(),
+                allowed_statuses.map(|s| s.iter().map(|v| v.as_str().to_owned()).collect()),
+            ),
+            _ => (Vec::new(), None),
+        };
+        let problem = Problem {
+            problem_type: format!("/problems/{slug}"),
+            title: title.to_owned(),
+            status: status.as_u16(),
+            detail,
+            errors,
+            allowed_statuses,
+        };
+        let mut response = (status, Json(problem)).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/problem+json"),
+        );
+        response
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        match error {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                ApiError::Unavailable("the database is unavailable; retry shortly".to_owned())
+            }
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<AggregateError<TicketError>> for ApiError {
+    fn from(error: AggregateError<TicketError>) -> Self {
+        let conflict = |detail: String, allowed: Option<Vec<TicketStatus>>| ApiError::Conflict {
+            detail,
+            allowed_statuses: allowed,
+        };
+        match error {
+            AggregateError::UserError(error) => match &error {
+                TicketError::NotFound => ApiError::NotFound("ticket"),
+                TicketError::IllegalTransition { allowed, .. } => {
+                    let names: Vec<_> = allowed.iter().map(|s| s.as_str()).collect();
+                    let detail = if names.is_empty() {
+                        format!("{error}; it accepts no status change")
+                    } else {
+                        format!("{error}; allowed next statuses: {}", names.join(", "))
+                    };
+                    conflict(detail, Some(allowed.clone()))
+                }
+                TicketError::Final(_) => conflict(error.to_string(), Some(Vec::new())),
+                TicketError::AlreadyOpened
+                | TicketError::AssigneeRequired(_)
+                | TicketError::AssigneeForbidden
+                | TicketError::NotEscalatable(_) => conflict(error.to_string(), None),
+                TicketError::NoteWithoutResolution => {
+                    ApiError::field("resolutionNote", error.to_string())
+                }
+                TicketError::RelatedToItself => {
+                    ApiError::field("relatedTickets", error.to_string())
+                }
+                TicketError::CustomerInternalComment => ApiError::Forbidden(error.to_string()),
+            },
+            AggregateError::AggregateConflict => conflict(
+                "the ticket was changed by another request at the same time; reload it and retry"
+                    .to_owned(),
+                None,
+            ),
+            AggregateError::DatabaseConnectionError(error) => {
+                tracing::warn!(error = %error, "event store unavailable");
+                ApiError::Unavailable("the event store is unavailable; retry shortly".to_owned())
+            }
+            AggregateError::DeserializationError(error)
+            | AggregateError::UnexpectedError(error) => ApiError::Internal(anyhow::anyhow!(error)),
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::PayloadTooLarge(crate::startup::MAX_BODY_BYTES)
+            }
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(
+                "send the body as JSON with Content-Type: application/json".to_owned(),
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY => {
+                let mut errors = FieldErrors::default();
+                errors.push("body", rejection.body_text());
+                ApiError::Validation(errors)
+            }
+            _ => ApiError::BadRequest(rejection.body_text()),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::BadRequest(rejection.body_text())
+    }
+}
+
+/// `axum::Json` whose rejections are problem documents.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let Json(value) = Json::<T>::from_request(request, state).await?;
+        Ok(ApiJson(value))
+    }
+}
+
+/// `axum::extract::Query` whose rejections are problem documents.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        let axum::extract::Query(value) =
+            axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+        Ok(ApiQuery(value))
+    }
+}

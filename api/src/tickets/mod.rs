@@ -1,0 +1,424 @@
+//! The ticket endpoints: thin handlers that parse, authorise, run one command and answer with the
+//! read model as it stands after that command.
+
+mod numbering;
+pub mod requests;
+
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use support_domain::ticket::{AddComment, EscalateTicket, OpenTicket, TicketCommand};
+use support_domain::{Actor, ActorRole, EventMetadata};
+use support_projections::event_log::{aggregate_history, stream_head, StreamHead};
+use support_projections::page::Page;
+use support_projections::tickets::{
+    self, CommentView, TicketKey, TicketScope, TicketView, AGGREGATE_TYPE,
+};
+use support_projections::ReadModel;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::Principal;
+use crate::problem::{ApiError, ApiJson, ApiQuery, Problem};
+use crate::startup::ApiContext;
+use requests::{
+    AddCommentRequest, CreateTicketRequest, EscalateRequest, TicketListQuery, UpdateTicketRequest,
+};
+
+const STAFF: &[ActorRole] = &[ActorRole::Agent, ActorRole::Admin];
+
+pub fn routes() -> Router<ApiContext> {
+    Router::new()
+        .route("/tickets", post(create_ticket).get(list_tickets))
+        .route("/tickets/{key}", get(get_ticket).put(update_ticket))
+        .route("/tickets/{key}/comments", post(add_comment))
+        .route("/tickets/{key}/escalate", post(escalate_ticket))
+        .route("/tickets/{key}/history", get(ticket_history))
+}
+
+/// A ticket with the comments its reader may see.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TicketDetail {
+    #[serde(flatten)]
+    pub ticket: TicketView,
+    pub comments: Vec<CommentView>,
+}
+
+/// The answer to a command whose effect the read model did not show within the wait bound.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CommandAccepted {
+    pub id: Uuid,
+    /// The ticket version the command produced; a GET will show it shortly.
+    pub version: i64,
+}
+
+/// One entry of a ticket's audit trail: one event, as recorded.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEntry {
+    pub sequence: i64,
+    pub event_type: String,
+    pub event_version: String,
+    pub occurred_at: DateTime<Utc>,
+    pub actor: ActorView,
+    pub source: String,
+    pub request_id: String,
+    pub correlation_id: String,
+    /// The event's payload: what changed.
+    #[schema(value_type = Object)]
+    pub changes: serde_json::Value,
+}
+
+/// Who caused an event.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActorView {
+    pub sub: String,
+    /// customer, agent, admin or service.
+    pub role: String,
+}
+
+impl From<Actor> for ActorView {
+    fn from(actor: Actor) -> Self {
+        Self {
+            sub: actor.sub,
+            role: actor.role.as_str().to_owned(),
+        }
+    }
+}
+
+/// The ids a request carries into the events it causes.
+pub struct RequestIds {
+    request_id: String,
+    correlation_id: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestIds {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let header = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| !v.is_empty() && v.len() <= 200)
+                .map(str::to_owned)
+        };
+        let request_id = header("x-request-id").unwrap_or_else(|| Uuid::new_v4().to_string());
+        let correlation_id = header("x-correlation-id").unwrap_or_else(|| request_id.clone());
+        Ok(Self {
+            request_id,
+            correlation_id,
+        })
+    }
+}
+
+impl ApiContext {
+    /// Runs one ticket command; returns where the ticket's stream stands afterwards.
+    async fn execute(
+        &self,
+        id: Uuid,
+        command: TicketCommand,
+        principal: &Principal,
+        ids: &RequestIds,
+    ) -> Result<StreamHead, ApiError> {
+        let metadata = EventMetadata {
+            actor_sub: principal.sub.clone(),
+            actor_role: principal.role,
+            request_id: ids.request_id.clone(),
+            correlation_id: ids.correlation_id.clone(),
+            causation_id: None,
+            occurred_at: self.clock.now(),
+            source: "api".to_owned(),
+        };
+        let aggregate_id = id.to_string();
+        self.tickets
+            .execute_with_metadata(&aggregate_id, command, metadata.to_map())
+            .await?;
+        stream_head(&self.pool, AGGREGATE_TYPE, &aggregate_id)
+            .await?
+            .ok_or(ApiError::NotFound("ticket"))
+    }
+
+    /// The ticket named by `key`, if this caller may see it.
+    async fn visible_ticket(
+        &self,
+        principal: &Principal,
+        key: &str,
+    ) -> Result<TicketView, ApiError> {
+        let key = TicketKey::parse(key).ok_or(ApiError::NotFound("ticket"))?;
+        tickets::find(&self.pool, &key, &principal.ticket_scope())
+            .await?
+            .ok_or(ApiError::NotFound("ticket"))
+    }
+
+    async fn detail(
+        &self,
+        ticket: TicketView,
+        principal: &Principal,
+    ) -> Result<TicketDetail, ApiError> {
+        let comments =
+            tickets::comments(&self.pool, ticket.id, principal.sees_internal_notes()).await?;
+        Ok(TicketDetail { ticket, comments })
+    }
+
+    /// Answers a command with the ticket once the read model shows the command's events.
+    async fn respond(
+        &self,
+        status: StatusCode,
+        id: Uuid,
+        head: StreamHead,
+        principal: &Principal,
+    ) -> Result<Response, ApiError> {
+        let location = format!("/api/v1/support/tickets/{id}");
+        let shown = self
+            .checkpoints
+            .wait_until(ReadModel::Tickets, head.global_position, || async {
+                let ticket =
+                    tickets::find(&self.pool, &TicketKey::Id(id), &TicketScope::Everything).await?;
+                Ok(ticket.filter(|t| t.version >= head.sequence))
+            })
+            .await?;
+        let Some(ticket) = shown else {
+            let accepted = CommandAccepted {
+                id,
+                version: head.sequence,
+            };
+            return Ok((
+                StatusCode::ACCEPTED,
+                [(header::LOCATION, location)],
+                Json(accepted),
+            )
+                .into_response());
+        };
+        let detail = self.detail(ticket, principal).await?;
+        Ok((status, [(header::LOCATION, location)], Json(detail)).into_response())
+    }
+}
+
+/// Open a ticket.
+///
+/// Customers open tickets for themselves (`customerId` defaults to theirs). The response is the
+/// ticket as the read model shows it; `202` if it did not within the wait bound.
+#[utoipa::path(post, path = "/api/v1/support/tickets", tag = "tickets", request_body = CreateTicketRequest,
+    responses(
+        (status = 201, description = "Ticket opened", body = TicketDetail, headers(("Location" = String))),
+        (status = 202, description = "Opened; the read model has not caught up yet", body = CommandAccepted),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn create_ticket(
+    State(ctx): State<ApiContext>,
+    principal: Principal,
+    ids: RequestIds,
+    ApiJson(body): ApiJson<CreateTicketRequest>,
+) -> Result<Response, ApiError> {
+    let customer_id = match principal.role {
+        ActorRole::Customer => {
+            let own = principal.customer_id.clone();
+            if body.customer_id.is_some() && body.customer_id != own {
+                return Err(ApiError::Forbidden(
+                    "customers can only open tickets for themselves".to_owned(),
+                ));
+            }
+            own
+        }
+        _ => body.customer_id.clone(),
+    };
+    let new = body
+        .parse(customer_id.as_deref())
+        .map_err(ApiError::Validation)?;
+    let created_by = match (principal.role, body.created_by.as_deref().map(str::trim)) {
+        (ActorRole::Service, Some(on_behalf))
+            if !on_behalf.is_empty() && on_behalf.len() <= 200 =>
+        {
+            on_behalf.to_owned()
+        }
+        _ => principal.sub.clone(),
+    };
+    let id = Uuid::new_v4();
+    let number = numbering::next_ticket_number(&ctx.pool, ctx.clock.now().date_naive()).await?;
+    let command = TicketCommand::Open(OpenTicket {
+        ticket_id: id,
+        ticket_number: number,
+        title: new.title,
+        description: new.description,
+        priority: new.priority,
+        category: new.category,
+        channel: new.channel,
+        customer: new.customer,
+        affected_systems: new.affected_systems,
+        tags: new.tags,
+        created_by,
+    });
+    let head = ctx.execute(id, command, &principal, &ids).await?;
+    ctx.respond(StatusCode::CREATED, id, head, &principal).await
+}
+
+/// List tickets the caller may see, newest first.
+#[utoipa::path(get, path = "/api/v1/support/tickets", tag = "tickets", params(TicketListQuery),
+    responses((status = 200, body = Page<TicketView>), (status = 401, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list_tickets(
+    State(ctx): State<ApiContext>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<TicketListQuery>,
+) -> Result<Json<Page<TicketView>>, ApiError> {
+    let (filter, page) = query.parse().map_err(ApiError::Validation)?;
+    Ok(Json(
+        tickets::list(&ctx.pool, &filter, &principal.ticket_scope(), page).await?,
+    ))
+}
+
+/// One ticket, by id or by number (`TKT-YYYYMMDD-XXXX`), with its comments.
+#[utoipa::path(get, path = "/api/v1/support/tickets/{key}", tag = "tickets",
+    params(("key" = String, Path, description = "Ticket id or number")),
+    responses((status = 200, body = TicketDetail), (status = 401, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn get_ticket(
+    State(ctx): State<ApiContext>,
+    principal: Principal,
+    Path(key): Path<String>,
+) -> Result<Json<TicketDetail>, ApiError> {
+    let ticket = ctx.visible_ticket(&principal, &key).await?;
+    Ok(Json(ctx.detail(ticket, &principal).await?))
+}
+
+/// Change any subset of a ticket's fields, status and assignee included. Staff only.
+///
+/// Each changed field becomes its own event; all of them are recorded, or none.
+#[utoipa::path(put, path = "/api/v1/support/tickets/{key}", tag = "tickets", request_body = UpdateTicketRequest,
+    params(("key" = String, Path, description = "Ticket id or number")),
+    responses(
+        (status = 200, body = TicketDetail), (status = 202, body = CommandAccepted),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, description = "Illegal transition (lists allowedStatuses) or a concurrent change", body = Problem),
+        (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn update_ticket(
+    State(ctx): State<ApiContext>,
+    principal: Principal,
+    ids: RequestIds,
+    Path(key): Path<String>,
+    ApiJson(body): ApiJson<UpdateTicketRequest>,
+) -> Result<Response, ApiError> {
+    principal.require(STAFF, "change tickets")?;
+    let update = body.parse().map_err(ApiError::Validation)?;
+    let ticket = ctx.visible_ticket(&principal, &key).await?;
+    if let Some(related) = &update.related_tickets {
+        if let Some(unknown) = tickets::missing(&ctx.pool, related).await?.first() {
+            return Err(ApiError::field(
+                "relatedTickets",
+                format!("no ticket has the id {unknown}"),
+            ));
+        }
+    }
+    let head = ctx
+        .execute(ticket.id, TicketCommand::Update(update), &principal, &ids)
+        .await?;
+    ctx.respond(StatusCode::OK, ticket.id, head, &principal)
+        .await
+}
+
+/// Add a comment. Customers post public replies to their own tickets; staff may post internal notes.
+#[utoipa::path(post, path = "/api/v1/support/tickets/{key}/comments", tag = "tickets", request_body = AddCommentRequest,
+    params(("key" = String, Path, description = "Ticket id or number")),
+    responses(
+        (status = 201, body = TicketDetail), (status = 202, body = CommandAccepted),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn add_comment(
+    State(ctx): State<ApiContext>,
+    principal: Principal,
+    ids: RequestIds,
+    Path(key): Path<String>,
+    ApiJson(body): ApiJson<AddCommentRequest>,
+) -> Result<Response, ApiError> {
+    principal.require(
+        &[ActorRole::Customer, ActorRole::Agent, ActorRole::Admin],
+        "comment on tickets",
+    )?;
+    let (body, visibility) = body.parse().map_err(ApiError::Validation)?;
+    let ticket = ctx.visible_ticket(&principal, &key).await?;
+    let command = TicketCommand::AddComment(AddComment {
+        comment_id: Uuid::new_v4(),
+        author: principal.actor(),
+        body,
+        visibility,
+    });
+    let head = ctx.execute(ticket.id, command, &principal, &ids).await?;
+    ctx.respond(StatusCode::CREATED, ticket.id, head, &principal)
+        .await
+}
+
+/// Escalate a ticket one level, with a reason. Staff only.
+#[utoipa::path(post, path = "/api/v1/support/tickets/{key}/escalate", tag = "tickets", request_body = EscalateRequest,
+    params(("key" = String, Path, description = "Ticket id or number")),
+    responses(
+        (status = 200, body = TicketDetail), (status = 202, body = CommandAccepted),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn escalate_ticket(
+    State(ctx): State<ApiContext>,
+    principal: Principal,
+    ids: RequestIds,
+    Path(key): Path<String>,
+    ApiJson(body): ApiJson<EscalateRequest>,
+) -> Result<Response, ApiError> {
+    principal.require(STAFF, "escalate tickets")?;
+    let reason = body.parse().map_err(ApiError::Validation)?;
+    let ticket = ctx.visible_ticket(&principal, &key).await?;
+    let head = ctx
+        .execute(
+            ticket.id,
+            TicketCommand::Escalate(EscalateTicket { reason }),
+            &principal,
+            &ids,
+        )
+        .await?;
+    ctx.respond(StatusCode::OK, ticket.id, head, &principal)
+        .await
+}
+
+/// The ticket's audit trail from the event stream, oldest first. Customers do not see internal notes.
+#[utoipa::path(get, path = "/api/v1/support/tickets/{key}/history", tag = "tickets",
+    params(("key" = String, Path, description = "Ticket id or number")),
+    responses((status = 200, body = Vec<HistoryEntry>), (status = 401, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn ticket_history(
+    State(ctx): State<ApiContext>,
+    principal: Principal,
+    Path(key): Path<String>,
+) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
+    let ticket = ctx.visible_ticket(&principal, &key).await?;
+    let events = aggregate_history(&ctx.pool, AGGREGATE_TYPE, &ticket.id.to_string())
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let entries = events
+        .into_iter()
+        .filter(|event| {
+            principal.sees_internal_notes() || event.payload["visibility"] != "INTERNAL"
+        })
+        .map(|event| HistoryEntry {
+            sequence: event.sequence,
+            event_type: event.event_type,
+            event_version: event.event_version,
+            occurred_at: event.occurred_at,
+            actor: event.metadata.actor().into(),
+            source: event.metadata.source,
+            request_id: event.metadata.request_id,
+            correlation_id: event.metadata.correlation_id,
+            changes: event.payload,
+        })
+        .collect();
+    Ok(Json(entries))
+}
