@@ -43,6 +43,9 @@ impl Settings {
         let read_timeout_ms: u64 = var("SUPPORTD_READ_TIMEOUT_MS", "5000")
             .parse()
             .context("SUPPORTD_READ_TIMEOUT_MS must be a number of milliseconds")?;
+        let ack_wait_ms: u64 = var("SUPPORTD_ACK_WAIT_MS", "30000")
+            .parse()
+            .context("SUPPORTD_ACK_WAIT_MS must be a number of milliseconds")?;
         Ok(Self {
             database_url: var("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/support"),
             nats_url: var("NATS_URL", "nats://127.0.0.1:4222"),
@@ -53,7 +56,8 @@ impl Settings {
             bus: Bus {
                 stream: var("SUPPORTD_STREAM", "SUPPORT_EVENTS"),
                 subject_prefix: var("SUPPORTD_SUBJECT_PREFIX", "support.events"),
-                ..Bus::default()
+                max_age: None,
+                ack_wait: Duration::from_millis(ack_wait_ms),
             },
             read_timeout: Duration::from_millis(read_timeout_ms),
             clock: Arc::new(SystemClock),

@@ -1,0 +1,216 @@
+//! Starts a real `supportd` in-process on port 0, against the test's own database and its own
+//! JetStream stream and subject prefix, so tests run in parallel.
+
+#![allow(dead_code)] // each test binary uses a different part of this
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::{Method, Response};
+use serde_json::Value;
+use sqlx::postgres::PgListener;
+use sqlx::PgPool;
+use support_domain::ActorRole;
+use support_projections::read_model::APPLIED_CHANNEL;
+use support_workers::Bus;
+use supportd::auth::TokenKeys;
+use supportd::clock::SystemClock;
+use supportd::settings::Settings;
+use supportd::startup::{Application, Worker};
+use uuid::Uuid;
+
+pub const NATS_URL: &str = "nats://127.0.0.1:4222";
+const SECRET: &str = "test-secret";
+
+/// A stream and subject prefix of the test's own; the stream is deleted when the test ends,
+/// whether it passed or not.
+pub struct TestBus {
+    pub bus: Bus,
+}
+
+impl TestBus {
+    pub fn new() -> Self {
+        let id = Uuid::new_v4().simple().to_string();
+        Self {
+            bus: Bus {
+                stream: format!("TEST_{id}"),
+                subject_prefix: format!("t{id}.events"),
+                max_age: Some(Duration::from_secs(3600)),
+                ack_wait: Duration::from_secs(1),
+            },
+        }
+    }
+}
+
+impl Drop for TestBus {
+    fn drop(&mut self) {
+        let stream = self.bus.stream.clone();
+        // Drop cannot await, and may run inside the test's runtime: clean up on a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                if let Ok(client) = async_nats::connect(NATS_URL).await {
+                    let _ = async_nats::jetstream::new(client)
+                        .delete_stream(&stream)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub pool: PgPool,
+    pub http: reqwest::Client,
+    pub keys: TokenKeys,
+    pub test_bus: TestBus,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Drop for TestApp {
+    /// Stops the server and its workers, so they let go of the test's database.
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+pub fn settings(bus: &Bus) -> Settings {
+    Settings {
+        database_url: String::new(),
+        nats_url: NATS_URL.to_owned(),
+        bind: "127.0.0.1:0".parse().unwrap(),
+        jwt_secret: SECRET.to_owned(),
+        bus: bus.clone(),
+        read_timeout: Duration::from_secs(10),
+        clock: Arc::new(SystemClock),
+    }
+}
+
+/// The API with every worker, as `supportd serve` runs it.
+pub async fn spawn_app(pool: PgPool) -> TestApp {
+    spawn_app_with(pool, &Worker::all()).await
+}
+
+pub async fn spawn_app_with(pool: PgPool, workers: &[Worker]) -> TestApp {
+    let test_bus = TestBus::new();
+    let application = Application::build(settings(&test_bus.bus), pool.clone(), true, workers)
+        .await
+        .expect("the application starts");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    let server = tokio::spawn(application.run_until_stopped());
+    TestApp {
+        server,
+        address,
+        pool,
+        http: reqwest::Client::new(),
+        keys: TokenKeys::new(SECRET),
+        test_bus,
+    }
+}
+
+impl TestApp {
+    pub fn token(&self, role: ActorRole, sub: &str) -> String {
+        self.keys.issue(role, sub, None, chrono::Duration::hours(1))
+    }
+
+    pub fn admin(&self) -> String {
+        self.token(ActorRole::Admin, "admin-1")
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        let mut request = self.http.request(method, format!("{}{path}", self.address));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.expect("the request is sent")
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Response {
+        self.send(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Response {
+        self.send(Method::PUT, path, Some(token), Some(body)).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.send(Method::GET, path, Some(token), None).await
+    }
+
+    /// Opens a ticket as `token` and returns it; panics unless the answer is 201.
+    pub async fn open_ticket(&self, token: &str, body: Value) -> Value {
+        let response = self.post("/api/v1/support/tickets", token, body).await;
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+        response.json().await.unwrap()
+    }
+
+    pub async fn event_count(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM events")
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+}
+
+pub fn ticket_body(title: &str, customer: &str) -> Value {
+    serde_json::json!({
+        "title": title,
+        "description": "Getting 500 error when trying to load the lead dashboard",
+        "priority": "P1_HIGH",
+        "category": "TECHNICAL",
+        "channel": "WEB_FORM",
+        "customerId": customer,
+    })
+}
+
+/// Waits, on the projection's own announcements, until `read_model` has applied `position`.
+pub async fn wait_for_checkpoint(pool: &PgPool, read_model: &str, position: i64) {
+    let mut listener = PgListener::connect_with(pool).await.unwrap();
+    listener.listen(APPLIED_CHANNEL).await.unwrap();
+    let reached = || async {
+        let current: Option<i64> = sqlx::query_scalar(
+            "SELECT global_position FROM projection_checkpoints WHERE projection = $1",
+        )
+        .bind(read_model)
+        .fetch_optional(pool)
+        .await
+        .unwrap();
+        current.unwrap_or(0) >= position
+    };
+    let wait = async {
+        while !reached().await {
+            listener.recv().await.unwrap();
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), wait)
+        .await
+        .unwrap_or_else(|_| panic!("{read_model} did not reach position {position}"));
+}
+
+/// The read model as comparable data: every ticket and comment, without bookkeeping timestamps.
+pub async fn read_model_snapshot(pool: &PgPool) -> (Vec<Value>, Vec<Value>) {
+    let tickets =
+        sqlx::query_scalar("SELECT to_jsonb(t) - 'projected_at' FROM tickets t ORDER BY id")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    let comments = sqlx::query_scalar("SELECT to_jsonb(c) FROM ticket_comments c ORDER BY id")
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    (tickets, comments)
+}
