@@ -1,1 +1,371 @@
+//! Nothing committed is lost or applied twice: the relay stopped, crashing between publish and
+//! acknowledgement, a projection worker killed in the middle of a batch, and replays.
 
+mod common;
+
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer::pull};
+use common::{read_model_snapshot, spawn_app, ticket_body, wait_for_checkpoint, TestBus, NATS_URL};
+use cqrs_es::persist::PersistedEventStore;
+use cqrs_es::CqrsFramework;
+use futures::StreamExt;
+use postgres_es::PostgresEventRepository;
+use serde_json::json;
+use sqlx::PgPool;
+use support_domain::ticket::{
+    Labels, OpenTicket, Ticket, TicketCategory, TicketChannel, TicketCommand, TicketDescription,
+    TicketNumber, TicketPriority, TicketTitle, UpdateTicket,
+};
+use support_domain::{ActorRole, EventMetadata, RecordedEvent};
+use support_projections::{replay, ReadModel};
+use support_workers::{bus, ProjectionRunner, Relay};
+use uuid::Uuid;
+
+/// Records events straight into the event store, as the API would, with no worker running.
+struct EventWriter(CqrsFramework<Ticket, PersistedEventStore<PostgresEventRepository, Ticket>>);
+
+impl EventWriter {
+    fn new(pool: &PgPool) -> Self {
+        let store =
+            PersistedEventStore::new_event_store(PostgresEventRepository::new(pool.clone()));
+        Self(CqrsFramework::new(store, vec![], ()))
+    }
+
+    async fn execute(&self, id: Uuid, command: TicketCommand) {
+        let metadata = EventMetadata {
+            actor_sub: "agent-1".into(),
+            actor_role: ActorRole::Agent,
+            request_id: Uuid::new_v4().to_string(),
+            correlation_id: Uuid::new_v4().to_string(),
+            causation_id: None,
+            occurred_at: chrono::Utc::now(),
+            source: "import".into(),
+        };
+        self.0
+            .execute_with_metadata(&id.to_string(), command, metadata.to_map())
+            .await
+            .unwrap();
+    }
+
+    async fn open(&self, n: u64) -> Uuid {
+        let id = Uuid::new_v4();
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
+        let command = TicketCommand::Open(OpenTicket {
+            ticket_id: id,
+            ticket_number: TicketNumber::new(day, n),
+            title: TicketTitle::parse(&format!("Ticket {n}")).unwrap(),
+            description: TicketDescription::parse("Imported").unwrap(),
+            priority: TicketPriority::Medium,
+            category: TicketCategory::General,
+            channel: TicketChannel::Email,
+            customer: None,
+            affected_systems: Labels::default(),
+            tags: Labels::default(),
+            created_by: "importer".into(),
+        });
+        self.execute(id, command).await;
+        id
+    }
+
+    async fn retitle(&self, id: Uuid, title: &str) {
+        let update = UpdateTicket {
+            title: TicketTitle::parse(title).ok(),
+            ..Default::default()
+        };
+        self.execute(id, TicketCommand::Update(update)).await;
+    }
+}
+
+async fn count(pool: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+}
+
+async fn last_position(pool: &PgPool) -> i64 {
+    count(pool, "SELECT max(global_position) FROM events").await
+}
+
+/// Reads `expected` messages from the stream with a consumer of the test's own.
+async fn read_stream(
+    js: &jetstream::Context,
+    bus: &support_workers::Bus,
+    expected: usize,
+) -> Vec<async_nats::jetstream::Message> {
+    let stream = js.get_stream(&bus.stream).await.unwrap();
+    let consumer = stream
+        .create_consumer(pull::Config {
+            filter_subject: format!("{}.>", bus.subject_prefix),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut messages = consumer.messages().await.unwrap();
+    let mut received = Vec::new();
+    while received.len() < expected {
+        let next = tokio::time::timeout(Duration::from_secs(30), messages.next()).await;
+        let message = next
+            .expect("the stream delivers every event")
+            .unwrap()
+            .unwrap();
+        message.ack().await.unwrap();
+        received.push(message);
+    }
+    received
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn events_committed_while_the_relay_is_stopped_are_published_once_when_it_starts(
+    pool: PgPool,
+) {
+    let test_bus = TestBus::new();
+    let bus = test_bus.bus.clone();
+    let js = bus::connect(NATS_URL).await.unwrap();
+    let writer = EventWriter::new(&pool);
+    let mut tickets = Vec::new();
+    for n in 1..=20 {
+        let id = writer.open(n).await;
+        writer.retitle(id, &format!("Ticket {n}, retitled")).await;
+        tickets.push(id);
+    }
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM event_outbox").await,
+        40,
+        "every event waits in the outbox"
+    );
+    let stream = bus.ensure_stream(&js).await.unwrap();
+    assert_eq!(stream.cached_info().state.messages, 0);
+
+    // A relay that publishes and dies before removing its outbox rows...
+    let relay = Relay::new(pool.clone(), js.clone(), bus.clone());
+    let mut crashed = pool.begin().await.unwrap();
+    assert_eq!(relay.relay_batch(&mut crashed).await.unwrap(), 40);
+    crashed.rollback().await.unwrap();
+    assert_eq!(count(&pool, "SELECT count(*) FROM event_outbox").await, 40);
+
+    // ...and the relay started again: it publishes them all again, and JetStream keeps one of each.
+    let running = tokio::spawn(Relay::new(pool.clone(), js.clone(), bus.clone()).run());
+    let messages = read_stream(&js, &bus, 40).await;
+    running.abort();
+    let mut stream = js.get_stream(&bus.stream).await.unwrap();
+    assert_eq!(
+        stream.info().await.unwrap().state.messages,
+        40,
+        "re-published events are deduplicated"
+    );
+
+    let mut sequences: HashMap<String, Vec<i64>> = HashMap::new();
+    for message in &messages {
+        let event: RecordedEvent = serde_json::from_slice(&message.payload).unwrap();
+        let headers = message.headers.as_ref().unwrap();
+        assert_eq!(
+            headers.get("Nats-Msg-Id").unwrap().as_str(),
+            format!("ticket:{}:{}", event.aggregate_id, event.sequence)
+        );
+        assert_eq!(
+            message.subject.as_str(),
+            bus.subject("ticket", &event.event_type)
+        );
+        assert_eq!(event.metadata.source, "import");
+        sequences
+            .entry(event.aggregate_id)
+            .or_default()
+            .push(event.sequence);
+    }
+    for id in &tickets {
+        assert_eq!(
+            sequences[&id.to_string()],
+            [1, 2],
+            "per-ticket order is kept"
+        );
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_projection_worker_killed_mid_batch_ends_with_the_uninterrupted_read_model(pool: PgPool) {
+    let test_bus = TestBus::new();
+    let bus = test_bus.bus.clone();
+    let js = bus::connect(NATS_URL).await.unwrap();
+    let relay = tokio::spawn(Relay::new(pool.clone(), js.clone(), bus.clone()).run());
+    let writer = EventWriter::new(&pool);
+
+    // First wave, fully projected by a runner that then stops.
+    let mut tickets = Vec::new();
+    for n in 1..=50 {
+        tickets.push(writer.open(n).await);
+    }
+    let first = tokio::spawn(
+        ProjectionRunner::new(pool.clone(), js.clone(), bus.clone(), ReadModel::Tickets).run(),
+    );
+    let first_wave_end = last_position(&pool).await;
+    wait_for_checkpoint(&pool, "tickets", first_wave_end).await;
+    first.abort();
+
+    // Second wave; one ticket late in it is locked, so the worker stops inside its batch there.
+    let mut blocker = pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM tickets WHERE id = $1 FOR UPDATE")
+        .bind(tickets[40])
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    for (n, id) in tickets.iter().enumerate() {
+        writer
+            .retitle(*id, &format!("Ticket {}, second wave", n + 1))
+            .await;
+    }
+    let second_wave_end = last_position(&pool).await;
+
+    let database = pool.connect_options().get_database().unwrap().to_owned();
+    let mut worker = tokio::process::Command::new(env!("CARGO_BIN_EXE_supportd"))
+        .args(["worker", "projection-tickets"])
+        .env(
+            "DATABASE_URL",
+            format!("postgres://postgres@127.0.0.1:5432/{database}"),
+        )
+        .env("NATS_URL", NATS_URL)
+        .env("SUPPORTD_STREAM", &bus.stream)
+        .env("SUPPORTD_SUBJECT_PREFIX", &bus.subject_prefix)
+        .env("SUPPORTD_ACK_WAIT_MS", "1000")
+        .env("SUPPORTD_JWT_SECRET", "unused")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+
+    // The worker is inside its batch transaction once it waits for the locked row.
+    let blocked = async {
+        loop {
+            let waiting = count(
+                &pool,
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+                 AND wait_event_type = 'Lock' AND query LIKE 'UPDATE tickets%'",
+            )
+            .await;
+            if waiting > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), blocked)
+        .await
+        .expect("the worker reaches the locked row");
+    worker.start_kill().unwrap();
+    worker.wait().await.unwrap();
+    blocker.rollback().await.unwrap();
+
+    let checkpoint = count(
+        &pool,
+        "SELECT global_position FROM projection_checkpoints WHERE projection = 'tickets'",
+    )
+    .await;
+    assert_eq!(
+        checkpoint, first_wave_end,
+        "the killed batch left nothing behind"
+    );
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM tickets WHERE version > 1").await,
+        0
+    );
+
+    // Restarted, the read model catches up from the redelivered messages.
+    let restarted = tokio::spawn(
+        ProjectionRunner::new(pool.clone(), js.clone(), bus.clone(), ReadModel::Tickets).run(),
+    );
+    wait_for_checkpoint(&pool, "tickets", second_wave_end).await;
+    restarted.abort();
+    relay.abort();
+    let recovered = read_model_snapshot(&pool).await;
+    assert_eq!(recovered.0.len(), 50);
+    for ticket in &recovered.0 {
+        assert_eq!(ticket["version"], 2, "each event applied exactly once");
+        assert!(ticket["title"].as_str().unwrap().ends_with("second wave"));
+    }
+
+    // An uninterrupted run from the event store gives the same read model.
+    replay(&pool, ReadModel::Tickets).await.unwrap();
+    assert_eq!(read_model_snapshot(&pool).await, recovered);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn replay_rebuilds_the_live_read_model_and_live_consumption_carries_on(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let admin = app.admin();
+    let agent = app.token(ActorRole::Agent, "agent-1");
+    for n in 0..10 {
+        let ticket = app
+            .open_ticket(&admin, ticket_body(&format!("Replayed {n}"), "c-1"))
+            .await;
+        let path = format!("/api/v1/support/tickets/{}", ticket["id"].as_str().unwrap());
+        app.put(
+            &path,
+            &admin,
+            json!({"assignedTo": "agent-1", "tags": ["replay"]}),
+        )
+        .await;
+        app.post(
+            &format!("{path}/comments"),
+            &agent,
+            json!({"body": "On it"}),
+        )
+        .await;
+        app.post(
+            &format!("{path}/comments"),
+            &agent,
+            json!({"body": "note", "visibility": "INTERNAL"}),
+        )
+        .await;
+        if n % 2 == 0 {
+            app.put(
+                &path,
+                &agent,
+                json!({"status": "RESOLVED", "resolutionNote": "Fixed"}),
+            )
+            .await;
+        }
+    }
+    let live = read_model_snapshot(&pool).await;
+    assert_eq!((live.0.len(), live.1.len()), (10, 20));
+
+    // Replay while commands keep arriving: both finish, and nothing is lost or doubled.
+    let writes = async {
+        for n in 0..5 {
+            app.open_ticket(&admin, ticket_body(&format!("During replay {n}"), "c-1"))
+                .await;
+        }
+    };
+    let database = pool.connect_options().get_database().unwrap().to_owned();
+    let cli_replay = tokio::process::Command::new(env!("CARGO_BIN_EXE_supportd"))
+        .args(["replay", "--projection", "tickets"])
+        .env(
+            "DATABASE_URL",
+            format!("postgres://postgres@127.0.0.1:5432/{database}"),
+        )
+        .env("SUPPORTD_JWT_SECRET", "unused")
+        .output();
+    let ((), output) = tokio::join!(writes, cli_replay);
+    let output = output.unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("tickets: replayed"));
+
+    let after = app
+        .open_ticket(&admin, ticket_body("After replay", "c-1"))
+        .await;
+    assert_eq!(
+        after["title"], "After replay",
+        "live consumption carries on after the replay"
+    );
+    let with_new = read_model_snapshot(&pool).await;
+    assert_eq!(with_new.0.len(), 16);
+    let unchanged: Vec<_> = with_new.0.iter().filter(|t| live.0.contains(t)).collect();
+    assert_eq!(unchanged.len(), 10, "the replayed rows equal the live ones");
+
+    replay(&pool, ReadModel::Tickets).await.unwrap();
+    assert_eq!(read_model_snapshot(&pool).await, with_new);
+}

@@ -171,14 +171,28 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Whether the database is down or restarting, rather than the request being wrong.
+fn database_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => true,
+        // Class 08: connection exception; class 57: operator intervention (shutdown, restart).
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57")),
+        _ => false,
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
-        match error {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                ApiError::Unavailable("the database is unavailable; retry shortly".to_owned())
-            }
-            other => ApiError::Internal(other.into()),
+        if database_unavailable(&error) {
+            tracing::warn!(error = %error, "database unavailable");
+            return ApiError::Unavailable("the database is unavailable; retry shortly".to_owned());
         }
+        ApiError::Internal(error.into())
     }
 }
 
@@ -222,8 +236,13 @@ impl From<AggregateError<TicketError>> for ApiError {
                 tracing::warn!(error = %error, "event store unavailable");
                 ApiError::Unavailable("the event store is unavailable; retry shortly".to_owned())
             }
-            AggregateError::DeserializationError(error)
-            | AggregateError::UnexpectedError(error) => ApiError::Internal(anyhow::anyhow!(error)),
+            AggregateError::UnexpectedError(error) => match error.downcast::<sqlx::Error>() {
+                Ok(sqlx_error) => ApiError::from(*sqlx_error),
+                Err(other) => ApiError::Internal(anyhow::anyhow!(other)),
+            },
+            AggregateError::DeserializationError(error) => {
+                ApiError::Internal(anyhow::anyhow!(error))
+            }
         }
     }
 }

@@ -72,13 +72,11 @@ impl Checkpoints {
         }
     }
 
+    /// Wakes every waiter, even when the checkpoint did not rise: a batch may have applied an
+    /// event whose position is below the checkpoint (transactions commit out of position order).
     fn raise(&self, model: ReadModel, position: i64) {
         if let Some(sender) = self.senders.get(&model) {
-            sender.send_if_modified(|current| {
-                let raised = position > *current;
-                *current = (*current).max(position);
-                raised
-            });
+            sender.send_modify(|current| *current = (*current).max(position));
         }
     }
 

@@ -67,7 +67,8 @@ pub struct CreateTicketRequest {
     pub category: Option<String>,
     #[schema(schema_with = schema::ticket_channel)]
     pub channel: Option<String>,
-    /// Required unless the caller is a customer, whose own id it defaults to.
+    /// The customer the ticket is for; a customer's own id for customers. Staff may open internal
+    /// tickets without one.
     pub customer_id: Option<String>,
     pub customer_name: Option<String>,
     pub customer_email: Option<String>,
@@ -125,6 +126,13 @@ impl CreateTicketRequest {
                     None
                 }
             },
+            None if self.customer_name.is_some() || self.customer_email.is_some() => {
+                errors.push(
+                    "customerId",
+                    "is required with customerName or customerEmail",
+                );
+                None
+            }
             None => None,
         };
         let affected_systems = labels(

@@ -261,21 +261,18 @@ impl Ticket {
             _ => status,
         };
         let target = update.status.unwrap_or(implied);
-        if target != status {
-            if !status.can_become(target) {
-                return Err(TicketError::IllegalTransition {
-                    from: status,
-                    to: target,
-                    allowed: status.allowed_next().to_vec(),
-                });
-            }
-            match (target.assignee_rule(), &assignee) {
-                (AssigneeRule::Required, None) => {
-                    return Err(TicketError::AssigneeRequired(target))
-                }
-                (AssigneeRule::Forbidden, Some(_)) => return Err(TicketError::AssigneeForbidden),
-                _ => {}
-            }
+        if target != status && !status.can_become(target) {
+            return Err(TicketError::IllegalTransition {
+                from: status,
+                to: target,
+                allowed: status.allowed_next().to_vec(),
+            });
+        }
+        // Checked even when the status stays: the request may change only the assignee.
+        match (target.assignee_rule(), &assignee) {
+            (AssigneeRule::Required, None) => return Err(TicketError::AssigneeRequired(target)),
+            (AssigneeRule::Forbidden, Some(_)) => return Err(TicketError::AssigneeForbidden),
+            _ => {}
         }
         if update.resolution_note.is_some()
             && !(target == TicketStatus::Resolved && status != TicketStatus::Resolved)

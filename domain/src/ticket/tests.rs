@@ -197,6 +197,26 @@ async fn unassigning_a_worked_ticket_returns_it_to_the_queue() {
 }
 
 #[tokio::test]
+async fn the_assignee_rule_holds_when_the_status_stays() {
+    TicketTest::with(())
+        .given(vec![opened()])
+        .when_async(update(|u| {
+            u.status = Some(Open);
+            u.assignee = Some(Some(agent("bob")));
+        }))
+        .await
+        .then_expect_error(TicketError::AssigneeForbidden);
+    TicketTest::with(())
+        .given(history_to(InProgress))
+        .when_async(update(|u| {
+            u.status = Some(InProgress);
+            u.assignee = Some(None);
+        }))
+        .await
+        .then_expect_error(TicketError::AssigneeRequired(InProgress));
+}
+
+#[tokio::test]
 async fn resolving_records_the_resolution_note() {
     let note = Reason::parse("Restarted the dashboard service").unwrap();
     TicketTest::with(())
