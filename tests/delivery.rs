@@ -369,3 +369,111 @@ async fn replay_rebuilds_the_live_read_model_and_live_consumption_carries_on(poo
     replay(&pool, ReadModel::Tickets).await.unwrap();
     assert_eq!(read_model_snapshot(&pool).await, with_new);
 }
+
+/// A NATS server of the test's own, so it can be killed without disturbing other tests.
+struct PrivateNats {
+    port: u16,
+    store: std::path::PathBuf,
+    process: Option<tokio::process::Child>,
+}
+
+impl PrivateNats {
+    async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let store = std::env::temp_dir().join(format!("supportd-nats-{}", Uuid::new_v4()));
+        let mut nats = Self {
+            port,
+            store,
+            process: None,
+        };
+        nats.restart().await;
+        nats
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    async fn restart(&mut self) {
+        let process = tokio::process::Command::new("/usr/sbin/nats-server")
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-js",
+                "-sd",
+            ])
+            .arg(&self.store)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("nats-server runs");
+        self.process = Some(process);
+        let up = async {
+            while tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_err()
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), up)
+            .await
+            .expect("nats-server answers");
+    }
+
+    async fn kill(&mut self) {
+        let mut process = self.process.take().unwrap();
+        process.start_kill().unwrap();
+        process.wait().await.unwrap();
+    }
+}
+
+impl Drop for PrivateNats {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.store);
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_nats_restart_delays_events_but_loses_none(pool: PgPool) {
+    let mut nats = PrivateNats::start().await;
+    let bus = TestBus::new().bus.clone();
+    let js = bus::connect(&nats.url()).await.unwrap();
+    let relay = tokio::spawn(Relay::new(pool.clone(), js.clone(), bus.clone()).run());
+    let runner = tokio::spawn(
+        ProjectionRunner::new(pool.clone(), js.clone(), bus.clone(), ReadModel::Tickets).run(),
+    );
+    let writer = EventWriter::new(&pool);
+    for n in 1..=10 {
+        writer.open(n).await;
+    }
+    wait_for_checkpoint(&pool, "tickets", last_position(&pool).await).await;
+
+    nats.kill().await;
+    for n in 11..=20 {
+        writer.open(n).await;
+    }
+    nats.restart().await;
+    wait_for_checkpoint(&pool, "tickets", last_position(&pool).await).await;
+    relay.abort();
+    runner.abort();
+
+    assert_eq!(count(&pool, "SELECT count(*) FROM tickets").await, 20);
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM tickets WHERE version = 1").await,
+        20
+    );
+    let mut stream = js.get_stream(&bus.stream).await.unwrap();
+    assert_eq!(
+        stream.info().await.unwrap().state.messages,
+        20,
+        "each event is on the stream once"
+    );
+}
