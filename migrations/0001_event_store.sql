@@ -36,6 +36,11 @@ CREATE TRIGGER events_are_never_truncated
 CREATE TABLE event_outbox
 (
     global_position bigint PRIMARY KEY
+) WITH (
+    -- Every row is deleted moments after it is inserted: vacuum often so scans skip no dead rows.
+    autovacuum_vacuum_scale_factor = 0,
+    autovacuum_vacuum_threshold = 1000,
+    autovacuum_vacuum_cost_delay = 0
 );
 
 CREATE FUNCTION enqueue_event_for_relay() RETURNS trigger

@@ -196,6 +196,15 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+impl From<support_projections::ProjectionError> for ApiError {
+    fn from(error: support_projections::ProjectionError) -> Self {
+        match error {
+            support_projections::ProjectionError::Database(error) => ApiError::from(error),
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
 impl From<AggregateError<TicketError>> for ApiError {
     fn from(error: AggregateError<TicketError>) -> Self {
         let conflict = |detail: String, allowed: Option<Vec<TicketStatus>>| ApiError::Conflict {

@@ -44,13 +44,14 @@ impl ReadModel {
         }
     }
 
+    /// Applies events of this read model's aggregate, in order.
     async fn apply(
         self,
         conn: &mut PgConnection,
-        event: &RecordedEvent,
+        events: &[&RecordedEvent],
     ) -> Result<(), ProjectionError> {
         match self {
-            ReadModel::Tickets => tickets::apply(conn, event).await,
+            ReadModel::Tickets => tickets::apply_all(conn, events).await,
         }
     }
 
@@ -78,12 +79,11 @@ pub async fn apply_batch(
     events: &[RecordedEvent],
 ) -> Result<(), ProjectionError> {
     model.lock(conn).await?;
-    for event in events
+    let own: Vec<&RecordedEvent> = events
         .iter()
         .filter(|e| e.aggregate_type == model.aggregate_type())
-    {
-        model.apply(conn, event).await?;
-    }
+        .collect();
+    model.apply(conn, &own).await?;
     if let Some(last) = events.iter().map(|e| e.global_position).max() {
         advance_checkpoint(conn, model, last).await?;
     }
@@ -148,9 +148,9 @@ pub async fn replay(pool: &PgPool, model: ReadModel) -> Result<ReplayReport, Pro
                 .await?;
         let Some(last) = chunk.last() else { break };
         report.checkpoint = last.global_position;
-        for event in &chunk {
-            model.apply(&mut tx, event).await?;
-        }
+        model
+            .apply(&mut tx, &chunk.iter().collect::<Vec<_>>())
+            .await?;
         report.events += chunk.len() as u64;
     }
     if report.checkpoint > 0 {

@@ -1,9 +1,10 @@
 //! The `tickets` read model: one row per ticket plus its comments.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
+use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 use support_domain::ticket::{
     TicketCategory, TicketChannel, TicketEvent, TicketPriority, TicketStatus,
@@ -57,7 +58,7 @@ pub struct TicketView {
     pub version: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CommentView {
     pub id: Uuid,
@@ -67,6 +68,17 @@ pub struct CommentView {
     #[schema(schema_with = schema::comment_visibility)]
     pub visibility: String,
     pub created_at: DateTime<Utc>,
+}
+
+/// A ticket with the comments its reader may see.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TicketDetail {
+    #[serde(flatten)]
+    #[sqlx(flatten)]
+    pub ticket: TicketView,
+    #[schema(value_type = Vec<CommentView>)]
+    pub comments: Json<Vec<CommentView>>,
 }
 
 const VIEW_COLUMNS: &str = "id, ticket_number, title, description, priority, status, category, \
@@ -110,6 +122,13 @@ pub enum TicketKey {
 }
 
 impl TicketKey {
+    fn restrict(&self, query: &mut QueryBuilder<'_, Postgres>) {
+        match self {
+            TicketKey::Id(id) => query.push("id = ").push_bind(*id),
+            TicketKey::Number(number) => query.push("ticket_number = ").push_bind(number.clone()),
+        };
+    }
+
     pub fn parse(value: &str) -> Option<Self> {
         if let Ok(id) = Uuid::parse_str(value) {
             return Some(TicketKey::Id(id));
@@ -126,27 +145,31 @@ pub async fn find(
     scope: &TicketScope,
 ) -> Result<Option<TicketView>, sqlx::Error> {
     let mut query = QueryBuilder::new(format!("SELECT {VIEW_COLUMNS} FROM tickets WHERE "));
-    match key {
-        TicketKey::Id(id) => query.push("id = ").push_bind(*id),
-        TicketKey::Number(number) => query.push("ticket_number = ").push_bind(number.clone()),
-    };
+    key.restrict(&mut query);
     scope.restrict(&mut query);
     query.build_query_as().fetch_optional(pool).await
 }
 
-pub async fn comments(
+/// The ticket and its comments, oldest first, in one query; internal notes only when asked for.
+pub async fn find_detail(
     pool: &PgPool,
-    ticket_id: Uuid,
+    key: &TicketKey,
+    scope: &TicketScope,
     include_internal: bool,
-) -> Result<Vec<CommentView>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, author_sub, author_role, body, visibility, created_at FROM ticket_comments \
-         WHERE ticket_id = $1 AND ($2 OR visibility = 'PUBLIC') ORDER BY created_at, id",
-    )
-    .bind(ticket_id)
-    .bind(include_internal)
-    .fetch_all(pool)
-    .await
+) -> Result<Option<TicketDetail>, sqlx::Error> {
+    let mut query = QueryBuilder::new(format!(
+        "SELECT {VIEW_COLUMNS}, COALESCE((\
+             SELECT json_agg(json_build_object('id', c.id, 'authorSub', c.author_sub, \
+                 'authorRole', c.author_role, 'body', c.body, 'visibility', c.visibility, \
+                 'createdAt', c.created_at) ORDER BY c.created_at, c.id) \
+             FROM ticket_comments c WHERE c.ticket_id = tickets.id AND ("
+    ));
+    query
+        .push_bind(include_internal)
+        .push(" OR c.visibility = 'PUBLIC')), '[]') AS comments FROM tickets WHERE ");
+    key.restrict(&mut query);
+    scope.restrict(&mut query);
+    query.build_query_as().fetch_optional(pool).await
 }
 
 /// Ids among `ids` that name no ticket.
@@ -267,7 +290,112 @@ fn guarded(sql: &'static str, target: &Target) -> Query<'static, Postgres, PgArg
         .bind(target.at)
 }
 
-pub async fn apply(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), ProjectionError> {
+/// Applies a batch in order. The tickets it opens are inserted first, in one statement: an
+/// opening is always its ticket's first event, so nothing else in the batch can precede it.
+pub async fn apply_all(
+    conn: &mut PgConnection,
+    events: &[&RecordedEvent],
+) -> Result<(), ProjectionError> {
+    let (opened, changes): (Vec<&RecordedEvent>, Vec<&RecordedEvent>) =
+        events.iter().partition(|e| e.event_type == "TicketOpened");
+    insert_opened(conn, &opened).await?;
+    for event in changes {
+        apply(conn, event).await?;
+    }
+    Ok(())
+}
+
+/// A new row, as `jsonb_to_recordset` reads it.
+#[derive(Serialize)]
+struct OpenedRow {
+    id: Uuid,
+    version: i64,
+    created_at: DateTime<Utc>,
+    ticket_number: String,
+    title: String,
+    description: String,
+    priority: &'static str,
+    category: &'static str,
+    channel: &'static str,
+    customer_id: Option<String>,
+    customer_name: Option<String>,
+    customer_email: Option<String>,
+    affected_systems: Vec<String>,
+    tags: Vec<String>,
+    created_by: String,
+}
+
+async fn insert_opened(
+    conn: &mut PgConnection,
+    events: &[&RecordedEvent],
+) -> Result<(), ProjectionError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut rows = Vec::with_capacity(events.len());
+    for event in events {
+        let name =
+            RecordedEvent::message_id(&event.aggregate_type, &event.aggregate_id, event.sequence);
+        let undecodable = |e: &dyn std::fmt::Display| ProjectionError::undecodable(&name, e);
+        let TicketEvent::TicketOpened {
+            ticket_number,
+            title,
+            description,
+            priority,
+            category,
+            channel,
+            customer,
+            affected_systems,
+            tags,
+            created_by,
+            ..
+        } = TicketEvent::from_parts(&event.event_type, &event.payload)
+            .map_err(|e| undecodable(&e))?
+        else {
+            return Err(undecodable(&"not a TicketOpened event"));
+        };
+        let (customer_id, customer_name, customer_email) = customer
+            .map(|c| (Some(c.id), c.name, c.email))
+            .unwrap_or_default();
+        rows.push(OpenedRow {
+            id: Uuid::parse_str(&event.aggregate_id).map_err(|e| undecodable(&e))?,
+            version: event.sequence,
+            created_at: event.occurred_at,
+            ticket_number: ticket_number.as_str().to_owned(),
+            title: title.as_str().to_owned(),
+            description: description.as_str().to_owned(),
+            priority: priority.as_str(),
+            category: category.as_str(),
+            channel: channel.as_str(),
+            customer_id,
+            customer_name,
+            customer_email,
+            affected_systems: affected_systems.as_slice().to_vec(),
+            tags: tags.as_slice().to_vec(),
+            created_by,
+        });
+    }
+    // A redelivered opening finds its row there and changes nothing.
+    sqlx::query(
+        "INSERT INTO tickets (id, version, created_at, updated_at, ticket_number, title, \
+         description, priority, status, category, channel, customer_id, customer_name, \
+         customer_email, affected_systems, tags, created_by) \
+         SELECT id, version, created_at, created_at, ticket_number, title, description, priority, \
+                'OPEN', category, channel, customer_id, customer_name, customer_email, \
+                affected_systems, tags, created_by \
+         FROM jsonb_to_recordset($1) AS r(id uuid, version bigint, created_at timestamptz, \
+             ticket_number text, title text, description text, priority text, category text, \
+             channel text, customer_id text, customer_name text, customer_email text, \
+             affected_systems text[], tags text[], created_by text) \
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(Json(rows))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn apply(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), ProjectionError> {
     let name =
         RecordedEvent::message_id(&event.aggregate_type, &event.aggregate_id, event.sequence);
     let ticket_event = TicketEvent::from_parts(&event.event_type, &event.payload)
@@ -280,49 +408,7 @@ pub async fn apply(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(),
     };
 
     let update = match ticket_event {
-        TicketEvent::TicketOpened {
-            ticket_number,
-            title,
-            description,
-            priority,
-            category,
-            channel,
-            customer,
-            affected_systems,
-            tags,
-            created_by,
-            ..
-        } => {
-            let (customer_id, customer_name, customer_email) = customer
-                .map(|c| (Some(c.id), c.name, c.email))
-                .unwrap_or_default();
-            sqlx::query(
-                "INSERT INTO tickets (id, version, created_at, updated_at, ticket_number, title, \
-                 description, priority, status, category, channel, customer_id, customer_name, \
-                 customer_email, affected_systems, tags, created_by) \
-                 VALUES ($1, $2, $3, $3, $4, $5, $6, $7, 'OPEN', $8, $9, $10, $11, $12, $13, $14, $15) \
-                 ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(target.id)
-            .bind(target.sequence)
-            .bind(target.at)
-            .bind(ticket_number.as_str())
-            .bind(title.as_str())
-            .bind(description.as_str())
-            .bind(priority.as_str())
-            .bind(category.as_str())
-            .bind(channel.as_str())
-            .bind(customer_id)
-            .bind(customer_name)
-            .bind(customer_email)
-            .bind(affected_systems.as_slice())
-            .bind(tags.as_slice())
-            .bind(created_by)
-            .execute(&mut *conn)
-            .await?;
-            // A second delivery finds the row there and changes nothing.
-            return Ok(());
-        }
+        TicketEvent::TicketOpened { .. } => return insert_opened(conn, &[event]).await,
         TicketEvent::TicketRetitled { title } => {
             guarded(advance!("title = $4"), &target).bind(title.as_str().to_owned())
         }

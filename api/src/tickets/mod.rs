@@ -16,9 +16,7 @@ use support_domain::ticket::{AddComment, EscalateTicket, OpenTicket, TicketComma
 use support_domain::{Actor, ActorRole, EventMetadata};
 use support_projections::event_log::{aggregate_history, stream_head, StreamHead};
 use support_projections::page::Page;
-use support_projections::tickets::{
-    self, CommentView, TicketKey, TicketScope, TicketView, AGGREGATE_TYPE,
-};
+use support_projections::tickets::{self, TicketDetail, TicketKey, TicketView, AGGREGATE_TYPE};
 use support_projections::ReadModel;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -41,22 +39,13 @@ pub fn routes() -> Router<ApiContext> {
         .route("/tickets/{key}/history", get(ticket_history))
 }
 
-/// A ticket with the comments its reader may see.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct TicketDetail {
-    #[serde(flatten)]
-    pub ticket: TicketView,
-    pub comments: Vec<CommentView>,
-}
-
 /// The answer to a command whose effect the read model did not show within the wait bound.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CommandAccepted {
     pub id: Uuid,
-    /// The ticket version the command produced; a GET will show it shortly.
-    pub version: i64,
+    /// The ticket version the command produced, when it could be read; a GET will show it shortly.
+    pub version: Option<i64>,
 }
 
 /// One entry of a ticket's audit trail: one event, as recorded.
@@ -121,14 +110,15 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestIds {
 }
 
 impl ApiContext {
-    /// Runs one ticket command; returns where the ticket's stream stands afterwards.
+    /// Runs one ticket command; returns where the ticket's stream stands afterwards, if that
+    /// could be read once the command was committed.
     async fn execute(
         &self,
         id: Uuid,
         command: TicketCommand,
         principal: &Principal,
         ids: &RequestIds,
-    ) -> Result<StreamHead, ApiError> {
+    ) -> Result<Option<StreamHead>, ApiError> {
         let metadata = EventMetadata {
             actor_sub: principal.sub.clone(),
             actor_role: principal.role,
@@ -142,9 +132,11 @@ impl ApiContext {
         self.tickets
             .execute_with_metadata(&aggregate_id, command, metadata.to_map())
             .await?;
-        stream_head(&self.pool, AGGREGATE_TYPE, &aggregate_id)
-            .await?
-            .ok_or(ApiError::NotFound("ticket"))
+        let head = stream_head(&self.pool, AGGREGATE_TYPE, &aggregate_id).await;
+        Ok(head.unwrap_or_else(|error| {
+            tracing::warn!(error = %error, "cannot read the stream head of a committed command");
+            None
+        }))
     }
 
     /// The ticket named by `key`, if this caller may see it.
@@ -159,37 +151,41 @@ impl ApiContext {
             .ok_or(ApiError::NotFound("ticket"))
     }
 
-    async fn detail(
-        &self,
-        ticket: TicketView,
-        principal: &Principal,
-    ) -> Result<TicketDetail, ApiError> {
-        let comments =
-            tickets::comments(&self.pool, ticket.id, principal.sees_internal_notes()).await?;
-        Ok(TicketDetail { ticket, comments })
-    }
-
     /// Answers a command with the ticket once the read model shows the command's events.
     async fn respond(
         &self,
         status: StatusCode,
         id: Uuid,
-        head: StreamHead,
+        head: Option<StreamHead>,
         principal: &Principal,
     ) -> Result<Response, ApiError> {
         let location = format!("/api/v1/support/tickets/{id}");
-        let shown = self
-            .checkpoints
-            .wait_until(ReadModel::Tickets, head.global_position, || async {
-                let ticket =
-                    tickets::find(&self.pool, &TicketKey::Id(id), &TicketScope::Everything).await?;
-                Ok(ticket.filter(|t| t.version >= head.sequence))
-            })
-            .await?;
-        let Some(ticket) = shown else {
+        // The command is committed: a failure to read its effect back is no reason to report
+        // it as failed (a client would retry it), so it answers 202 like a slow read model.
+        let shown = match head {
+            Some(head) => self
+                .checkpoints
+                .wait_until(ReadModel::Tickets, head.global_position, || async {
+                    let detail = tickets::find_detail(
+                        &self.pool,
+                        &TicketKey::Id(id),
+                        &principal.ticket_scope(),
+                        principal.sees_internal_notes(),
+                    )
+                    .await?;
+                    Ok(detail.filter(|d| d.ticket.version >= head.sequence))
+                })
+                .await
+                .unwrap_or_else(|error| {
+                    tracing::warn!(error = %error, "cannot read back a committed command");
+                    None
+                }),
+            None => None,
+        };
+        let Some(detail) = shown else {
             let accepted = CommandAccepted {
                 id,
-                version: head.sequence,
+                version: head.map(|h| h.sequence),
             };
             return Ok((
                 StatusCode::ACCEPTED,
@@ -198,7 +194,6 @@ impl ApiContext {
             )
                 .into_response());
         };
-        let detail = self.detail(ticket, principal).await?;
         Ok((status, [(header::LOCATION, location)], Json(detail)).into_response())
     }
 }
@@ -237,7 +232,7 @@ pub async fn create_ticket(
         .map_err(ApiError::Validation)?;
     let created_by = match (principal.role, body.created_by.as_deref().map(str::trim)) {
         (ActorRole::Service, Some(on_behalf))
-            if !on_behalf.is_empty() && on_behalf.len() <= 200 =>
+            if !on_behalf.is_empty() && on_behalf.chars().count() <= 200 =>
         {
             on_behalf.to_owned()
         }
@@ -287,8 +282,12 @@ pub async fn get_ticket(
     principal: Principal,
     Path(key): Path<String>,
 ) -> Result<Json<TicketDetail>, ApiError> {
-    let ticket = ctx.visible_ticket(&principal, &key).await?;
-    Ok(Json(ctx.detail(ticket, &principal).await?))
+    let key = TicketKey::parse(&key).ok_or(ApiError::NotFound("ticket"))?;
+    let scope = principal.ticket_scope();
+    tickets::find_detail(&ctx.pool, &key, &scope, principal.sees_internal_notes())
+        .await?
+        .map(Json)
+        .ok_or(ApiError::NotFound("ticket"))
 }
 
 /// Change any subset of a ticket's fields, status and assignee included. Staff only.
@@ -400,9 +399,7 @@ pub async fn ticket_history(
     Path(key): Path<String>,
 ) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
     let ticket = ctx.visible_ticket(&principal, &key).await?;
-    let events = aggregate_history(&ctx.pool, AGGREGATE_TYPE, &ticket.id.to_string())
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
+    let events = aggregate_history(&ctx.pool, AGGREGATE_TYPE, &ticket.id.to_string()).await?;
     let entries = events
         .into_iter()
         .filter(|event| {

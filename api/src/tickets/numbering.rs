@@ -12,18 +12,15 @@ pub async fn next_ticket_number(
     pool: &PgPool,
     day: NaiveDate,
 ) -> Result<TicketNumber, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SET LOCAL synchronous_commit = off")
-        .execute(&mut *tx)
-        .await?;
+    // One statement, so one transaction: set_config(.., true) applies to its commit.
     let counter: i64 = sqlx::query_scalar(
-        "INSERT INTO ticket_number_counters (day, last_value) VALUES ($1, 1) \
+        "INSERT INTO ticket_number_counters (day, last_value) \
+         SELECT $1, 1 FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit \
          ON CONFLICT (day) DO UPDATE SET last_value = ticket_number_counters.last_value + 1 \
          RETURNING last_value",
     )
     .bind(day)
-    .fetch_one(&mut *tx)
+    .fetch_one(pool)
     .await?;
-    tx.commit().await?;
     Ok(TicketNumber::new(day, counter as u64))
 }
