@@ -99,14 +99,11 @@ async fn the_spec_list_example_filters_and_pages(pool: PgPool) {
     assert_eq!(response.status(), 200);
 
     let page: Value = app
-        .get(
+        .get_json(
             &format!("{TICKETS}?priority=P1_HIGH&status=OPEN&page=1&limit=20"),
             &admin,
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(page["total"], 3);
     assert_eq!(
         (page["page"].as_u64(), page["limit"].as_u64()),
@@ -121,67 +118,32 @@ async fn the_spec_list_example_filters_and_pages(pool: PgPool) {
     assert_eq!(titles, ["High 2", "High 1", "High 0"], "newest first");
 
     let second: Value = app
-        .get(
+        .get_json(
             &format!("{TICKETS}?priority=P1_HIGH&limit=2&page=2"),
             &admin,
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(second["total"], 4);
     assert_eq!(second["items"].as_array().unwrap().len(), 2);
 
-    let by_agent: Value = app
-        .get(&format!("{TICKETS}?assignedTo=agent-7"), &admin)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(by_agent["total"], 1);
-    let by_customer: Value = app
-        .get(
-            &format!("{TICKETS}?customerId=customer-9&channel=WEB_FORM"),
-            &admin,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(by_customer["total"], 1);
-    let by_text: Value = app
-        .get(&format!("{TICKETS}?q=but%20ASSIGNED"), &admin)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(by_text["total"], 1);
     let number = assigned["ticketNumber"].as_str().unwrap();
-    let by_number: Value = app
-        .get(&format!("{TICKETS}?q={number}"), &admin)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(by_number["items"][0]["id"], assigned["id"]);
     let today = chrono::Utc::now().date_naive();
-    let in_range: Value = app
-        .get(
-            &format!("{TICKETS}?createdFrom={today}&createdTo={today}&slaBreached=false"),
-            &admin,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(in_range["total"], 5);
-    let before: Value = app
-        .get(&format!("{TICKETS}?createdTo=2024-01-31"), &admin)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(before["total"], 0);
+    for (query, total) in [
+        ("assignedTo=agent-7".to_owned(), 1),
+        ("customerId=customer-9&channel=WEB_FORM".to_owned(), 1),
+        ("q=but%20ASSIGNED".to_owned(), 1),
+        (format!("q={number}"), 1),
+        (
+            format!("createdFrom={today}&createdTo={today}&slaBreached=false"),
+            5,
+        ),
+        ("createdTo=2024-01-31".to_owned(), 0),
+    ] {
+        let page: Value = app.get_json(&format!("{TICKETS}?{query}"), &admin).await;
+        assert_eq!(page["total"], total, "{query}");
+    }
+    let by_number: Value = app.get_json(&format!("{TICKETS}?q={number}"), &admin).await;
+    assert_eq!(by_number["items"][0]["id"], assigned["id"]);
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -278,7 +240,7 @@ async fn a_ticket_is_worked_from_open_to_closed(pool: PgPool) {
     assert!(resolved["resolvedAt"].is_string());
 
     // The customer sees their ticket without the internal note, and their reply reopens it.
-    let seen: Value = app.get(&path, &customer).await.json().await.unwrap();
+    let seen: Value = app.get_json(&path, &customer).await;
     let bodies: Vec<_> = seen["comments"]
         .as_array()
         .unwrap()
@@ -316,12 +278,7 @@ async fn a_ticket_is_worked_from_open_to_closed(pool: PgPool) {
     assert_eq!(refused["allowedStatuses"], json!([]));
 
     // The audit trail is the event stream: who did what, oldest first.
-    let history: Vec<Value> = app
-        .get(&format!("{path}/history"), &agent)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let history: Vec<Value> = app.get_json(&format!("{path}/history"), &agent).await;
     let types: Vec<_> = history
         .iter()
         .map(|e| e["eventType"].as_str().unwrap())
@@ -361,12 +318,7 @@ async fn a_ticket_is_worked_from_open_to_closed(pool: PgPool) {
     assert!(history
         .iter()
         .all(|e| e["requestId"].is_string() && e["source"] == "api"));
-    let customer_history: Vec<Value> = app
-        .get(&format!("{path}/history"), &customer)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let customer_history: Vec<Value> = app.get_json(&format!("{path}/history"), &customer).await;
     assert_eq!(
         customer_history.len(),
         history.len() - 1,
@@ -486,16 +438,13 @@ async fn customers_see_only_their_own_tickets_and_agents_their_queue(pool: PgPoo
     )
     .await;
     let bobs_list: Value = app
-        .get(&format!("{TICKETS}?customerId=alice"), &bob)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("{TICKETS}?customerId=alice"), &bob)
+        .await;
     assert_eq!(
         bobs_list["total"], 0,
         "a filter cannot widen a customer's scope"
     );
-    let alices_list: Value = app.get(TICKETS, &alice).await.json().await.unwrap();
+    let alices_list: Value = app.get_json(TICKETS, &alice).await;
     assert_eq!(alices_list["total"], 1);
 
     problem(
@@ -536,7 +485,7 @@ async fn customers_see_only_their_own_tickets_and_agents_their_queue(pool: PgPoo
         .await;
     let agent_1 = app.token(ActorRole::Agent, "agent-1");
     problem(app.get(&path, &agent_1).await, 404).await;
-    let queue: Value = app.get(TICKETS, &agent_1).await.json().await.unwrap();
+    let queue: Value = app.get_json(TICKETS, &agent_1).await;
     assert_eq!(queue["total"], 1, "only Bob's unassigned ticket");
     let agent_2 = app.token(ActorRole::Agent, "agent-2");
     assert_eq!(app.get(&path, &agent_2).await.status(), 200);
@@ -727,14 +676,11 @@ async fn fifty_parallel_commands_on_one_ticket_succeed_or_conflict_and_none_is_l
     assert!(succeeded >= 1);
 
     let detail: Value = app
-        .get(
+        .get_json(
             &format!("{TICKETS}/{}", ticket["id"].as_str().unwrap()),
             &agent,
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(
         detail["comments"].as_array().unwrap().len(),
         succeeded,

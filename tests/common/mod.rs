@@ -151,6 +151,11 @@ impl TestApp {
         self.send(Method::GET, path, Some(token), None).await
     }
 
+    /// GETs `path` and reads the JSON answer, whatever its status.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str, token: &str) -> T {
+        self.get(path, token).await.json().await.unwrap()
+    }
+
     /// Opens a ticket as `token` and returns it; panics unless the answer is 201.
     pub async fn open_ticket(&self, token: &str, body: Value) -> Value {
         let response = self.post("/api/v1/support/tickets", token, body).await;

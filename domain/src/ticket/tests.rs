@@ -367,60 +367,26 @@ async fn internal_notes_and_later_replies_are_not_first_responses() {
 }
 
 #[tokio::test]
-async fn a_customer_reply_reopens_a_resolved_ticket_to_its_assignee() {
-    let (command, _) = comment(ActorRole::Customer, CommentVisibility::Public);
-    let events = TicketTest::with(())
-        .given(history_to(Resolved))
-        .when_async(command)
-        .await
-        .inspect_result()
-        .unwrap();
-    assert!(matches!(
-        events.last(),
-        Some(TicketEvent::TicketStatusChanged {
-            from: Resolved,
-            to: Assigned,
-            ..
-        })
-    ));
-}
-
-#[tokio::test]
-async fn a_customer_reply_reopens_an_unassigned_resolved_ticket_to_the_queue() {
-    let (command, _) = comment(ActorRole::Customer, CommentVisibility::Public);
-    let events = TicketTest::with(())
-        .given(vec![opened(), moved(Open, Resolved)])
-        .when_async(command)
-        .await
-        .inspect_result()
-        .unwrap();
-    assert!(matches!(
-        events.last(),
-        Some(TicketEvent::TicketStatusChanged {
-            from: Resolved,
-            to: Open,
-            ..
-        })
-    ));
-}
-
-#[tokio::test]
-async fn a_customer_reply_brings_a_waiting_ticket_back_to_work() {
-    let (command, _) = comment(ActorRole::Customer, CommentVisibility::Public);
-    let events = TicketTest::with(())
-        .given(history_to(WaitingCustomer))
-        .when_async(command)
-        .await
-        .inspect_result()
-        .unwrap();
-    assert!(matches!(
-        events.last(),
-        Some(TicketEvent::TicketStatusChanged {
-            from: WaitingCustomer,
-            to: InProgress,
-            ..
-        })
-    ));
+async fn a_customer_reply_puts_the_ticket_back_in_front_of_the_team() {
+    for (history, from, to) in [
+        (history_to(Resolved), Resolved, Assigned),
+        (vec![opened(), moved(Open, Resolved)], Resolved, Open),
+        (history_to(WaitingCustomer), WaitingCustomer, InProgress),
+    ] {
+        let (command, _) = comment(ActorRole::Customer, CommentVisibility::Public);
+        let events = TicketTest::with(())
+            .given(history)
+            .when_async(command)
+            .await
+            .inspect_result()
+            .unwrap();
+        let reopened = TicketEvent::TicketStatusChanged {
+            from,
+            to,
+            note: Reason::parse("the customer replied").ok(),
+        };
+        assert_eq!(events.last(), Some(&reopened), "{from}");
+    }
 }
 
 #[tokio::test]
