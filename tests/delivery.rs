@@ -477,3 +477,150 @@ async fn a_nats_restart_delays_events_but_loses_none(pool: PgPool) {
         "each event is on the stream once"
     );
 }
+
+/// A PostgreSQL cluster of the test's own, so it can be restarted without disturbing other tests.
+struct PrivatePostgres {
+    dir: std::path::PathBuf,
+    port: u16,
+}
+
+impl PrivatePostgres {
+    fn bin(tool: &str) -> String {
+        let versions = std::fs::read_dir("/usr/lib/postgresql").expect("PostgreSQL is installed");
+        let version = versions
+            .filter_map(Result::ok)
+            .map(|e| e.file_name())
+            .max()
+            .unwrap();
+        format!(
+            "/usr/lib/postgresql/{}/bin/{tool}",
+            version.to_string_lossy()
+        )
+    }
+
+    /// Runs a server tool as the `postgres` user when we are root (initdb refuses root).
+    async fn run(tool: &str, args: &[&str]) {
+        let mut command = if nix_is_root() {
+            let mut c = tokio::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--", &Self::bin(tool)]);
+            c
+        } else {
+            tokio::process::Command::new(Self::bin(tool))
+        };
+        let output = command.args(args).output().await.unwrap();
+        assert!(
+            output.status.success(),
+            "{tool}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = std::env::temp_dir().join(format!("supportd-pg-{}", Uuid::new_v4()));
+        std::fs::create_dir(&dir).unwrap();
+        if nix_is_root() {
+            let status = std::process::Command::new("chown")
+                .arg("postgres")
+                .arg(&dir)
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+        let data = dir.to_string_lossy().into_owned();
+        Self::run(
+            "initdb",
+            &["-D", &data, "-A", "trust", "-U", "postgres", "--no-sync"],
+        )
+        .await;
+        let cluster = Self { dir, port };
+        cluster.pg_ctl("start").await;
+        cluster
+    }
+
+    async fn pg_ctl(&self, action: &str) {
+        let data = self.dir.to_string_lossy().into_owned();
+        let options = format!(
+            "-p {} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port
+        );
+        // With a log file the server does not inherit (and hold open) our output pipes.
+        let log = format!("{data}/server.log");
+        Self::run(
+            "pg_ctl",
+            &[
+                "-D", &data, "-o", &options, "-l", &log, "-m", "fast", "-w", action,
+            ],
+        )
+        .await;
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/support", self.port)
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let data = self.dir.to_string_lossy().into_owned();
+        let mut stop = if nix_is_root() {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--", &Self::bin("pg_ctl")]);
+            c
+        } else {
+            std::process::Command::new(Self::bin("pg_ctl"))
+        };
+        let _ = stop.args(["-D", &data, "-m", "immediate", "stop"]).output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn nix_is_root() -> bool {
+    std::env::var("USER").is_ok_and(|u| u == "root")
+        || std::fs::read_to_string("/proc/self/status")
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+}
+
+#[tokio::test]
+async fn a_postgres_restart_delays_events_but_loses_none() {
+    let postgres = PrivatePostgres::start().await;
+    let pool = supportd::database::connect(&postgres.url()).await.unwrap();
+    let test_bus = TestBus::new();
+    let bus = test_bus.bus.clone();
+    let js = bus::connect(NATS_URL).await.unwrap();
+    let relay = tokio::spawn(Relay::new(pool.clone(), js.clone(), bus.clone()).run());
+    let runner = tokio::spawn(
+        ProjectionRunner::new(pool.clone(), js.clone(), bus.clone(), ReadModel::Tickets).run(),
+    );
+    let writer = EventWriter::new(&pool);
+    for n in 1..=10 {
+        writer.open(n).await;
+    }
+    // Some of these may still be in the outbox or in a projection batch when the server stops.
+    postgres.pg_ctl("restart").await;
+    for n in 11..=20 {
+        writer.open(n).await;
+    }
+    wait_for_checkpoint(&pool, "tickets", last_position(&pool).await).await;
+    relay.abort();
+    runner.abort();
+
+    assert_eq!(count(&pool, "SELECT count(*) FROM tickets").await, 20);
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM tickets WHERE version = 1").await,
+        20
+    );
+    assert_eq!(count(&pool, "SELECT count(*) FROM event_outbox").await, 0);
+    let mut stream = js.get_stream(&bus.stream).await.unwrap();
+    assert_eq!(
+        stream.info().await.unwrap().state.messages,
+        20,
+        "each event is on the stream once"
+    );
+}

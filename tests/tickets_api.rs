@@ -489,6 +489,16 @@ async fn customers_see_only_their_own_tickets_and_agents_their_queue(pool: PgPoo
     assert_eq!(queue["total"], 1, "only Bob's unassigned ticket");
     let agent_2 = app.token(ActorRole::Agent, "agent-2");
     assert_eq!(app.get(&path, &agent_2).await.status(), 200);
+    // Handing it to a colleague answers with the ticket as the command left it, then it is gone.
+    let handed = app
+        .put(&path, &agent_2, json!({"assignedTo": "agent-3"}))
+        .await;
+    assert_eq!(handed.status(), 200);
+    assert_eq!(
+        handed.json::<Value>().await.unwrap()["assignedTo"],
+        "agent-3"
+    );
+    problem(app.get(&path, &agent_2).await, 404).await;
 }
 
 #[sqlx::test(migrations = "../migrations")]

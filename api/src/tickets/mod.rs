@@ -16,7 +16,9 @@ use support_domain::ticket::{AddComment, EscalateTicket, OpenTicket, TicketComma
 use support_domain::{Actor, ActorRole, EventMetadata};
 use support_projections::event_log::{aggregate_history, stream_head, StreamHead};
 use support_projections::page::Page;
-use support_projections::tickets::{self, TicketDetail, TicketKey, TicketView, AGGREGATE_TYPE};
+use support_projections::tickets::{
+    self, TicketDetail, TicketKey, TicketScope, TicketView, AGGREGATE_TYPE,
+};
 use support_projections::ReadModel;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -166,10 +168,12 @@ impl ApiContext {
             Some(head) => self
                 .checkpoints
                 .wait_until(ReadModel::Tickets, head.global_position, || async {
+                    // The caller could see the ticket when they acted; the answer shows what their
+                    // command did even if it moved the ticket out of their scope (a reassignment).
                     let detail = tickets::find_detail(
                         &self.pool,
                         &TicketKey::Id(id),
-                        &principal.ticket_scope(),
+                        &TicketScope::Everything,
                         principal.sees_internal_notes(),
                     )
                     .await?;
