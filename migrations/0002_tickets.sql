@@ -52,7 +52,7 @@ CREATE INDEX tickets_by_category ON tickets (category, created_at DESC, id DESC)
 CREATE INDEX tickets_by_channel ON tickets (channel, created_at DESC, id DESC);
 CREATE INDEX tickets_by_assignee ON tickets (assigned_to, created_at DESC, id DESC);
 CREATE INDEX tickets_by_customer ON tickets (customer_id, created_at DESC, id DESC);
-CREATE INDEX tickets_breached ON tickets (created_at DESC, id DESC) WHERE sla_breached;
+CREATE INDEX tickets_by_sla_breached ON tickets (sla_breached, created_at DESC, id DESC);
 CREATE INDEX tickets_text_search ON tickets USING gin ((ticket_number || ' ' || title) gin_trgm_ops);
 
 CREATE TABLE ticket_comments

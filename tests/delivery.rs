@@ -624,3 +624,20 @@ async fn a_postgres_restart_delays_events_but_loses_none() {
         "each event is on the stream once"
     );
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_event_store_refuses_to_change_or_remove_events(pool: PgPool) {
+    EventWriter::new(&pool).open(1).await;
+    for statement in [
+        "UPDATE events SET payload = '{}'",
+        "DELETE FROM events",
+        "TRUNCATE events CASCADE",
+    ] {
+        let error = sqlx::query(statement).execute(&pool).await.unwrap_err();
+        assert!(
+            error.to_string().contains("events are append-only"),
+            "{statement}: {error}"
+        );
+    }
+    assert_eq!(count(&pool, "SELECT count(*) FROM events").await, 1);
+}
