@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{spawn_app, ticket_body};
+use common::{spawn_app, spawn_app_with, ticket_body};
 use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -802,4 +802,34 @@ async fn the_openapi_document_covers_every_endpoint(pool: PgPool) {
             .status(),
         200
     );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn numbers_and_event_times_come_from_the_injected_clock(pool: PgPool) {
+    let late = chrono::DateTime::parse_from_rfc3339("2024-02-29T23:59:59Z")
+        .unwrap()
+        .to_utc();
+    let app = spawn_app_with(pool, |settings| {
+        settings.clock = std::sync::Arc::new(supportd::clock::FixedClock(late));
+    })
+    .await;
+    let admin = app.admin();
+    let first = app
+        .open_ticket(&admin, ticket_body("Leap day", "c-1"))
+        .await;
+    assert_eq!(first["ticketNumber"], "TKT-20240229-0001");
+    assert_eq!(first["createdAt"], "2024-02-29T23:59:59Z");
+    let path = format!("{TICKETS}/{}/history", first["id"].as_str().unwrap());
+    let history: Vec<Value> = app.get_json(&path, &admin).await;
+    assert_eq!(history[0]["occurredAt"], "2024-02-29T23:59:59Z");
+
+    // Past 9,999 tickets in a day the counter widens rather than wrapping.
+    sqlx::query("UPDATE ticket_number_counters SET last_value = 9999")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let wide = app
+        .open_ticket(&admin, ticket_body("Busy day", "c-1"))
+        .await;
+    assert_eq!(wide["ticketNumber"], "TKT-20240229-10000");
 }

@@ -93,12 +93,15 @@ pub fn settings(bus: &Bus) -> Settings {
 
 /// The API with every worker, as `supportd serve` runs it.
 pub async fn spawn_app(pool: PgPool) -> TestApp {
-    spawn_app_with(pool, &Worker::all()).await
+    spawn_app_with(pool, |_| {}).await
 }
 
-pub async fn spawn_app_with(pool: PgPool, workers: &[Worker]) -> TestApp {
+/// As `spawn_app`, with settings changed first (an injected clock, say).
+pub async fn spawn_app_with(pool: PgPool, configure: impl FnOnce(&mut Settings)) -> TestApp {
     let test_bus = TestBus::new();
-    let application = Application::build(settings(&test_bus.bus), pool.clone(), true, workers)
+    let mut settings = settings(&test_bus.bus);
+    configure(&mut settings);
+    let application = Application::build(settings, pool.clone(), true, &Worker::all())
         .await
         .expect("the application starts");
     let address = format!("http://127.0.0.1:{}", application.port());
