@@ -160,7 +160,7 @@ impl ApiContext {
         id: Uuid,
         head: Option<StreamHead>,
         principal: &Principal,
-    ) -> Result<Response, ApiError> {
+    ) -> Response {
         let location = format!("/api/v1/support/tickets/{id}");
         // The command is committed: a failure to read its effect back is no reason to report
         // it as failed (a client would retry it), so it answers 202 like a slow read model.
@@ -191,14 +191,14 @@ impl ApiContext {
                 id,
                 version: head.map(|h| h.sequence),
             };
-            return Ok((
+            return (
                 StatusCode::ACCEPTED,
                 [(header::LOCATION, location)],
                 Json(accepted),
             )
-                .into_response());
+                .into_response();
         };
-        Ok((status, [(header::LOCATION, location)], Json(detail)).into_response())
+        (status, [(header::LOCATION, location)], Json(detail)).into_response()
     }
 }
 
@@ -258,7 +258,7 @@ pub async fn create_ticket(
         created_by,
     });
     let head = ctx.execute(id, command, &principal, &ids).await?;
-    ctx.respond(StatusCode::CREATED, id, head, &principal).await
+    Ok(ctx.respond(StatusCode::CREATED, id, head, &principal).await)
 }
 
 /// List tickets the caller may see, newest first.
@@ -326,8 +326,9 @@ pub async fn update_ticket(
     let head = ctx
         .execute(ticket.id, TicketCommand::Update(update), &principal, &ids)
         .await?;
-    ctx.respond(StatusCode::OK, ticket.id, head, &principal)
-        .await
+    Ok(ctx
+        .respond(StatusCode::OK, ticket.id, head, &principal)
+        .await)
 }
 
 /// Add a comment. Customers post public replies to their own tickets; staff may post internal notes.
@@ -358,8 +359,9 @@ pub async fn add_comment(
         visibility,
     });
     let head = ctx.execute(ticket.id, command, &principal, &ids).await?;
-    ctx.respond(StatusCode::CREATED, ticket.id, head, &principal)
-        .await
+    Ok(ctx
+        .respond(StatusCode::CREATED, ticket.id, head, &principal)
+        .await)
 }
 
 /// Escalate a ticket one level, with a reason. Staff only.
@@ -388,8 +390,9 @@ pub async fn escalate_ticket(
             &ids,
         )
         .await?;
-    ctx.respond(StatusCode::OK, ticket.id, head, &principal)
-        .await
+    Ok(ctx
+        .respond(StatusCode::OK, ticket.id, head, &principal)
+        .await)
 }
 
 /// The ticket's audit trail from the event stream, oldest first. Customers do not see internal notes.
