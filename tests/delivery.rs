@@ -379,11 +379,7 @@ struct PrivateNats {
 
 impl PrivateNats {
     async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let store = std::env::temp_dir().join(format!("supportd-nats-{}", Uuid::new_v4()));
         let mut nats = Self {
             port,
@@ -498,16 +494,23 @@ impl PrivatePostgres {
         )
     }
 
-    /// Runs a server tool as the `postgres` user when we are root (initdb refuses root).
-    async fn run(tool: &str, args: &[&str]) {
-        let mut command = if nix_is_root() {
-            let mut c = tokio::process::Command::new("runuser");
-            c.args(["-u", "postgres", "--", &Self::bin(tool)]);
-            c
+    /// A server tool, run as the `postgres` user when we are root (initdb refuses root).
+    fn tool(name: &str) -> std::process::Command {
+        if running_as_root() {
+            let mut command = std::process::Command::new("runuser");
+            command.args(["-u", "postgres", "--", &Self::bin(name)]);
+            command
         } else {
-            tokio::process::Command::new(Self::bin(tool))
-        };
-        let output = command.args(args).output().await.unwrap();
+            std::process::Command::new(Self::bin(name))
+        }
+    }
+
+    async fn run(tool: &str, args: &[&str]) {
+        let output = tokio::process::Command::from(Self::tool(tool))
+            .args(args)
+            .output()
+            .await
+            .unwrap();
         assert!(
             output.status.success(),
             "{tool}: {}",
@@ -516,14 +519,10 @@ impl PrivatePostgres {
     }
 
     async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let dir = std::env::temp_dir().join(format!("supportd-pg-{}", Uuid::new_v4()));
         std::fs::create_dir(&dir).unwrap();
-        if nix_is_root() {
+        if running_as_root() {
             let status = std::process::Command::new("chown")
                 .arg("postgres")
                 .arg(&dir)
@@ -567,24 +566,24 @@ impl PrivatePostgres {
 impl Drop for PrivatePostgres {
     fn drop(&mut self) {
         let data = self.dir.to_string_lossy().into_owned();
-        let mut stop = if nix_is_root() {
-            let mut c = std::process::Command::new("runuser");
-            c.args(["-u", "postgres", "--", &Self::bin("pg_ctl")]);
-            c
-        } else {
-            std::process::Command::new(Self::bin("pg_ctl"))
-        };
-        let _ = stop.args(["-D", &data, "-m", "immediate", "stop"]).output();
+        let _ = Self::tool("pg_ctl")
+            .args(["-D", &data, "-m", "immediate", "stop"])
+            .output();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
-fn nix_is_root() -> bool {
-    std::env::var("USER").is_ok_and(|u| u == "root")
-        || std::fs::read_to_string("/proc/self/status")
-            .unwrap_or_default()
-            .lines()
-            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+/// A port nothing listens on, for a server of the test's own.
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+fn running_as_root() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .any(|line| line.starts_with("Uid:") && line.split_whitespace().nth(1) == Some("0"))
 }
 
 #[tokio::test]
