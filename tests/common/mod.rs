@@ -185,28 +185,30 @@ pub fn ticket_body(title: &str, customer: &str) -> Value {
     })
 }
 
-/// Waits, on the projection's own announcements, until `read_model` has applied `position`.
-pub async fn wait_for_checkpoint(pool: &PgPool, read_model: &str, position: i64) {
+/// Waits, woken by the projection's own announcements, until the tickets read model shows every
+/// ticket event in the store. Not the checkpoint: it is a high-water mark, and a redelivered event
+/// can still be below it.
+pub async fn wait_until_projected(pool: &PgPool) {
     let mut listener = PgListener::connect_with(pool).await.unwrap();
     listener.listen(APPLIED_CHANNEL).await.unwrap();
-    let reached = || async {
-        let current: Option<i64> = sqlx::query_scalar(
-            "SELECT global_position FROM projection_checkpoints WHERE projection = $1",
+    let caught_up = || async {
+        sqlx::query_scalar::<_, bool>(
+            "SELECT NOT EXISTS ( \
+                 SELECT 1 FROM events e LEFT JOIN tickets t ON t.id::text = e.aggregate_id \
+                 WHERE e.aggregate_type = 'ticket' AND (t.version IS NULL OR t.version < e.sequence))",
         )
-        .bind(read_model)
-        .fetch_optional(pool)
+        .fetch_one(pool)
         .await
-        .unwrap();
-        current.unwrap_or(0) >= position
+        .unwrap()
     };
     let wait = async {
-        while !reached().await {
+        while !caught_up().await {
             listener.recv().await.unwrap();
         }
     };
     tokio::time::timeout(Duration::from_secs(30), wait)
         .await
-        .unwrap_or_else(|_| panic!("{read_model} did not reach position {position}"));
+        .expect("the tickets read model shows every event within 30 s");
 }
 
 /// The read model as comparable data: every ticket and comment, without bookkeeping timestamps.
