@@ -1,0 +1,81 @@
+//! The `tickets` read model: one row per ticket plus its comments. `queries` reads it for the API,
+//! `projector` writes it from the ticket events.
+
+mod projector;
+mod queries;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::types::Json;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::schema;
+
+pub use projector::{apply_all, clear};
+pub use queries::{find, find_detail, list, missing, TicketFilter, TicketKey, TicketScope};
+
+pub const AGGREGATE_TYPE: &str = "ticket";
+
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TicketView {
+    pub id: Uuid,
+    #[schema(example = "TKT-20261126-0001")]
+    pub ticket_number: String,
+    pub title: String,
+    pub description: String,
+    #[schema(schema_with = schema::ticket_priority)]
+    pub priority: String,
+    #[schema(schema_with = schema::ticket_status)]
+    pub status: String,
+    #[schema(schema_with = schema::ticket_category)]
+    pub category: String,
+    #[schema(schema_with = schema::ticket_channel)]
+    pub channel: String,
+    pub customer_id: Option<String>,
+    pub customer_name: Option<String>,
+    pub customer_email: Option<String>,
+    pub assigned_to: Option<String>,
+    pub sla_id: Option<Uuid>,
+    pub response_deadline: Option<DateTime<Utc>>,
+    pub resolution_deadline: Option<DateTime<Utc>>,
+    /// When staff first replied publicly.
+    pub response_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub resolution_note: Option<String>,
+    pub sla_breached: bool,
+    pub escalation_level: i32,
+    pub related_tickets: Vec<Uuid>,
+    pub related_incidents: Vec<Uuid>,
+    pub tags: Vec<String>,
+    pub affected_systems: Vec<String>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The sequence of the last event this view reflects.
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CommentView {
+    pub id: Uuid,
+    pub author_sub: String,
+    pub author_role: String,
+    pub body: String,
+    #[schema(schema_with = schema::comment_visibility)]
+    pub visibility: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A ticket with the comments its reader may see.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TicketDetail {
+    #[serde(flatten)]
+    #[sqlx(flatten)]
+    pub ticket: TicketView,
+    #[schema(value_type = Vec<CommentView>)]
+    pub comments: Json<Vec<CommentView>>,
+}
