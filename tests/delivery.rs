@@ -5,6 +5,7 @@ mod common;
 
 use std::collections::HashMap;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull};
@@ -21,8 +22,9 @@ use support_domain::ticket::{
     Labels, OpenTicket, Ticket, TicketCategory, TicketChannel, TicketCommand, TicketDescription,
     TicketNumber, TicketPriority, TicketTitle, UpdateTicket,
 };
-use support_domain::{ActorRole, EventMetadata, RecordedEvent};
-use support_projections::{replay, ReadModel};
+use support_domain::{Actor, ActorRole, Caller, EventMetadata, RecordedEvent};
+use support_projections::replay;
+use support_projections::tickets::TicketsProjection;
 use support_workers::{bus, ProjectionRunner, Relay};
 use uuid::Uuid;
 
@@ -73,10 +75,14 @@ impl EventWriter {
     }
 
     async fn retitle(&self, id: Uuid, title: &str) {
-        let update = UpdateTicket {
-            title: TicketTitle::parse(title).ok(),
-            ..Default::default()
-        };
+        let mut update = UpdateTicket::by(Caller {
+            actor: Actor {
+                sub: "admin-1".into(),
+                role: ActorRole::Admin,
+            },
+            customer_id: None,
+        });
+        update.title = TicketTitle::parse(title).ok();
         self.execute(id, TicketCommand::Update(update)).await;
     }
 }
@@ -198,7 +204,13 @@ async fn a_projection_worker_killed_mid_batch_ends_with_the_uninterrupted_read_m
         tickets.push(writer.open(n).await);
     }
     let first = tokio::spawn(
-        ProjectionRunner::new(pool.clone(), js.clone(), bus.clone(), ReadModel::Tickets).run(),
+        ProjectionRunner::new(
+            pool.clone(),
+            js.clone(),
+            bus.clone(),
+            Arc::new(TicketsProjection),
+        )
+        .run(),
     );
     let first_wave_end = last_position(&pool).await;
     wait_until_projected(&pool).await;
@@ -228,6 +240,7 @@ async fn a_projection_worker_killed_mid_batch_ends_with_the_uninterrupted_read_m
         .env("SUPPORTD_STREAM", &bus.stream)
         .env("SUPPORTD_SUBJECT_PREFIX", &bus.subject_prefix)
         .env("SUPPORTD_ACK_WAIT_MS", "1000")
+        .env("SUPPORTD_WORKER_BIND", "127.0.0.1:0")
         .env("SUPPORTD_JWT_SECRET", "unused")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -288,7 +301,13 @@ async fn a_projection_worker_killed_mid_batch_ends_with_the_uninterrupted_read_m
 
     // Restarted, the read model catches up from the redelivered messages.
     let restarted = tokio::spawn(
-        ProjectionRunner::new(pool.clone(), js.clone(), bus.clone(), ReadModel::Tickets).run(),
+        ProjectionRunner::new(
+            pool.clone(),
+            js.clone(),
+            bus.clone(),
+            Arc::new(TicketsProjection),
+        )
+        .run(),
     );
     wait_until_projected(&pool).await;
     restarted.abort();
@@ -301,7 +320,7 @@ async fn a_projection_worker_killed_mid_batch_ends_with_the_uninterrupted_read_m
     }
 
     // An uninterrupted run from the event store gives the same read model.
-    replay(&pool, ReadModel::Tickets).await.unwrap();
+    replay(&pool, &TicketsProjection).await.unwrap();
     assert_eq!(read_model_snapshot(&pool).await, recovered);
 }
 
@@ -382,7 +401,7 @@ async fn replay_rebuilds_the_live_read_model_and_live_consumption_carries_on(poo
     let unchanged: Vec<_> = with_new.0.iter().filter(|t| live.0.contains(t)).collect();
     assert_eq!(unchanged.len(), 10, "the replayed rows equal the live ones");
 
-    replay(&pool, ReadModel::Tickets).await.unwrap();
+    replay(&pool, &TicketsProjection).await.unwrap();
     assert_eq!(read_model_snapshot(&pool).await, with_new);
 }
 
@@ -464,8 +483,13 @@ impl Pipeline {
         Self {
             relay: tokio::spawn(Relay::new(pool.clone(), js.clone(), bus.clone()).run()),
             runner: tokio::spawn(
-                ProjectionRunner::new(pool.clone(), js.clone(), bus.clone(), ReadModel::Tickets)
-                    .run(),
+                ProjectionRunner::new(
+                    pool.clone(),
+                    js.clone(),
+                    bus.clone(),
+                    Arc::new(TicketsProjection),
+                )
+                .run(),
             ),
         }
     }

@@ -653,7 +653,7 @@ async fn bad_input_gets_a_problem_and_writes_nothing(pool: PgPool) {
         before,
         "no bad request wrote an event"
     );
-    let counters: i64 = sqlx::query_scalar("SELECT count(*) FROM ticket_number_counters")
+    let counters: i64 = sqlx::query_scalar("SELECT count(*) FROM number_counters")
         .fetch_one(&app.pool)
         .await
         .unwrap();
@@ -824,7 +824,7 @@ async fn numbers_and_event_times_come_from_the_injected_clock(pool: PgPool) {
     assert_eq!(history[0]["occurredAt"], "2024-02-29T23:59:59Z");
 
     // Past 9,999 tickets in a day the counter widens rather than wrapping.
-    sqlx::query("UPDATE ticket_number_counters SET last_value = 9999")
+    sqlx::query("UPDATE number_counters SET last_value = 9999")
         .execute(&app.pool)
         .await
         .unwrap();

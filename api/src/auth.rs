@@ -6,7 +6,7 @@ use axum::http::request::Parts;
 use chrono::{Duration, Utc};
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use support_domain::{Actor, ActorRole};
+use support_domain::{Actor, ActorRole, Caller};
 use support_projections::tickets::TicketScope;
 
 use crate::problem::ApiError;
@@ -95,6 +95,14 @@ impl Principal {
         Actor {
             sub: self.sub.clone(),
             role: self.role,
+        }
+    }
+
+    /// The caller as a command carries it to the aggregate, which decides access.
+    pub fn caller(&self) -> Caller {
+        Caller {
+            actor: self.actor(),
+            customer_id: self.customer_id.clone(),
         }
     }
 

@@ -6,7 +6,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
-use support_workers::counters;
+use support_workers::telemetry;
 use utoipa::ToSchema;
 
 use crate::database::MIGRATOR;
@@ -65,38 +65,11 @@ pub async fn readyz(State(ctx): State<ApiContext>) -> impl IntoResponse {
     (status, Json(body))
 }
 
-/// Resident and peak resident memory of this process, from /proc (Linux).
-pub fn memory_bytes() -> (u64, u64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix(name))
-            .and_then(|rest| {
-                rest.trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-            })
-            .map_or(0, |kb| kb * 1024)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
 /// Prometheus text exposition.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain", body = String)))]
 pub async fn metrics() -> impl IntoResponse {
-    let (rss, peak) = memory_bytes();
-    let body = format!(
-        "# TYPE supportd_events_relayed_total counter\nsupportd_events_relayed_total {}\n\
-         # TYPE supportd_events_projected_total counter\nsupportd_events_projected_total {}\n\
-         # TYPE supportd_projection_batches_failed_total counter\nsupportd_projection_batches_failed_total {}\n\
-         # TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {rss}\n\
-         # TYPE process_resident_memory_peak_bytes gauge\nprocess_resident_memory_peak_bytes {peak}\n",
-        counters::read(&counters::EVENTS_RELAYED),
-        counters::read(&counters::EVENTS_PROJECTED),
-        counters::read(&counters::PROJECTION_BATCHES_FAILED),
-    );
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        telemetry::render(),
+    )
 }

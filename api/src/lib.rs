@@ -3,8 +3,11 @@
 pub mod auth;
 pub mod bench;
 pub mod clock;
+pub mod commands;
 pub mod database;
+pub mod dead_letters;
 pub mod health;
+pub mod numbering;
 pub mod openapi;
 pub mod problem;
 pub mod read_your_writes;

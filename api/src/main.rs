@@ -2,10 +2,11 @@ use anyhow::Context;
 use chrono::Duration;
 use clap::{Parser, Subcommand};
 use support_domain::ActorRole;
-use support_projections::{replay, ReadModel};
+use support_projections::dead_letters::{self, LetterState};
+use support_projections::replay;
 use supportd::auth::TokenKeys;
 use supportd::settings::Settings;
-use supportd::startup::{Application, Worker};
+use supportd::startup::{Application, Registry, Worker};
 use supportd::{bench, database, telemetry};
 
 /// supportd: the support desk service. Configuration comes from the environment; see
@@ -24,7 +25,8 @@ enum Command {
     /// Run only the HTTP API.
     Api,
     /// Run only the named workers: `relay` (one leader at a time; others stand by) and
-    /// `projection-tickets`.
+    /// `projection-<read model>` (`projection-tickets`). Serves /healthz, /readyz and /metrics on
+    /// SUPPORTD_WORKER_BIND.
     Worker {
         #[arg(required = true)]
         names: Vec<String>,
@@ -47,8 +49,27 @@ enum Command {
         #[arg(long)]
         projection: Option<String>,
     },
+    /// List the events read models could not apply, or retry one (`retry ID`).
+    DeadLetters {
+        #[command(subcommand)]
+        action: Option<DeadLetterAction>,
+    },
     /// Drive a running service over HTTP and report throughput, latency, lag and memory.
     Bench(bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum DeadLetterAction {
+    /// Print dead letters as JSON lines, newest first (the default action).
+    List {
+        #[arg(long)]
+        projection: Option<String>,
+        /// Include the ones already applied.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Apply one again, with the events of its aggregate parked behind it.
+    Retry { id: i64 },
 }
 
 #[tokio::main]
@@ -56,16 +77,20 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init();
     let cli = Cli::parse();
     let settings = Settings::from_env()?;
+    let registry = Registry::standard();
     match cli.command {
-        Command::Serve => run(settings, true, &Worker::all()).await,
-        Command::Api => run(settings, true, &[]).await,
+        Command::Serve => {
+            let workers = Worker::all(&registry.projections);
+            run(settings, registry, true, &workers).await
+        }
+        Command::Api => run(settings, registry, true, &[]).await,
         Command::Worker { names } => {
             let workers = names
                 .iter()
-                .map(|name| Worker::parse(name))
+                .map(|name| Worker::parse(name, &registry.projections))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(anyhow::Error::msg)?;
-            run(settings, false, &workers).await
+            run(settings, registry, false, &workers).await
         }
         Command::Token {
             role,
@@ -87,21 +112,51 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Replay { projection } => {
-            let models = match projection {
-                Some(name) => vec![ReadModel::parse(&name).map_err(anyhow::Error::msg)?],
-                None => ReadModel::ALL.to_vec(),
+            let projections = match projection {
+                Some(name) => vec![registry
+                    .projections
+                    .find(&name)
+                    .map_err(anyhow::Error::msg)?],
+                None => registry.projections.all().cloned().collect(),
             };
             let pool = database::connect(&settings.database_url).await?;
-            for model in models {
-                let report = replay(&pool, model)
+            for projection in projections {
+                let report = replay(&pool, projection.as_ref())
                     .await
-                    .with_context(|| format!("replaying {}", model.name()))?;
+                    .with_context(|| format!("replaying {}", projection.name()))?;
                 println!(
                     "{}: replayed {} events up to position {}",
-                    model.name(),
+                    projection.name(),
                     report.events,
                     report.checkpoint
                 );
+            }
+            Ok(())
+        }
+        Command::DeadLetters { action } => {
+            let pool = database::connect(&settings.database_url).await?;
+            match action.unwrap_or(DeadLetterAction::List {
+                projection: None,
+                all: false,
+            }) {
+                DeadLetterAction::List { projection, all } => {
+                    let state = if all {
+                        LetterState::All
+                    } else {
+                        LetterState::Open
+                    };
+                    for letter in
+                        dead_letters::list(&pool, projection.as_deref(), state, i64::MAX).await?
+                    {
+                        println!("{}", serde_json::to_string(&letter)?);
+                    }
+                }
+                DeadLetterAction::Retry { id } => {
+                    let operator = std::env::var("USER").unwrap_or_else(|_| "cli".to_owned());
+                    let letter =
+                        dead_letters::retry(&pool, &registry.projections, id, &operator).await?;
+                    println!("{}", serde_json::to_string(&letter)?);
+                }
             }
             Ok(())
         }
@@ -109,11 +164,14 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn run(settings: Settings, serve_api: bool, workers: &[Worker]) -> anyhow::Result<()> {
+async fn run(
+    settings: Settings,
+    registry: Registry,
+    serve_api: bool,
+    workers: &[Worker],
+) -> anyhow::Result<()> {
     let pool = database::connect(&settings.database_url).await?;
-    let application = Application::build(settings, pool, serve_api, workers).await?;
-    if serve_api {
-        tracing::info!(port = application.port(), "supportd listening");
-    }
+    let application = Application::build(settings, pool, registry, serve_api, workers).await?;
+    tracing::info!(address = %application.address()?, api = serve_api, "supportd listening");
     application.run_until_stopped().await
 }

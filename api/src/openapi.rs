@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::startup::ApiContext;
-use crate::{health, tickets};
+use crate::{dead_letters, health, tickets};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -14,10 +14,11 @@ use crate::{health, tickets};
     paths(
         tickets::create_ticket, tickets::list_tickets, tickets::get_ticket, tickets::update_ticket,
         tickets::add_comment, tickets::escalate_ticket, tickets::ticket_history,
+        dead_letters::list_dead_letters, dead_letters::retry_dead_letter,
         health::healthz, health::readyz, health::metrics,
     ),
     modifiers(&BearerAuth),
-    tags((name = "tickets", description = "Support tickets"), (name = "operations", description = "Health and metrics"))
+    tags((name = "tickets", description = "Support tickets"), (name = "operations", description = "Health, metrics and dead letters"))
 )]
 pub struct ApiDoc;
 

@@ -7,8 +7,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cqrs_es::AggregateError;
 use serde::Serialize;
-use support_domain::ticket::{TicketError, TicketStatus};
-use support_domain::{FieldError, FieldErrors};
+use support_domain::{DomainError, FieldError, FieldErrors, Refusal};
+use support_projections::database_unavailable;
 use utoipa::ToSchema;
 
 #[derive(Debug, thiserror::Error)]
@@ -26,7 +26,7 @@ pub enum ApiError {
     #[error("{detail}")]
     Conflict {
         detail: String,
-        allowed_statuses: Option<Vec<TicketStatus>>,
+        allowed_statuses: Option<Vec<&'static str>>,
     },
     #[error("the request body is larger than the limit of {0} bytes")]
     PayloadTooLarge(usize),
@@ -150,7 +150,7 @@ impl IntoResponse for ApiError {
                 allowed_statuses, ..
             } => (
                 Vec::new(),
-                allowed_statuses.map(|s| s.iter().map(|v| v.as_str().to_owned()).collect()),
+                allowed_statuses.map(|s| s.into_iter().map(str::to_owned).collect()),
             ),
             _ => (Vec::new(), None),
         };
@@ -168,21 +168,6 @@ impl IntoResponse for ApiError {
             header::HeaderValue::from_static("application/problem+json"),
         );
         response
-    }
-}
-
-/// Whether the database is down or restarting, rather than the request being wrong.
-fn database_unavailable(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_) => true,
-        // Class 08: connection exception; class 57: operator intervention (shutdown, restart).
-        sqlx::Error::Database(db) => db
-            .code()
-            .is_some_and(|c| c.starts_with("08") || c.starts_with("57")),
-        _ => false,
     }
 }
 
@@ -205,42 +190,27 @@ impl From<support_projections::ProjectionError> for ApiError {
     }
 }
 
-impl From<AggregateError<TicketError>> for ApiError {
-    fn from(error: AggregateError<TicketError>) -> Self {
-        let conflict = |detail: String, allowed: Option<Vec<TicketStatus>>| ApiError::Conflict {
-            detail,
-            allowed_statuses: allowed,
-        };
+/// Every aggregate's errors, by the kind each says it is.
+impl<E: DomainError> From<AggregateError<E>> for ApiError {
+    fn from(error: AggregateError<E>) -> Self {
         match error {
-            AggregateError::UserError(error) => match &error {
-                TicketError::NotFound => ApiError::NotFound("ticket"),
-                TicketError::IllegalTransition { allowed, .. } => {
-                    let names: Vec<_> = allowed.iter().map(|s| s.as_str()).collect();
-                    let detail = if names.is_empty() {
-                        format!("{error}; it accepts no status change")
-                    } else {
-                        format!("{error}; allowed next statuses: {}", names.join(", "))
-                    };
-                    conflict(detail, Some(allowed.clone()))
+            AggregateError::UserError(error) => {
+                let detail = error.to_string();
+                match error.refusal() {
+                    Refusal::NotFound { resource } => ApiError::NotFound(resource),
+                    Refusal::Forbidden => ApiError::Forbidden(detail),
+                    Refusal::InvalidField { field } => ApiError::field(field, detail),
+                    Refusal::Conflict { allowed_statuses } => ApiError::Conflict {
+                        detail,
+                        allowed_statuses,
+                    },
                 }
-                TicketError::Final(_) => conflict(error.to_string(), Some(Vec::new())),
-                TicketError::AlreadyOpened
-                | TicketError::AssigneeRequired(_)
-                | TicketError::AssigneeForbidden
-                | TicketError::NotEscalatable(_) => conflict(error.to_string(), None),
-                TicketError::NoteWithoutResolution => {
-                    ApiError::field("resolutionNote", error.to_string())
-                }
-                TicketError::RelatedToItself => {
-                    ApiError::field("relatedTickets", error.to_string())
-                }
-                TicketError::CustomerInternalComment => ApiError::Forbidden(error.to_string()),
-            },
-            AggregateError::AggregateConflict => conflict(
-                "the ticket was changed by another request at the same time; reload it and retry"
+            }
+            AggregateError::AggregateConflict => ApiError::Conflict {
+                detail: "it was changed by another request at the same time; reload it and retry"
                     .to_owned(),
-                None,
-            ),
+                allowed_statuses: None,
+            },
             AggregateError::DatabaseConnectionError(error) => {
                 tracing::warn!(error = %error, "event store unavailable");
                 ApiError::Unavailable("the event store is unavailable; retry shortly".to_owned())

@@ -1,5 +1,5 @@
-//! Lets a command's response show the read model after the command: waits, without polling, for
-//! the projection to announce that it has passed the command's events.
+//! Lets a command's answer show the read model after the command: waits, without polling, for the
+//! projection to announce a commit, then checks that it has applied the command's events.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -7,97 +7,104 @@ use std::time::Duration;
 
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
-use support_projections::read_model::{checkpoint, APPLIED_CHANNEL};
-use support_projections::ReadModel;
+use support_projections::read_model::{shows, APPLIED_CHANNEL};
+use support_projections::Projections;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-/// The latest checkpoint of each read model, as announced on `projection_applied`.
+/// How many commits each read model has announced on `projection_applied`: a waiter re-checks
+/// after each one.
 #[derive(Clone)]
 pub struct Checkpoints {
-    senders: Arc<HashMap<ReadModel, watch::Sender<i64>>>,
+    pool: PgPool,
+    announced: Arc<HashMap<&'static str, watch::Sender<u64>>>,
     timeout: Duration,
 }
 
 impl Checkpoints {
     /// Starts following the announcements; the task runs until aborted.
-    pub async fn follow(pool: PgPool, timeout: Duration) -> anyhow::Result<(Self, JoinHandle<()>)> {
-        let mut senders = HashMap::new();
-        for model in ReadModel::ALL {
-            senders.insert(*model, watch::channel(checkpoint(&pool, *model).await?).0);
-        }
+    pub async fn follow(
+        pool: PgPool,
+        projections: &Projections,
+        timeout: Duration,
+    ) -> anyhow::Result<(Self, JoinHandle<()>)> {
+        let announced = projections
+            .all()
+            .map(|p| (p.name(), watch::channel(0).0))
+            .collect();
         let checkpoints = Self {
-            senders: Arc::new(senders),
+            pool: pool.clone(),
+            announced: Arc::new(announced),
             timeout,
         };
         let mut listener = PgListener::connect_with(&pool).await?;
         listener.listen(APPLIED_CHANNEL).await?;
         let follower = checkpoints.clone();
-        let task = tokio::spawn(async move { follower.listen(listener, pool).await });
+        let task = tokio::spawn(async move { follower.listen(listener).await });
         Ok((checkpoints, task))
     }
 
-    async fn listen(self, mut listener: PgListener, pool: PgPool) {
+    async fn listen(self, mut listener: PgListener) {
         loop {
             match listener.try_recv().await {
                 Ok(Some(notification)) => {
-                    let announced =
-                        notification
-                            .payload()
-                            .split_once(':')
-                            .and_then(|(name, position)| {
-                                Some((ReadModel::parse(name).ok()?, position.parse().ok()?))
-                            });
-                    if let Some((model, position)) = announced {
-                        self.raise(model, position);
+                    if let Some((name, _)) = notification.payload().split_once(':') {
+                        self.wake(Some(name));
                     }
                 }
-                // The connection dropped and announcements may have been missed: read the table.
-                Ok(None) => self.reload(&pool).await,
+                // The connection dropped and announcements may have been missed: wake everyone.
+                Ok(None) => self.wake(None),
                 Err(error) => {
                     tracing::warn!(error = %error, "lost the projection_applied listener; reconnecting");
                     tokio::time::sleep(Duration::from_millis(500)).await;
-                    self.reload(&pool).await;
+                    self.wake(None);
                 }
             }
         }
     }
 
-    async fn reload(&self, pool: &PgPool) {
-        for model in ReadModel::ALL {
-            if let Ok(position) = checkpoint(pool, *model).await {
-                self.raise(*model, position);
+    fn wake(&self, projection: Option<&str>) {
+        for (name, sender) in self.announced.iter() {
+            if projection.is_none_or(|p| p == *name) {
+                sender.send_modify(|count| *count += 1);
             }
         }
     }
 
-    /// Wakes every waiter, even when the checkpoint did not rise: a batch may have applied an
-    /// event whose position is below the checkpoint (transactions commit out of position order).
-    fn raise(&self, model: ReadModel, position: i64) {
-        if let Some(sender) = self.senders.get(&model) {
-            sender.send_modify(|current| *current = (*current).max(position));
-        }
-    }
-
-    /// Waits until `model` has passed `position` and `ready` finds what it looks for, re-checking
-    /// after each announcement. `None` when the time bound ran out first.
+    /// Waits until `projection` has applied the aggregate up to `sequence` and `read` finds what
+    /// it looks for, re-checking after each announcement. `None` when the time bound ran out
+    /// first.
     pub async fn wait_until<T, F, Fut>(
         &self,
-        model: ReadModel,
-        position: i64,
-        mut ready: F,
+        projection: &str,
+        aggregate_type: &str,
+        aggregate_id: &str,
+        sequence: i64,
+        mut read: F,
     ) -> anyhow::Result<Option<T>>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = anyhow::Result<Option<T>>>,
     {
         let deadline = Instant::now() + self.timeout;
-        let mut announced = self.senders[&model].subscribe();
+        let mut announced = self
+            .announced
+            .get(projection)
+            .ok_or_else(|| anyhow::anyhow!("no read model is named {projection:?}"))?
+            .subscribe();
         loop {
-            let reached = *announced.borrow_and_update() >= position;
-            if reached {
-                if let Some(found) = ready().await? {
+            announced.borrow_and_update();
+            if shows(
+                &self.pool,
+                projection,
+                aggregate_type,
+                aggregate_id,
+                sequence,
+            )
+            .await?
+            {
+                if let Some(found) = read().await? {
                     return Ok(Some(found));
                 }
             }

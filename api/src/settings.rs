@@ -17,6 +17,8 @@ pub struct Settings {
     pub database_url: String,
     pub nats_url: String,
     pub bind: SocketAddr,
+    /// Where a workers-only process serves health, readiness and metrics.
+    pub worker_bind: SocketAddr,
     pub jwt_secret: String,
     pub bus: Bus,
     /// How long a command's response waits for the read model to show it.
@@ -52,12 +54,16 @@ impl Settings {
             bind: var("SUPPORTD_BIND", "127.0.0.1:3000")
                 .parse()
                 .context("SUPPORTD_BIND must be host:port")?,
+            worker_bind: var("SUPPORTD_WORKER_BIND", "127.0.0.1:3001")
+                .parse()
+                .context("SUPPORTD_WORKER_BIND must be host:port")?,
             jwt_secret,
             bus: Bus {
                 stream: var("SUPPORTD_STREAM", "SUPPORT_EVENTS"),
                 subject_prefix: var("SUPPORTD_SUBJECT_PREFIX", "support.events"),
                 max_age: None,
                 ack_wait: Duration::from_millis(ack_wait_ms),
+                ..Bus::default()
             },
             read_timeout: Duration::from_millis(read_timeout_ms),
             clock: Arc::new(SystemClock),

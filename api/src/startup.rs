@@ -1,15 +1,13 @@
 //! Builds the service: the HTTP API and, in the same process, whichever workers were asked for.
 
-use std::sync::Arc;
+use std::net::SocketAddr;
 
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::Router;
-use cqrs_es::persist::PersistedEventStore;
-use cqrs_es::CqrsFramework;
-use postgres_es::PostgresEventRepository;
 use sqlx::PgPool;
-use support_domain::ticket::Ticket;
-use support_projections::ReadModel;
+use support_projections::{Projection, Projections};
 use support_workers::{bus, ProjectionRunner, Relay};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -21,50 +19,78 @@ use crate::clock::Clock;
 use crate::problem::ApiError;
 use crate::read_your_writes::Checkpoints;
 use crate::settings::Settings;
-use crate::{health, openapi, tickets};
+use crate::{dead_letters, health, openapi, tickets};
 
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-
-pub type TicketStore = CqrsFramework<Ticket, PersistedEventStore<PostgresEventRepository, Ticket>>;
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct ApiContext {
     pub pool: PgPool,
-    pub tickets: Arc<TicketStore>,
     pub tokens: TokenKeys,
-    pub clock: Arc<dyn Clock>,
+    pub clock: std::sync::Arc<dyn Clock>,
     pub checkpoints: Checkpoints,
+    pub projections: Projections,
     pub nats: async_nats::Client,
 }
 
-/// A long-running loop the process can host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Worker {
-    Relay,
-    Projection(ReadModel),
+/// What the service is made of: its read models and its routes under `/api/v1/support`. An
+/// aggregate joins with its projection and its routes; no shared code grows a branch for it.
+#[derive(Clone)]
+pub struct Registry {
+    pub projections: Projections,
+    routes: Router<ApiContext>,
 }
 
-impl Worker {
-    pub fn all() -> Vec<Worker> {
-        let mut workers = vec![Worker::Relay];
-        workers.extend(ReadModel::ALL.iter().map(|m| Worker::Projection(*m)));
-        workers
-    }
-
-    pub fn name(self) -> String {
-        match self {
-            Worker::Relay => "relay".to_owned(),
-            Worker::Projection(model) => format!("projection-{}", model.name()),
+impl Registry {
+    pub fn standard() -> Self {
+        Self {
+            projections: support_projections::standard(),
+            routes: Router::new()
+                .merge(tickets::routes())
+                .merge(dead_letters::routes()),
         }
     }
 
-    pub fn parse(name: &str) -> Result<Self, String> {
-        Self::all()
-            .into_iter()
+    pub fn with_projection(mut self, projection: impl Projection) -> Self {
+        self.projections = self.projections.with(projection);
+        self
+    }
+
+    pub fn with_routes(mut self, routes: Router<ApiContext>) -> Self {
+        self.routes = self.routes.merge(routes);
+        self
+    }
+}
+
+/// A long-running loop the process can host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Worker {
+    Relay,
+    Projection(&'static str),
+}
+
+impl Worker {
+    pub fn all(projections: &Projections) -> Vec<Worker> {
+        let mut workers = vec![Worker::Relay];
+        workers.extend(projections.all().map(|p| Worker::Projection(p.name())));
+        workers
+    }
+
+    pub fn name(&self) -> String {
+        match self {
+            Worker::Relay => "relay".to_owned(),
+            Worker::Projection(name) => format!("projection-{name}"),
+        }
+    }
+
+    pub fn parse(name: &str, projections: &Projections) -> Result<Self, String> {
+        let all = Self::all(projections);
+        all.iter()
             .find(|w| w.name() == name)
+            .cloned()
             .ok_or_else(|| {
-                let known: Vec<_> = Self::all().into_iter().map(Worker::name).collect();
+                let known: Vec<_> = all.iter().map(Worker::name).collect();
                 format!("unknown worker {name:?}: known are {}", known.join(", "))
             })
     }
@@ -72,76 +98,79 @@ impl Worker {
 
 pub struct Application {
     port: u16,
-    listener: Option<TcpListener>,
+    listener: TcpListener,
     router: Router,
     background: Vec<JoinHandle<()>>,
 }
 
 impl Application {
-    /// Binds the API (when `serve_api`) and starts `workers`. The pool's schema must be migrated.
+    /// Starts `workers` and binds the API (when `serve_api`); a process that runs only workers
+    /// serves health, readiness and metrics on the workers' address instead. The pool's schema
+    /// must be migrated.
     pub async fn build(
         settings: Settings,
         pool: PgPool,
+        registry: Registry,
         serve_api: bool,
         workers: &[Worker],
     ) -> anyhow::Result<Self> {
+        support_workers::telemetry::prometheus();
         let js = bus::connect(&settings.nats_url).await?;
         let mut background = Vec::new();
         for worker in workers {
             let (pool, js, bus) = (pool.clone(), js.clone(), settings.bus.clone());
-            background.push(match *worker {
+            background.push(match worker {
                 Worker::Relay => tokio::spawn(Relay::new(pool, js, bus).run()),
-                Worker::Projection(model) => {
-                    tokio::spawn(ProjectionRunner::new(pool, js, bus, model).run())
+                Worker::Projection(name) => {
+                    let projection = registry
+                        .projections
+                        .find(name)
+                        .map_err(anyhow::Error::msg)?;
+                    tokio::spawn(ProjectionRunner::new(pool, js, bus, projection).run())
                 }
             });
         }
         let (checkpoints, follower) =
-            Checkpoints::follow(pool.clone(), settings.read_timeout).await?;
+            Checkpoints::follow(pool.clone(), &registry.projections, settings.read_timeout).await?;
         background.push(follower);
 
-        let store =
-            PersistedEventStore::new_event_store(PostgresEventRepository::new(pool.clone()));
         let context = ApiContext {
             pool,
-            tickets: Arc::new(CqrsFramework::new(store, vec![], ())),
             tokens: TokenKeys::new(&settings.jwt_secret),
             clock: settings.clock.clone(),
             checkpoints,
+            projections: registry.projections.clone(),
             nats: js.client(),
         };
-        let listener = if serve_api {
-            Some(TcpListener::bind(settings.bind).await?)
+        let (bind, router) = if serve_api {
+            (settings.bind, router(context, registry.routes))
         } else {
-            None
+            (settings.worker_bind, operations_router(context))
         };
-        let port = match &listener {
-            Some(listener) => listener.local_addr()?.port(),
-            None => 0,
-        };
+        let listener = TcpListener::bind(bind).await?;
         Ok(Self {
-            port,
+            port: listener.local_addr()?.port(),
             listener,
-            router: router(context),
+            router,
             background,
         })
     }
 
+    /// The port of the API, or of a workers-only process's health and metrics.
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// Serves until the process is stopped; with no API, runs the workers until then.
+    pub fn address(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// Serves until the process is stopped.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let _workers = AbortOnDrop(self.background);
-        match self.listener {
-            Some(listener) => {
-                axum::serve(listener, self.router)
-                    .with_graceful_shutdown(shutdown_signal())
-                    .await?
-            }
-            None => shutdown_signal().await,
-        }
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
         Ok(())
     }
 }
@@ -173,18 +202,47 @@ async fn shutdown_signal() {
     }
 }
 
-fn router(context: ApiContext) -> Router {
-    Router::new()
-        .nest("/api/v1/support", tickets::routes())
-        .merge(health::routes())
-        .merge(openapi::routes())
+/// Request latency by route and status, for every route the process serves.
+async fn record_latency(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().to_string();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    metrics::histogram!(
+        "supportd_http_request_duration_seconds",
+        "route" => route,
+        "method" => method,
+        "status" => response.status().as_u16().to_string(),
+    )
+    .record(started.elapsed().as_secs_f64());
+    response
+}
+
+fn with_common_layers(router: Router<ApiContext>, context: ApiContext) -> Router {
+    router
         .fallback(|| async { ApiError::NotFound("resource") })
         .method_not_allowed_fallback(|| async {
             ApiError::MethodNotAllowed("this resource does not accept that method".to_owned())
         })
+        .layer(middleware::from_fn(record_latency))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(context)
+}
+
+fn router(context: ApiContext, routes: Router<ApiContext>) -> Router {
+    let api = Router::new()
+        .nest("/api/v1/support", routes)
+        .merge(health::routes())
+        .merge(openapi::routes());
+    with_common_layers(api, context)
+}
+
+fn operations_router(context: ApiContext) -> Router {
+    with_common_layers(health::routes(), context)
 }

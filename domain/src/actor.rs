@@ -48,3 +48,12 @@ impl std::str::FromStr for ActorRole {
         }
     }
 }
+
+/// Who asks for a command and which customer account they act for: the aggregate decides access
+/// on its own state, never on a read model that may lag behind it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub actor: Actor,
+    /// The customer account a customer acts for; `None` for staff and services.
+    pub customer_id: Option<String>,
+}

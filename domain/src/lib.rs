@@ -4,8 +4,10 @@
 pub mod actor;
 pub mod field;
 pub mod recorded;
+pub mod refusal;
 pub mod ticket;
 
-pub use actor::{Actor, ActorRole};
+pub use actor::{Actor, ActorRole, Caller};
 pub use field::{FieldError, FieldErrors};
 pub use recorded::{EventMetadata, RecordedEvent};
+pub use refusal::{DomainError, Refusal};

@@ -40,20 +40,20 @@ pub fn recorded_event(row: &PgRow) -> Result<RecordedEvent, ProjectionError> {
     })
 }
 
-/// Events of one aggregate type after `position`, in global order.
+/// Events of the given aggregate types after `position`, in global order.
 pub async fn events_after(
     conn: &mut PgConnection,
-    aggregate_type: &str,
+    aggregate_types: &[&str],
     position: i64,
     limit: i64,
 ) -> Result<Vec<RecordedEvent>, ProjectionError> {
     let sql = format!(
         "SELECT {EVENT_COLUMNS} FROM events e \
-         WHERE e.aggregate_type = $1 AND e.global_position > $2 \
+         WHERE e.aggregate_type = ANY($1) AND e.global_position > $2 \
          ORDER BY e.global_position LIMIT $3"
     );
     let rows = sqlx::query(&sql)
-        .bind(aggregate_type)
+        .bind(aggregate_types)
         .bind(position)
         .bind(limit)
         .fetch_all(conn)
@@ -62,8 +62,8 @@ pub async fn events_after(
 }
 
 /// Every event of one aggregate, oldest first: its audit trail.
-pub async fn aggregate_history(
-    pool: &PgPool,
+pub async fn aggregate_history<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
     aggregate_type: &str,
     aggregate_id: &str,
 ) -> Result<Vec<RecordedEvent>, ProjectionError> {
@@ -74,7 +74,7 @@ pub async fn aggregate_history(
     let rows = sqlx::query(&sql)
         .bind(aggregate_type)
         .bind(aggregate_id)
-        .fetch_all(pool)
+        .fetch_all(executor)
         .await?;
     rows.iter().map(recorded_event).collect()
 }
@@ -103,4 +103,21 @@ pub async fn stream_head(
         sequence,
         global_position,
     }))
+}
+
+/// Ids among `ids` of aggregates of this type that were never created.
+pub async fn missing_aggregates(
+    pool: &PgPool,
+    aggregate_type: &str,
+    ids: &[uuid::Uuid],
+) -> Result<Vec<uuid::Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT wanted FROM unnest($2::uuid[]) AS wanted WHERE NOT EXISTS ( \
+             SELECT 1 FROM events WHERE aggregate_type = $1 AND aggregate_id = wanted::text \
+             AND sequence = 1)",
+    )
+    .bind(aggregate_type)
+    .bind(ids)
+    .fetch_all(pool)
+    .await
 }

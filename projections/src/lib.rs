@@ -1,13 +1,16 @@
 //! The read models of the support desk: how each event lands in SQL (idempotently, guarded by the
 //! aggregate's sequence) and the query functions the API reads them with.
 
+pub mod dead_letters;
 pub mod event_log;
 pub mod page;
+pub mod projection;
 pub mod read_model;
 pub mod schema;
 pub mod tickets;
 
-pub use read_model::{apply_batch, replay, ReadModel};
+pub use projection::{standard, Projection, Projections};
+pub use read_model::{apply_batch, replay};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
@@ -20,7 +23,7 @@ pub enum ProjectionError {
         "{aggregate} {id} is at version {current:?}, so event {sequence} cannot be applied yet"
     )]
     OutOfOrder {
-        aggregate: &'static str,
+        aggregate: String,
         id: String,
         current: Option<i64>,
         sequence: i64,
@@ -28,10 +31,41 @@ pub enum ProjectionError {
 }
 
 impl ProjectionError {
+    /// Whether the database was unreachable (down, restarting, out of connections): retried
+    /// without end, never counted against the event.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            // Class 40: a serialization failure or deadlock, gone on the next try.
+            ProjectionError::Database(error) => {
+                database_unavailable(error)
+                    || error
+                        .as_database_error()
+                        .and_then(|e| e.code())
+                        .is_some_and(|c| c.starts_with("40"))
+            }
+            _ => false,
+        }
+    }
+
     pub fn undecodable(event: &str, reason: impl std::fmt::Display) -> Self {
         Self::Undecodable {
             event: event.to_owned(),
             reason: reason.to_string(),
         }
+    }
+}
+
+/// Whether the database is down or restarting, rather than a statement being wrong.
+pub fn database_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => true,
+        // Class 08: connection exception; class 57: operator intervention (shutdown, restart).
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57")),
+        _ => false,
     }
 }

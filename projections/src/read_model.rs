@@ -1,98 +1,181 @@
-//! The read models there are, and the two ways events reach them: live batches from the bus and
-//! a replay from the event store.
+//! The two ways events reach a read model, live batches from the bus and a replay from the event
+//! store, and the guard they share: each event is applied once, in its aggregate's order.
+
+use std::collections::HashMap;
 
 use sqlx::{PgConnection, PgPool};
 use support_domain::RecordedEvent;
 
-use crate::{event_log, tickets, ProjectionError};
+use crate::projection::Projection;
+use crate::{event_log, ProjectionError};
 
 /// The channel on which a committed batch announces `<read model>:<checkpoint>`.
 pub const APPLIED_CHANNEL: &str = "projection_applied";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ReadModel {
-    Tickets,
+/// Serialises live batches, replays and dead-letter retries of one read model across processes.
+pub(crate) async fn lock(conn: &mut PgConnection, projection: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('read-model'), hashtext($1))")
+        .bind(projection)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
-impl ReadModel {
-    pub const ALL: &'static [ReadModel] = &[ReadModel::Tickets];
+type AggregateKey = (String, String);
 
-    pub fn name(self) -> &'static str {
-        match self {
-            ReadModel::Tickets => "tickets",
+/// The last sequence a read model applied of each aggregate: its duplicate and gap guard.
+#[derive(Default)]
+pub(crate) struct Positions {
+    known: HashMap<AggregateKey, i64>,
+    moved: HashMap<AggregateKey, i64>,
+    /// After a clear nothing is stored, so what is not known is at 0 without asking.
+    complete: bool,
+}
+
+impl Positions {
+    fn cleared() -> Self {
+        Self {
+            complete: true,
+            ..Self::default()
         }
     }
 
-    pub fn parse(name: &str) -> Result<Self, String> {
-        Self::ALL
-            .iter()
-            .copied()
-            .find(|model| model.name() == name)
-            .ok_or_else(|| {
-                let known: Vec<_> = Self::ALL.iter().map(|m| m.name()).collect();
-                format!(
-                    "unknown read model {name:?}: known are {}",
-                    known.join(", ")
-                )
-            })
-    }
-
-    /// The aggregate whose events build this read model.
-    pub fn aggregate_type(self) -> &'static str {
-        match self {
-            ReadModel::Tickets => tickets::AGGREGATE_TYPE,
-        }
-    }
-
-    /// Applies events of this read model's aggregate, in order.
-    async fn apply(
-        self,
+    async fn load(
+        &mut self,
         conn: &mut PgConnection,
+        projection: &str,
         events: &[&RecordedEvent],
-    ) -> Result<(), ProjectionError> {
-        match self {
-            ReadModel::Tickets => tickets::apply_all(conn, events).await,
+    ) -> Result<(), sqlx::Error> {
+        if self.complete {
+            return Ok(());
         }
+        let (types, ids): (Vec<&str>, Vec<&str>) = events
+            .iter()
+            .map(|e| (e.aggregate_type.as_str(), e.aggregate_id.as_str()))
+            .filter(|(t, i)| !self.known.contains_key(&(t.to_string(), i.to_string())))
+            .unzip();
+        if types.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT p.aggregate_type, p.aggregate_id, p.sequence FROM projection_positions p \
+             JOIN unnest($2::text[], $3::text[]) AS k(aggregate_type, aggregate_id) \
+               USING (aggregate_type, aggregate_id) \
+             WHERE p.projection = $1",
+        )
+        .bind(projection)
+        .bind(&types)
+        .bind(&ids)
+        .fetch_all(conn)
+        .await?;
+        for (aggregate_type, aggregate_id, sequence) in rows {
+            self.known.insert((aggregate_type, aggregate_id), sequence);
+        }
+        Ok(())
     }
 
-    async fn clear(self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-        match self {
-            ReadModel::Tickets => tickets::clear(conn).await,
+    /// The events the read model has not applied yet. An event beyond the next one of its aggregate
+    /// means an earlier one is missing: the batch fails and is retried once that one is in.
+    fn fresh<'e>(
+        &mut self,
+        events: &[&'e RecordedEvent],
+    ) -> Result<Vec<&'e RecordedEvent>, ProjectionError> {
+        let mut fresh = Vec::with_capacity(events.len());
+        for event in events {
+            let key = (event.aggregate_type.clone(), event.aggregate_id.clone());
+            let current = self.known.get(&key).copied().unwrap_or(0);
+            if event.sequence <= current {
+                continue;
+            }
+            if event.sequence != current + 1 {
+                return Err(ProjectionError::OutOfOrder {
+                    aggregate: event.aggregate_type.clone(),
+                    id: event.aggregate_id.clone(),
+                    current: (current > 0).then_some(current),
+                    sequence: event.sequence,
+                });
+            }
+            self.known.insert(key.clone(), event.sequence);
+            self.moved.insert(key, event.sequence);
+            fresh.push(*event);
         }
+        Ok(fresh)
     }
 
-    /// Serialises live batches and replays of one read model across every process.
-    async fn lock(self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('read-model'), hashtext($1))")
-            .bind(self.name())
-            .execute(conn)
-            .await?;
+    async fn save(&mut self, conn: &mut PgConnection, projection: &str) -> Result<(), sqlx::Error> {
+        if self.moved.is_empty() {
+            return Ok(());
+        }
+        let mut types = Vec::with_capacity(self.moved.len());
+        let mut ids = Vec::with_capacity(self.moved.len());
+        let mut sequences = Vec::with_capacity(self.moved.len());
+        for ((aggregate_type, aggregate_id), sequence) in self.moved.drain() {
+            types.push(aggregate_type);
+            ids.push(aggregate_id);
+            sequences.push(sequence);
+        }
+        sqlx::query(
+            "INSERT INTO projection_positions (projection, aggregate_type, aggregate_id, sequence) \
+             SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[]) \
+             ON CONFLICT (projection, aggregate_type, aggregate_id) \
+             DO UPDATE SET sequence = EXCLUDED.sequence",
+        )
+        .bind(projection)
+        .bind(&types)
+        .bind(&ids)
+        .bind(&sequences)
+        .execute(conn)
+        .await?;
         Ok(())
     }
 }
 
-/// Applies a batch inside the caller's transaction: each event at most once per aggregate sequence,
-/// then moves the checkpoint and announces it on commit.
-pub async fn apply_batch(
+/// Applies the events of `events` that this read model reads, each at most once and in its
+/// aggregate's order, inside the caller's transaction and under the read model's lock.
+pub(crate) async fn apply_guarded(
     conn: &mut PgConnection,
-    model: ReadModel,
-    events: &[RecordedEvent],
+    projection: &dyn Projection,
+    positions: &mut Positions,
+    events: &[&RecordedEvent],
 ) -> Result<(), ProjectionError> {
-    model.lock(conn).await?;
     let own: Vec<&RecordedEvent> = events
         .iter()
-        .filter(|e| e.aggregate_type == model.aggregate_type())
+        .copied()
+        .filter(|e| projection.reads(&e.aggregate_type))
         .collect();
-    model.apply(conn, &own).await?;
+    if own.is_empty() {
+        return Ok(());
+    }
+    positions.load(conn, projection.name(), &own).await?;
+    let fresh = positions.fresh(&own)?;
+    if !fresh.is_empty() {
+        projection.apply(conn, &fresh).await?;
+    }
+    positions.save(conn, projection.name()).await?;
+    Ok(())
+}
+
+/// Applies a live batch inside the caller's transaction, then moves the checkpoint and announces
+/// it on commit.
+pub async fn apply_batch(
+    conn: &mut PgConnection,
+    projection: &dyn Projection,
+    events: &[RecordedEvent],
+) -> Result<(), ProjectionError> {
+    lock(conn, projection.name()).await?;
+    let events: Vec<&RecordedEvent> = events.iter().collect();
+    apply_guarded(conn, projection, &mut Positions::default(), &events).await?;
     if let Some(last) = events.iter().map(|e| e.global_position).max() {
-        advance_checkpoint(conn, model, last).await?;
+        advance_checkpoint(conn, projection.name(), last).await?;
     }
     Ok(())
 }
 
-async fn advance_checkpoint(
+/// Moves the checkpoint (a high-water mark: batches commit out of position order) and announces
+/// that the read model changed, which wakes whoever waits to read their own writes.
+pub(crate) async fn advance_checkpoint(
     conn: &mut PgConnection,
-    model: ReadModel,
+    projection: &str,
     position: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
@@ -105,7 +188,7 @@ async fn advance_checkpoint(
              RETURNING global_position) \
          SELECT pg_notify($3, $1 || ':' || global_position) FROM moved",
     )
-    .bind(model.name())
+    .bind(projection)
     .bind(position)
     .bind(APPLIED_CHANNEL)
     .execute(conn)
@@ -114,14 +197,34 @@ async fn advance_checkpoint(
 }
 
 /// The position up to which a read model has applied the stream (0 before its first batch).
-pub async fn checkpoint(pool: &PgPool, model: ReadModel) -> Result<i64, sqlx::Error> {
+pub async fn checkpoint(pool: &PgPool, projection: &str) -> Result<i64, sqlx::Error> {
     let position: Option<i64> = sqlx::query_scalar(
         "SELECT global_position FROM projection_checkpoints WHERE projection = $1",
     )
-    .bind(model.name())
+    .bind(projection)
     .fetch_optional(pool)
     .await?;
     Ok(position.unwrap_or(0))
+}
+
+/// Whether a read model shows an aggregate at `sequence` or later: what a command's answer waits for.
+pub async fn shows(
+    pool: &PgPool,
+    projection: &str,
+    aggregate_type: &str,
+    aggregate_id: &str,
+    sequence: i64,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM projection_positions \
+         WHERE projection = $1 AND aggregate_type = $2 AND aggregate_id = $3 AND sequence >= $4)",
+    )
+    .bind(projection)
+    .bind(aggregate_type)
+    .bind(aggregate_id)
+    .bind(sequence)
+    .fetch_one(pool)
+    .await
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,28 +236,39 @@ pub struct ReplayReport {
 /// Rebuilds a read model from the event store in one transaction. It holds the read model's lock,
 /// so live batches wait and then find their events already applied (or apply the newer ones):
 /// nothing is lost or applied twice, and readers see the old rows until the new ones commit.
-pub async fn replay(pool: &PgPool, model: ReadModel) -> Result<ReplayReport, ProjectionError> {
+pub async fn replay(
+    pool: &PgPool,
+    projection: &dyn Projection,
+) -> Result<ReplayReport, ProjectionError> {
     const CHUNK: i64 = 1_000;
     let mut tx = pool.begin().await?;
-    model.lock(&mut tx).await?;
-    model.clear(&mut tx).await?;
+    lock(&mut tx, projection.name()).await?;
+    projection.clear(&mut tx).await?;
+    sqlx::query("DELETE FROM projection_positions WHERE projection = $1")
+        .bind(projection.name())
+        .execute(&mut *tx)
+        .await?;
+    let mut positions = Positions::cleared();
     let mut report = ReplayReport {
         events: 0,
         checkpoint: 0,
     };
     loop {
-        let chunk =
-            event_log::events_after(&mut tx, model.aggregate_type(), report.checkpoint, CHUNK)
-                .await?;
+        let chunk = event_log::events_after(
+            &mut tx,
+            projection.aggregate_types(),
+            report.checkpoint,
+            CHUNK,
+        )
+        .await?;
         let Some(last) = chunk.last() else { break };
         report.checkpoint = last.global_position;
-        model
-            .apply(&mut tx, &chunk.iter().collect::<Vec<_>>())
-            .await?;
+        let events: Vec<&RecordedEvent> = chunk.iter().collect();
+        apply_guarded(&mut tx, projection, &mut positions, &events).await?;
         report.events += chunk.len() as u64;
     }
     if report.checkpoint > 0 {
-        advance_checkpoint(&mut tx, model, report.checkpoint).await?;
+        advance_checkpoint(&mut tx, projection.name(), report.checkpoint).await?;
     }
     tx.commit().await?;
     Ok(report)

@@ -16,7 +16,7 @@ use support_workers::Bus;
 use supportd::auth::TokenKeys;
 use supportd::clock::SystemClock;
 use supportd::settings::Settings;
-use supportd::startup::{Application, Worker};
+use supportd::startup::{Application, Registry, Worker};
 use uuid::Uuid;
 
 pub const NATS_URL: &str = "nats://127.0.0.1:4222";
@@ -37,6 +37,7 @@ impl TestBus {
                 subject_prefix: format!("t{id}.events"),
                 max_age: Some(Duration::from_secs(3600)),
                 ack_wait: Duration::from_secs(1),
+                max_deliveries: 3,
             },
         }
     }
@@ -84,6 +85,7 @@ pub fn settings(bus: &Bus) -> Settings {
         database_url: String::new(),
         nats_url: NATS_URL.to_owned(),
         bind: "127.0.0.1:0".parse().unwrap(),
+        worker_bind: "127.0.0.1:0".parse().unwrap(),
         jwt_secret: SECRET.to_owned(),
         bus: bus.clone(),
         read_timeout: Duration::from_secs(10),
@@ -98,10 +100,20 @@ pub async fn spawn_app(pool: PgPool) -> TestApp {
 
 /// As `spawn_app`, with settings changed first (an injected clock, say).
 pub async fn spawn_app_with(pool: PgPool, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_registry(pool, Registry::standard(), configure).await
+}
+
+/// As `spawn_app_with`, made of the given aggregates' projections and routes.
+pub async fn spawn_registry(
+    pool: PgPool,
+    registry: Registry,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
     let test_bus = TestBus::new();
     let mut settings = settings(&test_bus.bus);
     configure(&mut settings);
-    let application = Application::build(settings, pool.clone(), true, &Worker::all())
+    let workers = Worker::all(&registry.projections);
+    let application = Application::build(settings, pool.clone(), registry, true, &workers)
         .await
         .expect("the application starts");
     let address = format!("http://127.0.0.1:{}", application.port());

@@ -14,6 +14,8 @@ pub struct Bus {
     pub max_age: Option<Duration>,
     /// How long a projection runner has to acknowledge a message before it is redelivered.
     pub ack_wait: Duration,
+    /// How many deliveries an event that keeps failing gets before it is parked as a dead letter.
+    pub max_deliveries: i64,
 }
 
 impl Default for Bus {
@@ -23,6 +25,7 @@ impl Default for Bus {
             subject_prefix: "support.events".to_owned(),
             max_age: None,
             ack_wait: Duration::from_secs(30),
+            max_deliveries: 5,
         }
     }
 }
@@ -32,9 +35,14 @@ impl Bus {
         format!("{}.{aggregate_type}.{event_type}", self.subject_prefix)
     }
 
-    /// Every event of one aggregate type.
-    pub fn aggregate_filter(&self, aggregate_type: &str) -> String {
-        format!("{}.{aggregate_type}.>", self.subject_prefix)
+    /// The subjects a consumer of these aggregate types reads. NATS 2.9 gives a consumer one
+    /// filter subject, so a view over several aggregates reads every event and the projection
+    /// framework passes it only those it reads.
+    pub fn filter(&self, aggregate_types: &[&str]) -> String {
+        match aggregate_types {
+            [one] => format!("{}.{one}.>", self.subject_prefix),
+            _ => format!("{}.>", self.subject_prefix),
+        }
     }
 
     pub async fn ensure_stream(&self, js: &jetstream::Context) -> anyhow::Result<stream::Stream> {

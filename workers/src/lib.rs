@@ -2,9 +2,10 @@
 //! publishes the event store to JetStream, and the runners that build read models from it.
 
 pub mod bus;
-pub mod counters;
 pub mod projection_runner;
 pub mod relay;
+pub mod supervise;
+pub mod telemetry;
 
 pub use bus::Bus;
 pub use projection_runner::ProjectionRunner;

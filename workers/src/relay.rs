@@ -9,7 +9,8 @@ use sqlx::{PgConnection, PgPool};
 use support_domain::RecordedEvent;
 use support_projections::event_log::{recorded_event, EVENT_COLUMNS};
 
-use crate::{counters, Bus};
+use crate::supervise::supervise;
+use crate::Bus;
 
 /// Only one relay publishes at a time; the others wait on this lock in Postgres.
 const LEADER_LOCK: i64 = 0x5355_5050_5245_4C59; // "SUPPRELY"
@@ -17,6 +18,7 @@ const LEADER_LOCK: i64 = 0x5355_5050_5245_4C59; // "SUPPRELY"
 /// How many relayed (deleted) outbox rows between two vacuums of the outbox.
 const VACUUM_EVERY: usize = 5_000;
 
+#[derive(Clone)]
 pub struct Relay {
     pool: PgPool,
     js: jetstream::Context,
@@ -37,12 +39,11 @@ impl Relay {
     /// Runs until the process ends: waits to lead, then relays; any failure drops the leadership
     /// (its connection) and starts over, so a restart of Postgres or NATS only delays events.
     pub async fn run(self) {
-        loop {
-            if let Err(error) = self.lead().await {
-                tracing::warn!(error = %error, "relay stopped; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        }
+        supervise("relay", || {
+            let relay = self.clone();
+            async move { relay.lead().await }
+        })
+        .await
     }
 
     async fn lead(&self) -> anyhow::Result<()> {
@@ -108,7 +109,12 @@ impl Relay {
             .bind(&positions)
             .execute(&mut *conn)
             .await?;
-        counters::add(&counters::EVENTS_RELAYED, events.len());
+        metrics::counter!("supportd_events_relayed_total").increment(events.len() as u64);
+        let lag = metrics::histogram!("supportd_relay_lag_seconds");
+        let now = chrono::Utc::now();
+        for event in &events {
+            lag.record((now - event.occurred_at).as_seconds_f64().max(0.0));
+        }
         Ok(events.len())
     }
 

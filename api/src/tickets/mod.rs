@@ -1,29 +1,30 @@
 //! The ticket endpoints: thin handlers that parse, authorise, run one command and answer with the
 //! read model as it stands after that command.
 
-mod numbering;
 pub mod requests;
 
-use axum::extract::{FromRequestParts, Path, State};
-use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use support_domain::ticket::{AddComment, EscalateTicket, OpenTicket, TicketCommand};
-use support_domain::{Actor, ActorRole, EventMetadata};
-use support_projections::event_log::{aggregate_history, stream_head, StreamHead};
+use support_domain::ticket::{
+    AddComment, EscalateTicket, OpenTicket, Ticket, TicketCommand, TicketNumber,
+};
+use support_domain::{Actor, ActorRole};
+use support_projections::event_log::{aggregate_history, missing_aggregates};
 use support_projections::page::Page;
 use support_projections::tickets::{
-    self, TicketDetail, TicketKey, TicketScope, TicketView, AGGREGATE_TYPE,
+    self, TicketDetail, TicketKey, TicketScope, TicketView, AGGREGATE_TYPE, READ_MODEL,
 };
-use support_projections::ReadModel;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::Principal;
+use crate::commands::{CommandAccepted, Committed, RequestIds};
+use crate::numbering;
 use crate::problem::{ApiError, ApiJson, ApiQuery, Problem};
 use crate::startup::ApiContext;
 use requests::{
@@ -39,15 +40,6 @@ pub fn routes() -> Router<ApiContext> {
         .route("/tickets/{key}/comments", post(add_comment))
         .route("/tickets/{key}/escalate", post(escalate_ticket))
         .route("/tickets/{key}/history", get(ticket_history))
-}
-
-/// The answer to a command whose effect the read model did not show within the wait bound.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CommandAccepted {
-    pub id: Uuid,
-    /// The ticket version the command produced, when it could be read; a GET will show it shortly.
-    pub version: Option<i64>,
 }
 
 /// One entry of a ticket's audit trail: one event, as recorded.
@@ -84,122 +76,42 @@ impl From<Actor> for ActorView {
     }
 }
 
-/// The ids a request carries into the events it causes.
-pub struct RequestIds {
-    request_id: String,
-    correlation_id: String,
+/// The ticket a command names by id or number, found on the write side: a ticket whose opening
+/// the read model does not show yet can be worked at once. Whether the caller may reach it is the
+/// aggregate's decision.
+async fn ticket_id(ctx: &ApiContext, key: &str) -> Result<Uuid, ApiError> {
+    if let Ok(id) = Uuid::parse_str(key) {
+        return Ok(id);
+    }
+    let number = TicketNumber::parse(key).map_err(|_| ApiError::NotFound("ticket"))?;
+    let (day, counter) = number.day_and_counter();
+    numbering::holder(&ctx.pool, TicketNumber::PREFIX, day, counter)
+        .await?
+        .ok_or(ApiError::NotFound("ticket"))
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for RequestIds {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let header = |name: &str| {
-            parts
-                .headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .filter(|v| !v.is_empty() && v.len() <= 200)
-                .map(str::to_owned)
-        };
-        let request_id = header("x-request-id").unwrap_or_else(|| Uuid::new_v4().to_string());
-        let correlation_id = header("x-correlation-id").unwrap_or_else(|| request_id.clone());
-        Ok(Self {
-            request_id,
-            correlation_id,
-        })
-    }
-}
-
-impl ApiContext {
-    /// Runs one ticket command; returns where the ticket's stream stands afterwards, if that
-    /// could be read once the command was committed.
-    async fn execute(
-        &self,
-        id: Uuid,
-        command: TicketCommand,
-        principal: &Principal,
-        ids: &RequestIds,
-    ) -> Result<Option<StreamHead>, ApiError> {
-        let metadata = EventMetadata {
-            actor_sub: principal.sub.clone(),
-            actor_role: principal.role,
-            request_id: ids.request_id.clone(),
-            correlation_id: ids.correlation_id.clone(),
-            causation_id: None,
-            occurred_at: self.clock.now(),
-            source: "api".to_owned(),
-        };
-        let aggregate_id = id.to_string();
-        self.tickets
-            .execute_with_metadata(&aggregate_id, command, metadata.to_map())
-            .await?;
-        let head = stream_head(&self.pool, AGGREGATE_TYPE, &aggregate_id).await;
-        Ok(head.unwrap_or_else(|error| {
-            tracing::warn!(error = %error, "cannot read the stream head of a committed command");
-            None
-        }))
-    }
-
-    /// The ticket named by `key`, if this caller may see it.
-    async fn visible_ticket(
-        &self,
-        principal: &Principal,
-        key: &str,
-    ) -> Result<TicketView, ApiError> {
-        let key = TicketKey::parse(key).ok_or(ApiError::NotFound("ticket"))?;
-        tickets::find(&self.pool, &key, &principal.ticket_scope())
-            .await?
-            .ok_or(ApiError::NotFound("ticket"))
-    }
-
-    /// Answers a command with the ticket once the read model shows the command's events.
-    async fn respond(
-        &self,
-        status: StatusCode,
-        id: Uuid,
-        head: Option<StreamHead>,
-        principal: &Principal,
-    ) -> Response {
-        let location = format!("/api/v1/support/tickets/{id}");
-        // The command is committed: a failure to read its effect back is no reason to report
-        // it as failed (a client would retry it), so it answers 202 like a slow read model.
-        let shown = match head {
-            Some(head) => self
-                .checkpoints
-                .wait_until(ReadModel::Tickets, head.global_position, || async {
-                    // The caller could see the ticket when they acted; the answer shows what their
-                    // command did even if it moved the ticket out of their scope (a reassignment).
-                    let detail = tickets::find_detail(
-                        &self.pool,
-                        &TicketKey::Id(id),
-                        &TicketScope::Everything,
-                        principal.sees_internal_notes(),
-                    )
-                    .await?;
-                    Ok(detail.filter(|d| d.ticket.version >= head.sequence))
-                })
-                .await
-                .unwrap_or_else(|error| {
-                    tracing::warn!(error = %error, "cannot read back a committed command");
-                    None
-                }),
-            None => None,
-        };
-        let Some(detail) = shown else {
-            let accepted = CommandAccepted {
-                id,
-                version: head.map(|h| h.sequence),
-            };
-            return (
-                StatusCode::ACCEPTED,
-                [(header::LOCATION, location)],
-                Json(accepted),
-            )
-                .into_response();
-        };
-        (status, [(header::LOCATION, location)], Json(detail)).into_response()
-    }
+/// Answers a ticket command with the ticket once the read model shows the command's events.
+async fn answer_with_ticket(
+    ctx: &ApiContext,
+    status: StatusCode,
+    committed: Committed,
+    principal: &Principal,
+) -> Response {
+    let id = committed.id;
+    let location = format!("/api/v1/support/tickets/{id}");
+    ctx.answer(status, location, committed, READ_MODEL, || async {
+        // The caller could reach the ticket when they acted; the answer shows what their command
+        // did even if it moved the ticket out of their scope (a reassignment).
+        let detail = tickets::find_detail(
+            &ctx.pool,
+            &TicketKey::Id(id),
+            &TicketScope::Everything,
+            principal.sees_internal_notes(),
+        )
+        .await?;
+        Ok(detail)
+    })
+    .await
 }
 
 /// Open a ticket.
@@ -242,11 +154,13 @@ pub async fn create_ticket(
         }
         _ => principal.sub.clone(),
     };
+    let metadata = ctx.metadata(&principal, &ids);
     let id = Uuid::new_v4();
-    let number = numbering::next_ticket_number(&ctx.pool, ctx.clock.now().date_naive()).await?;
+    let day = metadata.occurred_at.date_naive();
+    let counter = numbering::take(&ctx.pool, TicketNumber::PREFIX, day, id).await?;
     let command = TicketCommand::Open(OpenTicket {
         ticket_id: id,
-        ticket_number: number,
+        ticket_number: TicketNumber::new(day, counter),
         title: new.title,
         description: new.description,
         priority: new.priority,
@@ -257,8 +171,8 @@ pub async fn create_ticket(
         tags: new.tags,
         created_by,
     });
-    let head = ctx.execute(id, command, &principal, &ids).await?;
-    Ok(ctx.respond(StatusCode::CREATED, id, head, &principal).await)
+    let committed = ctx.execute::<Ticket>(id, command, &metadata).await?;
+    Ok(answer_with_ticket(&ctx, StatusCode::CREATED, committed, &principal).await)
 }
 
 /// List tickets the caller may see, newest first.
@@ -313,22 +227,24 @@ pub async fn update_ticket(
     ApiJson(body): ApiJson<UpdateTicketRequest>,
 ) -> Result<Response, ApiError> {
     principal.require(STAFF, "change tickets")?;
-    let update = body.parse().map_err(ApiError::Validation)?;
-    let ticket = ctx.visible_ticket(&principal, &key).await?;
+    let update = body
+        .parse(principal.caller())
+        .map_err(ApiError::Validation)?;
+    let id = ticket_id(&ctx, &key).await?;
     if let Some(related) = &update.related_tickets {
-        if let Some(unknown) = tickets::missing(&ctx.pool, related).await?.first() {
+        let missing = missing_aggregates(&ctx.pool, AGGREGATE_TYPE, related).await?;
+        if let Some(unknown) = missing.first() {
             return Err(ApiError::field(
                 "relatedTickets",
                 format!("no ticket has the id {unknown}"),
             ));
         }
     }
-    let head = ctx
-        .execute(ticket.id, TicketCommand::Update(update), &principal, &ids)
+    let metadata = ctx.metadata(&principal, &ids);
+    let committed = ctx
+        .execute::<Ticket>(id, TicketCommand::Update(update), &metadata)
         .await?;
-    Ok(ctx
-        .respond(StatusCode::OK, ticket.id, head, &principal)
-        .await)
+    Ok(answer_with_ticket(&ctx, StatusCode::OK, committed, &principal).await)
 }
 
 /// Add a comment. Customers post public replies to their own tickets; staff may post internal notes.
@@ -351,17 +267,16 @@ pub async fn add_comment(
         "comment on tickets",
     )?;
     let (body, visibility) = body.parse().map_err(ApiError::Validation)?;
-    let ticket = ctx.visible_ticket(&principal, &key).await?;
+    let id = ticket_id(&ctx, &key).await?;
     let command = TicketCommand::AddComment(AddComment {
         comment_id: Uuid::new_v4(),
-        author: principal.actor(),
+        caller: principal.caller(),
         body,
         visibility,
     });
-    let head = ctx.execute(ticket.id, command, &principal, &ids).await?;
-    Ok(ctx
-        .respond(StatusCode::CREATED, ticket.id, head, &principal)
-        .await)
+    let metadata = ctx.metadata(&principal, &ids);
+    let committed = ctx.execute::<Ticket>(id, command, &metadata).await?;
+    Ok(answer_with_ticket(&ctx, StatusCode::CREATED, committed, &principal).await)
 }
 
 /// Escalate a ticket one level, with a reason. Staff only.
@@ -381,18 +296,14 @@ pub async fn escalate_ticket(
 ) -> Result<Response, ApiError> {
     principal.require(STAFF, "escalate tickets")?;
     let reason = body.parse().map_err(ApiError::Validation)?;
-    let ticket = ctx.visible_ticket(&principal, &key).await?;
-    let head = ctx
-        .execute(
-            ticket.id,
-            TicketCommand::Escalate(EscalateTicket { reason }),
-            &principal,
-            &ids,
-        )
-        .await?;
-    Ok(ctx
-        .respond(StatusCode::OK, ticket.id, head, &principal)
-        .await)
+    let id = ticket_id(&ctx, &key).await?;
+    let command = TicketCommand::Escalate(EscalateTicket {
+        caller: principal.caller(),
+        reason,
+    });
+    let metadata = ctx.metadata(&principal, &ids);
+    let committed = ctx.execute::<Ticket>(id, command, &metadata).await?;
+    Ok(answer_with_ticket(&ctx, StatusCode::OK, committed, &principal).await)
 }
 
 /// The ticket's audit trail from the event stream, oldest first. Customers do not see internal notes.
@@ -405,7 +316,10 @@ pub async fn ticket_history(
     principal: Principal,
     Path(key): Path<String>,
 ) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
-    let ticket = ctx.visible_ticket(&principal, &key).await?;
+    let key = TicketKey::parse(&key).ok_or(ApiError::NotFound("ticket"))?;
+    let ticket = tickets::find(&ctx.pool, &key, &principal.ticket_scope())
+        .await?
+        .ok_or(ApiError::NotFound("ticket"))?;
     let events = aggregate_history(&ctx.pool, AGGREGATE_TYPE, &ticket.id.to_string()).await?;
     let entries = events
         .into_iter()

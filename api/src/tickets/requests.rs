@@ -7,7 +7,7 @@ use support_domain::ticket::{
     AgentId, CommentBody, CommentVisibility, Customer, Labels, Reason, TicketCategory,
     TicketChannel, TicketDescription, TicketPriority, TicketStatus, TicketTitle, UpdateTicket,
 };
-use support_domain::FieldErrors;
+use support_domain::{Caller, FieldErrors};
 use support_projections::page::PageRequest;
 use support_projections::schema;
 use support_projections::tickets::TicketFilter;
@@ -182,9 +182,10 @@ pub struct UpdateTicketRequest {
 }
 
 impl UpdateTicketRequest {
-    pub fn parse(&self) -> Result<UpdateTicket, FieldErrors> {
+    pub fn parse(&self, caller: Caller) -> Result<UpdateTicket, FieldErrors> {
         let mut errors = FieldErrors::default();
         let update = UpdateTicket {
+            caller,
             title: parsed(
                 &mut errors,
                 "title",
@@ -441,10 +442,17 @@ mod tests {
     fn assigned_to_null_unassigns_and_absent_leaves_it() {
         let unassign: UpdateTicketRequest =
             serde_json::from_str(r#"{"assignedTo": null}"#).unwrap();
-        assert_eq!(unassign.parse().unwrap().assignee, Some(None));
+        let caller = || Caller {
+            actor: support_domain::Actor {
+                sub: "agent-7".into(),
+                role: support_domain::ActorRole::Agent,
+            },
+            customer_id: None,
+        };
+        assert_eq!(unassign.parse(caller()).unwrap().assignee, Some(None));
         let untouched: UpdateTicketRequest =
             serde_json::from_str(r#"{"status": "IN_PROGRESS"}"#).unwrap();
-        assert_eq!(untouched.parse().unwrap().assignee, None);
+        assert_eq!(untouched.parse(caller()).unwrap().assignee, None);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use super::values::{
     AgentId, CommentBody, CommentVisibility, Customer, Labels, Reason, TicketCategory,
     TicketChannel, TicketDescription, TicketNumber, TicketPriority, TicketTitle,
 };
-use crate::Actor;
+use crate::Caller;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum TicketCommand {
@@ -31,8 +31,9 @@ pub struct OpenTicket {
 }
 
 /// A partial update: `None` leaves a field as it is. `assignee: Some(None)` unassigns.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct UpdateTicket {
+    pub caller: Caller,
     pub title: Option<TicketTitle>,
     pub description: Option<TicketDescription>,
     pub priority: Option<TicketPriority>,
@@ -49,12 +50,34 @@ pub struct UpdateTicket {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AddComment {
     pub comment_id: Uuid,
-    pub author: Actor,
+    /// The author.
+    pub caller: Caller,
     pub body: CommentBody,
     pub visibility: CommentVisibility,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct EscalateTicket {
+    pub caller: Caller,
     pub reason: Reason,
+}
+
+impl UpdateTicket {
+    /// An update by `caller` that changes nothing yet.
+    pub fn by(caller: Caller) -> Self {
+        Self {
+            caller,
+            title: None,
+            description: None,
+            priority: None,
+            category: None,
+            tags: None,
+            affected_systems: None,
+            related_tickets: None,
+            related_incidents: None,
+            assignee: None,
+            status: None,
+            resolution_note: None,
+        }
+    }
 }

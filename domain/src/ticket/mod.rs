@@ -21,7 +21,7 @@ pub use values::{
     TicketChannel, TicketDescription, TicketNumber, TicketPriority, TicketTitle,
 };
 
-use crate::ActorRole;
+use crate::{ActorRole, Caller, DomainError, Refusal};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TicketError {
@@ -31,7 +31,7 @@ pub enum TicketError {
     AlreadyOpened,
     #[error("the ticket is {0} and accepts no further changes")]
     Final(TicketStatus),
-    #[error("a ticket cannot move from {from} to {to}")]
+    #[error("a ticket cannot move from {from} to {to}; {}", allowed_next(allowed))]
     IllegalTransition {
         from: TicketStatus,
         to: TicketStatus,
@@ -51,10 +51,43 @@ pub enum TicketError {
     CustomerInternalComment,
 }
 
+fn allowed_next(allowed: &[TicketStatus]) -> String {
+    if allowed.is_empty() {
+        return "it accepts no status change".to_owned();
+    }
+    let names: Vec<_> = allowed.iter().map(|s| s.as_str()).collect();
+    format!("allowed next statuses: {}", names.join(", "))
+}
+
+impl DomainError for TicketError {
+    fn refusal(&self) -> Refusal {
+        let conflict = |allowed: Option<&[TicketStatus]>| Refusal::Conflict {
+            allowed_statuses: allowed.map(|a| a.iter().map(|s| s.as_str()).collect()),
+        };
+        match self {
+            TicketError::NotFound => Refusal::NotFound { resource: "ticket" },
+            TicketError::IllegalTransition { allowed, .. } => conflict(Some(allowed)),
+            TicketError::Final(_) => conflict(Some(&[])),
+            TicketError::AlreadyOpened
+            | TicketError::AssigneeRequired(_)
+            | TicketError::AssigneeForbidden
+            | TicketError::NotEscalatable(_) => conflict(None),
+            TicketError::NoteWithoutResolution => Refusal::InvalidField {
+                field: "resolutionNote",
+            },
+            TicketError::RelatedToItself => Refusal::InvalidField {
+                field: "relatedTickets",
+            },
+            TicketError::CustomerInternalComment => Refusal::Forbidden,
+        }
+    }
+}
+
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ticket {
     id: Option<Uuid>,
     status: Option<TicketStatus>,
+    customer_id: Option<String>,
     title: Option<TicketTitle>,
     description: Option<TicketDescription>,
     priority: Option<TicketPriority>,
@@ -101,11 +134,13 @@ impl Aggregate for Ticket {
                 description,
                 priority,
                 category,
+                customer,
                 affected_systems,
                 tags,
                 ..
             } => {
                 self.id = Some(ticket_id);
+                self.customer_id = customer.map(|c| c.id);
                 self.status = Some(TicketStatus::Open);
                 self.title = Some(title);
                 self.description = Some(description);
@@ -152,9 +187,31 @@ impl Ticket {
         self.status.ok_or(TicketError::NotFound)
     }
 
-    /// The status of a ticket that may still change.
-    fn changeable_status(&self) -> Result<TicketStatus, TicketError> {
+    /// Customers reach their own tickets, agents theirs and the unassigned queue; to anyone else
+    /// the ticket does not exist. Decided here, on the write model, so that a ticket just opened
+    /// can be worked at once and an agent unassigned a moment ago cannot act on it.
+    fn check_access(&self, caller: &Caller) -> Result<(), TicketError> {
+        let visible = match caller.actor.role {
+            ActorRole::Admin | ActorRole::Service => true,
+            ActorRole::Agent => self
+                .assignee
+                .as_ref()
+                .is_none_or(|a| a.as_str() == caller.actor.sub),
+            ActorRole::Customer => {
+                caller.customer_id.is_some() && self.customer_id == caller.customer_id
+            }
+        };
+        if visible {
+            Ok(())
+        } else {
+            Err(TicketError::NotFound)
+        }
+    }
+
+    /// The status of a ticket that `caller` may change.
+    fn changeable_status(&self, caller: &Caller) -> Result<TicketStatus, TicketError> {
         let status = self.current_status()?;
+        self.check_access(caller)?;
         if status.is_final() {
             return Err(TicketError::Final(status));
         }
@@ -181,7 +238,7 @@ impl Ticket {
     }
 
     fn update(&self, update: UpdateTicket) -> Result<Vec<TicketEvent>, TicketError> {
-        let status = self.changeable_status()?;
+        let status = self.changeable_status(&update.caller)?;
         let mut events = Vec::new();
 
         if let Some(title) = update.title.filter(|t| Some(t) != self.title.as_ref()) {
@@ -290,22 +347,23 @@ impl Ticket {
     }
 
     fn add_comment(&self, comment: AddComment) -> Result<Vec<TicketEvent>, TicketError> {
-        let status = self.changeable_status()?;
-        let is_customer = comment.author.role == ActorRole::Customer;
+        let status = self.changeable_status(&comment.caller)?;
+        let author = comment.caller.actor;
+        let is_customer = author.role == ActorRole::Customer;
         let is_public = comment.visibility == CommentVisibility::Public;
         if is_customer && !is_public {
             return Err(TicketError::CustomerInternalComment);
         }
         let mut events = vec![TicketEvent::TicketCommentAdded {
             comment_id: comment.comment_id,
-            author: comment.author.clone(),
+            author: author.clone(),
             body: comment.body,
             visibility: comment.visibility,
         }];
-        if is_public && comment.author.role.is_staff() && !self.responded {
+        if is_public && author.role.is_staff() && !self.responded {
             events.push(TicketEvent::TicketFirstResponseRecorded {
                 comment_id: comment.comment_id,
-                responder: comment.author.sub,
+                responder: author.sub,
             });
         }
         // A customer's reply puts the ticket back in front of the support team.
@@ -326,7 +384,7 @@ impl Ticket {
     }
 
     fn escalate(&self, escalate: EscalateTicket) -> Result<Vec<TicketEvent>, TicketError> {
-        let status = self.changeable_status()?;
+        let status = self.changeable_status(&escalate.caller)?;
         if status == TicketStatus::Resolved {
             return Err(TicketError::NotEscalatable(status));
         }

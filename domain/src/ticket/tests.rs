@@ -2,7 +2,7 @@ use cqrs_es::test::TestFramework;
 use uuid::Uuid;
 
 use super::*;
-use crate::{Actor, ActorRole};
+use crate::{Actor, ActorRole, Caller};
 use TicketStatus::*;
 
 type TicketTest = TestFramework<Ticket>;
@@ -53,8 +53,19 @@ fn history_to(status: TicketStatus) -> Vec<TicketEvent> {
     }
 }
 
+/// A caller in `role` who may reach the test ticket: agent-1 is its assignee, customer-123 its customer.
+fn caller(role: ActorRole) -> Caller {
+    Caller {
+        actor: Actor {
+            sub: format!("{}-1", role.as_str()),
+            role,
+        },
+        customer_id: (role == ActorRole::Customer).then(|| "customer-123".to_owned()),
+    }
+}
+
 fn update(change: impl FnOnce(&mut UpdateTicket)) -> TicketCommand {
-    let mut update = UpdateTicket::default();
+    let mut update = UpdateTicket::by(caller(ActorRole::Admin));
     change(&mut update);
     TicketCommand::Update(update)
 }
@@ -63,10 +74,7 @@ fn comment(role: ActorRole, visibility: CommentVisibility) -> (TicketCommand, Uu
     let comment_id = Uuid::from_u128(99);
     let command = TicketCommand::AddComment(AddComment {
         comment_id,
-        author: Actor {
-            sub: format!("{}-1", role.as_str()),
-            role,
-        },
+        caller: caller(role),
         body: CommentBody::parse("Any news?").unwrap(),
         visibility,
     });
@@ -429,6 +437,7 @@ async fn escalation_raises_the_level_one_step_at_a_time() {
             },
         ])
         .when_async(TicketCommand::Escalate(EscalateTicket {
+            caller: caller(ActorRole::Agent),
             reason: reason.clone(),
         }))
         .await
@@ -440,6 +449,7 @@ async fn resolved_and_final_tickets_cannot_be_escalated() {
     let reason = Reason::parse("why").unwrap();
     let escalate = || {
         TicketCommand::Escalate(EscalateTicket {
+            caller: caller(ActorRole::Agent),
             reason: reason.clone(),
         })
     };
@@ -507,5 +517,89 @@ fn events_round_trip_through_their_stored_form() {
     assert_eq!(
         TicketEvent::from_parts("TicketOpened", payload).unwrap(),
         event
+    );
+}
+
+#[tokio::test]
+async fn access_is_decided_on_the_write_model() {
+    let stranger = |role: ActorRole, sub: &str, customer: Option<&str>| Caller {
+        actor: Actor {
+            sub: sub.to_owned(),
+            role,
+        },
+        customer_id: customer.map(str::to_owned),
+    };
+    let retitle = |caller: Caller| {
+        let mut update = UpdateTicket::by(caller);
+        update.title = Some(TicketTitle::parse("Renamed").unwrap());
+        TicketCommand::Update(update)
+    };
+    // Another customer, and an agent on a colleague's ticket, are told it does not exist.
+    TicketTest::with(())
+        .given(vec![opened()])
+        .when_async(retitle(stranger(
+            ActorRole::Customer,
+            "customer-9",
+            Some("customer-9"),
+        )))
+        .await
+        .then_expect_error(TicketError::NotFound);
+    TicketTest::with(())
+        .given(history_to(InProgress))
+        .when_async(retitle(stranger(ActorRole::Agent, "agent-2", None)))
+        .await
+        .then_expect_error(TicketError::NotFound);
+    // An agent reaches the unassigned queue; once the ticket is handed to a colleague, no more.
+    TicketTest::with(())
+        .given(vec![opened()])
+        .when_async(retitle(stranger(ActorRole::Agent, "agent-2", None)))
+        .await
+        .then_expect_events(vec![TicketEvent::TicketRetitled {
+            title: TicketTitle::parse("Renamed").unwrap(),
+        }]);
+    TicketTest::with(())
+        .given(vec![opened(), assigned("agent-2"), assigned("agent-3")])
+        .when_async(retitle(stranger(ActorRole::Agent, "agent-2", None)))
+        .await
+        .then_expect_error(TicketError::NotFound);
+    // The ticket's own customer may comment.
+    let (command, _) = comment(ActorRole::Customer, CommentVisibility::Public);
+    TicketTest::with(())
+        .given(vec![opened()])
+        .when_async(command)
+        .await
+        .then_expect_events(vec![TicketEvent::TicketCommentAdded {
+            comment_id: Uuid::from_u128(99),
+            author: caller(ActorRole::Customer).actor,
+            body: CommentBody::parse("Any news?").unwrap(),
+            visibility: CommentVisibility::Public,
+        }]);
+}
+
+#[test]
+fn every_ticket_error_has_a_refusal_kind() {
+    assert_eq!(
+        TicketError::NotFound.refusal(),
+        Refusal::NotFound { resource: "ticket" }
+    );
+    let illegal = TicketError::IllegalTransition {
+        from: Open,
+        to: Closed,
+        allowed: vec![Assigned, Cancelled],
+    };
+    assert_eq!(
+        illegal.refusal(),
+        Refusal::Conflict {
+            allowed_statuses: Some(vec!["ASSIGNED", "CANCELLED"])
+        }
+    );
+    assert!(illegal
+        .to_string()
+        .ends_with("allowed next statuses: ASSIGNED, CANCELLED"));
+    assert_eq!(
+        TicketError::NoteWithoutResolution.refusal(),
+        Refusal::InvalidField {
+            field: "resolutionNote"
+        }
     );
 }

@@ -215,8 +215,27 @@ fn parse_email(value: &str) -> Result<String, String> {
 pub struct TicketNumber(String);
 
 impl TicketNumber {
+    pub const PREFIX: &'static str = "TKT";
+
     pub fn new(day: NaiveDate, counter: u64) -> Self {
-        Self(format!("TKT-{}-{counter:04}", day.format("%Y%m%d")))
+        Self(format!(
+            "{}-{}-{counter:04}",
+            Self::PREFIX,
+            day.format("%Y%m%d")
+        ))
+    }
+
+    /// The day and that day's counter the number was made of.
+    pub fn day_and_counter(&self) -> (NaiveDate, u64) {
+        let (day, counter) = self.0[4..]
+            .split_once('-')
+            .expect("parsed numbers have two parts");
+        (
+            NaiveDate::parse_from_str(day, "%Y%m%d").expect("parsed numbers have a valid day"),
+            counter
+                .parse()
+                .expect("parsed numbers have a numeric counter"),
+        )
     }
 
     pub fn parse(value: &str) -> Result<Self, String> {
@@ -228,7 +247,7 @@ impl TicketNumber {
             .ok_or_else(|| "must look like TKT-YYYYMMDD-XXXX".to_owned())?;
         let valid = NaiveDate::parse_from_str(day, "%Y%m%d").is_ok()
             && day.len() == 8
-            && counter.len() >= 4
+            && (4..=18).contains(&counter.len())
             && counter.bytes().all(|b| b.is_ascii_digit());
         if valid {
             Ok(Self(value.to_owned()))
@@ -251,6 +270,12 @@ mod tests {
         let day = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
         assert_eq!(TicketNumber::new(day, 7).as_str(), "TKT-20261126-0007");
         assert_eq!(TicketNumber::new(day, 12345).as_str(), "TKT-20261126-12345");
+        assert_eq!(
+            TicketNumber::parse("TKT-20261126-12345")
+                .unwrap()
+                .day_and_counter(),
+            (day, 12345)
+        );
         assert!(TicketNumber::parse("TKT-20261126-12345").is_ok());
         assert!(TicketNumber::parse("TKT-20261326-0001").is_err());
         assert!(TicketNumber::parse("TKT-20261126-01").is_err());

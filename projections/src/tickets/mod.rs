@@ -12,10 +12,12 @@ use uuid::Uuid;
 
 use crate::schema;
 
-pub use projector::{apply_all, clear};
-pub use queries::{find, find_detail, list, missing, TicketFilter, TicketKey, TicketScope};
+pub use projector::TicketsProjection;
+pub use queries::{find, find_detail, list, TicketFilter, TicketKey, TicketScope};
 
 pub const AGGREGATE_TYPE: &str = "ticket";
+/// The read model's name: its consumer, checkpoint and dead letters.
+pub const READ_MODEL: &str = "tickets";
 
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -1,5 +1,6 @@
 //! How ticket events land in the tickets read model.
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::postgres::PgArguments;
@@ -10,8 +11,8 @@ use support_domain::ticket::TicketEvent;
 use support_domain::RecordedEvent;
 use uuid::Uuid;
 
-use super::AGGREGATE_TYPE;
-use crate::ProjectionError;
+use super::{AGGREGATE_TYPE, READ_MODEL};
+use crate::{Projection, ProjectionError};
 
 /// Where one event lands: the ticket, the event's sequence and when it happened.
 struct Target {
@@ -20,12 +21,12 @@ struct Target {
     at: DateTime<Utc>,
 }
 
-/// An UPDATE that applies only on top of the event just before this one.
+/// An UPDATE of the event's ticket that records the event's sequence and time.
 macro_rules! advance {
     ($($set:literal)?) => {
         concat!(
             "UPDATE tickets SET version = $2, updated_at = $3", $(", ", $set,)?
-            " WHERE id = $1 AND version = $2 - 1"
+            " WHERE id = $1"
         )
     };
 }
@@ -37,9 +38,37 @@ fn guarded(sql: &'static str, target: &Target) -> Query<'static, Postgres, PgArg
         .bind(target.at)
 }
 
+/// The `tickets` read model.
+pub struct TicketsProjection;
+
+#[async_trait]
+impl Projection for TicketsProjection {
+    fn name(&self) -> &'static str {
+        READ_MODEL
+    }
+
+    fn aggregate_types(&self) -> &'static [&'static str] {
+        &[AGGREGATE_TYPE]
+    }
+
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        events: &[&RecordedEvent],
+    ) -> Result<(), ProjectionError> {
+        apply_all(conn, events).await
+    }
+
+    async fn clear(&self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        // DELETE rather than TRUNCATE: readers keep seeing the old rows until the rebuild commits.
+        sqlx::query("DELETE FROM tickets").execute(conn).await?;
+        Ok(())
+    }
+}
+
 /// Applies a batch in order. The tickets it opens are inserted first, in one statement: an
 /// opening is always its ticket's first event, so nothing else in the batch can precede it.
-pub async fn apply_all(
+async fn apply_all(
     conn: &mut PgConnection,
     events: &[&RecordedEvent],
 ) -> Result<(), ProjectionError> {
@@ -122,7 +151,6 @@ async fn insert_opened(
             created_by,
         });
     }
-    // A redelivered opening finds its row there and changes nothing.
     sqlx::query(
         "INSERT INTO tickets (id, version, created_at, updated_at, ticket_number, title, \
          description, priority, status, category, channel, customer_id, customer_name, \
@@ -133,8 +161,7 @@ async fn insert_opened(
          FROM jsonb_to_recordset($1) AS r(id uuid, version bigint, created_at timestamptz, \
              ticket_number text, title text, description text, priority text, category text, \
              channel text, customer_id text, customer_name text, customer_email text, \
-             affected_systems text[], tags text[], created_by text) \
-         ON CONFLICT (id) DO NOTHING",
+             affected_systems text[], tags text[], created_by text)",
     )
     .bind(Json(rows))
     .execute(conn)
@@ -196,10 +223,10 @@ async fn apply(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), Pro
             body,
             visibility,
         } => {
-            advance_or_skip(conn, guarded(advance!(), &target), &target).await?;
+            expect_row(guarded(advance!(), &target).execute(&mut *conn).await?, &target)?;
             sqlx::query(
                 "INSERT INTO ticket_comments (id, ticket_id, author_sub, author_role, body, visibility, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(comment_id)
             .bind(target.id)
@@ -239,37 +266,19 @@ async fn apply(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), Pro
         )
         .bind(incident_id),
     };
-    advance_or_skip(conn, update, &target).await
+    expect_row(update.execute(&mut *conn).await?, &target)
 }
 
-/// Runs a guarded update. When it matched no row the event is either already applied (a
-/// redelivery: nothing to do) or ahead of the row (an error, so the batch is retried later).
-async fn advance_or_skip(
-    conn: &mut PgConnection,
-    update: Query<'static, Postgres, PgArguments>,
-    target: &Target,
-) -> Result<(), ProjectionError> {
-    if update.execute(&mut *conn).await?.rows_affected() == 1 {
+/// The framework hands over each ticket's events in order from its opening, so a change that finds
+/// no row means the read model lost it: an error, never a silent skip.
+fn expect_row(done: sqlx::postgres::PgQueryResult, target: &Target) -> Result<(), ProjectionError> {
+    if done.rows_affected() == 1 {
         return Ok(());
     }
-    let current: Option<i64> = sqlx::query_scalar("SELECT version FROM tickets WHERE id = $1")
-        .bind(target.id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    match current {
-        Some(version) if version >= target.sequence => Ok(()),
-        current => Err(ProjectionError::OutOfOrder {
-            aggregate: AGGREGATE_TYPE,
-            id: target.id.to_string(),
-            current,
-            sequence: target.sequence,
-        }),
-    }
-}
-
-/// Empties the read model before a replay rebuilds it.
-pub async fn clear(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-    // DELETE rather than TRUNCATE: readers keep seeing the old rows until the rebuild commits.
-    sqlx::query("DELETE FROM tickets").execute(conn).await?;
-    Ok(())
+    Err(ProjectionError::OutOfOrder {
+        aggregate: AGGREGATE_TYPE.to_owned(),
+        id: target.id.to_string(),
+        current: None,
+        sequence: target.sequence,
+    })
 }

@@ -99,17 +99,6 @@ pub async fn find_detail(
     query.build_query_as().fetch_optional(pool).await
 }
 
-/// Ids among `ids` that name no ticket.
-pub async fn missing(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT wanted FROM unnest($1::uuid[]) AS wanted \
-         WHERE NOT EXISTS (SELECT 1 FROM tickets WHERE id = wanted)",
-    )
-    .bind(ids)
-    .fetch_all(pool)
-    .await
-}
-
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TicketFilter {
     pub status: Option<TicketStatus>,

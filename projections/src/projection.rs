@@ -1,0 +1,69 @@
+//! What a read model is to the framework that feeds it, and the registry of them all.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use sqlx::PgConnection;
+use support_domain::RecordedEvent;
+
+use crate::ProjectionError;
+
+/// One read model. The framework hands it only events of the aggregates it reads, in order, each
+/// exactly once per aggregate sequence (see `read_model::apply_batch`): it needs no guard of its own.
+#[async_trait]
+pub trait Projection: Send + Sync + 'static {
+    /// Names its consumer, its lock, its checkpoint and its dead letters.
+    fn name(&self) -> &'static str;
+
+    /// The aggregate types whose events build it; a view may read several.
+    fn aggregate_types(&self) -> &'static [&'static str];
+
+    /// Applies events inside the caller's transaction, in the order given.
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        events: &[&RecordedEvent],
+    ) -> Result<(), ProjectionError>;
+
+    /// Empties the read model before a replay rebuilds it.
+    async fn clear(&self, conn: &mut PgConnection) -> Result<(), sqlx::Error>;
+
+    fn reads(&self, aggregate_type: &str) -> bool {
+        self.aggregate_types().contains(&aggregate_type)
+    }
+}
+
+/// Every read model the service runs: the runner, replay, dead letters and read-your-writes all
+/// find them here, so adding one is one `with`.
+#[derive(Clone, Default)]
+pub struct Projections(Vec<Arc<dyn Projection>>);
+
+impl Projections {
+    pub fn with(mut self, projection: impl Projection) -> Self {
+        self.0.push(Arc::new(projection));
+        self
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &Arc<dyn Projection>> {
+        self.0.iter()
+    }
+
+    pub fn find(&self, name: &str) -> Result<Arc<dyn Projection>, String> {
+        self.0
+            .iter()
+            .find(|p| p.name() == name)
+            .cloned()
+            .ok_or_else(|| {
+                let known: Vec<_> = self.0.iter().map(|p| p.name()).collect();
+                format!(
+                    "unknown read model {name:?}: known are {}",
+                    known.join(", ")
+                )
+            })
+    }
+}
+
+/// The read models of the support desk.
+pub fn standard() -> Projections {
+    Projections::default().with(crate::tickets::TicketsProjection)
+}
