@@ -51,9 +51,12 @@ pub struct Parked<'a> {
     pub deliveries: i64,
 }
 
+/// The channel on which a parked event announces `<read model>:<dead letter id>`.
+pub const PARKED_CHANNEL: &str = "dead_letter_parked";
+
 pub async fn park(conn: &mut PgConnection, parked: Parked<'_>) -> Result<i64, sqlx::Error> {
     let event = parked.event;
-    sqlx::query_scalar(
+    let id: i64 = sqlx::query_scalar(
         "INSERT INTO dead_letters (projection, subject, aggregate_type, aggregate_id, sequence, \
              event_type, error, deliveries, message) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
@@ -67,8 +70,14 @@ pub async fn park(conn: &mut PgConnection, parked: Parked<'_>) -> Result<i64, sq
     .bind(parked.error)
     .bind(parked.deliveries)
     .bind(String::from_utf8_lossy(parked.message).as_bytes())
-    .fetch_one(conn)
-    .await
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(PARKED_CHANNEL)
+        .bind(format!("{}:{id}", parked.projection))
+        .execute(conn)
+        .await?;
+    Ok(id)
 }
 
 /// Whether an earlier event of this aggregate waits in the dead letters of this read model.

@@ -12,6 +12,7 @@ use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use support_domain::ActorRole;
 use support_projections::read_model::APPLIED_CHANNEL;
+use support_projections::Projections;
 use support_workers::Bus;
 use supportd::auth::TokenKeys;
 use supportd::clock::SystemClock;
@@ -100,19 +101,20 @@ pub async fn spawn_app(pool: PgPool) -> TestApp {
 
 /// As `spawn_app`, with settings changed first (an injected clock, say).
 pub async fn spawn_app_with(pool: PgPool, configure: impl FnOnce(&mut Settings)) -> TestApp {
-    spawn_registry(pool, Registry::standard(), configure).await
+    spawn_registry(pool, Registry::standard(), Worker::all, configure).await
 }
 
-/// As `spawn_app_with`, made of the given aggregates' projections and routes.
+/// The API made of the given projections and routes, with the workers `workers` picks.
 pub async fn spawn_registry(
     pool: PgPool,
     registry: Registry,
+    workers: impl FnOnce(&Projections) -> Vec<Worker>,
     configure: impl FnOnce(&mut Settings),
 ) -> TestApp {
     let test_bus = TestBus::new();
     let mut settings = settings(&test_bus.bus);
     configure(&mut settings);
-    let workers = Worker::all(&registry.projections);
+    let workers = workers(&registry.projections);
     let application = Application::build(settings, pool.clone(), registry, true, &workers)
         .await
         .expect("the application starts");
