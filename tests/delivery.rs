@@ -19,8 +19,8 @@ use postgres_es::PostgresEventRepository;
 use serde_json::json;
 use sqlx::PgPool;
 use support_domain::ticket::{
-    Labels, OpenTicket, Ticket, TicketCategory, TicketChannel, TicketCommand, TicketDescription,
-    TicketNumber, TicketPriority, TicketTitle, UpdateTicket,
+    Labels, OpenTicket, Ticket, TicketCategory, TicketChannel, TicketCommand, TicketContent,
+    TicketDescription, TicketNumber, TicketPriority, TicketTitle, UpdateTicket,
 };
 use support_domain::{Actor, ActorRole, Caller, EventMetadata, RecordedEvent};
 use support_projections::replay;
@@ -60,14 +60,16 @@ impl EventWriter {
         let command = TicketCommand::Open(OpenTicket {
             ticket_id: id,
             ticket_number: TicketNumber::new(day, n),
-            title: TicketTitle::parse(&format!("Ticket {n}")).unwrap(),
-            description: TicketDescription::parse("Imported").unwrap(),
-            priority: TicketPriority::Medium,
-            category: TicketCategory::General,
-            channel: TicketChannel::Email,
-            customer: None,
-            affected_systems: Labels::default(),
-            tags: Labels::default(),
+            content: TicketContent {
+                title: TicketTitle::parse(&format!("Ticket {n}")).unwrap(),
+                description: TicketDescription::parse("Imported").unwrap(),
+                priority: TicketPriority::Medium,
+                category: TicketCategory::General,
+                channel: TicketChannel::Email,
+                customer: None,
+                affected_systems: Labels::default(),
+                tags: Labels::default(),
+            },
             created_by: "importer".into(),
         });
         self.execute(id, command).await;

@@ -16,6 +16,8 @@ pub use read_model::{apply_batch, replay};
 pub enum ProjectionError {
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+    #[error("a row cannot be encoded: {0}")]
+    Encoding(#[from] serde_json::Error),
     #[error("event {event} cannot be read: {reason}")]
     Undecodable { event: String, reason: String },
     /// An event arrived before one it follows; the batch is retried once the earlier one is in.

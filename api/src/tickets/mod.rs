@@ -143,7 +143,7 @@ pub async fn create_ticket(
         }
         _ => body.customer_id.clone(),
     };
-    let new = body
+    let content = body
         .parse(customer_id.as_deref())
         .map_err(ApiError::Validation)?;
     let created_by = match (principal.role, body.created_by.as_deref().map(str::trim)) {
@@ -161,14 +161,7 @@ pub async fn create_ticket(
     let command = TicketCommand::Open(OpenTicket {
         ticket_id: id,
         ticket_number: TicketNumber::new(day, counter),
-        title: new.title,
-        description: new.description,
-        priority: new.priority,
-        category: new.category,
-        channel: new.channel,
-        customer: new.customer,
-        affected_systems: new.affected_systems,
-        tags: new.tags,
+        content,
         created_by,
     });
     let committed = ctx.execute::<Ticket>(id, command, &metadata).await?;

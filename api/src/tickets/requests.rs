@@ -5,7 +5,8 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::{Deserialize, Deserializer};
 use support_domain::ticket::{
     AgentId, CommentBody, CommentVisibility, Customer, Labels, Reason, TicketCategory,
-    TicketChannel, TicketDescription, TicketPriority, TicketStatus, TicketTitle, UpdateTicket,
+    TicketChannel, TicketContent, TicketDescription, TicketPriority, TicketStatus, TicketTitle,
+    UpdateTicket,
 };
 use support_domain::{Caller, FieldErrors};
 use support_projections::page::PageRequest;
@@ -80,20 +81,9 @@ pub struct CreateTicketRequest {
     pub created_by: Option<String>,
 }
 
-/// A create request with every field valid, before it gets its id and number.
-pub struct NewTicket {
-    pub title: TicketTitle,
-    pub description: TicketDescription,
-    pub priority: TicketPriority,
-    pub category: TicketCategory,
-    pub channel: TicketChannel,
-    pub customer: Option<Customer>,
-    pub affected_systems: Labels,
-    pub tags: Labels,
-}
-
 impl CreateTicketRequest {
-    pub fn parse(&self, customer_id: Option<&str>) -> Result<NewTicket, FieldErrors> {
+    /// The ticket's content, once every field is valid; it gets its id and number afterwards.
+    pub fn parse(&self, customer_id: Option<&str>) -> Result<TicketContent, FieldErrors> {
         let mut errors = FieldErrors::default();
         let title = required(&mut errors, "title", self.title.as_deref());
         let title = title.and_then(|t| errors.take("title", TicketTitle::parse(t)));
@@ -142,7 +132,7 @@ impl CreateTicketRequest {
         );
         let tags = labels(&mut errors, "tags", self.tags.as_ref());
         errors.into_result()?;
-        Ok(NewTicket {
+        Ok(TicketContent {
             title: title.expect("checked"),
             description: description.expect("checked"),
             priority: priority.expect("checked"),

@@ -1,3 +1,4 @@
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::status::TicketStatus;
@@ -19,6 +20,15 @@ pub enum TicketCommand {
 pub struct OpenTicket {
     pub ticket_id: Uuid,
     pub ticket_number: TicketNumber,
+    pub content: TicketContent,
+    pub created_by: String,
+}
+
+/// What a requester writes when opening a ticket: the one list of a ticket's own fields, which the
+/// request, the command, the `TicketOpened` event and the aggregate all carry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TicketContent {
     pub title: TicketTitle,
     pub description: TicketDescription,
     pub priority: TicketPriority,
@@ -27,7 +37,6 @@ pub struct OpenTicket {
     pub customer: Option<Customer>,
     pub affected_systems: Labels,
     pub tags: Labels,
-    pub created_by: String,
 }
 
 /// A partial update: `None` leaves a field as it is. `assignee: Some(None)` unassigns.

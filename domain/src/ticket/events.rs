@@ -2,10 +2,11 @@ use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::commands::TicketContent;
 use super::status::TicketStatus;
 use super::values::{
-    AgentId, CommentBody, CommentVisibility, Customer, Labels, Reason, TicketCategory,
-    TicketChannel, TicketDescription, TicketNumber, TicketPriority, TicketTitle,
+    AgentId, CommentBody, CommentVisibility, Labels, Reason, TicketCategory, TicketDescription,
+    TicketNumber, TicketPriority, TicketTitle,
 };
 use crate::Actor;
 
@@ -17,14 +18,8 @@ pub enum TicketEvent {
     TicketOpened {
         ticket_id: Uuid,
         ticket_number: TicketNumber,
-        title: TicketTitle,
-        description: TicketDescription,
-        priority: TicketPriority,
-        category: TicketCategory,
-        channel: TicketChannel,
-        customer: Option<Customer>,
-        affected_systems: Labels,
-        tags: Labels,
+        #[serde(flatten)]
+        content: TicketContent,
         created_by: String,
     },
     TicketRetitled {

@@ -13,7 +13,9 @@ use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-pub use commands::{AddComment, EscalateTicket, OpenTicket, TicketCommand, UpdateTicket};
+pub use commands::{
+    AddComment, EscalateTicket, OpenTicket, TicketCommand, TicketContent, UpdateTicket,
+};
 pub use events::TicketEvent;
 pub use status::{AssigneeRule, TicketStatus};
 pub use values::{
@@ -87,13 +89,7 @@ impl DomainError for TicketError {
 pub struct Ticket {
     id: Option<Uuid>,
     status: Option<TicketStatus>,
-    customer_id: Option<String>,
-    title: Option<TicketTitle>,
-    description: Option<TicketDescription>,
-    priority: Option<TicketPriority>,
-    category: Option<TicketCategory>,
-    tags: Labels,
-    affected_systems: Labels,
+    content: Option<TicketContent>,
     assignee: Option<AgentId>,
     responded: bool,
     escalation_level: u32,
@@ -129,35 +125,21 @@ impl Aggregate for Ticket {
     fn apply(&mut self, event: TicketEvent) {
         match event {
             TicketEvent::TicketOpened {
-                ticket_id,
-                title,
-                description,
-                priority,
-                category,
-                customer,
-                affected_systems,
-                tags,
-                ..
+                ticket_id, content, ..
             } => {
                 self.id = Some(ticket_id);
-                self.customer_id = customer.map(|c| c.id);
                 self.status = Some(TicketStatus::Open);
-                self.title = Some(title);
-                self.description = Some(description);
-                self.priority = Some(priority);
-                self.category = Some(category);
-                self.affected_systems = affected_systems;
-                self.tags = tags;
+                self.content = Some(content);
             }
-            TicketEvent::TicketRetitled { title } => self.title = Some(title),
+            TicketEvent::TicketRetitled { title } => self.content_mut().title = title,
             TicketEvent::TicketDescriptionChanged { description } => {
-                self.description = Some(description)
+                self.content_mut().description = description
             }
-            TicketEvent::TicketReprioritized { to, .. } => self.priority = Some(to),
-            TicketEvent::TicketRecategorized { to, .. } => self.category = Some(to),
-            TicketEvent::TicketTagsChanged { tags } => self.tags = tags,
+            TicketEvent::TicketReprioritized { to, .. } => self.content_mut().priority = to,
+            TicketEvent::TicketRecategorized { to, .. } => self.content_mut().category = to,
+            TicketEvent::TicketTagsChanged { tags } => self.content_mut().tags = tags,
             TicketEvent::TicketAffectedSystemsChanged { affected_systems } => {
-                self.affected_systems = affected_systems
+                self.content_mut().affected_systems = affected_systems
             }
             TicketEvent::TicketAssigned { assignee, .. } => self.assignee = Some(assignee),
             TicketEvent::TicketUnassigned { .. } => self.assignee = None,
@@ -182,6 +164,13 @@ impl Aggregate for Ticket {
 }
 
 impl Ticket {
+    /// Every event after the opening changes an opened ticket.
+    fn content_mut(&mut self) -> &mut TicketContent {
+        self.content
+            .as_mut()
+            .expect("a ticket's events follow its opening")
+    }
+
     /// The status of an opened ticket; commands on a ticket that was never opened fail here.
     fn current_status(&self) -> Result<TicketStatus, TicketError> {
         self.status.ok_or(TicketError::NotFound)
@@ -198,7 +187,9 @@ impl Ticket {
                 .as_ref()
                 .is_none_or(|a| a.as_str() == caller.actor.sub),
             ActorRole::Customer => {
-                caller.customer_id.is_some() && self.customer_id == caller.customer_id
+                let customer = self.content.as_ref().and_then(|c| c.customer.as_ref());
+                caller.customer_id.is_some()
+                    && customer.map(|c| &c.id) == caller.customer_id.as_ref()
             }
         };
         if visible {
@@ -225,47 +216,40 @@ impl Ticket {
         Ok(vec![TicketEvent::TicketOpened {
             ticket_id: open.ticket_id,
             ticket_number: open.ticket_number,
-            title: open.title,
-            description: open.description,
-            priority: open.priority,
-            category: open.category,
-            channel: open.channel,
-            customer: open.customer,
-            affected_systems: open.affected_systems,
-            tags: open.tags,
+            content: open.content,
             created_by: open.created_by,
         }])
     }
 
     fn update(&self, update: UpdateTicket) -> Result<Vec<TicketEvent>, TicketError> {
         let status = self.changeable_status(&update.caller)?;
+        let content = self.content.as_ref().ok_or(TicketError::NotFound)?;
         let mut events = Vec::new();
 
-        if let Some(title) = update.title.filter(|t| Some(t) != self.title.as_ref()) {
+        if let Some(title) = update.title.filter(|t| *t != content.title) {
             events.push(TicketEvent::TicketRetitled { title });
         }
-        if let Some(description) = update
-            .description
-            .filter(|d| Some(d) != self.description.as_ref())
-        {
+        if let Some(description) = update.description.filter(|d| *d != content.description) {
             events.push(TicketEvent::TicketDescriptionChanged { description });
         }
-        if let (Some(to), Some(from)) = (update.priority, self.priority) {
-            if to != from {
-                events.push(TicketEvent::TicketReprioritized { from, to });
-            }
+        if let Some(to) = update.priority.filter(|p| *p != content.priority) {
+            events.push(TicketEvent::TicketReprioritized {
+                from: content.priority,
+                to,
+            });
         }
-        if let (Some(to), Some(from)) = (update.category, self.category) {
-            if to != from {
-                events.push(TicketEvent::TicketRecategorized { from, to });
-            }
+        if let Some(to) = update.category.filter(|c| *c != content.category) {
+            events.push(TicketEvent::TicketRecategorized {
+                from: content.category,
+                to,
+            });
         }
-        if let Some(tags) = update.tags.filter(|t| *t != self.tags) {
+        if let Some(tags) = update.tags.filter(|t| *t != content.tags) {
             events.push(TicketEvent::TicketTagsChanged { tags });
         }
         if let Some(affected_systems) = update
             .affected_systems
-            .filter(|s| *s != self.affected_systems)
+            .filter(|s| *s != content.affected_systems)
         {
             events.push(TicketEvent::TicketAffectedSystemsChanged { affected_systems });
         }

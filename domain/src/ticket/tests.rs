@@ -13,6 +13,13 @@ fn opened() -> TicketEvent {
     TicketEvent::TicketOpened {
         ticket_id: TICKET,
         ticket_number: TicketNumber::parse("TKT-20261126-0001").unwrap(),
+        content: content(),
+        created_by: "customer-123".into(),
+    }
+}
+
+fn content() -> TicketContent {
+    TicketContent {
         title: TicketTitle::parse("Unable to access lead dashboard").unwrap(),
         description: TicketDescription::parse("500 on load").unwrap(),
         priority: TicketPriority::High,
@@ -21,7 +28,6 @@ fn opened() -> TicketEvent {
         customer: Some(Customer::parse("customer-123", None, None).unwrap()),
         affected_systems: Labels::default(),
         tags: Labels::default(),
-        created_by: "customer-123".into(),
     }
 }
 
@@ -467,27 +473,10 @@ async fn resolved_and_final_tickets_cannot_be_escalated() {
 
 #[tokio::test]
 async fn a_ticket_is_opened_once_and_changed_only_once_opened() {
-    let TicketEvent::TicketOpened {
-        ticket_number,
-        title,
-        description,
-        customer,
-        ..
-    } = opened()
-    else {
-        unreachable!()
-    };
     let open = TicketCommand::Open(OpenTicket {
         ticket_id: TICKET,
-        ticket_number,
-        title,
-        description,
-        priority: TicketPriority::High,
-        category: TicketCategory::Technical,
-        channel: TicketChannel::WebForm,
-        customer,
-        affected_systems: Labels::default(),
-        tags: Labels::default(),
+        ticket_number: TicketNumber::parse("TKT-20261126-0001").unwrap(),
+        content: content(),
         created_by: "customer-123".into(),
     });
     TicketTest::with(())
@@ -514,6 +503,10 @@ fn events_round_trip_through_their_stored_form() {
     let payload = &stored["TicketOpened"];
     assert_eq!(payload["ticketNumber"], "TKT-20261126-0001");
     assert_eq!(payload["priority"], "P1_HIGH");
+    assert_eq!(
+        payload["customer"]["id"], "customer-123",
+        "the content's fields sit in the payload itself, as before it had a type of its own"
+    );
     assert_eq!(
         TicketEvent::from_parts("TicketOpened", payload).unwrap(),
         event

@@ -7,7 +7,7 @@ use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
 use sqlx::types::Json;
 use sqlx::{PgConnection, Postgres};
-use support_domain::ticket::TicketEvent;
+use support_domain::ticket::{TicketContent, TicketEvent, TicketStatus};
 use support_domain::RecordedEvent;
 use uuid::Uuid;
 
@@ -81,13 +81,15 @@ async fn apply_all(
     Ok(())
 }
 
-/// A new row, as `jsonb_to_recordset` reads it.
+/// A new row, its fields named as the table's columns: the insert's column list is read off it.
 #[derive(Serialize)]
 struct OpenedRow {
     id: Uuid,
     version: i64,
     created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
     ticket_number: String,
+    status: &'static str,
     title: String,
     description: String,
     priority: &'static str,
@@ -101,20 +103,22 @@ struct OpenedRow {
     created_by: String,
 }
 
-async fn insert_opened(
-    conn: &mut PgConnection,
-    events: &[&RecordedEvent],
-) -> Result<(), ProjectionError> {
-    if events.is_empty() {
-        return Ok(());
-    }
-    let mut rows = Vec::with_capacity(events.len());
-    for event in events {
+impl OpenedRow {
+    fn from_event(event: &RecordedEvent) -> Result<Self, ProjectionError> {
         let name =
             RecordedEvent::message_id(&event.aggregate_type, &event.aggregate_id, event.sequence);
         let undecodable = |e: &dyn std::fmt::Display| ProjectionError::undecodable(&name, e);
         let TicketEvent::TicketOpened {
             ticket_number,
+            content,
+            created_by,
+            ..
+        } = TicketEvent::from_parts(&event.event_type, &event.payload)
+            .map_err(|e| undecodable(&e))?
+        else {
+            return Err(undecodable(&"not a TicketOpened event"));
+        };
+        let TicketContent {
             title,
             description,
             priority,
@@ -123,21 +127,17 @@ async fn insert_opened(
             customer,
             affected_systems,
             tags,
-            created_by,
-            ..
-        } = TicketEvent::from_parts(&event.event_type, &event.payload)
-            .map_err(|e| undecodable(&e))?
-        else {
-            return Err(undecodable(&"not a TicketOpened event"));
-        };
+        } = content;
         let (customer_id, customer_name, customer_email) = customer
             .map(|c| (Some(c.id), c.name, c.email))
             .unwrap_or_default();
-        rows.push(OpenedRow {
+        Ok(Self {
             id: Uuid::parse_str(&event.aggregate_id).map_err(|e| undecodable(&e))?,
             version: event.sequence,
             created_at: event.occurred_at,
+            updated_at: event.occurred_at,
             ticket_number: ticket_number.as_str().to_owned(),
+            status: TicketStatus::Open.as_str(),
             title: title.as_str().to_owned(),
             description: description.as_str().to_owned(),
             priority: priority.as_str(),
@@ -149,20 +149,26 @@ async fn insert_opened(
             affected_systems: affected_systems.as_slice().to_vec(),
             tags: tags.as_slice().to_vec(),
             created_by,
-        });
+        })
     }
-    sqlx::query(
-        "INSERT INTO tickets (id, version, created_at, updated_at, ticket_number, title, \
-         description, priority, status, category, channel, customer_id, customer_name, \
-         customer_email, affected_systems, tags, created_by) \
-         SELECT id, version, created_at, created_at, ticket_number, title, description, priority, \
-                'OPEN', category, channel, customer_id, customer_name, customer_email, \
-                affected_systems, tags, created_by \
-         FROM jsonb_to_recordset($1) AS r(id uuid, version bigint, created_at timestamptz, \
-             ticket_number text, title text, description text, priority text, category text, \
-             channel text, customer_id text, customer_name text, customer_email text, \
-             affected_systems text[], tags text[], created_by text)",
-    )
+}
+
+async fn insert_opened(
+    conn: &mut PgConnection,
+    events: &[&RecordedEvent],
+) -> Result<(), ProjectionError> {
+    let rows = events
+        .iter()
+        .map(|e| OpenedRow::from_event(e).and_then(|row| Ok(serde_json::to_value(row)?)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let Some(serde_json::Value::Object(first)) = rows.first() else {
+        return Ok(());
+    };
+    let columns = first.keys().cloned().collect::<Vec<_>>().join(", ");
+    sqlx::query(&format!(
+        "INSERT INTO tickets ({columns}) \
+         SELECT {columns} FROM jsonb_populate_recordset(NULL::tickets, $1)"
+    ))
     .bind(Json(rows))
     .execute(conn)
     .await?;
