@@ -4,6 +4,7 @@ pub mod auth;
 pub mod bench;
 pub mod clock;
 pub mod database;
+pub mod extract;
 pub mod health;
 pub mod openapi;
 pub mod problem;

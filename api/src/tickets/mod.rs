@@ -24,7 +24,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::Principal;
-use crate::problem::{ApiError, ApiJson, ApiQuery, Problem};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::problem::{ApiError, Problem};
 use crate::startup::ApiContext;
 use requests::{
     AddCommentRequest, CreateTicketRequest, EscalateRequest, TicketListQuery, UpdateTicketRequest,
