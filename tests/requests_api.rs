@@ -6,6 +6,7 @@ mod common;
 use common::{spawn_app, ticket_body, TestApp};
 use serde_json::{json, Value};
 use sqlx::PgPool;
+use support_domain::ActorRole;
 
 const TICKETS: &str = "/api/v1/support/tickets";
 
@@ -143,4 +144,84 @@ async fn every_field_the_spec_examples_send_is_declared(pool: PgPool) {
         escalated.json::<Value>().await.unwrap()["escalationLevel"],
         1
     );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn is_internal_makes_a_note_the_customer_never_sees(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let agent = app.token(ActorRole::Agent, "agent-7");
+    let customer = app.token(ActorRole::Customer, "customer-123");
+    let path = ticket_path(&app).await;
+    let comments = format!("{path}/comments");
+
+    let note = app
+        .post(
+            &comments,
+            &agent,
+            json!({"body": "Pool exhausted at 15:32", "isInternal": true}),
+        )
+        .await;
+    assert_eq!(note.status(), 201);
+    let reply = app
+        .post(
+            &comments,
+            &agent,
+            json!({"body": "We are on it", "isInternal": false}),
+        )
+        .await;
+    assert_eq!(reply.status(), 201);
+
+    let staff_view: Value = app.get_json(&path, &agent).await;
+    let seen: Vec<_> = staff_view["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["body"].as_str().unwrap(),
+                c["visibility"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("Pool exhausted at 15:32", "INTERNAL"),
+            ("We are on it", "PUBLIC")
+        ]
+    );
+    let customer_view: Value = app.get_json(&path, &customer).await;
+    let bodies: Vec<_> = customer_view["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies, ["We are on it"]);
+
+    let before = app.event_count().await;
+    let disagreeing = problem(
+        app.post(
+            &comments,
+            &agent,
+            json!({"body": "which?", "isInternal": true, "visibility": "PUBLIC"}),
+        )
+        .await,
+        422,
+        "validation",
+    )
+    .await;
+    assert_eq!(refused_fields(&disagreeing), ["visibility", "isInternal"]);
+    problem(
+        app.post(
+            &comments,
+            &customer,
+            json!({"body": "psst", "isInternal": true}),
+        )
+        .await,
+        403,
+        "forbidden",
+    )
+    .await;
+    assert_eq!(app.event_count().await, before, "nothing was recorded");
 }

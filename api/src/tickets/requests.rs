@@ -248,6 +248,9 @@ pub struct AddCommentRequest {
     /// PUBLIC (the default) or INTERNAL; internal notes are never shown to customers.
     #[schema(schema_with = schema::comment_visibility)]
     pub visibility: Option<String>,
+    /// The spec's spelling of the same choice: `true` is INTERNAL, `false` PUBLIC. Sent together
+    /// with `visibility`, the two must agree.
+    pub is_internal: Option<bool>,
     /// Accepted for compatibility; the author is always the authenticated caller.
     pub author: Option<String>,
 }
@@ -257,14 +260,31 @@ impl AddCommentRequest {
         let mut errors = FieldErrors::default();
         let body = required(&mut errors, "body", self.body.as_deref());
         let body = body.and_then(|b| errors.take("body", CommentBody::parse(b)));
-        let visibility = parsed(
+        let named = parsed(
             &mut errors,
             "visibility",
-            self.visibility.as_deref().or(Some("PUBLIC")),
+            self.visibility.as_deref(),
             CommentVisibility::parse,
         );
+        let flagged = self.is_internal.map(|internal| match internal {
+            true => CommentVisibility::Internal,
+            false => CommentVisibility::Public,
+        });
+        if let (Some(named), Some(flagged)) = (named, flagged) {
+            if named != flagged {
+                errors.push(
+                    "visibility",
+                    format!("is {named} but isInternal says {flagged}"),
+                );
+                errors.push(
+                    "isInternal",
+                    format!("says {flagged} but visibility is {named}"),
+                );
+            }
+        }
         errors.into_result()?;
-        Ok((body.expect("checked"), visibility.expect("checked")))
+        let visibility = named.or(flagged).unwrap_or(CommentVisibility::Public);
+        Ok((body.expect("checked"), visibility))
     }
 }
 
@@ -445,6 +465,41 @@ mod tests {
         let untouched: UpdateTicketRequest =
             serde_json::from_str(r#"{"status": "IN_PROGRESS"}"#).unwrap();
         assert_eq!(untouched.parse().unwrap().assignee, None);
+    }
+
+    #[test]
+    fn is_internal_chooses_the_visibility_and_must_agree_with_it() {
+        let visibility = |json: serde_json::Value| {
+            serde_json::from_value::<AddCommentRequest>(json)
+                .unwrap()
+                .parse()
+                .map(|(_, visibility)| visibility)
+        };
+        let body = "Pool exhausted";
+        assert_eq!(
+            visibility(serde_json::json!({"body": body, "isInternal": true})),
+            Ok(CommentVisibility::Internal)
+        );
+        assert_eq!(
+            visibility(serde_json::json!({"body": body, "isInternal": false})),
+            Ok(CommentVisibility::Public)
+        );
+        assert_eq!(
+            visibility(serde_json::json!({"body": body})),
+            Ok(CommentVisibility::Public)
+        );
+        assert_eq!(
+            visibility(
+                serde_json::json!({"body": body, "isInternal": true, "visibility": "INTERNAL"})
+            ),
+            Ok(CommentVisibility::Internal)
+        );
+        let disagreeing = visibility(
+            serde_json::json!({"body": body, "isInternal": true, "visibility": "PUBLIC"}),
+        )
+        .unwrap_err();
+        let fields: Vec<_> = disagreeing.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["visibility", "isInternal"]);
     }
 
     #[test]
