@@ -225,3 +225,36 @@ async fn is_internal_makes_a_note_the_customer_never_sees(pool: PgPool) {
     .await;
     assert_eq!(app.event_count().await, before, "nothing was recorded");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn arrays_are_bounded(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let admin = app.admin();
+    let path = ticket_path(&app).await;
+    let before = app.event_count().await;
+
+    let ids: Vec<_> = (0..51).map(|_| uuid::Uuid::new_v4()).collect();
+    let tags: Vec<_> = (0..51).map(|i| format!("tag-{i}")).collect();
+    for (field, value) in [
+        ("relatedTickets", json!(ids)),
+        ("relatedIncidents", json!(ids)),
+        ("tags", json!(tags)),
+        ("affectedSystems", json!(tags)),
+    ] {
+        let refused = problem(
+            app.put(&path, &admin, json!({ field: value })).await,
+            422,
+            "validation",
+        )
+        .await;
+        assert_eq!(
+            refused["errors"],
+            json!([{"field": field, "message": "must have at most 50 items"}])
+        );
+    }
+    let mut create = ticket_body("Too many tags", "customer-123");
+    create["tags"] = json!(tags);
+    let refused = problem(app.post(TICKETS, &admin, create).await, 422, "validation").await;
+    assert_eq!(refused_fields(&refused), ["tags"]);
+    assert_eq!(app.event_count().await, before, "nothing was recorded");
+}

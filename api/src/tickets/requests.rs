@@ -4,13 +4,15 @@
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::{Deserialize, Deserializer};
 use support_domain::ticket::{
-    AgentId, CommentBody, CommentVisibility, Customer, Labels, Reason, TicketCategory,
+    AgentId, CommentBody, CommentVisibility, Customer, Labels, Reason, RelatedIds, TicketCategory,
     TicketChannel, TicketDescription, TicketPriority, TicketStatus, TicketTitle, UpdateTicket,
 };
 use support_domain::FieldErrors;
 use support_projections::page::PageRequest;
 use support_projections::schema;
 use support_projections::tickets::TicketFilter;
+use utoipa::openapi::schema::{Array, ArrayBuilder, ObjectBuilder, SchemaFormat, Type};
+use utoipa::openapi::KnownFormat;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -44,6 +46,37 @@ fn labels(errors: &mut FieldErrors, field: &str, values: Option<&Vec<String>>) -
     }
 }
 
+fn related_ids(
+    errors: &mut FieldErrors,
+    field: &str,
+    ids: Option<&Vec<Uuid>>,
+) -> Option<Vec<Uuid>> {
+    errors.take(field, RelatedIds::parse(ids?))
+}
+
+/// The schema of tags and affected systems, from the limits `Labels::parse` enforces.
+fn labels_schema() -> Array {
+    let label = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(Labels::MAX_CHARS));
+    ArrayBuilder::new()
+        .items(label)
+        .max_items(Some(Labels::MAX_ITEMS))
+        .build()
+}
+
+/// The schema of related ticket or incident ids, from the limit `RelatedIds::parse` enforces.
+fn related_ids_schema() -> Array {
+    let id = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)));
+    ArrayBuilder::new()
+        .items(id)
+        .max_items(Some(RelatedIds::MAX_ITEMS))
+        .build()
+}
+
 fn parsed<T>(
     errors: &mut FieldErrors,
     field: &str,
@@ -73,8 +106,10 @@ pub struct CreateTicketRequest {
     pub customer_name: Option<String>,
     pub customer_email: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = labels_schema)]
     pub affected_systems: Option<Vec<String>>,
     #[serde(default)]
+    #[schema(schema_with = labels_schema)]
     pub tags: Option<Vec<String>>,
     /// Honoured for the service role (an integration acting for someone); otherwise the caller.
     pub created_by: Option<String>,
@@ -165,9 +200,13 @@ pub struct UpdateTicketRequest {
     pub priority: Option<String>,
     #[schema(schema_with = schema::ticket_category)]
     pub category: Option<String>,
+    #[schema(schema_with = labels_schema)]
     pub tags: Option<Vec<String>>,
+    #[schema(schema_with = labels_schema)]
     pub affected_systems: Option<Vec<String>>,
+    #[schema(schema_with = related_ids_schema)]
     pub related_tickets: Option<Vec<Uuid>>,
+    #[schema(schema_with = related_ids_schema)]
     pub related_incidents: Option<Vec<Uuid>>,
     /// An agent's id; `null` unassigns.
     #[serde(default, deserialize_with = "explicit_null")]
@@ -215,8 +254,16 @@ impl UpdateTicketRequest {
                 "affectedSystems",
                 self.affected_systems.as_ref(),
             ),
-            related_tickets: self.related_tickets.clone(),
-            related_incidents: self.related_incidents.clone(),
+            related_tickets: related_ids(
+                &mut errors,
+                "relatedTickets",
+                self.related_tickets.as_ref(),
+            ),
+            related_incidents: related_ids(
+                &mut errors,
+                "relatedIncidents",
+                self.related_incidents.as_ref(),
+            ),
             assignee: match &self.assigned_to {
                 None => None,
                 Some(None) => Some(None),
