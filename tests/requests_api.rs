@@ -22,6 +22,52 @@ async fn problem(response: reqwest::Response, status: u16, problem_type: &str) -
     problem
 }
 
+/// POSTs `body` as `token` with an `Idempotency-Key`.
+async fn post_with_key(
+    app: &TestApp,
+    path: &str,
+    token: &str,
+    key: &str,
+    body: &Value,
+) -> reqwest::Response {
+    app.http
+        .post(format!("{}{path}", app.address))
+        .bearer_auth(token)
+        .header("Idempotency-Key", key)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Status, `Location`, `Content-Type`, `Idempotent-Replayed` and the body bytes of an answer.
+async fn answer(
+    response: reqwest::Response,
+) -> (u16, Option<String>, String, Option<String>, Vec<u8>) {
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let (location, content_type, replayed) = (
+        header("location"),
+        header("content-type").unwrap(),
+        header("idempotent-replayed"),
+    );
+    let status = response.status().as_u16();
+    let body = response.bytes().await.unwrap().to_vec();
+    (status, location, content_type, replayed, body)
+}
+
+async fn count_events(app: &TestApp, event_type: &str) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = $1")
+        .bind(event_type)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
 fn refused_fields(problem: &Value) -> Vec<&str> {
     problem["errors"]
         .as_array()
@@ -257,4 +303,157 @@ async fn arrays_are_bounded(pool: PgPool) {
     let refused = problem(app.post(TICKETS, &admin, create).await, 422, "validation").await;
     assert_eq!(refused_fields(&refused), ["tags"]);
     assert_eq!(app.event_count().await, before, "nothing was recorded");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_retried_create_gets_the_first_answer_and_opens_one_ticket(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let admin = app.admin();
+    let body = ticket_body("Dashboard down", "customer-123");
+
+    let first = answer(post_with_key(&app, TICKETS, &admin, "open-1", &body).await).await;
+    let retry = answer(post_with_key(&app, TICKETS, &admin, "open-1", &body).await).await;
+    assert_eq!(first.0, 201);
+    assert_eq!(first.3, None, "the first answer is no replay");
+    assert_eq!(retry.3.as_deref(), Some("true"));
+    assert_eq!(
+        (&retry.0, &retry.1, &retry.2, &retry.4),
+        (&first.0, &first.1, &first.2, &first.4),
+        "the same status, Location, Content-Type and body bytes"
+    );
+    assert_eq!(count_events(&app, "TicketOpened").await, 1);
+
+    let before = app.event_count().await;
+    let other_body = ticket_body("Something else", "customer-123");
+    let other_path = format!("{}/comments", first.1.as_deref().unwrap());
+    for (path, body) in [
+        (TICKETS, &other_body),
+        (&other_path, &json!({"body": "hello"})),
+    ] {
+        let refused = problem(
+            post_with_key(&app, path, &admin, "open-1", body).await,
+            422,
+            "validation",
+        )
+        .await;
+        assert_eq!(refused_fields(&refused), ["Idempotency-Key"], "{path}");
+    }
+    assert_eq!(app.event_count().await, before, "nothing was recorded");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_retried_comment_is_posted_once(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let admin = app.admin();
+    let comments = format!("{}/comments", ticket_path(&app).await);
+    let body = json!({"body": "We are on it"});
+
+    let first = answer(post_with_key(&app, &comments, &admin, "reply-1", &body).await).await;
+    let retry = answer(post_with_key(&app, &comments, &admin, "reply-1", &body).await).await;
+    assert_eq!((first.0, retry.0), (201, 201));
+    assert_eq!(retry.4, first.4);
+    assert_eq!(count_events(&app, "TicketCommentAdded").await, 1);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn each_caller_has_keys_of_their_own(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let body = ticket_body("Dashboard down", "customer-123");
+    for admin in ["admin-1", "admin-2"] {
+        let token = app.token(ActorRole::Admin, admin);
+        let (status, _, _, replayed, _) =
+            answer(post_with_key(&app, TICKETS, &token, "same-key", &body).await).await;
+        assert_eq!((status, replayed), (201, None), "{admin}");
+    }
+    assert_eq!(count_events(&app, "TicketOpened").await, 2);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn concurrent_retries_open_one_ticket(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let admin = app.admin();
+    let body = ticket_body("Dashboard down", "customer-123");
+
+    let (one, two) = tokio::join!(
+        post_with_key(&app, TICKETS, &admin, "race", &body),
+        post_with_key(&app, TICKETS, &admin, "race", &body),
+    );
+    let answers = [answer(one).await, answer(two).await];
+    let opened: Vec<_> = answers.iter().filter(|a| a.0 == 201).collect();
+    assert!(!opened.is_empty(), "one of them ran");
+    assert!(
+        opened.iter().all(|a| a.4 == opened[0].4),
+        "a 201 is the one answer"
+    );
+    for (status, _, content_type, _, body) in &answers {
+        if *status == 409 {
+            assert_eq!(content_type, "application/problem+json");
+            let problem: Value = serde_json::from_slice(body).unwrap();
+            assert_eq!(
+                problem["detail"],
+                "a request with this Idempotency-Key is in progress; retry"
+            );
+        } else {
+            assert_eq!(*status, 201);
+        }
+    }
+    assert_eq!(count_events(&app, "TicketOpened").await, 1);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn invalid_keys_are_refused_and_tokenless_requests_pass_through(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let admin = app.admin();
+    let body = ticket_body("Dashboard down", "customer-123");
+    for key in [String::new(), "k".repeat(300)] {
+        let refused = problem(
+            post_with_key(&app, TICKETS, &admin, &key, &body).await,
+            422,
+            "validation",
+        )
+        .await;
+        assert_eq!(refused_fields(&refused), ["Idempotency-Key"]);
+    }
+    let tokenless = app
+        .http
+        .post(format!("{}{TICKETS}", app.address))
+        .header("Idempotency-Key", "k-1")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    problem(tokenless, 401, "unauthorized").await;
+    assert_eq!(app.event_count().await, 0, "nothing was recorded");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn keys_expire_after_a_day(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let admin = app.admin();
+    let insert = "INSERT INTO idempotency_keys \
+                  (subject, idempotency_key, request_hash, created_at, status, body) \
+                  VALUES ($1, $2, '\\x00', now() - interval '25 hours', 201, '{}')";
+    for subject in ["admin-1", "someone-else"] {
+        sqlx::query(insert)
+            .bind(subject)
+            .bind("old-key")
+            .execute(&app.pool)
+            .await
+            .unwrap();
+    }
+
+    let body = ticket_body("Dashboard down", "customer-123");
+    let (status, _, _, replayed, _) =
+        answer(post_with_key(&app, TICKETS, &admin, "old-key", &body).await).await;
+    assert_eq!(
+        (status, replayed),
+        (201, None),
+        "an expired key is taken anew"
+    );
+    let subjects: Vec<String> =
+        sqlx::query_scalar("SELECT subject FROM idempotency_keys ORDER BY subject")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(subjects, ["admin-1"], "the other expired key was deleted");
 }

@@ -6,6 +6,7 @@ pub mod clock;
 pub mod database;
 pub mod extract;
 pub mod health;
+pub mod idempotency;
 pub mod openapi;
 pub mod problem;
 pub mod read_your_writes;

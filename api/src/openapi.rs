@@ -69,4 +69,24 @@ mod tests {
         assert_eq!(update["tags"]["items"]["maxLength"], Labels::MAX_CHARS);
         assert_eq!(update["relatedTickets"]["maxItems"], RelatedIds::MAX_ITEMS);
     }
+
+    #[test]
+    fn every_post_declares_the_idempotency_key() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let posts: Vec<_> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter_map(|(path, item)| item.get("post").map(|post| (path, post)))
+            .collect();
+        assert_eq!(posts.len(), 3);
+        for (path, post) in posts {
+            let declared = post["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["name"] == crate::idempotency::HEADER && p["in"] == "header");
+            assert!(declared, "{path}");
+        }
+    }
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::Router;
+use axum::{middleware, Router};
 use cqrs_es::persist::PersistedEventStore;
 use cqrs_es::CqrsFramework;
 use postgres_es::PostgresEventRepository;
@@ -21,7 +21,7 @@ use crate::clock::Clock;
 use crate::problem::ApiError;
 use crate::read_your_writes::Checkpoints;
 use crate::settings::Settings;
-use crate::{health, openapi, tickets};
+use crate::{health, idempotency, openapi, tickets};
 
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -174,8 +174,14 @@ async fn shutdown_signal() {
 }
 
 fn router(context: ApiContext) -> Router {
+    // A route layer, added after every route: each POST of the API takes an Idempotency-Key, and
+    // unknown paths and methods are answered without it.
+    let support = tickets::routes().route_layer(middleware::from_fn_with_state(
+        context.clone(),
+        idempotency::replay_or_run,
+    ));
     Router::new()
-        .nest("/api/v1/support", tickets::routes())
+        .nest("/api/v1/support", support)
         .merge(health::routes())
         .merge(openapi::routes())
         .fallback(|| async { ApiError::NotFound("resource") })
