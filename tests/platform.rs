@@ -25,7 +25,8 @@ use support_projections::{Projection, ProjectionError};
 use supportd::auth::Principal;
 use supportd::clock::Clock;
 use supportd::commands::RequestIds;
-use supportd::problem::{ApiError, ApiJson};
+use supportd::extract::ApiJson;
+use supportd::problem::ApiError;
 use supportd::startup::{ApiContext, Application, Registry, Worker};
 use uuid::Uuid;
 

@@ -9,7 +9,9 @@ use support_projections::dead_letters::{self, DeadLetter, LetterState, RetryErro
 use utoipa::IntoParams;
 
 use crate::auth::Principal;
-use crate::problem::{ApiError, ApiQuery, Problem};
+use crate::extract::ApiQuery;
+use crate::idempotency::DESCRIPTION as IDEMPOTENCY_KEY;
+use crate::problem::{ApiError, Problem};
 use crate::startup::ApiContext;
 
 pub fn routes() -> Router<ApiContext> {
@@ -79,7 +81,8 @@ pub async fn list_dead_letters(
 /// `409` when it still cannot be applied (the problem's detail has the error) or was applied
 /// already.
 #[utoipa::path(post, path = "/api/v1/support/admin/dead-letters/{id}/retry", tag = "operations",
-    params(("id" = i64, Path, description = "The dead letter's id")),
+    params(("id" = i64, Path, description = "The dead letter's id"),
+        ("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY)),
     responses((status = 200, description = "Applied; the letter is resolved", body = DeadLetter),
         (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem)),

@@ -19,7 +19,7 @@ use crate::clock::Clock;
 use crate::problem::ApiError;
 use crate::read_your_writes::Checkpoints;
 use crate::settings::Settings;
-use crate::{dead_letters, health, openapi, tickets};
+use crate::{dead_letters, health, idempotency, openapi, tickets};
 
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -236,6 +236,12 @@ fn with_common_layers(router: Router<ApiContext>, context: ApiContext) -> Router
 }
 
 fn router(context: ApiContext, routes: Router<ApiContext>) -> Router {
+    // A route layer, added after every route: each POST of the API takes an Idempotency-Key, and
+    // unknown paths and methods are answered without it.
+    let routes = routes.route_layer(middleware::from_fn_with_state(
+        context.clone(),
+        idempotency::replay_or_run,
+    ));
     let api = Router::new()
         .nest("/api/v1/support", routes)
         .merge(health::routes())

@@ -24,8 +24,10 @@ use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::commands::{CommandAccepted, Committed, RequestIds};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::idempotency::DESCRIPTION as IDEMPOTENCY_KEY;
 use crate::numbering;
-use crate::problem::{ApiError, ApiJson, ApiQuery, Problem};
+use crate::problem::{ApiError, Problem};
 use crate::startup::ApiContext;
 use requests::{
     AddCommentRequest, CreateTicketRequest, EscalateRequest, TicketListQuery, UpdateTicketRequest,
@@ -119,10 +121,12 @@ async fn answer_with_ticket(
 /// Customers open tickets for themselves (`customerId` defaults to theirs). The response is the
 /// ticket as the read model shows it; `202` if it did not within the wait bound.
 #[utoipa::path(post, path = "/api/v1/support/tickets", tag = "tickets", request_body = CreateTicketRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY)),
     responses(
         (status = 201, description = "Ticket opened", body = TicketDetail, headers(("Location" = String))),
         (status = 202, description = "Opened; the read model has not caught up yet", body = CommandAccepted),
         (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, description = "A request with this Idempotency-Key is in progress", body = Problem),
         (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn create_ticket(
@@ -242,7 +246,8 @@ pub async fn update_ticket(
 
 /// Add a comment. Customers post public replies to their own tickets; staff may post internal notes.
 #[utoipa::path(post, path = "/api/v1/support/tickets/{key}/comments", tag = "tickets", request_body = AddCommentRequest,
-    params(("key" = String, Path, description = "Ticket id or number")),
+    params(("key" = String, Path, description = "Ticket id or number"),
+        ("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY)),
     responses(
         (status = 201, body = TicketDetail), (status = 202, body = CommandAccepted),
         (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
@@ -274,7 +279,8 @@ pub async fn add_comment(
 
 /// Escalate a ticket one level, with a reason. Staff only.
 #[utoipa::path(post, path = "/api/v1/support/tickets/{key}/escalate", tag = "tickets", request_body = EscalateRequest,
-    params(("key" = String, Path, description = "Ticket id or number")),
+    params(("key" = String, Path, description = "Ticket id or number"),
+        ("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY)),
     responses(
         (status = 200, body = TicketDetail), (status = 202, body = CommandAccepted),
         (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),

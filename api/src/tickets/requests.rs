@@ -4,7 +4,7 @@
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::{Deserialize, Deserializer};
 use support_domain::ticket::{
-    AgentId, CommentBody, CommentVisibility, Customer, Labels, Reason, TicketCategory,
+    AgentId, CommentBody, CommentVisibility, Customer, Labels, Reason, RelatedIds, TicketCategory,
     TicketChannel, TicketContent, TicketDescription, TicketPriority, TicketStatus, TicketTitle,
     UpdateTicket,
 };
@@ -12,6 +12,8 @@ use support_domain::{Caller, FieldErrors};
 use support_projections::page::PageRequest;
 use support_projections::schema;
 use support_projections::tickets::TicketFilter;
+use utoipa::openapi::schema::{Array, ArrayBuilder, ObjectBuilder, SchemaFormat, Type};
+use utoipa::openapi::KnownFormat;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -45,6 +47,37 @@ fn labels(errors: &mut FieldErrors, field: &str, values: Option<&Vec<String>>) -
     }
 }
 
+fn related_ids(
+    errors: &mut FieldErrors,
+    field: &str,
+    ids: Option<&Vec<Uuid>>,
+) -> Option<Vec<Uuid>> {
+    errors.take(field, RelatedIds::parse(ids?))
+}
+
+/// The schema of tags and affected systems, from the limits `Labels::parse` enforces.
+fn labels_schema() -> Array {
+    let label = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(Labels::MAX_CHARS));
+    ArrayBuilder::new()
+        .items(label)
+        .max_items(Some(Labels::MAX_ITEMS))
+        .build()
+}
+
+/// The schema of related ticket or incident ids, from the limit `RelatedIds::parse` enforces.
+fn related_ids_schema() -> Array {
+    let id = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)));
+    ArrayBuilder::new()
+        .items(id)
+        .max_items(Some(RelatedIds::MAX_ITEMS))
+        .build()
+}
+
 fn parsed<T>(
     errors: &mut FieldErrors,
     field: &str,
@@ -74,8 +107,10 @@ pub struct CreateTicketRequest {
     pub customer_name: Option<String>,
     pub customer_email: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = labels_schema)]
     pub affected_systems: Option<Vec<String>>,
     #[serde(default)]
+    #[schema(schema_with = labels_schema)]
     pub tags: Option<Vec<String>>,
     /// Honoured for the service role (an integration acting for someone); otherwise the caller.
     pub created_by: Option<String>,
@@ -155,9 +190,13 @@ pub struct UpdateTicketRequest {
     pub priority: Option<String>,
     #[schema(schema_with = schema::ticket_category)]
     pub category: Option<String>,
+    #[schema(schema_with = labels_schema)]
     pub tags: Option<Vec<String>>,
+    #[schema(schema_with = labels_schema)]
     pub affected_systems: Option<Vec<String>>,
+    #[schema(schema_with = related_ids_schema)]
     pub related_tickets: Option<Vec<Uuid>>,
+    #[schema(schema_with = related_ids_schema)]
     pub related_incidents: Option<Vec<Uuid>>,
     /// An agent's id; `null` unassigns.
     #[serde(default, deserialize_with = "explicit_null")]
@@ -206,8 +245,16 @@ impl UpdateTicketRequest {
                 "affectedSystems",
                 self.affected_systems.as_ref(),
             ),
-            related_tickets: self.related_tickets.clone(),
-            related_incidents: self.related_incidents.clone(),
+            related_tickets: related_ids(
+                &mut errors,
+                "relatedTickets",
+                self.related_tickets.as_ref(),
+            ),
+            related_incidents: related_ids(
+                &mut errors,
+                "relatedIncidents",
+                self.related_incidents.as_ref(),
+            ),
             assignee: match &self.assigned_to {
                 None => None,
                 Some(None) => Some(None),
@@ -239,6 +286,9 @@ pub struct AddCommentRequest {
     /// PUBLIC (the default) or INTERNAL; internal notes are never shown to customers.
     #[schema(schema_with = schema::comment_visibility)]
     pub visibility: Option<String>,
+    /// The spec's spelling of the same choice: `true` is INTERNAL, `false` PUBLIC. Sent together
+    /// with `visibility`, the two must agree.
+    pub is_internal: Option<bool>,
     /// Accepted for compatibility; the author is always the authenticated caller.
     pub author: Option<String>,
 }
@@ -248,14 +298,31 @@ impl AddCommentRequest {
         let mut errors = FieldErrors::default();
         let body = required(&mut errors, "body", self.body.as_deref());
         let body = body.and_then(|b| errors.take("body", CommentBody::parse(b)));
-        let visibility = parsed(
+        let named = parsed(
             &mut errors,
             "visibility",
-            self.visibility.as_deref().or(Some("PUBLIC")),
+            self.visibility.as_deref(),
             CommentVisibility::parse,
         );
+        let flagged = self.is_internal.map(|internal| match internal {
+            true => CommentVisibility::Internal,
+            false => CommentVisibility::Public,
+        });
+        if let (Some(named), Some(flagged)) = (named, flagged) {
+            if named != flagged {
+                errors.push(
+                    "visibility",
+                    format!("is {named} but isInternal says {flagged}"),
+                );
+                errors.push(
+                    "isInternal",
+                    format!("says {flagged} but visibility is {named}"),
+                );
+            }
+        }
         errors.into_result()?;
-        Ok((body.expect("checked"), visibility.expect("checked")))
+        let visibility = named.or(flagged).unwrap_or(CommentVisibility::Public);
+        Ok((body.expect("checked"), visibility))
     }
 }
 
@@ -443,6 +510,41 @@ mod tests {
         let untouched: UpdateTicketRequest =
             serde_json::from_str(r#"{"status": "IN_PROGRESS"}"#).unwrap();
         assert_eq!(untouched.parse(caller()).unwrap().assignee, None);
+    }
+
+    #[test]
+    fn is_internal_chooses_the_visibility_and_must_agree_with_it() {
+        let visibility = |json: serde_json::Value| {
+            serde_json::from_value::<AddCommentRequest>(json)
+                .unwrap()
+                .parse()
+                .map(|(_, visibility)| visibility)
+        };
+        let body = "Pool exhausted";
+        assert_eq!(
+            visibility(serde_json::json!({"body": body, "isInternal": true})),
+            Ok(CommentVisibility::Internal)
+        );
+        assert_eq!(
+            visibility(serde_json::json!({"body": body, "isInternal": false})),
+            Ok(CommentVisibility::Public)
+        );
+        assert_eq!(
+            visibility(serde_json::json!({"body": body})),
+            Ok(CommentVisibility::Public)
+        );
+        assert_eq!(
+            visibility(
+                serde_json::json!({"body": body, "isInternal": true, "visibility": "INTERNAL"})
+            ),
+            Ok(CommentVisibility::Internal)
+        );
+        let disagreeing = visibility(
+            serde_json::json!({"body": body, "isInternal": true, "visibility": "PUBLIC"}),
+        )
+        .unwrap_err();
+        let fields: Vec<_> = disagreeing.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["visibility", "isInternal"]);
     }
 
     #[test]

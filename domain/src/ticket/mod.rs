@@ -19,7 +19,7 @@ pub use commands::{
 pub use events::TicketEvent;
 pub use status::{AssigneeRule, TicketStatus};
 pub use values::{
-    AgentId, CommentBody, CommentVisibility, Customer, Labels, Reason, TicketCategory,
+    AgentId, CommentBody, CommentVisibility, Customer, Labels, Reason, RelatedIds, TicketCategory,
     TicketChannel, TicketDescription, TicketNumber, TicketPriority, TicketTitle,
 };
 

@@ -4,6 +4,7 @@ use std::fmt;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 macro_rules! screaming_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
@@ -167,6 +168,20 @@ impl Labels {
     }
 }
 
+/// The complete set of tickets, or of incidents, that a request links a ticket to.
+pub struct RelatedIds;
+
+impl RelatedIds {
+    pub const MAX_ITEMS: usize = 50;
+
+    pub fn parse(ids: &[Uuid]) -> Result<Vec<Uuid>, String> {
+        if ids.len() > Self::MAX_ITEMS {
+            return Err(format!("must have at most {} items", Self::MAX_ITEMS));
+        }
+        Ok(ids.to_vec())
+    }
+}
+
 /// The customer a ticket is for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -300,6 +315,17 @@ mod tests {
         assert_eq!(
             Labels::parse(&["ok".into(), "".into()]).unwrap_err().0,
             Some(1)
+        );
+    }
+
+    #[test]
+    fn related_ids_are_bounded() {
+        let ids = vec![Uuid::nil(); RelatedIds::MAX_ITEMS];
+        assert_eq!(RelatedIds::parse(&ids), Ok(ids.clone()));
+        let too_many = vec![Uuid::nil(); RelatedIds::MAX_ITEMS + 1];
+        assert_eq!(
+            RelatedIds::parse(&too_many),
+            Err("must have at most 50 items".to_owned())
         );
     }
 

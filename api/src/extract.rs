@@ -1,0 +1,204 @@
+//! Extractors whose rejections are problem documents. A JSON body says only what the endpoint
+//! understands: a field it does not declare is refused, not silently dropped, so a misspelt
+//! `isInternl` cannot turn an internal note into a public one.
+
+use axum::body::{to_bytes, Body, Bytes};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
+use http_body_util::LengthLimitError;
+use serde::de::DeserializeOwned;
+use serde_ignored::Path;
+use serde_json::error::Category;
+use support_domain::FieldErrors;
+
+use crate::problem::ApiError;
+use crate::startup::MAX_BODY_BYTES;
+
+/// A JSON body as `T`. Refuses a wrong content type (415), a body past `MAX_BODY_BYTES` (413),
+/// malformed JSON (400), and values of the wrong type or fields `T` does not declare (422).
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, _: &S) -> Result<Self, ApiError> {
+        if !is_json(request.headers()) {
+            return Err(ApiError::UnsupportedMediaType(
+                "send the body as JSON with Content-Type: application/json".to_owned(),
+            ));
+        }
+        let bytes = read_body(request.into_body()).await?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// `application/json` or any `application/*+json`, parameters (a charset) allowed.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default();
+    let essence = essence.trim().to_ascii_lowercase();
+    essence.split_once('/').is_some_and(|(kind, subtype)| {
+        kind == "application" && (subtype == "json" || subtype.ends_with("+json"))
+    })
+}
+
+/// The whole body, refused past `MAX_BODY_BYTES`.
+pub async fn read_body(body: Body) -> Result<Bytes, ApiError> {
+    to_bytes(body, MAX_BODY_BYTES).await.map_err(|error| {
+        let error = error.into_inner();
+        if error.is::<LengthLimitError>() {
+            ApiError::PayloadTooLarge(MAX_BODY_BYTES)
+        } else {
+            ApiError::BadRequest(format!("the request body could not be read: {error}"))
+        }
+    })
+}
+
+/// Deserializes in one pass, noting every field `T` ignores so all of them are named at once.
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let malformed = |error: &dyn std::fmt::Display| {
+        ApiError::BadRequest(format!("Failed to parse the request body as JSON: {error}"))
+    };
+    let mut unknown = FieldErrors::default();
+    let mut note = |path: Path<'_>| {
+        let field = field_name(&path);
+        let field = if field.is_empty() {
+            "body".to_owned()
+        } else {
+            field
+        };
+        unknown.push(field, "is not a field of this request");
+    };
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(serde_ignored::Deserializer::new(
+        &mut deserializer,
+        &mut note,
+    ))
+    .map_err(|error| match error.inner().classify() {
+        Category::Data => ApiError::field(
+            "body",
+            format!("Failed to deserialize the JSON body into the target type: {error}"),
+        ),
+        Category::Syntax | Category::Eof | Category::Io => malformed(&error),
+    })?;
+    deserializer.end().map_err(|error| malformed(&error))?;
+    unknown.into_result().map_err(ApiError::Validation)?;
+    Ok(value)
+}
+
+/// A JSON path named as the other field errors are: `title`, `tags[1]`, `customer.name`.
+fn field_name(path: &Path<'_>) -> String {
+    match path {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}[{index}]", field_name(parent)),
+        Path::Map { parent, key } => match field_name(parent) {
+            parent if parent.is_empty() => key.clone(),
+            parent => format!("{parent}.{key}"),
+        },
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => field_name(parent),
+    }
+}
+
+/// `axum::extract::Query` whose rejections are problem documents.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Query(value) = Query::<T>::from_request_parts(parts, state).await?;
+        Ok(ApiQuery(value))
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::BadRequest(rejection.body_text())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)] // only the shape matters
+    struct Body {
+        title: Option<String>,
+        items: Option<Vec<Item>>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Item {
+        name: String,
+    }
+
+    fn refused_fields(json: &str) -> Vec<String> {
+        match parse_json::<Body>(json.as_bytes()) {
+            Err(ApiError::Validation(errors)) => errors.0.into_iter().map(|e| e.field).collect(),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_unknown_field_is_named_by_its_path() {
+        assert_eq!(
+            refused_fields(r#"{"title": "t", "isInternl": true, "colour": "red"}"#),
+            ["isInternl", "colour"]
+        );
+        assert_eq!(
+            refused_fields(r#"{"items": [{"name": "a"}, {"name": "b", "size": {"w": 1}}]}"#),
+            ["items[1].size"]
+        );
+    }
+
+    #[test]
+    fn known_fields_pass_and_bad_json_keeps_its_own_answer() {
+        let body: Body = parse_json(br#"{"title": "t", "items": []}"#).unwrap();
+        assert_eq!(body.title.as_deref(), Some("t"));
+        assert!(matches!(
+            parse_json::<Body>(br#"{"title": "#),
+            Err(ApiError::BadRequest(_))
+        ));
+        assert!(matches!(
+            parse_json::<Body>(br#"{"title": "t"} trailing"#),
+            Err(ApiError::BadRequest(_))
+        ));
+        assert_eq!(refused_fields(r#"{"title": 5}"#), ["body"]);
+    }
+
+    #[test]
+    fn json_content_types_are_recognised() {
+        let with = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::CONTENT_TYPE, value.parse().unwrap());
+            is_json(&headers)
+        };
+        assert!(with("application/json"));
+        assert!(with("Application/JSON; charset=utf-8"));
+        assert!(with("application/merge-patch+json"));
+        assert!(!with("text/json"));
+        assert!(!with("text/plain"));
+        assert!(!is_json(&HeaderMap::new()));
+    }
+}
