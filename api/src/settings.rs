@@ -48,6 +48,11 @@ impl Settings {
         let ack_wait_ms: u64 = var("SUPPORTD_ACK_WAIT_MS", "30000")
             .parse()
             .context("SUPPORTD_ACK_WAIT_MS must be a number of milliseconds")?;
+        let max_deliveries: i64 = var("SUPPORTD_MAX_DELIVERIES", "5")
+            .parse()
+            .ok()
+            .filter(|n| *n >= 1)
+            .context("SUPPORTD_MAX_DELIVERIES must be a whole number, 1 or more")?;
         Ok(Self {
             database_url: var("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/support"),
             nats_url: var("NATS_URL", "nats://127.0.0.1:4222"),
@@ -63,7 +68,7 @@ impl Settings {
                 subject_prefix: var("SUPPORTD_SUBJECT_PREFIX", "support.events"),
                 max_age: None,
                 ack_wait: Duration::from_millis(ack_wait_ms),
-                ..Bus::default()
+                max_deliveries,
             },
             read_timeout: Duration::from_millis(read_timeout_ms),
             clock: Arc::new(SystemClock),
