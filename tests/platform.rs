@@ -143,6 +143,49 @@ impl Projection for CannedReplies {
     }
 }
 
+/// A view over two aggregates: how many events of each type it has seen.
+struct Activity;
+
+#[async_trait]
+impl Projection for Activity {
+    fn name(&self) -> &'static str {
+        "activity"
+    }
+
+    fn aggregate_types(&self) -> &'static [&'static str] {
+        &["ticket", "canned_reply"]
+    }
+
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        events: &[&RecordedEvent],
+    ) -> Result<(), ProjectionError> {
+        for event in events {
+            sqlx::query(
+                "INSERT INTO activity (aggregate_type, events) VALUES ($1, 1) \
+                 ON CONFLICT (aggregate_type) DO UPDATE SET events = activity.events + 1",
+            )
+            .bind(&event.aggregate_type)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn clear(&self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM activity").execute(conn).await?;
+        Ok(())
+    }
+}
+
+async fn activity(pool: &PgPool) -> Vec<(String, i64)> {
+    sqlx::query_as("SELECT aggregate_type, events FROM activity ORDER BY aggregate_type")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
 #[derive(Deserialize)]
 struct SaveCannedReply {
     id: Uuid,
@@ -184,13 +227,17 @@ async fn save_canned_reply(
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn a_new_aggregate_needs_only_registration(pool: PgPool) {
-    sqlx::query("CREATE TABLE canned_replies (id text PRIMARY KEY, text text NOT NULL)")
-        .execute(&pool)
-        .await
-        .unwrap();
+async fn a_new_aggregate_and_a_view_over_several_need_only_registration(pool: PgPool) {
+    sqlx::raw_sql(
+        "CREATE TABLE canned_replies (id text PRIMARY KEY, text text NOT NULL); \
+         CREATE TABLE activity (aggregate_type text PRIMARY KEY, events bigint NOT NULL);",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
     let registry = Registry::standard()
         .with_projection(CannedReplies)
+        .with_projection(Activity)
         .with_routes(Router::new().route("/canned-replies", post(save_canned_reply)));
     let app = spawn_registry(pool.clone(), registry, Worker::all, |_| {}).await;
     let agent = app.token(ActorRole::Agent, "agent-7");
@@ -243,6 +290,32 @@ async fn a_new_aggregate_needs_only_registration(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(text, "Have you tried turning it off?");
+
+    // The view over both aggregates sees the events of each, and only those.
+    app.open_ticket(&agent, ticket_body("Printer on fire", "c-1"))
+        .await;
+    let expected = vec![("canned_reply".to_owned(), 1), ("ticket".to_owned(), 1)];
+    let mut listener = sqlx::postgres::PgListener::connect_with(&pool)
+        .await
+        .unwrap();
+    listener
+        .listen(support_projections::read_model::APPLIED_CHANNEL)
+        .await
+        .unwrap();
+    let caught_up = async {
+        while activity(&pool).await != expected {
+            listener.recv().await.unwrap();
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), caught_up)
+        .await
+        .expect("the activity view sees both aggregates");
+    support_projections::replay(&pool, &Activity).await.unwrap();
+    assert_eq!(
+        activity(&pool).await,
+        expected,
+        "a replay of the view agrees"
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]
