@@ -13,7 +13,7 @@ use cqrs_es::{Aggregate, CqrsFramework};
 use postgres_es::PostgresEventRepository;
 use serde::Serialize;
 use support_domain::{DomainError, EventMetadata};
-use support_projections::event_log::stream_head;
+use support_projections::event_log::{stream_head, StreamHead};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -53,7 +53,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestIds {
 pub struct Committed {
     pub aggregate_type: &'static str,
     pub id: Uuid,
-    pub sequence: Option<i64>,
+    pub head: Option<StreamHead>,
 }
 
 /// The answer to a command whose effect the read model did not show within the wait bound.
@@ -110,8 +110,8 @@ impl ApiContext {
         outcome?;
         // Committed: a failure to read the head now only costs the caller the read-your-writes
         // wait, never a failed answer (a client would retry a command that took effect).
-        let sequence = match stream_head(&self.pool, A::TYPE, &aggregate_id).await {
-            Ok(head) => head.map(|h| h.sequence),
+        let head = match stream_head(&self.pool, A::TYPE, &aggregate_id).await {
+            Ok(head) => head,
             Err(error) => {
                 tracing::warn!(error = %error, "cannot read the stream head of a committed command");
                 None
@@ -120,7 +120,7 @@ impl ApiContext {
         Ok(Committed {
             aggregate_type: A::TYPE,
             id,
-            sequence,
+            head,
         })
     }
 
@@ -139,14 +139,14 @@ impl ApiContext {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = anyhow::Result<Option<T>>>,
     {
-        let shown = match committed.sequence {
-            Some(sequence) => self
+        let shown = match committed.head {
+            Some(head) => self
                 .checkpoints
                 .wait_until(
                     projection,
                     committed.aggregate_type,
                     &committed.id.to_string(),
-                    sequence,
+                    head,
                     read,
                 )
                 .await
@@ -161,7 +161,7 @@ impl ApiContext {
             None => {
                 let accepted = CommandAccepted {
                     id: committed.id,
-                    version: committed.sequence,
+                    version: committed.head.map(|h| h.sequence),
                 };
                 (
                     StatusCode::ACCEPTED,

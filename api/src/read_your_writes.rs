@@ -1,5 +1,5 @@
 //! Lets a command's answer show the read model after the command: waits, without polling, for the
-//! projection to announce a commit, then checks that it has applied the command's events.
+//! projection to announce a commit past the command's events, then checks that it applied them.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -7,18 +7,20 @@ use std::time::Duration;
 
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
-use support_projections::read_model::{shows, APPLIED_CHANNEL};
+use support_projections::event_log::StreamHead;
+use support_projections::read_model::{checkpoint, shows, APPLIED_CHANNEL};
 use support_projections::Projections;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-/// How many commits each read model has announced on `projection_applied`: a waiter re-checks
-/// after each one.
+/// The highest checkpoint each read model has announced on `projection_applied`. Below a command's
+/// position its events cannot have been applied; at or past it they may have been (batches commit
+/// out of position order), which the read model's positions then tell exactly.
 #[derive(Clone)]
 pub struct Checkpoints {
     pool: PgPool,
-    announced: Arc<HashMap<&'static str, watch::Sender<u64>>>,
+    announced: Arc<HashMap<&'static str, watch::Sender<i64>>>,
     timeout: Duration,
 }
 
@@ -29,10 +31,11 @@ impl Checkpoints {
         projections: &Projections,
         timeout: Duration,
     ) -> anyhow::Result<(Self, JoinHandle<()>)> {
-        let announced = projections
-            .all()
-            .map(|p| (p.name(), watch::channel(0).0))
-            .collect();
+        let mut announced = HashMap::new();
+        for projection in projections.all() {
+            let position = checkpoint(&pool, projection.name()).await?;
+            announced.insert(projection.name(), watch::channel(position).0);
+        }
         let checkpoints = Self {
             pool: pool.clone(),
             announced: Arc::new(announced),
@@ -49,38 +52,49 @@ impl Checkpoints {
         loop {
             match listener.try_recv().await {
                 Ok(Some(notification)) => {
-                    if let Some((name, _)) = notification.payload().split_once(':') {
-                        self.wake(Some(name));
+                    let announced = notification
+                        .payload()
+                        .split_once(':')
+                        .and_then(|(name, position)| Some((name, position.parse().ok()?)));
+                    if let Some((name, position)) = announced {
+                        self.raise(name, position);
                     }
                 }
-                // The connection dropped and announcements may have been missed: wake everyone.
-                Ok(None) => self.wake(None),
+                // The connection dropped and announcements may have been missed: read them.
+                Ok(None) => self.reload().await,
                 Err(error) => {
                     tracing::warn!(error = %error, "lost the projection_applied listener; reconnecting");
                     tokio::time::sleep(Duration::from_millis(500)).await;
-                    self.wake(None);
+                    self.reload().await;
                 }
             }
         }
     }
 
-    fn wake(&self, projection: Option<&str>) {
-        for (name, sender) in self.announced.iter() {
-            if projection.is_none_or(|p| p == *name) {
-                sender.send_modify(|count| *count += 1);
+    async fn reload(&self) {
+        for name in self.announced.keys() {
+            if let Ok(position) = checkpoint(&self.pool, name).await {
+                self.raise(name, position);
             }
         }
     }
 
-    /// Waits until `projection` has applied the aggregate up to `sequence` and `read` finds what
-    /// it looks for, re-checking after each announcement. `None` when the time bound ran out
-    /// first.
+    /// Wakes every waiter of the read model even when the checkpoint did not rise: the batch may
+    /// have applied an event below it.
+    fn raise(&self, projection: &str, position: i64) {
+        if let Some(sender) = self.announced.get(projection) {
+            sender.send_modify(|current| *current = (*current).max(position));
+        }
+    }
+
+    /// Waits until `projection` has applied the aggregate up to `head` and `read` finds what it
+    /// looks for, re-checking after each announcement. `None` when the time bound ran out first.
     pub async fn wait_until<T, F, Fut>(
         &self,
         projection: &str,
         aggregate_type: &str,
         aggregate_id: &str,
-        sequence: i64,
+        head: StreamHead,
         mut read: F,
     ) -> anyhow::Result<Option<T>>
     where
@@ -94,15 +108,16 @@ impl Checkpoints {
             .ok_or_else(|| anyhow::anyhow!("no read model is named {projection:?}"))?
             .subscribe();
         loop {
-            announced.borrow_and_update();
-            if shows(
-                &self.pool,
-                projection,
-                aggregate_type,
-                aggregate_id,
-                sequence,
-            )
-            .await?
+            let passed = *announced.borrow_and_update() >= head.global_position;
+            if passed
+                && shows(
+                    &self.pool,
+                    projection,
+                    aggregate_type,
+                    aggregate_id,
+                    head.sequence,
+                )
+                .await?
             {
                 if let Some(found) = read().await? {
                     return Ok(Some(found));
