@@ -554,6 +554,32 @@ async fn a_malformed_event_on_the_stream_is_dead_lettered_and_the_rest_carry_on(
         .unwrap();
     assert!(metrics.contains("supportd_dead_letters_total{projection=\"tickets\"}"));
 
+    // The command line lists the same open letters, one JSON object a line.
+    let database = app
+        .pool
+        .connect_options()
+        .get_database()
+        .unwrap()
+        .to_owned();
+    let listed = tokio::process::Command::new(env!("CARGO_BIN_EXE_supportd"))
+        .args(["dead-letters", "list", "--projection", "tickets"])
+        .env(
+            "DATABASE_URL",
+            format!("postgres://postgres@127.0.0.1:5432/{database}"),
+        )
+        .env("SUPPORTD_JWT_SECRET", "unused")
+        .output()
+        .await
+        .unwrap();
+    assert!(listed.status.success());
+    let lines: Vec<Value> = String::from_utf8(listed.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert!(lines.iter().all(|l| l["resolvedAt"].is_null()));
+
     // Only admins see them.
     let agent = app.token(ActorRole::Agent, "agent-7");
     let forbidden = app.get("/api/v1/support/admin/dead-letters", &agent).await;
