@@ -89,6 +89,19 @@ impl EventWriter {
     }
 }
 
+fn tickets_runner(
+    pool: &PgPool,
+    js: &jetstream::Context,
+    bus: &support_workers::Bus,
+) -> ProjectionRunner {
+    ProjectionRunner::new(
+        pool.clone(),
+        js.clone(),
+        bus.clone(),
+        Arc::new(TicketsProjection),
+    )
+}
+
 async fn count(pool: &PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
 }
@@ -205,15 +218,7 @@ async fn a_projection_worker_killed_mid_batch_ends_with_the_uninterrupted_read_m
     for n in 1..=50 {
         tickets.push(writer.open(n).await);
     }
-    let first = tokio::spawn(
-        ProjectionRunner::new(
-            pool.clone(),
-            js.clone(),
-            bus.clone(),
-            Arc::new(TicketsProjection),
-        )
-        .run(),
-    );
+    let first = tokio::spawn(tickets_runner(&pool, &js, &bus).run());
     let first_wave_end = last_position(&pool).await;
     wait_until_projected(&pool).await;
     first.abort();
@@ -302,15 +307,7 @@ async fn a_projection_worker_killed_mid_batch_ends_with_the_uninterrupted_read_m
     assert_eq!(beyond_checkpoint, 0, "the killed batch left nothing behind");
 
     // Restarted, the read model catches up from the redelivered messages.
-    let restarted = tokio::spawn(
-        ProjectionRunner::new(
-            pool.clone(),
-            js.clone(),
-            bus.clone(),
-            Arc::new(TicketsProjection),
-        )
-        .run(),
-    );
+    let restarted = tokio::spawn(tickets_runner(&pool, &js, &bus).run());
     wait_until_projected(&pool).await;
     restarted.abort();
     relay.abort();
@@ -484,15 +481,7 @@ impl Pipeline {
     fn start(pool: &PgPool, js: &jetstream::Context, bus: &support_workers::Bus) -> Self {
         Self {
             relay: tokio::spawn(Relay::new(pool.clone(), js.clone(), bus.clone()).run()),
-            runner: tokio::spawn(
-                ProjectionRunner::new(
-                    pool.clone(),
-                    js.clone(),
-                    bus.clone(),
-                    Arc::new(TicketsProjection),
-                )
-                .run(),
-            ),
+            runner: tokio::spawn(tickets_runner(pool, js, bus).run()),
         }
     }
 

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{spawn_app, ticket_body, TestApp};
+use common::{spawn_app, spec_create_example, ticket_body, TestApp};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use support_domain::ActorRole;
@@ -143,23 +143,7 @@ async fn unknown_fields_are_refused_by_name_and_record_nothing(pool: PgPool) {
 async fn every_field_the_spec_examples_send_is_declared(pool: PgPool) {
     let app = spawn_app(pool).await;
     let admin = app.admin();
-    let created = app
-        .open_ticket(
-            &admin,
-            json!({
-                "title": "Unable to access lead dashboard",
-                "description": "Getting 500 error when trying to load the lead dashboard",
-                "priority": "P1_HIGH",
-                "category": "TECHNICAL",
-                "channel": "WEB_FORM",
-                "customerId": "customer-123",
-                "customerName": "John Doe",
-                "customerEmail": "john.doe@example.com",
-                "affectedSystems": ["lead-dashboard", "api"],
-                "createdBy": "customer-123"
-            }),
-        )
-        .await;
+    let created = app.open_ticket(&admin, spec_create_example()).await;
     let path = format!("{TICKETS}/{}", created["id"].as_str().unwrap());
 
     let updated = app

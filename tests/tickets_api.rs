@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{spawn_app, spawn_app_with, ticket_body};
+use common::{spawn_app, spawn_app_with, spec_create_example, ticket_body};
 use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -27,24 +27,7 @@ async fn problem(response: reqwest::Response, status: u16) -> Value {
 #[sqlx::test(migrations = "../migrations")]
 async fn the_spec_create_example_opens_a_ticket_that_a_get_sees_at_once(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let response = app
-        .post(
-            TICKETS,
-            &app.admin(),
-            json!({
-                "title": "Unable to access lead dashboard",
-                "description": "Getting 500 error when trying to load the lead dashboard",
-                "priority": "P1_HIGH",
-                "category": "TECHNICAL",
-                "channel": "WEB_FORM",
-                "customerId": "customer-123",
-                "customerName": "John Doe",
-                "customerEmail": "john.doe@example.com",
-                "affectedSystems": ["lead-dashboard", "api"],
-                "createdBy": "customer-123"
-            }),
-        )
-        .await;
+    let response = app.post(TICKETS, &app.admin(), spec_create_example()).await;
     assert_eq!(response.status(), 201);
     let location = response.headers()["location"].to_str().unwrap().to_owned();
     let created: Value = response.json().await.unwrap();

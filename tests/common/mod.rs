@@ -188,6 +188,22 @@ impl TestApp {
     }
 }
 
+/// The spec's own `POST /tickets` example, every field as the spec writes it.
+pub fn spec_create_example() -> Value {
+    serde_json::json!({
+        "title": "Unable to access lead dashboard",
+        "description": "Getting 500 error when trying to load the lead dashboard",
+        "priority": "P1_HIGH",
+        "category": "TECHNICAL",
+        "channel": "WEB_FORM",
+        "customerId": "customer-123",
+        "customerName": "John Doe",
+        "customerEmail": "john.doe@example.com",
+        "affectedSystems": ["lead-dashboard", "api"],
+        "createdBy": "customer-123"
+    })
+}
+
 pub fn ticket_body(title: &str, customer: &str) -> Value {
     serde_json::json!({
         "title": title,
