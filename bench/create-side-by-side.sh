@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Ticket creation throughput of two supportd builds, side by side in one run on one machine:
+# before, after, before, after, each on a fresh database and a JetStream stream of its own,
+# driven by the same load generator (the second build's `supportd bench`).
+#
+#   bench/create-side-by-side.sh OLD_SUPPORTD NEW_SUPPORTD [CLIENTS] [SECONDS]
+#
+# Needs PostgreSQL (postgres@127.0.0.1:5432, trust) and NATS with JetStream (127.0.0.1:4222).
+# Drops its databases and deletes its streams when it ends.
+set -euo pipefail
+
+old=$1 new=$2 clients=${3:-32} seconds=${4:-30}
+port=3900
+run_id=$(date +%s)
+
+nats_request() { # subject: a JetStream API call with an empty body, answer ignored
+  exec 3<>/dev/tcp/127.0.0.1/4222
+  printf 'CONNECT {"verbose":false}\r\nPUB %s 0\r\n\r\nPING\r\n' "$1" >&3
+  timeout 5 grep -q PONG <&3 || true
+  exec 3<&-
+}
+
+measure() { # label binary n
+  local label=$1 binary=$2 n=$3
+  local db="support_side_by_side_${run_id}_$n" stream="SIDE_BY_SIDE_${run_id}_$n"
+  local url="postgres://postgres@127.0.0.1:5432/$db"
+  DATABASE_URL=$url NATS_URL=nats://127.0.0.1:4222 SUPPORTD_BIND=127.0.0.1:$port \
+    SUPPORTD_STREAM=$stream SUPPORTD_SUBJECT_PREFIX="sbs${run_id}_$n.events" \
+    SUPPORTD_JWT_SECRET=side-by-side RUST_LOG=warn "$binary" serve 2>"/tmp/$db.log" &
+  local server=$!
+  for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break
+    sleep 0.2
+  done
+  local rate
+  rate=$(DATABASE_URL=$url SUPPORTD_JWT_SECRET=side-by-side RUST_LOG=warn \
+    "$new" bench --url "http://127.0.0.1:$port" --clients "$clients" --seconds "$seconds" |
+    awk -F: '/creations per second/ {gsub(/ /, "", $2); print $2}')
+  kill "$server"
+  wait "$server" || true
+  psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $db" postgres
+  nats_request "\$JS.API.STREAM.DELETE.$stream"
+  echo "$label run $n: $rate creations/s"
+}
+
+measure before "$old" 1
+measure after "$new" 2
+measure before "$old" 3
+measure after "$new" 4
