@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use support_domain::ticket::{
-    AddComment, EscalateTicket, OpenTicket, Ticket, TicketCommand, TicketNumber,
+    AddComment, AgentId, EscalateTicket, OpenTicket, Ticket, TicketCommand, TicketNumber,
 };
 use support_domain::{Actor, ActorRole};
 use support_projections::event_log::{aggregate_history, missing_aggregates};
@@ -150,12 +150,10 @@ pub async fn create_ticket(
     let content = body
         .parse(customer_id.as_deref())
         .map_err(ApiError::Validation)?;
-    let created_by = match (principal.role, body.created_by.as_deref().map(str::trim)) {
-        (ActorRole::Service, Some(on_behalf))
-            if !on_behalf.is_empty() && on_behalf.chars().count() <= 200 =>
-        {
-            on_behalf.to_owned()
-        }
+    // An actor's id, as valid as an assignee's.
+    let on_behalf = body.created_by.as_deref().map(AgentId::parse);
+    let created_by = match (principal.role, on_behalf) {
+        (ActorRole::Service, Some(Ok(on_behalf))) => on_behalf.as_str().to_owned(),
         _ => principal.sub.clone(),
     };
     let metadata = ctx.metadata(&principal, &ids);

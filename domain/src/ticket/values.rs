@@ -87,21 +87,24 @@ screaming_enum!(
     }
 );
 
-/// Trimmed text between `min` and `max` characters.
+/// Text of at most `max` characters as sent (as a JSON Schema `maxLength` counts them), trimmed,
+/// and then at least `min` characters. Without NUL, which PostgreSQL cannot store.
 fn bounded_text(value: &str, min: usize, max: usize) -> Result<String, String> {
+    if value.chars().count() > max {
+        return Err(format!("must be at most {max} characters"));
+    }
+    if value.contains('\0') {
+        return Err(crate::NUL_REFUSED.to_owned());
+    }
     let trimmed = value.trim();
-    let length = trimmed.chars().count();
-    if length < min {
-        Err(if min == 1 {
+    if trimmed.chars().count() < min {
+        return Err(if min == 1 {
             "must not be empty".to_owned()
         } else {
             format!("must be at least {min} characters")
-        })
-    } else if length > max {
-        Err(format!("must be at most {max} characters"))
-    } else {
-        Ok(trimmed.to_owned())
+        });
     }
+    Ok(trimmed.to_owned())
 }
 
 macro_rules! bounded_text_type {
@@ -304,7 +307,12 @@ mod tests {
             "Login fails"
         );
         assert!(TicketTitle::parse("   ").is_err());
+        assert!(TicketTitle::parse("Login\0fails").is_err());
         assert!(TicketTitle::parse(&"x".repeat(201)).is_err());
+        assert!(
+            TicketTitle::parse(&format!(" {}", "x".repeat(200))).is_err(),
+            "the limit counts the title as sent"
+        );
         assert!(TicketTitle::parse(&"é".repeat(200)).is_ok());
     }
 
