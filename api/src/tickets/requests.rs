@@ -139,7 +139,16 @@ impl CreateTicketRequest {
             self.channel.as_deref().or(Some("API")),
             TicketChannel::parse,
         );
+        let unnamed = self.customer_id.is_none();
         let customer = match customer_id {
+            // Even a customer names their account to describe it: the schema cannot tell roles apart.
+            _ if unnamed && (self.customer_name.is_some() || self.customer_email.is_some()) => {
+                errors.push(
+                    "customerId",
+                    "is required with customerName or customerEmail",
+                );
+                None
+            }
             Some(id) => match Customer::parse(
                 id,
                 self.customer_name.as_deref(),
@@ -151,13 +160,6 @@ impl CreateTicketRequest {
                     None
                 }
             },
-            None if self.customer_name.is_some() || self.customer_email.is_some() => {
-                errors.push(
-                    "customerId",
-                    "is required with customerName or customerEmail",
-                );
-                None
-            }
             None => None,
         };
         let affected_systems = labels(
@@ -493,6 +495,23 @@ mod tests {
             fields,
             ["title", "description", "priority", "channel", "tags[1]"]
         );
+    }
+
+    #[test]
+    fn a_customer_is_described_only_with_its_id_sent() {
+        let request: CreateTicketRequest = serde_json::from_value(serde_json::json!({
+            "title": "t", "description": "d", "priority": "P3_LOW", "customerName": "Jo",
+        }))
+        .unwrap();
+        // Even when the caller is a customer, whose account the ticket is for anyway.
+        let errors = request.parse(Some("c-1")).unwrap_err();
+        assert_eq!(errors.0[0].field, "customerId");
+        let named: CreateTicketRequest = serde_json::from_value(serde_json::json!({
+            "title": "t", "description": "d", "priority": "P3_LOW", "customerName": "Jo",
+            "customerId": "c-1",
+        }))
+        .unwrap();
+        assert!(named.parse(Some("c-1")).is_ok());
     }
 
     #[test]
