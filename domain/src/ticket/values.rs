@@ -195,14 +195,18 @@ pub struct Customer {
 }
 
 impl Customer {
+    /// Of the id and of the name.
+    pub const MAX_CHARS: usize = 200;
+    pub const EMAIL_MAX_CHARS: usize = 254;
+
     pub fn parse(
         id: &str,
         name: Option<&str>,
         email: Option<&str>,
     ) -> Result<Self, (&'static str, String)> {
-        let id = bounded_text(id, 1, 200).map_err(|m| ("customerId", m))?;
+        let id = bounded_text(id, 1, Self::MAX_CHARS).map_err(|m| ("customerId", m))?;
         let name = name
-            .map(|n| bounded_text(n, 1, 200).map_err(|m| ("customerName", m)))
+            .map(|n| bounded_text(n, 1, Self::MAX_CHARS).map_err(|m| ("customerName", m)))
             .transpose()?;
         let email = email
             .map(|e| parse_email(e).map_err(|m| ("customerEmail", m)))
@@ -212,7 +216,7 @@ impl Customer {
 }
 
 fn parse_email(value: &str) -> Result<String, String> {
-    let email = bounded_text(value, 3, 254)?;
+    let email = bounded_text(value, 3, Customer::EMAIL_MAX_CHARS)?;
     let (local, domain) = email
         .split_once('@')
         .ok_or_else(|| "must be an email address".to_owned())?;
