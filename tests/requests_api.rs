@@ -290,6 +290,36 @@ async fn arrays_are_bounded(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../migrations")]
+async fn nul_characters_are_refused_by_field_not_failed_on(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let admin = app.admin();
+    let path = ticket_path(&app).await;
+    let before = app.event_count().await;
+
+    let mut create = ticket_body("Null\u{0}byte", "customer-123");
+    create["tags"] = json!(["ok", "b\u{0}d"]);
+    let refused = problem(app.post(TICKETS, &admin, create).await, 422, "validation").await;
+    assert_eq!(refused_fields(&refused), ["title", "tags[1]"]);
+    let comment = json!({"body": "\u{0}"});
+    let refused = problem(
+        app.post(&format!("{path}/comments"), &admin, comment).await,
+        422,
+        "validation",
+    )
+    .await;
+    assert_eq!(refused_fields(&refused), ["body"]);
+    let refused = problem(
+        app.get("/api/v1/support/admin/dead-letters?projection=t%00", &admin)
+            .await,
+        422,
+        "validation",
+    )
+    .await;
+    assert_eq!(refused_fields(&refused), ["projection"]);
+    assert_eq!(app.event_count().await, before, "nothing was recorded");
+}
+
+#[sqlx::test(migrations = "../migrations")]
 async fn a_retried_create_gets_the_first_answer_and_opens_one_ticket(pool: PgPool) {
     let app = spawn_app(pool).await;
     let admin = app.admin();

@@ -11,7 +11,7 @@ use http_body_util::LengthLimitError;
 use serde::de::DeserializeOwned;
 use serde_ignored::Path;
 use serde_json::error::Category;
-use support_domain::FieldErrors;
+use support_domain::{FieldErrors, NUL_REFUSED};
 
 use crate::problem::ApiError;
 use crate::startup::MAX_BODY_BYTES;
@@ -112,7 +112,8 @@ fn field_name(path: &Path<'_>) -> String {
     }
 }
 
-/// `axum::extract::Query` whose rejections are problem documents.
+/// `axum::extract::Query` whose rejections are problem documents. A parameter holding NUL is
+/// refused, whatever `T` makes of it, since every parameter ends up in a query to PostgreSQL.
 pub struct ApiQuery<T>(pub T);
 
 impl<S, T> FromRequestParts<S> for ApiQuery<T>
@@ -123,6 +124,14 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)?;
+        let mut errors = FieldErrors::default();
+        for (name, value) in pairs {
+            if value.contains('\0') {
+                errors.push(name, NUL_REFUSED);
+            }
+        }
+        errors.into_result().map_err(ApiError::Validation)?;
         let Query(value) = Query::<T>::from_request_parts(parts, state).await?;
         Ok(ApiQuery(value))
     }
@@ -185,6 +194,21 @@ mod tests {
             Err(ApiError::BadRequest(_))
         ));
         assert_eq!(refused_fields(r#"{"title": 5}"#), ["body"]);
+    }
+
+    async fn query(uri: &str) -> Result<std::collections::HashMap<String, String>, ApiError> {
+        let (mut parts, _) = Request::builder().uri(uri).body(()).unwrap().into_parts();
+        let ApiQuery(query) = ApiQuery::from_request_parts(&mut parts, &()).await?;
+        Ok(query)
+    }
+
+    #[tokio::test]
+    async fn a_query_parameter_holding_nul_is_refused_by_name() {
+        assert_eq!(query("/x?state=open").await.unwrap()["state"], "open");
+        match query("/x?state=open&projection=a%00b").await {
+            Err(ApiError::Validation(errors)) => assert_eq!(errors.0[0].field, "projection"),
+            other => panic!("expected a validation error, got {:?}", other.map(|_| ())),
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use tracing::Instrument;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 
 use crate::auth::Principal;
 use crate::extract::read_body;
@@ -24,6 +25,8 @@ pub const HEADER: &str = "Idempotency-Key";
 pub const DESCRIPTION: &str = "1 to 255 printable ASCII characters, new for each request you mean \
     to make once. A retry with the same key and the same request gets the first answer again \
     (with `Idempotent-Replayed: true`) and changes nothing; keys are kept 24 hours per caller.";
+
+const MAX_KEY_CHARS: usize = 255;
 
 const KEPT_FOR: TimeDelta = TimeDelta::hours(24);
 
@@ -98,6 +101,15 @@ pub async fn replay_or_run(
     }
 }
 
+/// The header's schema: what `parse_key` accepts.
+pub fn key_schema() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(MAX_KEY_CHARS))
+        .pattern(Some("^[ -~]+$"))
+}
+
 /// The key, if it is 1 to 255 printable ASCII characters and sent once.
 fn parse_key(headers: &HeaderMap) -> Result<String, &'static str> {
     let mut values = headers.get_all(HEADER).iter();
@@ -108,7 +120,7 @@ fn parse_key(headers: &HeaderMap) -> Result<String, &'static str> {
     value
         .to_str()
         .ok()
-        .filter(|key| (1..=255).contains(&key.len()) && printable(key))
+        .filter(|key| (1..=MAX_KEY_CHARS).contains(&key.len()) && printable(key))
         .map(str::to_owned)
         .ok_or("must be 1 to 255 printable ASCII characters")
 }

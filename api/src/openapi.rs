@@ -1,12 +1,28 @@
-//! The OpenAPI document, generated from the handlers and types, and Swagger UI.
+//! The OpenAPI document, generated from the handlers and types, and Swagger UI. What every
+//! operation of a kind can answer (a token's 401, a body's 400/413/415/422, an Idempotency-Key's
+//! 409/422, the database's 503) is added here once, by the rule that makes it so, rather than
+//! repeated in each handler's annotation.
+
+use std::collections::BTreeSet;
 
 use axum::Router;
+use serde_json::Value;
+use utoipa::openapi::content::Content;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{Ref, RefOr, Required};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::problem::PROBLEM_JSON;
 use crate::startup::ApiContext;
-use crate::{dead_letters, health, tickets};
+use crate::tickets::requests::CrossFieldRules;
+use crate::{dead_letters, health, idempotency, tickets};
+
+const PROBLEM_REF: &str = "#/components/schemas/Problem";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,7 +33,7 @@ use crate::{dead_letters, health, tickets};
         dead_letters::list_dead_letters, dead_letters::retry_dead_letter,
         health::healthz, health::readyz, health::metrics,
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &CrossFieldRules, &JsonBodies, &QueryStrings, &Authenticated, &IdempotentPosts, &ProblemDocuments),
     tags((name = "tickets", description = "Support tickets"), (name = "operations", description = "Health, metrics and dead letters"))
 )]
 pub struct ApiDoc;
@@ -39,19 +55,381 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Every operation of the document, with its method.
+fn operations(
+    openapi: &mut utoipa::openapi::OpenApi,
+) -> impl Iterator<Item = (&'static str, &mut Operation)> {
+    openapi.paths.paths.values_mut().flat_map(|item| {
+        [
+            ("get", &mut item.get),
+            ("put", &mut item.put),
+            ("post", &mut item.post),
+            ("delete", &mut item.delete),
+            ("patch", &mut item.patch),
+        ]
+        .into_iter()
+        .filter_map(|(method, operation)| operation.as_mut().map(|o| (method, o)))
+    })
+}
+
+/// Documents that `operation` can answer `status` with a problem document for `reason`; a status
+/// the annotation already lists gets the reason added to its description.
+fn may_answer(operation: &mut Operation, status: u16, reason: &str) {
+    let problem = || {
+        ResponseBuilder::new()
+            .description(reason)
+            .content(PROBLEM_JSON, Content::new(Some(Ref::new(PROBLEM_REF))))
+            .build()
+    };
+    let response = operation
+        .responses
+        .responses
+        .entry(status.to_string())
+        .or_insert_with(|| problem().into());
+    if let RefOr::T(response) = response {
+        if response.description.is_empty() {
+            response.description = reason.to_owned();
+        } else if !response.description.contains(reason) {
+            response.description = format!("{} Or: {reason}", response.description);
+        }
+    }
+}
+
+/// Bodies are read by `ApiJson`, for every operation that takes one: a wrong media type, size,
+/// syntax or shape, and fields the body does not declare, are refused; a field sent as `null`
+/// counts as not sent.
+struct JsonBodies;
+
+impl Modify for JsonBodies {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let mut bodies = BTreeSet::new();
+        for (_, operation) in operations(openapi) {
+            let Some(body) = &operation.request_body else {
+                continue;
+            };
+            for content in body.content.values() {
+                if let Some(RefOr::Ref(reference)) = &content.schema {
+                    bodies.insert(reference.ref_location.clone());
+                }
+            }
+            may_answer(operation, 400, "The body is not valid JSON.");
+            may_answer(operation, 413, "The body is larger than 1 MiB.");
+            may_answer(operation, 415, "The body is not sent as application/json.");
+            may_answer(
+                operation,
+                422,
+                "A field is missing, invalid or not a field of this request (all are listed).",
+            );
+        }
+        let schemas = &mut openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .schemas;
+        for location in bodies {
+            let name = location.trim_start_matches("#/components/schemas/");
+            let Some(RefOr::T(Schema::Object(object))) = schemas.get_mut(name) else {
+                panic!("the request body {name} is an object schema");
+            };
+            object.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+            for (field, property) in object.properties.iter_mut() {
+                let nullable = !object.required.contains(field);
+                let RefOr::T(property) = property else {
+                    panic!("{name}.{field} is an inline schema");
+                };
+                set_nullable(property, nullable);
+            }
+        }
+    }
+}
+
+/// Makes `schema` accept `null`, or refuse it: its type, and its enum when it has one.
+fn set_nullable(schema: &mut Schema, nullable: bool) {
+    let (schema_type, enum_values) = match schema {
+        Schema::Object(object) => (&mut object.schema_type, object.enum_values.as_mut()),
+        Schema::Array(array) => (&mut array.schema_type, None),
+        _ => panic!("request fields are objects or arrays"),
+    };
+    let mut types = match schema_type {
+        SchemaType::Type(single) => vec![single.clone()],
+        SchemaType::Array(types) => types.clone(),
+        SchemaType::AnyValue => return,
+    };
+    types.retain(|t| *t != Type::Null);
+    if nullable {
+        types.push(Type::Null);
+    }
+    *schema_type = match types.len() {
+        1 => SchemaType::Type(types.remove(0)),
+        _ => SchemaType::Array(types),
+    };
+    if let Some(values) = enum_values {
+        values.retain(|v| !v.is_null());
+        if nullable {
+            values.push(Value::Null);
+        }
+    }
+}
+
+/// Query strings are read by `ApiQuery`, which refuses one it cannot read (a parameter sent twice).
+struct QueryStrings;
+
+impl Modify for QueryStrings {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (_, operation) in operations(openapi) {
+            let parameters = operation.parameters.iter().flatten();
+            if parameters
+                .into_iter()
+                .any(|p| p.parameter_in == ParameterIn::Query)
+            {
+                may_answer(
+                    operation,
+                    400,
+                    "The query string cannot be read (a parameter sent twice, say).",
+                );
+            }
+        }
+    }
+}
+
+/// Every operation that takes a bearer token checks it, and reads the database.
+struct Authenticated;
+
+impl Modify for Authenticated {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (_, operation) in operations(openapi) {
+            if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                may_answer(
+                    operation,
+                    401,
+                    "No bearer token, or one that is malformed, forged or expired.",
+                );
+                may_answer(
+                    operation,
+                    503,
+                    "The database is unavailable; retry with backoff.",
+                );
+            }
+        }
+    }
+}
+
+/// Every POST passes the Idempotency-Key middleware (a route layer of every route), which reads
+/// the body of a keyed request and replays kept answers.
+struct IdempotentPosts;
+
+impl Modify for IdempotentPosts {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let replayed = HeaderBuilder::new()
+            .schema(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["true"])),
+            )
+            .description(Some(
+                "`true` when this is the kept answer to an earlier request with the same key.",
+            ))
+            .build();
+        let key = ParameterBuilder::new()
+            .name(idempotency::HEADER)
+            .parameter_in(ParameterIn::Header)
+            .required(Required::False)
+            .description(Some(idempotency::DESCRIPTION))
+            .schema(Some(idempotency::key_schema()))
+            .build();
+        for (method, operation) in operations(openapi) {
+            if method != "post" {
+                continue;
+            }
+            operation
+                .parameters
+                .get_or_insert_with(Vec::new)
+                .push(key.clone());
+            may_answer(
+                operation,
+                409,
+                "A request with this Idempotency-Key is in progress; retry it.",
+            );
+            may_answer(operation, 413, "The body is larger than 1 MiB.");
+            may_answer(
+                operation,
+                422,
+                "The Idempotency-Key is malformed, or was used for another request.",
+            );
+            for (status, response) in operation.responses.responses.iter_mut() {
+                let kept = status != "401" && !status.starts_with('5');
+                if let (true, RefOr::T(response)) = (kept, response) {
+                    response
+                        .headers
+                        .insert("Idempotent-Replayed".to_owned(), replayed.clone());
+                }
+            }
+        }
+    }
+}
+
+/// Errors are answered as `application/problem+json` (`ApiError`), whatever the annotation says.
+struct ProblemDocuments;
+
+impl Modify for ProblemDocuments {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let is_problem = |content: &Content| matches!(&content.schema, Some(RefOr::Ref(r)) if r.ref_location == PROBLEM_REF);
+        for (_, operation) in operations(openapi) {
+            for response in operation.responses.responses.values_mut() {
+                let RefOr::T(response) = response else {
+                    continue;
+                };
+                response.content = std::mem::take(&mut response.content)
+                    .into_iter()
+                    .map(|(media_type, content)| match is_problem(&content) {
+                        true => (PROBLEM_JSON.to_owned(), content),
+                        false => (media_type, content),
+                    })
+                    .collect();
+            }
+        }
+    }
+}
+
 pub fn routes() -> Router<ApiContext> {
     Router::new().merge(SwaggerUi::new("/docs").url("/api/v1/openapi.json", ApiDoc::openapi()))
 }
 
 #[cfg(test)]
 mod tests {
-    use support_domain::ticket::{Labels, RelatedIds};
+    use serde_json::json;
+    use support_domain::ticket::{Labels, RelatedIds, TicketTitle};
 
     use super::*;
 
+    fn document() -> Value {
+        serde_json::to_value(ApiDoc::openapi()).unwrap()
+    }
+
+    /// Every operation as `method path`, with its JSON.
+    fn operations_of(doc: &Value) -> Vec<(String, &Value)> {
+        let paths = doc["paths"].as_object().unwrap();
+        let operations: Vec<_> = paths
+            .iter()
+            .flat_map(|(path, item)| {
+                let item = item.as_object().unwrap();
+                item.iter()
+                    .map(move |(method, operation)| (format!("{method} {path}"), operation))
+            })
+            .collect();
+        assert!(operations.len() >= 12, "every operation is found");
+        operations
+    }
+
+    fn statuses(operation: &Value) -> Vec<&str> {
+        let responses = operation["responses"].as_object().unwrap();
+        responses.keys().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn every_problem_is_answered_as_problem_json() {
+        let doc = document();
+        let mut problems = 0;
+        for (name, operation) in operations_of(&doc) {
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                for (media_type, content) in response["content"].as_object().into_iter().flatten() {
+                    let is_problem = content["schema"]["$ref"] == PROBLEM_REF;
+                    assert_eq!(is_problem, media_type == PROBLEM_JSON, "{name} {status}");
+                    problems += usize::from(is_problem);
+                }
+                let error = status.starts_with('4') || status.starts_with('5');
+                if error && name != "get /readyz" {
+                    assert!(
+                        response["content"][PROBLEM_JSON].is_object(),
+                        "{name} {status}"
+                    );
+                }
+            }
+        }
+        assert!(problems > 50);
+    }
+
+    #[test]
+    fn every_operation_with_a_body_documents_how_bodies_are_refused() {
+        let doc = document();
+        let with_body: Vec<_> = operations_of(&doc)
+            .into_iter()
+            .filter(|(_, operation)| operation.get("requestBody").is_some())
+            .collect();
+        assert_eq!(with_body.len(), 4, "create, update, comment, escalate");
+        for (name, operation) in with_body {
+            let statuses = statuses(operation);
+            for status in ["400", "413", "415", "422"] {
+                assert!(statuses.contains(&status), "{name} {status}");
+            }
+            let body = &operation["requestBody"]["content"]["application/json"]["schema"]["$ref"];
+            let schema = body
+                .as_str()
+                .unwrap()
+                .trim_start_matches("#/components/schemas/");
+            let schema = &doc["components"]["schemas"][schema];
+            assert_eq!(schema["additionalProperties"], false, "{name}");
+        }
+    }
+
+    #[test]
+    fn every_authenticated_operation_and_every_post_documents_what_it_adds() {
+        let doc = document();
+        for (name, operation) in operations_of(&doc) {
+            let statuses = statuses(operation);
+            if operation.get("security").is_some() {
+                assert!(
+                    statuses.contains(&"401") && statuses.contains(&"503"),
+                    "{name}"
+                );
+            }
+            if name.starts_with("post ") {
+                for status in ["409", "413", "422"] {
+                    assert!(statuses.contains(&status), "{name} {status}");
+                }
+                let created = &operation["responses"]["201"];
+                let ok = &operation["responses"]["200"];
+                let success = if created.is_object() { created } else { ok };
+                assert!(
+                    success["headers"]["Idempotent-Replayed"].is_object(),
+                    "{name}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn required_fields_are_required_and_only_optional_ones_may_be_null() {
+        let doc = document();
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        for (name, schema) in schemas.iter().filter(|(name, _)| name.ends_with("Request")) {
+            let required = schema["required"].as_array().cloned().unwrap_or_default();
+            for (field, property) in schema["properties"].as_object().unwrap() {
+                let optional = !required.contains(&json!(field));
+                let types = match &property["type"] {
+                    Value::Array(types) => types.clone(),
+                    single => vec![single.clone()],
+                };
+                assert_eq!(types.contains(&json!("null")), optional, "{name}.{field}");
+                if let Some(values) = property["enum"].as_array() {
+                    assert_eq!(values.contains(&Value::Null), optional, "{name}.{field}");
+                }
+            }
+        }
+        let required = |name: &str| schemas[name].get("required").cloned();
+        assert_eq!(
+            required("CreateTicketRequest"),
+            Some(json!(["title", "description", "priority"]))
+        );
+        assert_eq!(required("AddCommentRequest"), Some(json!(["body"])));
+        assert_eq!(required("EscalateRequest"), Some(json!(["reason"])));
+        assert_eq!(required("UpdateTicketRequest"), None);
+        let title = &schemas["CreateTicketRequest"]["properties"]["title"];
+        assert_eq!(title["maxLength"], TicketTitle::MAX_CHARS);
+    }
+
     #[test]
     fn every_array_in_a_request_documents_its_maximum() {
-        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let doc = document();
         let schemas = doc["components"]["schemas"].as_object().unwrap();
         let requests: Vec<_> = schemas
             .iter()
@@ -73,7 +451,7 @@ mod tests {
 
     #[test]
     fn every_post_declares_the_idempotency_key() {
-        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let doc = document();
         let posts: Vec<_> = doc["paths"]
             .as_object()
             .unwrap()

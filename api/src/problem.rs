@@ -9,6 +9,8 @@ use support_domain::{DomainError, FieldError, FieldErrors, Refusal};
 use support_projections::database_unavailable;
 use utoipa::ToSchema;
 
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
@@ -51,6 +53,7 @@ pub struct Problem {
     pub detail: String,
     pub errors: Vec<ProblemField>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub allowed_statuses: Option<Vec<String>>,
 }
 
@@ -163,7 +166,7 @@ impl IntoResponse for ApiError {
         let mut response = (status, Json(problem)).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
-            header::HeaderValue::from_static("application/problem+json"),
+            header::HeaderValue::from_static(PROBLEM_JSON),
         );
         response
     }

@@ -18,6 +18,13 @@ pub enum ActorRole {
 }
 
 impl ActorRole {
+    pub const ALL: &'static [ActorRole] = &[
+        ActorRole::Customer,
+        ActorRole::Agent,
+        ActorRole::Admin,
+        ActorRole::Service,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ActorRole::Customer => "customer",

@@ -1,5 +1,9 @@
 use serde::Serialize;
 
+/// Why text with the NUL character (U+0000) is refused: PostgreSQL can neither store it nor
+/// compare with it.
+pub const NUL_REFUSED: &str = "must not contain the NUL character (U+0000)";
+
 /// One reason a request field was refused, named by its JSON path (`title`, `tags[2]`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldError {

@@ -8,6 +8,6 @@ pub mod refusal;
 pub mod ticket;
 
 pub use actor::{Actor, ActorRole, Caller};
-pub use field::{FieldError, FieldErrors};
+pub use field::{FieldError, FieldErrors, NUL_REFUSED};
 pub use recorded::{EventMetadata, RecordedEvent};
 pub use refusal::{DomainError, Refusal};

@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use support_domain::ticket::{
-    AddComment, EscalateTicket, OpenTicket, Ticket, TicketCommand, TicketNumber,
+    AddComment, AgentId, EscalateTicket, OpenTicket, Ticket, TicketCommand, TicketNumber,
 };
 use support_domain::{Actor, ActorRole};
 use support_projections::event_log::{aggregate_history, missing_aggregates};
@@ -25,7 +25,6 @@ use uuid::Uuid;
 use crate::auth::Principal;
 use crate::commands::{CommandAccepted, Committed, RequestIds};
 use crate::extract::{ApiJson, ApiQuery};
-use crate::idempotency::DESCRIPTION as IDEMPOTENCY_KEY;
 use crate::numbering;
 use crate::problem::{ApiError, Problem};
 use crate::startup::ApiContext;
@@ -34,6 +33,12 @@ use requests::{
 };
 
 const STAFF: &[ActorRole] = &[ActorRole::Agent, ActorRole::Admin];
+
+/// The descriptions the annotations share.
+const KEY: &str = "Ticket id (a UUID) or number (TKT-YYYYMMDD-XXXX)";
+const NOT_FOUND: &str = "No such ticket, or one the caller may not see";
+const ACCEPTED: &str =
+    "Recorded; the read model did not show it within the wait bound. Poll Location.";
 
 pub fn routes() -> Router<ApiContext> {
     Router::new()
@@ -65,7 +70,7 @@ pub struct HistoryEntry {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ActorView {
     pub sub: String,
-    /// customer, agent, admin or service.
+    #[schema(schema_with = support_projections::schema::actor_role)]
     pub role: String,
 }
 
@@ -121,13 +126,10 @@ async fn answer_with_ticket(
 /// Customers open tickets for themselves (`customerId` defaults to theirs). The response is the
 /// ticket as the read model shows it; `202` if it did not within the wait bound.
 #[utoipa::path(post, path = "/api/v1/support/tickets", tag = "tickets", request_body = CreateTicketRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY)),
     responses(
-        (status = 201, description = "Ticket opened", body = TicketDetail, headers(("Location" = String))),
-        (status = 202, description = "Opened; the read model has not caught up yet", body = CommandAccepted),
-        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 409, description = "A request with this Idempotency-Key is in progress", body = Problem),
-        (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)),
+        (status = 201, description = "Ticket opened", body = TicketDetail, headers(("Location" = String, description = "The ticket's URL"))),
+        (status = 202, description = ACCEPTED, body = CommandAccepted, headers(("Location" = String, description = "The ticket's URL"))),
+        (status = 403, description = "A customer named another customer's account", body = Problem)),
     security(("bearer" = [])))]
 pub async fn create_ticket(
     State(ctx): State<ApiContext>,
@@ -150,12 +152,10 @@ pub async fn create_ticket(
     let content = body
         .parse(customer_id.as_deref())
         .map_err(ApiError::Validation)?;
-    let created_by = match (principal.role, body.created_by.as_deref().map(str::trim)) {
-        (ActorRole::Service, Some(on_behalf))
-            if !on_behalf.is_empty() && on_behalf.chars().count() <= 200 =>
-        {
-            on_behalf.to_owned()
-        }
+    // An actor's id, as valid as an assignee's.
+    let on_behalf = body.created_by.as_deref().map(AgentId::parse);
+    let created_by = match (principal.role, on_behalf) {
+        (ActorRole::Service, Some(Ok(on_behalf))) => on_behalf.as_str().to_owned(),
         _ => principal.sub.clone(),
     };
     let metadata = ctx.metadata(&principal, &ids);
@@ -189,8 +189,9 @@ pub async fn list_tickets(
 
 /// One ticket, by id or by number (`TKT-YYYYMMDD-XXXX`), with its comments.
 #[utoipa::path(get, path = "/api/v1/support/tickets/{key}", tag = "tickets",
-    params(("key" = String, Path, description = "Ticket id or number")),
-    responses((status = 200, body = TicketDetail), (status = 401, body = Problem), (status = 404, body = Problem)),
+    params(("key" = String, Path, description = KEY)),
+    responses((status = 200, description = "The ticket", body = TicketDetail),
+        (status = 404, description = NOT_FOUND, body = Problem)),
     security(("bearer" = [])))]
 pub async fn get_ticket(
     State(ctx): State<ApiContext>,
@@ -209,12 +210,13 @@ pub async fn get_ticket(
 ///
 /// Each changed field becomes its own event; all of them are recorded, or none.
 #[utoipa::path(put, path = "/api/v1/support/tickets/{key}", tag = "tickets", request_body = UpdateTicketRequest,
-    params(("key" = String, Path, description = "Ticket id or number")),
+    params(("key" = String, Path, description = KEY)),
     responses(
-        (status = 200, body = TicketDetail), (status = 202, body = CommandAccepted),
-        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 409, description = "Illegal transition (lists allowedStatuses) or a concurrent change", body = Problem),
-        (status = 422, body = Problem)),
+        (status = 200, description = "The ticket after the change", body = TicketDetail, headers(("Location" = String, description = "The ticket's URL"))),
+        (status = 202, description = ACCEPTED, body = CommandAccepted, headers(("Location" = String, description = "The ticket's URL"))),
+        (status = 403, description = "Customers and services cannot change tickets", body = Problem),
+        (status = 404, description = NOT_FOUND, body = Problem),
+        (status = 409, description = "Illegal transition (lists allowedStatuses), the assignee rule, a final ticket, a resolutionNote for a resolved ticket, or a concurrent change", body = Problem)),
     security(("bearer" = [])))]
 pub async fn update_ticket(
     State(ctx): State<ApiContext>,
@@ -246,12 +248,13 @@ pub async fn update_ticket(
 
 /// Add a comment. Customers post public replies to their own tickets; staff may post internal notes.
 #[utoipa::path(post, path = "/api/v1/support/tickets/{key}/comments", tag = "tickets", request_body = AddCommentRequest,
-    params(("key" = String, Path, description = "Ticket id or number"),
-        ("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY)),
+    params(("key" = String, Path, description = KEY)),
     responses(
-        (status = 201, body = TicketDetail), (status = 202, body = CommandAccepted),
-        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+        (status = 201, description = "The ticket with the comment", body = TicketDetail, headers(("Location" = String, description = "The ticket's URL"))),
+        (status = 202, description = ACCEPTED, body = CommandAccepted, headers(("Location" = String, description = "The ticket's URL"))),
+        (status = 403, description = "Services cannot comment; customers cannot post internal notes", body = Problem),
+        (status = 404, description = NOT_FOUND, body = Problem),
+        (status = 409, description = "The ticket is final, or a concurrent change", body = Problem)),
     security(("bearer" = [])))]
 pub async fn add_comment(
     State(ctx): State<ApiContext>,
@@ -279,12 +282,13 @@ pub async fn add_comment(
 
 /// Escalate a ticket one level, with a reason. Staff only.
 #[utoipa::path(post, path = "/api/v1/support/tickets/{key}/escalate", tag = "tickets", request_body = EscalateRequest,
-    params(("key" = String, Path, description = "Ticket id or number"),
-        ("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY)),
+    params(("key" = String, Path, description = KEY)),
     responses(
-        (status = 200, body = TicketDetail), (status = 202, body = CommandAccepted),
-        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+        (status = 200, description = "The ticket one level up", body = TicketDetail, headers(("Location" = String, description = "The ticket's URL"))),
+        (status = 202, description = ACCEPTED, body = CommandAccepted, headers(("Location" = String, description = "The ticket's URL"))),
+        (status = 403, description = "Customers and services cannot escalate", body = Problem),
+        (status = 404, description = NOT_FOUND, body = Problem),
+        (status = 409, description = "The ticket is resolved or final, or a concurrent change", body = Problem)),
     security(("bearer" = [])))]
 pub async fn escalate_ticket(
     State(ctx): State<ApiContext>,
@@ -307,8 +311,9 @@ pub async fn escalate_ticket(
 
 /// The ticket's audit trail from the event stream, oldest first. Customers do not see internal notes.
 #[utoipa::path(get, path = "/api/v1/support/tickets/{key}/history", tag = "tickets",
-    params(("key" = String, Path, description = "Ticket id or number")),
-    responses((status = 200, body = Vec<HistoryEntry>), (status = 401, body = Problem), (status = 404, body = Problem)),
+    params(("key" = String, Path, description = KEY)),
+    responses((status = 200, description = "The events, oldest first", body = Vec<HistoryEntry>),
+        (status = 404, description = NOT_FOUND, body = Problem)),
     security(("bearer" = [])))]
 pub async fn ticket_history(
     State(ctx): State<ApiContext>,

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::{Deserialize, Deserializer};
+use serde_json::json;
 use support_domain::ticket::{
     AgentId, CommentBody, CommentVisibility, Customer, Labels, Reason, RelatedIds, TicketCategory,
     TicketChannel, TicketContent, TicketDescription, TicketPriority, TicketStatus, TicketTitle,
@@ -12,9 +13,11 @@ use support_domain::{Caller, FieldErrors};
 use support_projections::page::PageRequest;
 use support_projections::schema;
 use support_projections::tickets::TicketFilter;
-use utoipa::openapi::schema::{Array, ArrayBuilder, ObjectBuilder, SchemaFormat, Type};
-use utoipa::openapi::KnownFormat;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::openapi::schema::{
+    Array, ArrayBuilder, Object, ObjectBuilder, Schema, SchemaFormat, Type,
+};
+use utoipa::openapi::{KnownFormat, OpenApi, RefOr};
+use utoipa::{IntoParams, Modify, ToSchema};
 use uuid::Uuid;
 
 /// Tells an explicit `null` (`Some(None)`) from an absent field (`None`).
@@ -57,12 +60,8 @@ fn related_ids(
 
 /// The schema of tags and affected systems, from the limits `Labels::parse` enforces.
 fn labels_schema() -> Array {
-    let label = ObjectBuilder::new()
-        .schema_type(Type::String)
-        .min_length(Some(1))
-        .max_length(Some(Labels::MAX_CHARS));
     ArrayBuilder::new()
-        .items(label)
+        .items(schema::text(Labels::MAX_CHARS))
         .max_items(Some(Labels::MAX_ITEMS))
         .build()
 }
@@ -78,6 +77,46 @@ fn related_ids_schema() -> Array {
         .build()
 }
 
+fn title() -> Object {
+    schema::text(TicketTitle::MAX_CHARS)
+        .examples([json!("Unable to access lead dashboard")])
+        .build()
+}
+
+fn description() -> Object {
+    schema::text(TicketDescription::MAX_CHARS)
+        .examples([json!(
+            "Getting 500 error when trying to load the lead dashboard"
+        )])
+        .build()
+}
+
+fn comment_body() -> Object {
+    schema::text(CommentBody::MAX_CHARS).build()
+}
+
+fn reason() -> Object {
+    schema::text(Reason::MAX_CHARS).build()
+}
+
+fn escalation_reason() -> Object {
+    schema::text(Reason::MAX_CHARS)
+        .examples([json!("Customer is losing revenue")])
+        .build()
+}
+
+fn agent_id() -> Object {
+    schema::text(AgentId::MAX_CHARS).build()
+}
+
+fn customer_text() -> Object {
+    schema::text(Customer::MAX_CHARS).build()
+}
+
+fn customer_email() -> Object {
+    schema::email(Customer::EMAIL_MAX_CHARS).build()
+}
+
 fn parsed<T>(
     errors: &mut FieldErrors,
     field: &str,
@@ -91,20 +130,25 @@ fn parsed<T>(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateTicketRequest {
-    #[schema(example = "Unable to access lead dashboard")]
+    #[schema(required = true, schema_with = title)]
     pub title: Option<String>,
-    #[schema(example = "Getting 500 error when trying to load the lead dashboard")]
+    #[schema(required = true, schema_with = description)]
     pub description: Option<String>,
-    #[schema(schema_with = schema::ticket_priority)]
+    #[schema(required = true, schema_with = schema::ticket_priority)]
     pub priority: Option<String>,
+    /// GENERAL when not sent.
     #[schema(schema_with = schema::ticket_category)]
     pub category: Option<String>,
+    /// API when not sent.
     #[schema(schema_with = schema::ticket_channel)]
     pub channel: Option<String>,
     /// The customer the ticket is for; a customer's own id for customers. Staff may open internal
-    /// tickets without one.
+    /// tickets without one. Required with `customerName` or `customerEmail`.
+    #[schema(schema_with = customer_text)]
     pub customer_id: Option<String>,
+    #[schema(schema_with = customer_text)]
     pub customer_name: Option<String>,
+    #[schema(schema_with = customer_email)]
     pub customer_email: Option<String>,
     #[serde(default)]
     #[schema(schema_with = labels_schema)]
@@ -139,7 +183,16 @@ impl CreateTicketRequest {
             self.channel.as_deref().or(Some("API")),
             TicketChannel::parse,
         );
+        let unnamed = self.customer_id.is_none();
         let customer = match customer_id {
+            // Even a customer names their account to describe it: the schema cannot tell roles apart.
+            _ if unnamed && (self.customer_name.is_some() || self.customer_email.is_some()) => {
+                errors.push(
+                    "customerId",
+                    "is required with customerName or customerEmail",
+                );
+                None
+            }
             Some(id) => match Customer::parse(
                 id,
                 self.customer_name.as_deref(),
@@ -151,13 +204,6 @@ impl CreateTicketRequest {
                     None
                 }
             },
-            None if self.customer_name.is_some() || self.customer_email.is_some() => {
-                errors.push(
-                    "customerId",
-                    "is required with customerName or customerEmail",
-                );
-                None
-            }
             None => None,
         };
         let affected_systems = labels(
@@ -184,7 +230,9 @@ impl CreateTicketRequest {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateTicketRequest {
+    #[schema(schema_with = title)]
     pub title: Option<String>,
+    #[schema(schema_with = description)]
     pub description: Option<String>,
     #[schema(schema_with = schema::ticket_priority)]
     pub priority: Option<String>,
@@ -200,11 +248,12 @@ pub struct UpdateTicketRequest {
     pub related_incidents: Option<Vec<Uuid>>,
     /// An agent's id; `null` unassigns.
     #[serde(default, deserialize_with = "explicit_null")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = agent_id)]
     pub assigned_to: Option<Option<String>>,
     #[schema(schema_with = schema::ticket_status)]
     pub status: Option<String>,
-    /// Recorded when the request moves the ticket to RESOLVED.
+    /// Recorded when the request moves the ticket to RESOLVED; only with `status: RESOLVED`.
+    #[schema(schema_with = reason)]
     pub resolution_note: Option<String>,
     /// Accepted for compatibility; the actor is always the authenticated caller.
     pub updated_by: Option<String>,
@@ -282,6 +331,7 @@ impl UpdateTicketRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AddCommentRequest {
+    #[schema(required = true, schema_with = comment_body)]
     pub body: Option<String>,
     /// PUBLIC (the default) or INTERNAL; internal notes are never shown to customers.
     #[schema(schema_with = schema::comment_visibility)]
@@ -330,7 +380,7 @@ impl AddCommentRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EscalateRequest {
-    #[schema(example = "Customer is losing revenue")]
+    #[schema(required = true, schema_with = escalation_reason)]
     pub reason: Option<String>,
     /// Accepted for compatibility; the actor is always the authenticated caller.
     pub escalated_by: Option<String>,
@@ -343,6 +393,59 @@ impl EscalateRequest {
         let reason = reason.and_then(|r| errors.take("reason", Reason::parse(r)));
         errors.into_result()?;
         Ok(reason.expect("checked"))
+    }
+}
+
+/// The rules across fields of the request bodies, which the derived schemas cannot state, as
+/// JSON Schema `anyOf`: one alternative must hold, and an absent field counts as `null`, as it
+/// does when the body is read. utoipa models no `anyOf` beside `properties`; its extensions map is
+/// serialized in place, so the keyword rides there.
+pub struct CrossFieldRules;
+
+impl Modify for CrossFieldRules {
+    fn modify(&self, openapi: &mut OpenApi) {
+        let absent = || json!({"type": "null"});
+        let rules = [
+            (
+                "CreateTicketRequest",
+                json!([
+                    {"required": ["customerId"], "properties": {"customerId": {"type": "string"}}},
+                    {"properties": {"customerName": absent(), "customerEmail": absent()}},
+                ]),
+            ),
+            (
+                "UpdateTicketRequest",
+                json!([
+                    {"required": ["status"],
+                     "properties": {"status": {"const": TicketStatus::Resolved.as_str()}}},
+                    {"properties": {"resolutionNote": absent()}},
+                ]),
+            ),
+            (
+                "AddCommentRequest",
+                json!([
+                    {"properties": {"isInternal": absent()}},
+                    {"properties": {"visibility": absent()}},
+                    {"properties": {"isInternal": {"const": true},
+                                    "visibility": {"const": CommentVisibility::Internal.as_str()}}},
+                    {"properties": {"isInternal": {"const": false},
+                                    "visibility": {"const": CommentVisibility::Public.as_str()}}},
+                ]),
+            ),
+        ];
+        let schemas = &mut openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .schemas;
+        for (name, alternatives) in rules {
+            let Some(RefOr::T(Schema::Object(object))) = schemas.get_mut(name) else {
+                panic!("{name} is an object schema");
+            };
+            object
+                .extensions
+                .get_or_insert_with(Default::default)
+                .insert("anyOf".to_owned(), alternatives);
+        }
     }
 }
 
@@ -493,6 +596,23 @@ mod tests {
             fields,
             ["title", "description", "priority", "channel", "tags[1]"]
         );
+    }
+
+    #[test]
+    fn a_customer_is_described_only_with_its_id_sent() {
+        let request: CreateTicketRequest = serde_json::from_value(serde_json::json!({
+            "title": "t", "description": "d", "priority": "P3_LOW", "customerName": "Jo",
+        }))
+        .unwrap();
+        // Even when the caller is a customer, whose account the ticket is for anyway.
+        let errors = request.parse(Some("c-1")).unwrap_err();
+        assert_eq!(errors.0[0].field, "customerId");
+        let named: CreateTicketRequest = serde_json::from_value(serde_json::json!({
+            "title": "t", "description": "d", "priority": "P3_LOW", "customerName": "Jo",
+            "customerId": "c-1",
+        }))
+        .unwrap();
+        assert!(named.parse(Some("c-1")).is_ok());
     }
 
     #[test]

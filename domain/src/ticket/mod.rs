@@ -45,6 +45,8 @@ pub enum TicketError {
     AssigneeForbidden,
     #[error("resolutionNote is only recorded when the ticket becomes RESOLVED")]
     NoteWithoutResolution,
+    #[error("the ticket is RESOLVED already; its resolutionNote was recorded when it became so")]
+    NoteOnResolved,
     #[error("a ticket cannot be related to itself")]
     RelatedToItself,
     #[error("a {0} ticket cannot be escalated")]
@@ -71,6 +73,7 @@ impl DomainError for TicketError {
             TicketError::IllegalTransition { allowed, .. } => conflict(Some(allowed)),
             TicketError::Final(_) => conflict(Some(&[])),
             TicketError::AlreadyOpened
+            | TicketError::NoteOnResolved
             | TicketError::AssigneeRequired(_)
             | TicketError::AssigneeForbidden
             | TicketError::NotEscalatable(_) => conflict(None),
@@ -315,10 +318,15 @@ impl Ticket {
             (AssigneeRule::Forbidden, Some(_)) => return Err(TicketError::AssigneeForbidden),
             _ => {}
         }
-        if update.resolution_note.is_some()
-            && !(target == TicketStatus::Resolved && status != TicketStatus::Resolved)
-        {
-            return Err(TicketError::NoteWithoutResolution);
+        // Without a move to RESOLVED the request is wrong whatever the ticket; on a resolved
+        // ticket the same request would have been right a moment earlier.
+        if update.resolution_note.is_some() {
+            if target != TicketStatus::Resolved {
+                return Err(TicketError::NoteWithoutResolution);
+            }
+            if status == TicketStatus::Resolved {
+                return Err(TicketError::NoteOnResolved);
+            }
         }
         if target != status {
             events.push(TicketEvent::TicketStatusChanged {

@@ -257,6 +257,18 @@ async fn a_resolution_note_without_resolving_is_refused() {
 }
 
 #[tokio::test]
+async fn a_resolution_note_for_a_resolved_ticket_conflicts_with_it() {
+    TicketTest::with(())
+        .given(history_to(Resolved))
+        .when_async(update(|u| {
+            u.status = Some(Resolved);
+            u.resolution_note = Reason::parse("again").ok();
+        }))
+        .await
+        .then_expect_error(TicketError::NoteOnResolved);
+}
+
+#[tokio::test]
 async fn each_changed_field_is_its_own_event_and_unchanged_fields_none() {
     TicketTest::with(())
         .given(vec![opened()])

@@ -87,21 +87,24 @@ screaming_enum!(
     }
 );
 
-/// Trimmed text between `min` and `max` characters.
+/// Text of at most `max` characters as sent (as a JSON Schema `maxLength` counts them), trimmed,
+/// and then at least `min` characters. Without NUL, which PostgreSQL cannot store.
 fn bounded_text(value: &str, min: usize, max: usize) -> Result<String, String> {
+    if value.chars().count() > max {
+        return Err(format!("must be at most {max} characters"));
+    }
+    if value.contains('\0') {
+        return Err(crate::NUL_REFUSED.to_owned());
+    }
     let trimmed = value.trim();
-    let length = trimmed.chars().count();
-    if length < min {
-        Err(if min == 1 {
+    if trimmed.chars().count() < min {
+        return Err(if min == 1 {
             "must not be empty".to_owned()
         } else {
             format!("must be at least {min} characters")
-        })
-    } else if length > max {
-        Err(format!("must be at most {max} characters"))
-    } else {
-        Ok(trimmed.to_owned())
+        });
     }
+    Ok(trimmed.to_owned())
 }
 
 macro_rules! bounded_text_type {
@@ -192,14 +195,18 @@ pub struct Customer {
 }
 
 impl Customer {
+    /// Of the id and of the name.
+    pub const MAX_CHARS: usize = 200;
+    pub const EMAIL_MAX_CHARS: usize = 254;
+
     pub fn parse(
         id: &str,
         name: Option<&str>,
         email: Option<&str>,
     ) -> Result<Self, (&'static str, String)> {
-        let id = bounded_text(id, 1, 200).map_err(|m| ("customerId", m))?;
+        let id = bounded_text(id, 1, Self::MAX_CHARS).map_err(|m| ("customerId", m))?;
         let name = name
-            .map(|n| bounded_text(n, 1, 200).map_err(|m| ("customerName", m)))
+            .map(|n| bounded_text(n, 1, Self::MAX_CHARS).map_err(|m| ("customerName", m)))
             .transpose()?;
         let email = email
             .map(|e| parse_email(e).map_err(|m| ("customerEmail", m)))
@@ -209,7 +216,7 @@ impl Customer {
 }
 
 fn parse_email(value: &str) -> Result<String, String> {
-    let email = bounded_text(value, 3, 254)?;
+    let email = bounded_text(value, 3, Customer::EMAIL_MAX_CHARS)?;
     let (local, domain) = email
         .split_once('@')
         .ok_or_else(|| "must be an email address".to_owned())?;
@@ -304,7 +311,12 @@ mod tests {
             "Login fails"
         );
         assert!(TicketTitle::parse("   ").is_err());
+        assert!(TicketTitle::parse("Login\0fails").is_err());
         assert!(TicketTitle::parse(&"x".repeat(201)).is_err());
+        assert!(
+            TicketTitle::parse(&format!(" {}", "x".repeat(200))).is_err(),
+            "the limit counts the title as sent"
+        );
         assert!(TicketTitle::parse(&"é".repeat(200)).is_ok());
     }
 

@@ -64,6 +64,7 @@ pub struct TicketView {
 pub struct CommentView {
     pub id: Uuid,
     pub author_sub: String,
+    #[schema(schema_with = schema::actor_role)]
     pub author_role: String,
     pub body: String,
     #[schema(schema_with = schema::comment_visibility)]

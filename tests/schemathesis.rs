@@ -1,0 +1,111 @@
+//! The OpenAPI document is exact: schemathesis sends a real supportd the requests the document
+//! allows and the ones it does not, as an admin and as a customer, runs every check it has and
+//! its stateful phase, and finds no answer the document does not promise.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use common::{spawn_app, ticket_body};
+use sqlx::PgPool;
+use support_domain::ActorRole;
+use tokio::process::Command;
+
+/// The pinned requirements, the run's configuration and its hooks.
+const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/schemathesis");
+
+/// The schemathesis executable of a venv in the target directory, installed from the pinned
+/// requirements when the venv is missing or was made from other ones.
+async fn schemathesis() -> PathBuf {
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("schemathesis-venv");
+    let installed = venv.join("requirements.txt");
+    let requirements = format!("{DIR}/requirements.txt");
+    let wanted = std::fs::read_to_string(&requirements).unwrap();
+    if std::fs::read_to_string(&installed).ok() != Some(wanted.clone()) {
+        let mut create = Command::new("python3");
+        create.args(["-m", "venv", "--clear"]).arg(&venv);
+        succeed(&mut create).await;
+        let mut install = Command::new(venv.join("bin/pip"));
+        install.args(["install", "--quiet", "--disable-pip-version-check", "-r"]);
+        install.arg(&requirements);
+        succeed(&mut install).await;
+        std::fs::write(&installed, wanted).unwrap();
+    }
+    venv.join("bin/schemathesis")
+}
+
+async fn succeed(command: &mut Command) -> String {
+    let output = command.output().await.expect("the command starts");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{command:?} failed:\n{text}");
+    text
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn schemathesis_finds_the_api_as_documented(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let admin = app.admin();
+    let customer = app.token(ActorRole::Customer, "customer-1");
+    // Each run works on a ticket of its own, which its caller may see.
+    let theirs = app
+        .open_ticket(&admin, ticket_body("Dashboard down", "customer-1"))
+        .await;
+    let other = app
+        .open_ticket(&admin, ticket_body("Invoices late", "customer-2"))
+        .await;
+    // A dead letter to list and retry, of a ticket nothing else touches: while a letter is open,
+    // the projection parks the events of its aggregate.
+    let parked = app
+        .open_ticket(&admin, ticket_body("Parked", "customer-3"))
+        .await;
+    let letter: i64 = sqlx::query_scalar(
+        "INSERT INTO dead_letters (projection, subject, aggregate_type, aggregate_id, sequence, \
+             event_type, error, deliveries, message) \
+         VALUES ('tickets', 'support.events.ticket.TicketOpened', 'ticket', $1, 1, \
+             'TicketOpened', 'parked by the test', 3, '\\x7b7d') RETURNING id",
+    )
+    .bind(parked["id"].as_str().unwrap())
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+
+    let schemathesis = schemathesis().await;
+    for (caller, token, ticket, related) in [
+        ("admin", admin, &other, &theirs),
+        ("customer", customer, &theirs, &other),
+    ] {
+        let started = Instant::now();
+        let mut run = Command::new(&schemathesis);
+        // Every check is enabled, and the exceptions explained, in schemathesis.toml. A fixed seed
+        // and no example database make a run repeat the last one; 30 examples per operation and
+        // one worker keep the two runs within a minute or so on two cores.
+        run.current_dir(env!("CARGO_TARGET_TMPDIR"))
+            .env("SUPPORTD_TICKET", ticket["id"].as_str().unwrap())
+            .env("SUPPORTD_RELATED_TICKET", related["id"].as_str().unwrap())
+            .env("SUPPORTD_DEAD_LETTER", letter.to_string())
+            .env("SCHEMATHESIS_HOOKS", format!("{DIR}/hooks.py"))
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .args([
+                "--no-color",
+                "--config-file",
+                &format!("{DIR}/schemathesis.toml"),
+            ])
+            .arg("run")
+            .arg(format!("{}/api/v1/openapi.json", app.address))
+            .args(["--url", &app.address])
+            .args(["--header", &format!("Authorization: Bearer {token}")])
+            .args(["--phases", "examples,coverage,fuzzing,stateful"])
+            .args(["--workers", "1", "--max-examples", "30", "--seed", "1"])
+            .args(["--generation-database", "none"]);
+        let output = succeed(&mut run).await;
+        eprintln!(
+            "schemathesis as {caller}: {:.0?}\n{output}",
+            started.elapsed()
+        );
+    }
+}
