@@ -134,7 +134,7 @@ pub struct ReplayReport {
 /// so live batches wait and then find their events already applied (or apply the newer ones):
 /// nothing is lost or applied twice, and readers see the old rows until the new ones commit.
 pub async fn replay(pool: &PgPool, model: ReadModel) -> Result<ReplayReport, ProjectionError> {
-    const CHUNK: i64 = 1_000;
+    const CHUNK: i64 = 20_000;
     let mut tx = pool.begin().await?;
     model.lock(&mut tx).await?;
     model.clear(&mut tx).await?;
