@@ -1,5 +1,7 @@
 //! How ticket events land in the tickets read model.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -13,30 +15,6 @@ use uuid::Uuid;
 
 use super::{AGGREGATE_TYPE, READ_MODEL};
 use crate::{Projection, ProjectionError};
-
-/// Where one event lands: the ticket, the event's sequence and when it happened.
-struct Target {
-    id: Uuid,
-    sequence: i64,
-    at: DateTime<Utc>,
-}
-
-/// An UPDATE of the event's ticket that records the event's sequence and time.
-macro_rules! advance {
-    ($($set:literal)?) => {
-        concat!(
-            "UPDATE tickets SET version = $2, updated_at = $3", $(", ", $set,)?
-            " WHERE id = $1"
-        )
-    };
-}
-
-fn guarded(sql: &'static str, target: &Target) -> Query<'static, Postgres, PgArguments> {
-    sqlx::query(sql)
-        .bind(target.id)
-        .bind(target.sequence)
-        .bind(target.at)
-}
 
 /// The `tickets` read model.
 pub struct TicketsProjection;
@@ -66,45 +44,359 @@ impl Projection for TicketsProjection {
     }
 }
 
-/// Applies a batch in order. The tickets it opens are inserted first, in one statement: an
-/// opening is always its ticket's first event, so nothing else in the batch can precede it.
+/// Where one event lands: the ticket, the event's sequence and when it happened.
+struct Target {
+    id: Uuid,
+    sequence: i64,
+    at: DateTime<Utc>,
+}
+
+/// An UPDATE of the event's ticket that records the event's sequence and time.
+macro_rules! advance {
+    ($($set:literal)?) => {
+        concat!(
+            "UPDATE tickets SET version = $2, updated_at = $3", $(", ", $set,)?
+            " WHERE id = $1"
+        )
+    };
+}
+
+fn guarded(sql: &'static str, target: &Target) -> Query<'static, Postgres, PgArguments> {
+    sqlx::query(sql)
+        .bind(target.id)
+        .bind(target.sequence)
+        .bind(target.at)
+}
+
+/// Applies a batch in a few statements whatever its size. The framework hands over each ticket's
+/// events in order, once each, from the one after the row's version: so each ticket's events after
+/// its opening fold into one change of its row, into the new row itself when the batch opens the
+/// ticket, otherwise into one UPDATE that changes every ticket of the batch at once. Tickets are
+/// independent rows, so only each ticket's own order matters. Events that do not fold (link lists,
+/// which only the row's current value can apply to) are applied one by one after the rest.
 async fn apply_all(
     conn: &mut PgConnection,
     events: &[&RecordedEvent],
 ) -> Result<(), ProjectionError> {
-    let (opened, changes): (Vec<&RecordedEvent>, Vec<&RecordedEvent>) =
-        events.iter().partition(|e| e.event_type == "TicketOpened");
-    insert_opened(conn, &opened).await?;
-    for event in changes {
+    let mut rows: Vec<NewRow> = Vec::new();
+    let mut row_of: HashMap<Uuid, usize> = HashMap::new();
+    let mut by_ticket: Vec<Vec<&RecordedEvent>> = Vec::new();
+    let mut events_of: HashMap<&str, usize> = HashMap::new();
+    for event in events {
+        if event.event_type == "TicketOpened" {
+            let row = NewRow::opened(event)?;
+            row_of.insert(row.id, rows.len());
+            rows.push(row);
+        } else {
+            let index = *events_of
+                .entry(event.aggregate_id.as_str())
+                .or_insert_with(|| {
+                    by_ticket.push(Vec::new());
+                    by_ticket.len() - 1
+                });
+            by_ticket[index].push(event);
+        }
+    }
+
+    let mut updates = Vec::new();
+    let mut comments = Vec::new();
+    let mut one_by_one = Vec::new();
+    for events in by_ticket {
+        match Fold::of(&events)? {
+            Some(fold) => {
+                match row_of.get(&fold.change.id) {
+                    Some(&index) => rows[index].absorb(&fold.change),
+                    None => updates.push(fold.change),
+                }
+                comments.extend(fold.comments);
+            }
+            None => one_by_one.extend(events),
+        }
+    }
+    insert_rows(conn, &rows).await?;
+    update_rows(conn, &updates).await?;
+    insert_comments(conn, &comments).await?;
+    for event in one_by_one {
         apply(conn, event).await?;
     }
     Ok(())
 }
 
-/// A new row, its fields named as the table's columns: the insert's column list is read off it.
+fn decode(event: &RecordedEvent) -> Result<(TicketEvent, Target), ProjectionError> {
+    let name =
+        RecordedEvent::message_id(&event.aggregate_type, &event.aggregate_id, event.sequence);
+    let ticket_event = TicketEvent::from_parts(&event.event_type, &event.payload)
+        .map_err(|e| ProjectionError::undecodable(&name, e))?;
+    let target = Target {
+        id: Uuid::parse_str(&event.aggregate_id)
+            .map_err(|e| ProjectionError::undecodable(&name, e))?,
+        sequence: event.sequence,
+        at: event.occurred_at,
+    };
+    Ok((ticket_event, target))
+}
+
+/// What a resolution becomes: resolving stamps it, closing keeps it, any other status clears it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Resolution {
+    Keep,
+    Set,
+    Clear,
+}
+
+/// Consecutive events of one ticket as one change of its row, as `jsonb_to_recordset` reads it.
+/// `None` leaves a column as it is.
 #[derive(Serialize)]
-struct OpenedRow {
+struct FoldedChange {
+    id: Uuid,
+    /// The version the row is at: the sequence just before the first folded event.
+    follows: i64,
+    version: i64,
+    updated_at: DateTime<Utc>,
+    title: Option<String>,
+    description: Option<String>,
+    priority: Option<&'static str>,
+    category: Option<&'static str>,
+    tags: Option<Vec<String>>,
+    affected_systems: Option<Vec<String>>,
+    /// Whether `assigned_to` changes, to an agent or to nobody.
+    reassigned: bool,
+    assigned_to: Option<String>,
+    status: Option<&'static str>,
+    resolution: Resolution,
+    resolved_at: Option<DateTime<Utc>>,
+    resolution_note: Option<String>,
+    response_at: Option<DateTime<Utc>>,
+    escalation_level: Option<i32>,
+}
+
+/// A comment row, as `jsonb_to_recordset` reads it.
+#[derive(Serialize)]
+struct CommentRow {
+    id: Uuid,
+    ticket_id: Uuid,
+    author_sub: String,
+    author_role: &'static str,
+    body: String,
+    visibility: &'static str,
+    created_at: DateTime<Utc>,
+}
+
+struct Fold {
+    change: FoldedChange,
+    comments: Vec<CommentRow>,
+}
+
+impl Fold {
+    /// The events folded, or `None` when one edits a list of links, which only the row's current
+    /// value can apply to.
+    fn of(events: &[&RecordedEvent]) -> Result<Option<Self>, ProjectionError> {
+        let mut fold: Option<Fold> = None;
+        for event in events {
+            let (ticket_event, target) = decode(event)?;
+            let fold = fold.get_or_insert_with(|| Fold::starting_at(&target));
+            if !fold.add(ticket_event, &target) {
+                return Ok(None);
+            }
+        }
+        Ok(fold)
+    }
+
+    fn starting_at(first: &Target) -> Self {
+        Fold {
+            change: FoldedChange {
+                id: first.id,
+                follows: first.sequence - 1,
+                version: first.sequence,
+                updated_at: first.at,
+                title: None,
+                description: None,
+                priority: None,
+                category: None,
+                tags: None,
+                affected_systems: None,
+                reassigned: false,
+                assigned_to: None,
+                status: None,
+                resolution: Resolution::Keep,
+                resolved_at: None,
+                resolution_note: None,
+                response_at: None,
+                escalation_level: None,
+            },
+            comments: Vec::new(),
+        }
+    }
+
+    /// Folds in the next event; false if it does not fold.
+    fn add(&mut self, event: TicketEvent, target: &Target) -> bool {
+        let change = &mut self.change;
+        change.version = target.sequence;
+        change.updated_at = target.at;
+        match event {
+            TicketEvent::TicketRetitled { title } => change.title = Some(title.as_str().to_owned()),
+            TicketEvent::TicketDescriptionChanged { description } => {
+                change.description = Some(description.as_str().to_owned())
+            }
+            TicketEvent::TicketReprioritized { to, .. } => change.priority = Some(to.as_str()),
+            TicketEvent::TicketRecategorized { to, .. } => change.category = Some(to.as_str()),
+            TicketEvent::TicketTagsChanged { tags } => change.tags = Some(tags.as_slice().to_vec()),
+            TicketEvent::TicketAffectedSystemsChanged { affected_systems } => {
+                change.affected_systems = Some(affected_systems.as_slice().to_vec())
+            }
+            TicketEvent::TicketAssigned { assignee, .. } => {
+                change.reassigned = true;
+                change.assigned_to = Some(assignee.as_str().to_owned());
+            }
+            TicketEvent::TicketUnassigned { .. } => {
+                change.reassigned = true;
+                change.assigned_to = None;
+            }
+            TicketEvent::TicketStatusChanged { to, note, .. } => {
+                change.status = Some(to.as_str());
+                match to {
+                    TicketStatus::Resolved => {
+                        change.resolution = Resolution::Set;
+                        change.resolved_at = Some(target.at);
+                        change.resolution_note = note.map(|n| n.as_str().to_owned());
+                    }
+                    TicketStatus::Closed => {}
+                    _ => {
+                        change.resolution = Resolution::Clear;
+                        change.resolved_at = None;
+                        change.resolution_note = None;
+                    }
+                }
+            }
+            TicketEvent::TicketCommentAdded {
+                comment_id,
+                author,
+                body,
+                visibility,
+            } => self.comments.push(CommentRow {
+                id: comment_id,
+                ticket_id: target.id,
+                author_sub: author.sub,
+                author_role: author.role.as_str(),
+                body: body.as_str().to_owned(),
+                visibility: visibility.as_str(),
+                created_at: target.at,
+            }),
+            TicketEvent::TicketFirstResponseRecorded { .. } => change.response_at = Some(target.at),
+            TicketEvent::TicketEscalated { level, .. } => {
+                change.escalation_level = Some(level as i32)
+            }
+            TicketEvent::TicketOpened { .. }
+            | TicketEvent::TicketRelatedTicketLinked { .. }
+            | TicketEvent::TicketRelatedTicketUnlinked { .. }
+            | TicketEvent::TicketIncidentLinked { .. }
+            | TicketEvent::TicketIncidentUnlinked { .. } => return false,
+        }
+        true
+    }
+}
+
+/// Makes every folded change in one statement. Each row is at the version its change follows (the
+/// framework guards that); one that is not means the read model lost an event: an error.
+async fn update_rows(
+    conn: &mut PgConnection,
+    changes: &[FoldedChange],
+) -> Result<(), ProjectionError> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let updated: Vec<Uuid> = sqlx::query_scalar(
+        "UPDATE tickets AS t SET version = c.version, updated_at = c.updated_at, \
+             title = coalesce(c.title, t.title), \
+             description = coalesce(c.description, t.description), \
+             priority = coalesce(c.priority, t.priority), \
+             category = coalesce(c.category, t.category), \
+             tags = coalesce(c.tags, t.tags), \
+             affected_systems = coalesce(c.affected_systems, t.affected_systems), \
+             assigned_to = CASE WHEN c.reassigned THEN c.assigned_to ELSE t.assigned_to END, \
+             status = coalesce(c.status, t.status), \
+             resolved_at = CASE c.resolution WHEN 'keep' THEN t.resolved_at ELSE c.resolved_at END, \
+             resolution_note = CASE c.resolution WHEN 'keep' THEN t.resolution_note \
+                 ELSE c.resolution_note END, \
+             response_at = coalesce(c.response_at, t.response_at), \
+             escalation_level = coalesce(c.escalation_level, t.escalation_level) \
+         FROM jsonb_to_recordset($1) AS c(id uuid, follows bigint, version bigint, \
+             updated_at timestamptz, title text, description text, priority text, category text, \
+             tags text[], affected_systems text[], reassigned boolean, assigned_to text, \
+             status text, resolution text, resolved_at timestamptz, resolution_note text, \
+             response_at timestamptz, escalation_level integer) \
+         WHERE t.id = c.id AND t.version = c.follows \
+         RETURNING t.id",
+    )
+    .bind(Json(changes))
+    .fetch_all(&mut *conn)
+    .await?;
+    if updated.len() == changes.len() {
+        return Ok(());
+    }
+    let lost = changes
+        .iter()
+        .find(|c| !updated.contains(&c.id))
+        .expect("fewer rows updated than changes");
+    Err(ProjectionError::OutOfOrder {
+        aggregate: AGGREGATE_TYPE.to_owned(),
+        id: lost.id.to_string(),
+        current: None,
+        sequence: lost.follows + 1,
+    })
+}
+
+async fn insert_comments(
+    conn: &mut PgConnection,
+    comments: &[CommentRow],
+) -> Result<(), ProjectionError> {
+    if comments.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO ticket_comments (id, ticket_id, author_sub, author_role, body, visibility, \
+             created_at) \
+         SELECT id, ticket_id, author_sub, author_role, body, visibility, created_at \
+         FROM jsonb_to_recordset($1) AS r(id uuid, ticket_id uuid, author_sub text, \
+             author_role text, body text, visibility text, created_at timestamptz)",
+    )
+    .bind(Json(comments))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A new row, its fields named as the table's columns: the ticket as opened, and as the events
+/// that follow in the same batch leave it.
+#[derive(Serialize)]
+struct NewRow {
     id: Uuid,
     version: i64,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     ticket_number: String,
-    status: &'static str,
     title: String,
     description: String,
     priority: &'static str,
+    status: &'static str,
     category: &'static str,
     channel: &'static str,
     customer_id: Option<String>,
     customer_name: Option<String>,
     customer_email: Option<String>,
+    assigned_to: Option<String>,
+    resolved_at: Option<DateTime<Utc>>,
+    resolution_note: Option<String>,
+    response_at: Option<DateTime<Utc>>,
+    escalation_level: i32,
     affected_systems: Vec<String>,
     tags: Vec<String>,
     created_by: String,
 }
 
-impl OpenedRow {
-    fn from_event(event: &RecordedEvent) -> Result<Self, ProjectionError> {
+impl NewRow {
+    fn opened(event: &RecordedEvent) -> Result<Self, ProjectionError> {
         let name =
             RecordedEvent::message_id(&event.aggregate_type, &event.aggregate_id, event.sequence);
         let undecodable = |e: &dyn std::fmt::Display| ProjectionError::undecodable(&name, e);
@@ -137,29 +429,62 @@ impl OpenedRow {
             created_at: event.occurred_at,
             updated_at: event.occurred_at,
             ticket_number: ticket_number.as_str().to_owned(),
-            status: TicketStatus::Open.as_str(),
             title: title.as_str().to_owned(),
             description: description.as_str().to_owned(),
             priority: priority.as_str(),
+            status: TicketStatus::Open.as_str(),
             category: category.as_str(),
             channel: channel.as_str(),
             customer_id,
             customer_name,
             customer_email,
+            assigned_to: None,
+            resolved_at: None,
+            resolution_note: None,
+            response_at: None,
+            escalation_level: 0,
             affected_systems: affected_systems.as_slice().to_vec(),
             tags: tags.as_slice().to_vec(),
             created_by,
         })
     }
+
+    /// Takes in a change that follows this row's version, as `update_rows` would make it.
+    fn absorb(&mut self, change: &FoldedChange) {
+        fn take<T: Clone>(column: &mut T, value: &Option<T>) {
+            if let Some(value) = value {
+                *column = value.clone();
+            }
+        }
+        self.version = change.version;
+        self.updated_at = change.updated_at;
+        take(&mut self.title, &change.title);
+        take(&mut self.description, &change.description);
+        take(&mut self.priority, &change.priority);
+        take(&mut self.category, &change.category);
+        take(&mut self.tags, &change.tags);
+        take(&mut self.affected_systems, &change.affected_systems);
+        if change.reassigned {
+            self.assigned_to = change.assigned_to.clone();
+        }
+        take(&mut self.status, &change.status);
+        if change.resolution != Resolution::Keep {
+            self.resolved_at = change.resolved_at;
+            self.resolution_note = change.resolution_note.clone();
+        }
+        if change.response_at.is_some() {
+            self.response_at = change.response_at;
+        }
+        take(&mut self.escalation_level, &change.escalation_level);
+    }
 }
 
-async fn insert_opened(
-    conn: &mut PgConnection,
-    events: &[&RecordedEvent],
-) -> Result<(), ProjectionError> {
-    let rows = events
+/// Inserts the new rows in one statement; its column list is read off `NewRow`'s fields, which are
+/// named as the table's columns.
+async fn insert_rows(conn: &mut PgConnection, rows: &[NewRow]) -> Result<(), ProjectionError> {
+    let rows = rows
         .iter()
-        .map(|e| OpenedRow::from_event(e).and_then(|row| Ok(serde_json::to_value(row)?)))
+        .map(serde_json::to_value)
         .collect::<Result<Vec<_>, _>>()?;
     let Some(serde_json::Value::Object(first)) = rows.first() else {
         return Ok(());
@@ -176,19 +501,10 @@ async fn insert_opened(
 }
 
 async fn apply(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), ProjectionError> {
-    let name =
-        RecordedEvent::message_id(&event.aggregate_type, &event.aggregate_id, event.sequence);
-    let ticket_event = TicketEvent::from_parts(&event.event_type, &event.payload)
-        .map_err(|e| ProjectionError::undecodable(&name, e))?;
-    let target = Target {
-        id: Uuid::parse_str(&event.aggregate_id)
-            .map_err(|e| ProjectionError::undecodable(&name, e))?,
-        sequence: event.sequence,
-        at: event.occurred_at,
-    };
+    let (ticket_event, target) = decode(event)?;
 
     let update = match ticket_event {
-        TicketEvent::TicketOpened { .. } => return insert_opened(conn, &[event]).await,
+        TicketEvent::TicketOpened { .. } => return insert_rows(conn, &[NewRow::opened(event)?]).await,
         TicketEvent::TicketRetitled { title } => {
             guarded(advance!("title = $4"), &target).bind(title.as_str().to_owned())
         }
@@ -287,4 +603,267 @@ fn expect_row(done: sqlx::postgres::PgQueryResult, target: &Target) -> Result<()
         current: None,
         sequence: target.sequence,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+    use serde_json::Value;
+    use sqlx::PgPool;
+    use support_domain::ticket::{
+        AgentId, CommentBody, CommentVisibility, Customer, Labels, Reason, TicketCategory,
+        TicketChannel, TicketContent, TicketDescription, TicketNumber, TicketPriority, TicketTitle,
+    };
+    use support_domain::{Actor, ActorRole, EventMetadata};
+
+    use super::*;
+
+    /// Builds each ticket's events as the store records them, in an interleaved global order.
+    struct Stream {
+        events: Vec<RecordedEvent>,
+        start: DateTime<Utc>,
+    }
+
+    impl Stream {
+        fn record(&mut self, id: Uuid, event: TicketEvent) {
+            let sequence = self
+                .events
+                .iter()
+                .filter(|e| e.aggregate_id == id.to_string())
+                .count() as i64
+                + 1;
+            let position = self.events.len() as i64 + 1;
+            let occurred_at = self.start + Duration::minutes(position);
+            let name = event.name();
+            self.events.push(RecordedEvent {
+                event_id: Uuid::new_v4(),
+                aggregate_type: AGGREGATE_TYPE.to_owned(),
+                aggregate_id: id.to_string(),
+                sequence,
+                global_position: position,
+                event_type: name.to_owned(),
+                event_version: TicketEvent::VERSION.to_owned(),
+                occurred_at,
+                metadata: EventMetadata {
+                    actor_sub: "agent-1".to_owned(),
+                    actor_role: ActorRole::Agent,
+                    request_id: format!("r-{position}"),
+                    correlation_id: format!("r-{position}"),
+                    causation_id: None,
+                    occurred_at,
+                    source: "api".to_owned(),
+                },
+                payload: serde_json::to_value(&event).unwrap()[name].clone(),
+            });
+        }
+
+        fn open(&mut self, n: u64) -> Uuid {
+            let id = Uuid::new_v4();
+            self.record(
+                id,
+                TicketEvent::TicketOpened {
+                    ticket_id: id,
+                    ticket_number: TicketNumber::new(self.start.date_naive(), n),
+                    content: TicketContent {
+                        title: TicketTitle::parse(&format!("Ticket {n}")).unwrap(),
+                        description: TicketDescription::parse("It broke").unwrap(),
+                        priority: TicketPriority::Medium,
+                        category: TicketCategory::Technical,
+                        channel: TicketChannel::Email,
+                        customer: Some(Customer::parse("c-1", Some("Ann"), None).unwrap()),
+                        affected_systems: Labels::default(),
+                        tags: Labels::default(),
+                    },
+                    created_by: "c-1".to_owned(),
+                },
+            );
+            id
+        }
+    }
+
+    fn status(from: TicketStatus, to: TicketStatus, note: Option<&str>) -> TicketEvent {
+        TicketEvent::TicketStatusChanged {
+            from,
+            to,
+            note: note.map(|n| Reason::parse(n).unwrap()),
+        }
+    }
+
+    fn assign(agent: &str) -> TicketEvent {
+        TicketEvent::TicketAssigned {
+            assignee: AgentId::parse(agent).unwrap(),
+            previous_assignee: None,
+        }
+    }
+
+    /// Tickets that together meet every kind of event, interleaved, some opened before the
+    /// batches that change them.
+    fn stream() -> Stream {
+        use TicketStatus::*;
+        let mut s = Stream {
+            events: Vec::new(),
+            start: "2026-11-26T08:00:00Z".parse().unwrap(),
+        };
+        let (a, b, c) = (s.open(1), s.open(2), s.open(3));
+        s.record(a, assign("agent-1"));
+        s.record(
+            b,
+            TicketEvent::TicketRetitled {
+                title: TicketTitle::parse("Retitled").unwrap(),
+            },
+        );
+        s.record(a, status(Open, Assigned, None));
+        s.record(
+            c,
+            TicketEvent::TicketRelatedTicketLinked {
+                related_ticket_id: a,
+            },
+        );
+        s.record(a, status(Assigned, InProgress, None));
+        s.record(
+            b,
+            TicketEvent::TicketCommentAdded {
+                comment_id: Uuid::new_v4(),
+                author: Actor {
+                    sub: "agent-1".into(),
+                    role: ActorRole::Agent,
+                },
+                body: CommentBody::parse("Looking").unwrap(),
+                visibility: CommentVisibility::Public,
+            },
+        );
+        s.record(
+            b,
+            TicketEvent::TicketFirstResponseRecorded {
+                comment_id: Uuid::new_v4(),
+                responder: "agent-1".into(),
+            },
+        );
+        s.record(a, status(InProgress, Resolved, Some("Fixed")));
+        s.record(c, TicketEvent::TicketIncidentLinked { incident_id: b });
+        let d = s.open(4);
+        s.record(
+            d,
+            TicketEvent::TicketTagsChanged {
+                tags: Labels::parse(&["vip".into()]).unwrap(),
+            },
+        );
+        s.record(a, status(Resolved, Closed, None));
+        s.record(
+            b,
+            TicketEvent::TicketEscalated {
+                level: 1,
+                reason: Reason::parse("Angry").unwrap(),
+            },
+        );
+        s.record(d, assign("agent-2"));
+        s.record(d, status(Open, Assigned, None));
+        s.record(
+            d,
+            TicketEvent::TicketUnassigned {
+                previous_assignee: AgentId::parse("agent-2").unwrap(),
+            },
+        );
+        s.record(d, status(Assigned, Open, None));
+        s.record(
+            b,
+            TicketEvent::TicketReprioritized {
+                from: TicketPriority::Medium,
+                to: TicketPriority::Critical,
+            },
+        );
+        s.record(
+            c,
+            TicketEvent::TicketRelatedTicketUnlinked {
+                related_ticket_id: a,
+            },
+        );
+        let e = s.open(5);
+        s.record(e, assign("agent-3"));
+        s.record(e, status(Open, Resolved, Some("Duplicate")));
+        s.record(e, status(Resolved, Open, None));
+        s
+    }
+
+    /// Applies the batches as the runner does: through the framework's guard.
+    async fn apply_in(pool: &PgPool, batches: &[&[RecordedEvent]]) -> Result<(), ProjectionError> {
+        let mut tx = pool.begin().await?;
+        for batch in batches {
+            crate::apply_batch(&mut tx, &TicketsProjection, batch).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn snapshot(pool: &PgPool) -> (Vec<Value>, Vec<Value>) {
+        let tickets =
+            sqlx::query_scalar("SELECT to_jsonb(t) - 'projected_at' FROM tickets t ORDER BY id")
+                .fetch_all(pool)
+                .await
+                .unwrap();
+        let comments = sqlx::query_scalar("SELECT to_jsonb(c) FROM ticket_comments c ORDER BY id")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+        (tickets, comments)
+    }
+
+    async fn rebuild(pool: &PgPool, batches: &[&[RecordedEvent]]) -> (Vec<Value>, Vec<Value>) {
+        sqlx::raw_sql("DELETE FROM tickets; DELETE FROM projection_positions")
+            .execute(pool)
+            .await
+            .unwrap();
+        apply_in(pool, batches).await.unwrap();
+        snapshot(pool).await
+    }
+
+    /// Folding is only a way of making many changes at once: the rows must come out exactly as
+    /// when every event is applied alone, however the stream is cut into batches and even when
+    /// batches are delivered again (the framework's guard drops what was applied).
+    #[sqlx::test(migrations = "../migrations")]
+    async fn a_batch_leaves_the_rows_as_its_events_applied_one_by_one(pool: PgPool) {
+        let events = stream().events;
+        let alone: Vec<&[RecordedEvent]> = events.chunks(1).collect();
+        let expected = rebuild(&pool, &alone).await;
+        assert_eq!(expected.0.len(), 5);
+        assert_eq!(expected.0[0]["version"].as_i64().map(|v| v > 1), Some(true));
+
+        let whole = rebuild(&pool, &[&events]).await;
+        assert_eq!(whole, expected, "one batch");
+        for size in [2, 3, 5, 8] {
+            let batches: Vec<&[RecordedEvent]> = events.chunks(size).collect();
+            assert_eq!(
+                rebuild(&pool, &batches).await,
+                expected,
+                "batches of {size}"
+            );
+        }
+        let redelivered = rebuild(&pool, &[&events[..14], &events[6..], &events]).await;
+        assert_eq!(redelivered, expected, "overlapping redeliveries");
+    }
+
+    #[sqlx::test(migrations = "../migrations")]
+    async fn a_batch_with_a_missing_event_fails(pool: PgPool) {
+        let events = stream().events;
+        let first_a = &events[0];
+        let later_a: Vec<RecordedEvent> = events
+            .iter()
+            .filter(|e| e.aggregate_id == first_a.aggregate_id && e.sequence >= 3)
+            .cloned()
+            .collect();
+        let error = apply_in(&pool, &[&events[..1], &later_a])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                error,
+                ProjectionError::OutOfOrder {
+                    current: Some(1),
+                    sequence: 3,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+    }
 }

@@ -144,8 +144,9 @@ impl TicketFilter {
                 .replace('%', "\\%")
                 .replace('_', "\\_");
             query
-                .push(" AND (ticket_number || ' ' || title) ILIKE ")
-                .push_bind(format!("%{escaped}%"));
+                .push(" AND search_text LIKE lower(")
+                .push_bind(format!("%{escaped}%"))
+                .push(")");
         }
     }
 }
