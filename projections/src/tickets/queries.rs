@@ -265,7 +265,10 @@ fn page_query<'a>(
     query
 }
 
-/// Counts the matching rows, but stops one past `Total::EXACT_UP_TO`.
+/// Counts the matching rows, but stops one past `Total::EXACT_UP_TO`. Each part is counted in
+/// the list's order, so that the count walks the index the page reads (an index-only scan, for a
+/// common search word too) instead of a plan merely priced lower for an unordered count: a
+/// sequential scan testing each row's search text was seven times slower.
 fn count_query<'a>(
     prefix: &str,
     filter: &TicketFilter,
@@ -276,7 +279,7 @@ fn count_query<'a>(
     match scope.parts().as_slice() {
         [part] => {
             part.push(&mut query, "1", filter, None);
-            query.push(" LIMIT ").push_bind(bound);
+            query.push(NEWEST_FIRST).push(" LIMIT ").push_bind(bound);
         }
         parts => {
             query.push("SELECT 1 FROM (");
@@ -286,7 +289,11 @@ fn count_query<'a>(
                 }
                 query.push("(");
                 part.push(&mut query, "1", filter, None);
-                query.push(" LIMIT ").push_bind(bound).push(")");
+                query
+                    .push(NEWEST_FIRST)
+                    .push(" LIMIT ")
+                    .push_bind(bound)
+                    .push(")");
             }
             // Once the first part has counted past the bound, the others are not read at all.
             query.push(") AS parts LIMIT ").push_bind(bound);
