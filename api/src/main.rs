@@ -54,7 +54,9 @@ enum Command {
         #[command(subcommand)]
         action: Option<DeadLetterAction>,
     },
-    /// Drive a running service over HTTP and report throughput, latency, lag and memory.
+    /// Drive a running service over HTTP and report what docs/benchmarks.md records: ticket
+    /// creation (`--scenario create`), lists at scale (`scale`), a support desk's traffic
+    /// (`mixed`).
     Bench(bench::BenchArgs),
 }
 

@@ -465,17 +465,24 @@ pub struct TicketListQuery {
     pub assigned_to: Option<String>,
     pub customer_id: Option<String>,
     /// `true` or `false`.
+    #[param(value_type = Option<bool>)]
     pub sla_breached: Option<String>,
     /// Created on or after this day or instant.
     pub created_from: Option<String>,
     /// Created on or before this day (inclusive) or before this instant.
     pub created_to: Option<String>,
     /// Text to find in the ticket number or title.
+    #[param(max_length = 200)]
     pub q: Option<String>,
-    /// 1-based page number (default 1).
+    /// 1-based page number (default 1). Pages reach the first 10,000 tickets; beyond, use
+    /// `cursor`. Not together with `cursor`.
+    #[param(value_type = Option<u32>, minimum = 1)]
     pub page: Option<String>,
-    /// Items per page, 1 to 100 (default 20).
+    /// Items per page (default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
+    /// The `nextCursor` of the previous page, unchanged: the page that follows it.
+    pub cursor: Option<String>,
 }
 
 /// Reads a date or an instant; a bare date means the start of that UTC day, or of the next day
@@ -566,7 +573,7 @@ impl TicketListQuery {
         }
         let page = parsed(&mut errors, "page", self.page.as_deref(), number);
         let limit = parsed(&mut errors, "limit", self.limit.as_deref(), number);
-        let page = match PageRequest::parse(page, limit) {
+        let page = match PageRequest::parse(page, self.cursor.as_deref(), limit) {
             Ok(page) => Some(page),
             Err((field, message)) => {
                 errors.push(field, message);
@@ -679,7 +686,7 @@ mod tests {
             filter.created_before.unwrap().to_rfc3339(),
             "2024-02-01T00:00:00+00:00"
         );
-        assert_eq!((page.page, page.limit), (1, 20));
+        assert_eq!((page.number(), page.limit), (Some(1), 20));
     }
 
     #[test]

@@ -1,0 +1,167 @@
+//! `supportd bench`: load generators that drive a running service over HTTP and report what
+//! docs/benchmarks.md records. One file per scenario.
+
+mod create;
+mod mixed;
+mod scale;
+mod store;
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use support_domain::ActorRole;
+
+use crate::auth::TokenKeys;
+use crate::settings::Settings;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    /// Ticket creations as fast as the clients go: throughput, latency, lag, memory.
+    Create,
+    /// Builds a store of `--tickets` tickets, replays it, then times lists and gets.
+    Scale,
+    /// A support desk's traffic: opens, updates, comments, gets and lists.
+    Mixed,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    #[arg(long, value_enum, default_value_t = Scenario::Create)]
+    pub scenario: Scenario,
+    /// The service to drive.
+    #[arg(long, default_value = "http://127.0.0.1:3000")]
+    pub url: String,
+    /// Concurrent clients, each sending one request at a time [default: 32 for create, 8 for the
+    /// others].
+    #[arg(long)]
+    pub clients: Option<usize>,
+    /// How long to drive it: the whole run for create and mixed, each measured request for scale
+    /// [default: 60 for create and mixed, 10 for scale].
+    #[arg(long)]
+    pub seconds: Option<u64>,
+    /// scale: how many tickets the store gets.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub tickets: u64,
+    /// scale: measure the store DATABASE_URL already holds (built by an earlier run) instead of
+    /// building one and replaying it.
+    #[arg(long)]
+    pub existing_store: bool,
+}
+
+pub async fn run(args: BenchArgs, settings: &Settings) -> anyhow::Result<()> {
+    let url = args.url.trim_end_matches('/').to_owned();
+    let seconds = |default| Duration::from_secs(args.seconds.unwrap_or(default));
+    match args.scenario {
+        Scenario::Create => {
+            create::run(&url, args.clients.unwrap_or(32), seconds(60), settings).await
+        }
+        Scenario::Scale => {
+            let store = if args.existing_store {
+                None
+            } else {
+                Some(args.tickets)
+            };
+            scale::run(
+                &url,
+                args.clients.unwrap_or(8),
+                seconds(10),
+                store,
+                settings,
+            )
+            .await
+        }
+        Scenario::Mixed => mixed::run(&url, args.clients.unwrap_or(8), seconds(60), settings).await,
+    }
+}
+
+/// A token the bench mints for itself with the service's secret.
+fn token(settings: &Settings, role: ActorRole, sub: &str) -> String {
+    TokenKeys::new(&settings.jwt_secret).issue(role, sub, None, chrono::Duration::hours(4))
+}
+
+fn http_client(clients: usize) -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .build()?)
+}
+
+/// Request latencies in microseconds.
+struct Latencies(Histogram<u64>);
+
+impl Latencies {
+    fn new() -> Self {
+        Self(Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid bounds"))
+    }
+
+    fn record(&mut self, elapsed: Duration) {
+        self.0
+            .saturating_record((elapsed.as_micros() as u64).max(1));
+    }
+
+    fn add(&mut self, other: &Latencies) {
+        self.0.add(&other.0).expect("same bounds");
+    }
+
+    fn len(&self) -> u64 {
+        self.0.len()
+    }
+
+    /// The latency at `quantile`, in milliseconds.
+    fn ms(&self, quantile: f64) -> f64 {
+        self.0.value_at_quantile(quantile) as f64 / 1000.0
+    }
+}
+
+/// Runs `clients` loops side by side until `duration` has passed; each calls `step` with its
+/// client number and how many steps it has taken, and keeps what it returns.
+async fn drive<T, F, Fut>(clients: usize, duration: Duration, step: F) -> Vec<Vec<T>>
+where
+    T: Send + 'static,
+    F: Fn(usize, u64) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = T> + Send,
+{
+    let deadline = Instant::now() + duration;
+    let tasks: Vec<_> = (0..clients)
+        .map(|client| {
+            let step = step.clone();
+            tokio::spawn(async move {
+                let mut results = Vec::new();
+                let mut n = 0;
+                while Instant::now() < deadline {
+                    results.push(step(client, n).await);
+                    n += 1;
+                }
+                results
+            })
+        })
+        .collect();
+    let mut all = Vec::with_capacity(clients);
+    for task in tasks {
+        all.push(task.await.expect("a bench client does not panic"));
+    }
+    all
+}
+
+/// SplitMix64: reproducible choices without another dependency.
+#[derive(Debug, Clone)]
+struct Dice(u64);
+
+impl Dice {
+    fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n`.
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}

@@ -1,0 +1,287 @@
+//! Paging through ticket lists over HTTP: cursors, how deep page numbers reach, exact and
+//! estimated totals.
+
+mod common;
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use common::{spawn_app, spawn_app_with, ticket_body, TestApp};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use support_domain::ActorRole;
+use supportd::clock::Clock;
+
+const TICKETS: &str = "/api/v1/support/tickets";
+
+/// A clock that moves on one second every third reading, so that some tickets share their
+/// creation time and only their ids can order them.
+struct CoarseClock {
+    start: DateTime<Utc>,
+    readings: AtomicI64,
+}
+
+impl Clock for CoarseClock {
+    fn now(&self) -> DateTime<Utc> {
+        let reading = self.readings.fetch_add(1, Ordering::SeqCst);
+        self.start + Duration::seconds(reading / 3)
+    }
+}
+
+/// 24 tickets of three customers, every third one P1_HIGH; agent-1 has four, agent-2 three.
+async fn desk(pool: PgPool) -> TestApp {
+    let app = spawn_app_with(pool, |settings| {
+        settings.clock = Arc::new(CoarseClock {
+            start: "2026-11-26T08:00:00Z".parse().unwrap(),
+            readings: AtomicI64::new(0),
+        });
+    })
+    .await;
+    let admin = app.admin();
+    for n in 0..24 {
+        let mut body = ticket_body(&format!("Ticket {n}"), &format!("customer-{}", n % 3));
+        body["priority"] = json!(if n % 3 == 0 { "P1_HIGH" } else { "P3_LOW" });
+        let ticket = app.open_ticket(&admin, body).await;
+        let assignee = match n % 8 {
+            1 | 4 => Some("agent-1"),
+            6 => Some("agent-2"),
+            _ => None,
+        };
+        if let Some(agent) = assignee {
+            let path = format!("{TICKETS}/{}", ticket["id"].as_str().unwrap());
+            let response = app.put(&path, &admin, json!({"assignedTo": agent})).await;
+            assert_eq!(response.status(), 200);
+        }
+    }
+    let tied: bool =
+        sqlx::query_scalar("SELECT count(DISTINCT created_at) < count(*) FROM tickets")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert!(tied, "some tickets share their creation time");
+    app
+}
+
+/// The ids the list should show, in its order, straight from the table.
+async fn expected(app: &TestApp, condition: &str) -> Vec<String> {
+    sqlx::query_scalar(&format!(
+        "SELECT id::text FROM tickets WHERE {condition} ORDER BY created_at DESC, id DESC"
+    ))
+    .fetch_all(&app.pool)
+    .await
+    .unwrap()
+}
+
+/// Follows `nextCursor` from the first page to the last and returns the ids seen, checking each
+/// page's bookkeeping on the way.
+async fn walk(app: &TestApp, token: &str, filters: &str, total: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut path = format!("{TICKETS}?limit=4{filters}");
+    let mut first = true;
+    loop {
+        let page: Value = app.get_json(&path, token).await;
+        assert_eq!(page["total"], total, "{path}");
+        assert_eq!(page["totalIsEstimate"], false, "{path}");
+        assert_eq!(page["limit"], 4);
+        assert_eq!(page["page"], if first { json!(1) } else { Value::Null });
+        let items = page["items"].as_array().unwrap();
+        ids.extend(items.iter().map(|t| t["id"].as_str().unwrap().to_owned()));
+        match page["nextCursor"].as_str() {
+            Some(cursor) => {
+                assert_eq!(items.len(), 4, "only the last page may be short");
+                path = format!("{TICKETS}?limit=4&cursor={cursor}{filters}");
+                first = false;
+            }
+            None => return ids,
+        }
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn cursors_walk_every_ticket_once_in_order(pool: PgPool) {
+    let app = desk(pool).await;
+    let admin = app.admin();
+
+    // 24 tickets in pages of 4: the sixth page is full and the last, so it has no nextCursor.
+    let everything = expected(&app, "true").await;
+    assert_eq!(everything.len(), 24);
+    assert_eq!(walk(&app, &admin, "", 24).await, everything);
+
+    let high = expected(&app, "priority = 'P1_HIGH'").await;
+    assert_eq!(high.len(), 8);
+    assert_eq!(walk(&app, &admin, "&priority=P1_HIGH", 8).await, high);
+
+    let filtered = expected(&app, "customer_id = 'customer-1' AND status = 'OPEN'").await;
+    assert_eq!(
+        walk(
+            &app,
+            &admin,
+            "&customerId=customer-1&status=OPEN",
+            filtered.len()
+        )
+        .await,
+        filtered
+    );
+
+    // The agent's queue merges two index scans: their own tickets and the unassigned ones.
+    let queue = expected(&app, "assigned_to = 'agent-1' OR assigned_to IS NULL").await;
+    assert_eq!(queue.len(), 24 - 3);
+    let agent = app.token(ActorRole::Agent, "agent-1");
+    assert_eq!(walk(&app, &agent, "", queue.len()).await, queue);
+    let queue_high = expected(
+        &app,
+        "(assigned_to = 'agent-1' OR assigned_to IS NULL) AND priority = 'P1_HIGH'",
+    )
+    .await;
+    assert_eq!(
+        walk(&app, &agent, "&priority=P1_HIGH", queue_high.len()).await,
+        queue_high
+    );
+
+    // Page numbers and cursors agree: page 2 is what the first page's cursor leads to.
+    let first: Value = app.get_json(&format!("{TICKETS}?limit=4"), &admin).await;
+    let by_cursor: Value = app
+        .get_json(
+            &format!(
+                "{TICKETS}?limit=4&cursor={}",
+                first["nextCursor"].as_str().unwrap()
+            ),
+            &admin,
+        )
+        .await;
+    let by_number: Value = app
+        .get_json(&format!("{TICKETS}?limit=4&page=2"), &admin)
+        .await;
+    assert_eq!(by_cursor["items"], by_number["items"]);
+    assert_eq!(by_cursor["nextCursor"], by_number["nextCursor"]);
+}
+
+async fn refused(app: &TestApp, query: &str) -> Value {
+    let response = app.get(&format!("{TICKETS}?{query}"), &app.admin()).await;
+    assert_eq!(response.status(), 422, "{query}");
+    response.json().await.unwrap()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn bad_cursors_and_deep_page_numbers_are_422s_that_name_the_parameter(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let admin = app.admin();
+    app.open_ticket(&admin, ticket_body("One", "c-1")).await;
+    app.open_ticket(&admin, ticket_body("Two", "c-1")).await;
+    let first: Value = app.get_json(&format!("{TICKETS}?limit=1"), &admin).await;
+    let cursor = first["nextCursor"].as_str().unwrap().to_owned();
+
+    for query in [
+        "cursor=not-a-cursor".to_owned(),
+        format!("cursor={}", &cursor[1..]),
+        format!("cursor={cursor}&page=2"),
+    ] {
+        let problem = refused(&app, &query).await;
+        assert_eq!(problem["errors"][0]["field"], "cursor", "{query}");
+    }
+
+    // Page numbers reach 10,000 tickets deep (page 500 of 20, page 100 of 100), and no further.
+    for query in ["page=500", "page=100&limit=100"] {
+        let page: Value = app.get_json(&format!("{TICKETS}?{query}"), &admin).await;
+        assert_eq!(page["items"], json!([]), "{query}");
+        assert_eq!(page["nextCursor"], Value::Null);
+    }
+    for query in ["page=501", "page=101&limit=100", "page=4000000000"] {
+        let problem = refused(&app, query).await;
+        assert_eq!(problem["errors"][0]["field"], "page", "{query}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains("cursor"),
+            "{problem}"
+        );
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn past_ten_thousand_matches_the_total_is_an_estimate(pool: PgPool) {
+    // Rows straight into the read model: 10,001 tickets a second apart, three of them P0.
+    sqlx::query(
+        "INSERT INTO tickets (id, ticket_number, title, description, priority, status, category, \
+             channel, created_by, created_at, updated_at, version) \
+         SELECT gen_random_uuid(), 'TKT-20260101-' || lpad(n::text, 5, '0'), 'Bulk ' || n, 'Bulk', \
+             CASE WHEN n <= 3 THEN 'P0_CRITICAL' ELSE 'P3_LOW' END, 'OPEN', 'GENERAL', 'API', \
+             'loader', timestamptz '2026-01-01' + n * interval '1 second', now(), 1 \
+         FROM generate_series(1, 10001) AS n",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query("ANALYZE tickets").execute(&pool).await.unwrap();
+    let app = spawn_app(pool).await;
+    let admin = app.admin();
+
+    let all: Value = app.get_json(TICKETS, &admin).await;
+    assert_eq!(all["totalIsEstimate"], true);
+    assert!(all["total"].as_i64().unwrap() > 10_000, "{}", all["total"]);
+
+    let few: Value = app
+        .get_json(&format!("{TICKETS}?priority=P0_CRITICAL"), &admin)
+        .await;
+    assert_eq!(
+        (&few["total"], &few["totalIsEstimate"]),
+        (&json!(3), &json!(false))
+    );
+
+    // The deepest numbered page ends at the 10,000th ticket; its cursor goes on to the 10,001st.
+    let deepest: Value = app
+        .get_json(&format!("{TICKETS}?page=100&limit=100"), &admin)
+        .await;
+    assert_eq!(deepest["items"][99]["title"], "Bulk 2");
+    let beyond: Value = app
+        .get_json(
+            &format!(
+                "{TICKETS}?limit=100&cursor={}",
+                deepest["nextCursor"].as_str().unwrap()
+            ),
+            &admin,
+        )
+        .await;
+    assert_eq!(beyond["items"].as_array().unwrap().len(), 1);
+    assert_eq!(beyond["items"][0]["title"], "Bulk 1");
+    assert_eq!(beyond["nextCursor"], Value::Null);
+    assert_eq!(beyond["totalIsEstimate"], true);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_openapi_document_describes_paging(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let document: Value = app
+        .http
+        .get(format!("{}/api/v1/openapi.json", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let parameters = document["paths"][TICKETS]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let schema = |name: &str| {
+        parameters
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{name} is documented"))["schema"]
+            .clone()
+    };
+    assert_eq!(schema("limit")["type"], "integer");
+    assert_eq!(
+        (&schema("limit")["minimum"], &schema("limit")["maximum"]),
+        (&json!(1), &json!(100))
+    );
+    assert_eq!(schema("page")["type"], "integer");
+    assert_eq!(schema("page")["minimum"], 1);
+    assert_eq!(schema("cursor")["type"], "string");
+    let page = &document["components"]["schemas"]["Page_TicketView"];
+    assert_eq!(page["properties"]["totalIsEstimate"]["type"], "boolean");
+    assert!(page["properties"]["nextCursor"].is_object());
+    assert!(page["required"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("totalIsEstimate")));
+}
