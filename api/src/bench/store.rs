@@ -140,12 +140,15 @@ SELECT 'ticket', t.id::text, s.sequence,
 FROM scale_steps s JOIN scale_tickets t ON t.n = s.n
 ORDER BY s.at, s.n, s.sequence"#;
 
-/// Each day's counter continues after the numbers the store used, as the API's would.
+/// Each day's counter continues after the numbers the store used, as the API's would, and every
+/// number names its ticket, so commands find the store's tickets by number.
 const COUNTERS: &str = "
-INSERT INTO ticket_number_counters (day, last_value)
-SELECT to_date(day, 'YYYYMMDD'), max(counter) FROM scale_tickets GROUP BY day
-ON CONFLICT (day) DO UPDATE
-SET last_value = GREATEST(ticket_number_counters.last_value, EXCLUDED.last_value)";
+INSERT INTO number_counters (prefix, day, last_value)
+SELECT 'TKT', to_date(day, 'YYYYMMDD'), max(counter) FROM scale_tickets GROUP BY day
+ON CONFLICT (prefix, day) DO UPDATE
+SET last_value = GREATEST(number_counters.last_value, EXCLUDED.last_value);
+INSERT INTO numbered_aggregates (prefix, day, counter, aggregate_id)
+SELECT 'TKT', to_date(day, 'YYYYMMDD'), counter, id FROM scale_tickets";
 
 /// Writes `tickets` tickets' events into the empty event store at `database_url`; returns how
 /// many events it wrote.
