@@ -23,32 +23,21 @@ pub(crate) async fn lock(conn: &mut PgConnection, projection: &str) -> Result<()
 
 type AggregateKey = (String, String);
 
-/// The last sequence a read model applied of each aggregate: its duplicate and gap guard.
+/// The last sequence a read model applied of each aggregate of one batch: its duplicate and gap
+/// guard. It holds one batch's aggregates only, so a replay's memory does not grow with the store.
 #[derive(Default)]
 pub(crate) struct Positions {
     known: HashMap<AggregateKey, i64>,
     moved: HashMap<AggregateKey, i64>,
-    /// After a clear nothing is stored, so what is not known is at 0 without asking.
-    complete: bool,
 }
 
 impl Positions {
-    fn cleared() -> Self {
-        Self {
-            complete: true,
-            ..Self::default()
-        }
-    }
-
     async fn load(
         &mut self,
         conn: &mut PgConnection,
         projection: &str,
         events: &[&RecordedEvent],
     ) -> Result<(), sqlx::Error> {
-        if self.complete {
-            return Ok(());
-        }
         let (types, ids): (Vec<&str>, Vec<&str>) = events
             .iter()
             .map(|e| (e.aggregate_type.as_str(), e.aggregate_id.as_str()))
@@ -249,7 +238,6 @@ pub async fn replay(
         .bind(projection.name())
         .execute(&mut *tx)
         .await?;
-    let mut positions = Positions::cleared();
     let mut report = ReplayReport {
         events: 0,
         checkpoint: 0,
@@ -265,7 +253,7 @@ pub async fn replay(
         let Some(last) = chunk.last() else { break };
         report.checkpoint = last.global_position;
         let events: Vec<&RecordedEvent> = chunk.iter().collect();
-        apply_guarded(&mut tx, projection, &mut positions, &events).await?;
+        apply_guarded(&mut tx, projection, &mut Positions::default(), &events).await?;
         report.events += chunk.len() as u64;
     }
     if report.checkpoint > 0 {
