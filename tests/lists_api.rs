@@ -250,15 +250,8 @@ async fn past_ten_thousand_matches_the_total_is_an_estimate(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn the_openapi_document_describes_paging(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let document: Value = app
-        .http
-        .get(format!("{}/api/v1/openapi.json", app.address))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document: Value =
+        serde_json::from_str(&app.get_text("/api/v1/openapi.json").await).unwrap();
     let parameters = document["paths"][TICKETS]["get"]["parameters"]
         .as_array()
         .unwrap();

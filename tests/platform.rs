@@ -543,15 +543,7 @@ async fn a_malformed_event_on_the_stream_is_dead_lettered_and_the_rest_carry_on(
         )
         .await;
     assert_eq!(retry.status(), 409);
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.get_text("/metrics").await;
     assert!(metrics.contains("supportd_dead_letters_total{projection=\"tickets\"}"));
 
     // The command line lists the same open letters, one JSON object a line.
@@ -707,15 +699,7 @@ async fn the_api_records_request_command_relay_and_projection_latencies(pool: Pg
     let app = spawn_app(pool).await;
     app.open_ticket(&app.admin(), ticket_body("Measured", "c-1"))
         .await;
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.get_text("/metrics").await;
     for name in [
         "supportd_http_request_duration_seconds_bucket{route=\"/api/v1/support/tickets\",method=\"POST\",status=\"201\"",
         "supportd_command_duration_seconds_bucket{aggregate=\"ticket\",outcome=\"committed\"",

@@ -173,6 +173,15 @@ impl TestApp {
         self.get(path, token).await.json().await.unwrap()
     }
 
+    /// GETs an unauthenticated operations path (`/metrics`, the OpenAPI document) as text.
+    pub async fn get_text(&self, path: &str) -> String {
+        self.send(Method::GET, path, None, None)
+            .await
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// Opens a ticket as `token` and returns it; panics unless the answer is 201.
     pub async fn open_ticket(&self, token: &str, body: Value) -> Value {
         let response = self.post("/api/v1/support/tickets", token, body).await;
