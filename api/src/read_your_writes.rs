@@ -1,5 +1,5 @@
 //! Lets a command's answer show the read model after the command: waits, without polling, for the
-//! projection to announce a commit past the command's events, then checks that it applied them.
+//! projection to announce the batch that applied the command's events.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,19 +8,27 @@ use std::time::Duration;
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use support_projections::event_log::StreamHead;
-use support_projections::read_model::{checkpoint, shows, APPLIED_CHANNEL};
+use support_projections::read_model::{checkpoint, parse_announcement, shows, APPLIED_CHANNEL};
 use support_projections::Projections;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-/// The highest checkpoint each read model has announced on `projection_applied`. Below a command's
-/// position its events cannot have been applied; at or past it they may have been (batches commit
-/// out of position order), which the read model's positions then tell exactly.
+/// What a read model last announced on `projection_applied`.
+#[derive(Default)]
+struct Announced {
+    /// The highest checkpoint. Below a command's position its events cannot have been applied; at
+    /// or past it they may have been (batches commit out of position order).
+    checkpoint: i64,
+    /// The positions the latest batch applied: a command's position among them is applied, with
+    /// no need to ask the read model's positions.
+    applied: Vec<i64>,
+}
+
 #[derive(Clone)]
 pub struct Checkpoints {
     pool: PgPool,
-    announced: Arc<HashMap<&'static str, watch::Sender<i64>>>,
+    announced: Arc<HashMap<&'static str, watch::Sender<Announced>>>,
     timeout: Duration,
 }
 
@@ -33,8 +41,12 @@ impl Checkpoints {
     ) -> anyhow::Result<(Self, JoinHandle<()>)> {
         let mut announced = HashMap::new();
         for projection in projections.all() {
-            let position = checkpoint(&pool, projection.name()).await?;
-            announced.insert(projection.name(), watch::channel(position).0);
+            let checkpoint = checkpoint(&pool, projection.name()).await?;
+            let announced_so_far = Announced {
+                checkpoint,
+                applied: Vec::new(),
+            };
+            announced.insert(projection.name(), watch::channel(announced_so_far).0);
         }
         let checkpoints = Self {
             pool: pool.clone(),
@@ -52,12 +64,10 @@ impl Checkpoints {
         loop {
             match listener.try_recv().await {
                 Ok(Some(notification)) => {
-                    let announced = notification
-                        .payload()
-                        .split_once(':')
-                        .and_then(|(name, position)| Some((name, position.parse().ok()?)));
-                    if let Some((name, position)) = announced {
-                        self.raise(name, position);
+                    if let Some((name, position, applied)) =
+                        parse_announcement(notification.payload())
+                    {
+                        self.raise(name, position, applied);
                     }
                 }
                 // The connection dropped and announcements may have been missed: read them.
@@ -74,16 +84,19 @@ impl Checkpoints {
     async fn reload(&self) {
         for name in self.announced.keys() {
             if let Ok(position) = checkpoint(&self.pool, name).await {
-                self.raise(name, position);
+                self.raise(name, position, Vec::new());
             }
         }
     }
 
     /// Wakes every waiter of the read model even when the checkpoint did not rise: the batch may
     /// have applied an event below it.
-    fn raise(&self, projection: &str, position: i64) {
+    fn raise(&self, projection: &str, position: i64, applied: Vec<i64>) {
         if let Some(sender) = self.announced.get(projection) {
-            sender.send_modify(|current| *current = (*current).max(position));
+            sender.send_modify(|current| {
+                current.checkpoint = current.checkpoint.max(position);
+                current.applied = applied;
+            });
         }
     }
 
@@ -108,16 +121,25 @@ impl Checkpoints {
             .ok_or_else(|| anyhow::anyhow!("no read model is named {projection:?}"))?
             .subscribe();
         loop {
-            let passed = *announced.borrow_and_update() >= head.global_position;
-            if passed
-                && shows(
-                    &self.pool,
-                    projection,
-                    aggregate_type,
-                    aggregate_id,
-                    head.sequence,
+            let (passed, seen) = {
+                let now = announced.borrow_and_update();
+                (
+                    now.checkpoint >= head.global_position,
+                    now.applied.contains(&head.global_position),
                 )
-                .await?
+            };
+            // An announcement missed between two looks (the channel keeps the latest only) or
+            // made before the wait began leaves the read model's positions to tell.
+            if passed
+                && (seen
+                    || shows(
+                        &self.pool,
+                        projection,
+                        aggregate_type,
+                        aggregate_id,
+                        head.sequence,
+                    )
+                    .await?)
             {
                 if let Some(found) = read().await? {
                     return Ok(Some(found));

@@ -9,7 +9,7 @@ use support_domain::RecordedEvent;
 use utoipa::ToSchema;
 
 use crate::projection::Projections;
-use crate::read_model::{advance_checkpoint, apply_guarded, lock, Positions};
+use crate::read_model::{announce, apply_guarded, lock, Positions};
 use crate::{event_log, ProjectionError};
 
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, ToSchema)]
@@ -185,8 +185,7 @@ pub async fn retry(
             &refs,
         )
         .await?;
-        let last = events.iter().map(|e| e.global_position).max().unwrap_or(0);
-        advance_checkpoint(&mut tx, projection.name(), last).await?;
+        announce(&mut tx, projection.name(), &refs).await?;
         Ok::<_, ProjectionError>(())
     }
     .await;
