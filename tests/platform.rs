@@ -198,10 +198,35 @@ async fn save_canned_reply(
     ids: RequestIds,
     ApiJson(body): ApiJson<SaveCannedReply>,
 ) -> Result<Response, ApiError> {
+    save(ctx, principal, ids, body, false).await
+}
+
+/// As a create does: the id is taken to be new, and its events are not read.
+async fn create_canned_reply(
+    State(ctx): State<ApiContext>,
+    principal: Principal,
+    ids: RequestIds,
+    ApiJson(body): ApiJson<SaveCannedReply>,
+) -> Result<Response, ApiError> {
+    save(ctx, principal, ids, body, true).await
+}
+
+async fn save(
+    ctx: ApiContext,
+    principal: Principal,
+    ids: RequestIds,
+    body: SaveCannedReply,
+    create: bool,
+) -> Result<Response, ApiError> {
     let metadata = ctx.metadata(&principal, &ids);
-    let committed = ctx
-        .execute::<CannedReply>(body.id, CannedReplyCommand::Save(body.text), &metadata)
-        .await?;
+    let command = CannedReplyCommand::Save(body.text);
+    let committed = if create {
+        ctx.create::<CannedReply>(body.id, command, &metadata)
+            .await?
+    } else {
+        ctx.execute::<CannedReply>(body.id, command, &metadata)
+            .await?
+    };
     let pool = ctx.pool.clone();
     let id = body.id.to_string();
     let location = format!("/api/v1/support/canned-replies/{id}");
@@ -238,7 +263,11 @@ async fn a_new_aggregate_and_a_view_over_several_need_only_registration(pool: Pg
     let registry = Registry::standard()
         .with_projection(CannedReplies)
         .with_projection(Activity)
-        .with_routes(Router::new().route("/canned-replies", post(save_canned_reply)));
+        .with_routes(
+            Router::new()
+                .route("/canned-replies", post(save_canned_reply))
+                .route("/canned-replies/new", post(create_canned_reply)),
+        );
     let app = spawn_registry(pool.clone(), registry, Worker::all, |_| {}).await;
     let agent = app.token(ActorRole::Agent, "agent-7");
     let id = Uuid::new_v4();
@@ -316,6 +345,42 @@ async fn a_new_aggregate_and_a_view_over_several_need_only_registration(pool: Pg
         expected,
         "a replay of the view agrees"
     );
+
+    // A command decided on a stale stream (here a create, which reads no events, on an id that
+    // has some) collides with the events appended since: 409, and nothing is appended.
+    let stale = app
+        .post(
+            &format!("{path}/new"),
+            &agent,
+            json!({"id": id, "text": "Is it plugged in?"}),
+        )
+        .await;
+    assert_eq!(stale.status(), 409);
+    let stale: Value = stale.json().await.unwrap();
+    assert!(
+        stale["detail"]
+            .as_str()
+            .unwrap()
+            .contains("changed by another request"),
+        "{stale}"
+    );
+    let fresh = Uuid::new_v4();
+    let created = app
+        .post(
+            &format!("{path}/new"),
+            &agent,
+            json!({"id": fresh, "text": "Is it plugged in?"}),
+        )
+        .await;
+    assert_eq!(created.status(), 200);
+    let sequences: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT aggregate_id, sequence FROM events WHERE aggregate_type = 'canned_reply' \
+         ORDER BY global_position",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(sequences, vec![(id.to_string(), 1), (fresh.to_string(), 1)]);
 }
 
 #[sqlx::test(migrations = "../migrations")]

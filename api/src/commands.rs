@@ -8,10 +8,17 @@ use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use cqrs_es::persist::PersistedEventStore;
-use cqrs_es::{Aggregate, CqrsFramework};
+use std::collections::HashMap;
+use std::time::Instant;
+
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::persist::{
+    EventStoreAggregateContext, PersistedEventStore, PersistenceError, SerializedEvent,
+};
+use cqrs_es::{Aggregate, AggregateError, EventEnvelope, EventStore};
 use postgres_es::PostgresEventRepository;
 use serde::Serialize;
+use sqlx::PgPool;
 use support_domain::{DomainError, EventMetadata};
 use support_projections::event_log::{stream_head, StreamHead};
 use utoipa::ToSchema;
@@ -48,8 +55,8 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestIds {
     }
 }
 
-/// A command's events are committed: where its aggregate's stream stood afterwards, if that could
-/// be read.
+/// A command's events are committed: where its aggregate's stream stood afterwards, if that is
+/// known.
 pub struct Committed {
     pub aggregate_type: &'static str,
     pub id: Uuid,
@@ -81,7 +88,7 @@ impl ApiContext {
         }
     }
 
-    /// Runs one command on aggregate `id` of type `A` and commits its events.
+    /// Runs one command on the existing aggregate `id` of type `A` and commits its events.
     pub async fn execute<A>(
         &self,
         id: Uuid,
@@ -93,29 +100,86 @@ impl ApiContext {
         A::Error: DomainError,
         A::Services: Default,
     {
-        let store =
-            PersistedEventStore::new_event_store(PostgresEventRepository::new(self.pool.clone()));
-        let framework = CqrsFramework::<A, _>::new(store, vec![], A::Services::default());
-        let aggregate_id = id.to_string();
-        let started = std::time::Instant::now();
-        let outcome = framework
-            .execute_with_metadata(&aggregate_id, command, metadata.to_map())
-            .await;
+        let started = Instant::now();
+        let store = PersistedEventStore::<_, A>::new_event_store(PostgresEventRepository::new(
+            self.pool.clone(),
+        ));
+        let loaded = store.load_aggregate(&id.to_string()).await;
+        self.decide(started, id, loaded, command, metadata).await
+    }
+
+    /// Runs the command that creates aggregate `id`, an id made for this command: it has no
+    /// events, so none are read (a statement less per create; were the id taken after all, the
+    /// append would find it and answer 409).
+    pub async fn create<A>(
+        &self,
+        id: Uuid,
+        command: A::Command,
+        metadata: &EventMetadata,
+    ) -> Result<Committed, ApiError>
+    where
+        A: Aggregate,
+        A::Error: DomainError,
+        A::Services: Default,
+    {
+        let fresh = EventStoreAggregateContext {
+            aggregate_id: id.to_string(),
+            aggregate: A::default(),
+            current_sequence: 0,
+            current_snapshot: None,
+        };
+        self.decide(Instant::now(), id, Ok(fresh), command, metadata)
+            .await
+    }
+
+    /// The aggregate decides; its events are appended in one statement (one transaction, no
+    /// BEGIN and COMMIT round trips), which also tells where the stream then stands.
+    async fn decide<A>(
+        &self,
+        started: Instant,
+        id: Uuid,
+        loaded: Result<EventStoreAggregateContext<A>, AggregateError<A::Error>>,
+        command: A::Command,
+        metadata: &EventMetadata,
+    ) -> Result<Committed, ApiError>
+    where
+        A: Aggregate,
+        A::Error: DomainError,
+        A::Services: Default,
+    {
+        let outcome = async {
+            let mut context = loaded?;
+            let sink = EventSink::default();
+            context
+                .aggregate
+                .handle(command, &A::Services::default(), &sink)
+                .await
+                .map_err(AggregateError::UserError)?;
+            append(
+                &self.pool,
+                &context,
+                sink.collect().await,
+                metadata.to_map(),
+            )
+            .await
+        }
+        .await;
         metrics::histogram!(
             "supportd_command_duration_seconds",
             "aggregate" => A::TYPE,
             "outcome" => if outcome.is_ok() { "committed" } else { "refused" },
         )
         .record(started.elapsed().as_secs_f64());
-        outcome?;
-        // Committed: a failure to read the head now only costs the caller the read-your-writes
-        // wait, never a failed answer (a client would retry a command that took effect).
-        let head = match stream_head(&self.pool, A::TYPE, &aggregate_id).await {
-            Ok(head) => head,
-            Err(error) => {
-                tracing::warn!(error = %error, "cannot read the stream head of a committed command");
-                None
-            }
+        let head = match outcome? {
+            Some(head) => Some(head),
+            // Nothing to append: the answer shows the stream where it already stands. Committed,
+            // so a failure to read it only costs the caller the read-your-writes wait.
+            None => stream_head(&self.pool, A::TYPE, &id.to_string())
+                .await
+                .unwrap_or_else(|error| {
+                    tracing::warn!(error = %error, "cannot read the stream head of a command");
+                    None
+                }),
         };
         Ok(Committed {
             aggregate_type: A::TYPE,
@@ -172,4 +236,68 @@ impl ApiContext {
             }
         }
     }
+}
+
+/// Appends a command's events after the aggregate's `current_sequence`, in the format postgres-es
+/// records and reads, and returns the new head; `None` if there were no events. A concurrent
+/// command that appended first makes the sequences collide: 409.
+async fn append<A: Aggregate>(
+    pool: &PgPool,
+    context: &EventStoreAggregateContext<A>,
+    events: Vec<A::Event>,
+    metadata: HashMap<String, String>,
+) -> Result<Option<StreamHead>, AggregateError<A::Error>> {
+    if events.is_empty() {
+        return Ok(None);
+    }
+    let count = events.len();
+    let (mut sequences, mut types, mut versions, mut payloads, mut metadatas) = (
+        Vec::with_capacity(count),
+        Vec::with_capacity(count),
+        Vec::with_capacity(count),
+        Vec::with_capacity(count),
+        Vec::with_capacity(count),
+    );
+    for (offset, payload) in events.into_iter().enumerate() {
+        let envelope = EventEnvelope::<A> {
+            aggregate_id: context.aggregate_id.clone(),
+            sequence: context.current_sequence + offset + 1,
+            payload,
+            metadata: metadata.clone(),
+        };
+        let event = SerializedEvent::try_from(&envelope)?;
+        sequences.push(event.sequence as i64);
+        types.push(event.event_type);
+        versions.push(event.event_version);
+        payloads.push(event.payload);
+        metadatas.push(event.metadata);
+    }
+    let heads: Vec<(i64, i64)> = sqlx::query_as(
+        "INSERT INTO events \
+             (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
+         SELECT $1, $2, * FROM unnest($3::bigint[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[]) \
+         RETURNING sequence, global_position",
+    )
+    .bind(A::TYPE)
+    .bind(&context.aggregate_id)
+    .bind(&sequences)
+    .bind(&types)
+    .bind(&versions)
+    .bind(&payloads)
+    .bind(&metadatas)
+    .fetch_all(pool)
+    .await
+    .map_err(|error| match &error {
+        sqlx::Error::Database(e) if e.is_unique_violation() => {
+            PersistenceError::OptimisticLockError
+        }
+        _ => PersistenceError::UnknownError(Box::new(error)),
+    })?;
+    Ok(heads
+        .into_iter()
+        .max()
+        .map(|(sequence, global_position)| StreamHead {
+            sequence,
+            global_position,
+        }))
 }

@@ -168,7 +168,7 @@ pub async fn create_ticket(
         content,
         created_by,
     });
-    let committed = ctx.execute::<Ticket>(id, command, &metadata).await?;
+    let committed = ctx.create::<Ticket>(id, command, &metadata).await?;
     Ok(answer_with_ticket(&ctx, StatusCode::CREATED, committed, &principal).await)
 }
 
