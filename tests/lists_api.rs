@@ -197,8 +197,26 @@ async fn bad_cursors_and_deep_page_numbers_are_422s_that_name_the_parameter(pool
     }
 }
 
+/// The counters of `ticket_counts`, counted from the rows with SQL of the test's own.
+const COUNTED_FROM_ROWS: &str = "\
+    SELECT 'all', '', count(*) FROM tickets HAVING count(*) > 0 \
+    UNION ALL SELECT 'status', status, count(*) FROM tickets GROUP BY status \
+    UNION ALL SELECT 'priority', priority, count(*) FROM tickets GROUP BY priority \
+    UNION ALL SELECT 'category', category, count(*) FROM tickets GROUP BY category \
+    UNION ALL SELECT 'channel', channel, count(*) FROM tickets GROUP BY channel \
+    UNION ALL SELECT 'assigned_to', assigned_to, count(*) FROM tickets \
+        WHERE assigned_to IS NOT NULL GROUP BY assigned_to \
+    UNION ALL SELECT 'unassigned', '', count(*) FROM tickets WHERE assigned_to IS NULL \
+        HAVING count(*) > 0 \
+    UNION ALL SELECT 'customer_id', customer_id, count(*) FROM tickets \
+        WHERE customer_id IS NOT NULL GROUP BY customer_id \
+    UNION ALL SELECT 'sla_breached', sla_breached::text, count(*) FROM tickets \
+        GROUP BY sla_breached";
+
 #[sqlx::test(migrations = "../migrations")]
-async fn past_ten_thousand_matches_the_total_is_an_estimate(pool: PgPool) {
+async fn past_ten_thousand_matches_a_counted_total_stays_exact_and_others_are_estimates(
+    pool: PgPool,
+) {
     // Rows straight into the read model: 10,001 tickets a second apart, three of them P0.
     sqlx::query(
         "INSERT INTO tickets (id, ticket_number, title, description, priority, status, category, \
@@ -211,13 +229,41 @@ async fn past_ten_thousand_matches_the_total_is_an_estimate(pool: PgPool) {
     .execute(&pool)
     .await
     .unwrap();
+    // And their counters, which the projection would have moved.
+    sqlx::query(&format!(
+        "INSERT INTO ticket_counts (dimension, value, tickets) {COUNTED_FROM_ROWS}"
+    ))
+    .execute(&pool)
+    .await
+    .unwrap();
     sqlx::query("ANALYZE tickets").execute(&pool).await.unwrap();
-    let app = spawn_app(pool).await;
+    let app = spawn_app(pool.clone()).await;
     let admin = app.admin();
 
+    // One filter or none: the total is read from the counters, exact at any size.
     let all: Value = app.get_json(TICKETS, &admin).await;
-    assert_eq!(all["totalIsEstimate"], true);
-    assert!(all["total"].as_i64().unwrap() > 10_000, "{}", all["total"]);
+    assert_eq!(
+        (&all["total"], &all["totalIsEstimate"]),
+        (&json!(10_001), &json!(false))
+    );
+    let open: Value = app
+        .get_json(&format!("{TICKETS}?status=OPEN"), &admin)
+        .await;
+    assert_eq!(
+        (&open["total"], &open["totalIsEstimate"]),
+        (&json!(10_001), &json!(false))
+    );
+
+    // Two filters: counted up to 10,000, an estimate beyond.
+    let open_api: Value = app
+        .get_json(&format!("{TICKETS}?status=OPEN&channel=API"), &admin)
+        .await;
+    assert_eq!(open_api["totalIsEstimate"], true);
+    assert!(
+        open_api["total"].as_i64().unwrap() > 10_000,
+        "{}",
+        open_api["total"]
+    );
 
     let few: Value = app
         .get_json(&format!("{TICKETS}?priority=P0_CRITICAL"), &admin)
@@ -244,7 +290,139 @@ async fn past_ten_thousand_matches_the_total_is_an_estimate(pool: PgPool) {
     assert_eq!(beyond["items"].as_array().unwrap().len(), 1);
     assert_eq!(beyond["items"][0]["title"], "Bulk 1");
     assert_eq!(beyond["nextCursor"], Value::Null);
-    assert_eq!(beyond["totalIsEstimate"], true);
+    assert_eq!(beyond["total"], 10_001);
+
+    // A search past the bound is remembered as such, and not counted again on its next pages,
+    // until a title changes: then it is counted again, and exact once at or under the bound.
+    let search = format!("{TICKETS}?q=bulk");
+    for _ in 0..2 {
+        let bulk: Value = app.get_json(&search, &admin).await;
+        assert_eq!(bulk["totalIsEstimate"], true, "{bulk}");
+    }
+    // Titles edited as the projection edits them: the rows, and the count of rewrites.
+    sqlx::query("UPDATE tickets SET title = 'Renamed' WHERE title NOT IN ('Bulk 1', 'Bulk 2')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO ticket_counts (dimension, value, tickets) VALUES ('rewritten', '', 9999) \
+         ON CONFLICT (dimension, value) DO UPDATE SET tickets = ticket_counts.tickets + 9999",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let bulk: Value = app.get_json(&search, &admin).await;
+    assert_eq!(
+        (&bulk["total"], &bulk["totalIsEstimate"]),
+        (&json!(2), &json!(false))
+    );
+}
+
+/// `ticket_counts` (its counters of tickets) as counting the rows gives it, written independently
+/// of the migration's `ticket_dimensions`: a counter of no tickets is the same as no counter.
+async fn recount(pool: &PgPool) -> (Vec<(String, String, i64)>, Vec<(String, String, i64)>) {
+    let kept = sqlx::query_as(
+        "SELECT dimension, value, tickets FROM ticket_counts \
+         WHERE tickets <> 0 AND dimension <> 'rewritten' ORDER BY 1, 2",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let counted = sqlx::query_as(&format!("{COUNTED_FROM_ROWS} ORDER BY 1, 2"))
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    (kept, counted)
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn counted_totals_follow_every_change_and_a_replay(pool: PgPool) {
+    let app = desk(pool.clone()).await;
+    let admin = app.admin();
+    let (kept, counted) = recount(&pool).await;
+    assert_eq!(kept, counted);
+
+    // Changes that move tickets between counters: statuses, assignees, priorities.
+    let ids = expected(&app, "assigned_to = 'agent-1'").await;
+    let path = |id: &str| format!("{TICKETS}/{id}");
+    let moved = app
+        .put(&path(&ids[0]), &admin, json!({"status": "IN_PROGRESS"}))
+        .await;
+    assert_eq!(moved.status(), 200);
+    let handed = app
+        .put(
+            &path(&ids[1]),
+            &admin,
+            json!({"assignedTo": "agent-2", "priority": "P0_CRITICAL"}),
+        )
+        .await;
+    assert_eq!(handed.status(), 200);
+    let unassigned = app
+        .put(&path(&ids[2]), &admin, json!({"assignedTo": null}))
+        .await;
+    assert_eq!(unassigned.status(), 200);
+    let rewrites = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT COALESCE(sum(tickets), 0)::bigint FROM ticket_counts \
+             WHERE dimension = 'rewritten'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    let before = rewrites().await;
+    let retitled = app
+        .put(
+            &path(&ids[3]),
+            &admin,
+            json!({"title": "Printer still on fire"}),
+        )
+        .await;
+    assert_eq!(retitled.status(), 200);
+    assert_eq!(
+        rewrites().await,
+        before + 1,
+        "a title edit counts as a rewrite"
+    );
+    let (kept, counted) = recount(&pool).await;
+    assert_eq!(kept, counted);
+
+    // Each list with one filter or none answers the row count.
+    let agent = app.token(ActorRole::Agent, "agent-1");
+    let customer = app.token(ActorRole::Customer, "customer-2");
+    let lists = [
+        (&admin, "", "true"),
+        (&admin, "?status=IN_PROGRESS", "status = 'IN_PROGRESS'"),
+        (&admin, "?priority=P0_CRITICAL", "priority = 'P0_CRITICAL'"),
+        (&admin, "?assignedTo=agent-2", "assigned_to = 'agent-2'"),
+        (
+            &admin,
+            "?customerId=customer-1",
+            "customer_id = 'customer-1'",
+        ),
+        (&admin, "?slaBreached=false", "NOT sla_breached"),
+        (&agent, "", "assigned_to = 'agent-1' OR assigned_to IS NULL"),
+        (&customer, "", "customer_id = 'customer-2'"),
+    ];
+    for (token, query, condition) in lists {
+        let page: Value = app.get_json(&format!("{TICKETS}{query}"), token).await;
+        let rows = expected(&app, condition).await.len();
+        assert_eq!(
+            (&page["total"], &page["totalIsEstimate"]),
+            (&json!(rows), &json!(false)),
+            "{query}"
+        );
+    }
+
+    // A replay deletes every row and inserts them again: the counters end where they were.
+    support_projections::replay(&pool, &support_projections::tickets::TicketsProjection)
+        .await
+        .unwrap();
+    let (kept_after, counted_after) = recount(&pool).await;
+    assert_eq!(kept_after, counted_after);
+    assert_eq!(kept_after, kept);
+    // The count only has to move: the clear counts one, the replayed title edit another.
+    assert!(rewrites().await > before + 1, "so does a replay");
 }
 
 #[sqlx::test(migrations = "../migrations")]

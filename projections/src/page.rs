@@ -147,9 +147,10 @@ pub struct Page<T> {
     /// The page number asked for; `null` when the page was asked for by cursor.
     pub page: Option<u32>,
     pub limit: u32,
-    /// How many items match the filters over all pages: exact up to 10,000, estimated beyond.
+    /// How many items match the filters over all pages: exact up to 10,000, estimated beyond,
+    /// except where the list keeps counters (one filter or none): exact at any size.
     pub total: i64,
-    /// Whether `total` is the database's estimate (more than 10,000 match) rather than a count.
+    /// Whether `total` is the database's estimate (more than 10,000 match) rather than exact.
     pub total_is_estimate: bool,
     /// Pass as `cursor` to read the next page; `null` on the last page.
     pub next_cursor: Option<String>,

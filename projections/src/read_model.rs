@@ -32,6 +32,22 @@ pub(crate) struct Positions {
 }
 
 impl Positions {
+    /// The positions of a replay's chunk, taken from the event store itself rather than read: the
+    /// store holds each aggregate's events once and in order, and the replay reads them in that
+    /// order, so each aggregate of the chunk stands just before its first event there.
+    fn continuing(events: &[&RecordedEvent]) -> Self {
+        let mut known = HashMap::new();
+        for event in events {
+            known
+                .entry((event.aggregate_type.clone(), event.aggregate_id.clone()))
+                .or_insert(event.sequence - 1);
+        }
+        Self {
+            known,
+            moved: HashMap::new(),
+        }
+    }
+
     async fn load(
         &mut self,
         conn: &mut PgConnection,
@@ -305,7 +321,8 @@ pub async fn replay(
         let Some(last) = chunk.last() else { break };
         report.checkpoint = last.global_position;
         let events: Vec<&RecordedEvent> = chunk.iter().collect();
-        apply_guarded(&mut tx, projection, &mut Positions::default(), &events).await?;
+        let mut positions = Positions::continuing(&events);
+        apply_guarded(&mut tx, projection, &mut positions, &events).await?;
         report.events += chunk.len() as u64;
     }
     if report.checkpoint > 0 {

@@ -7,6 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
+use axum::Extension;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -17,7 +18,7 @@ use support_domain::{Actor, ActorRole};
 use support_projections::event_log::{aggregate_history, missing_aggregates};
 use support_projections::page::Page;
 use support_projections::tickets::{
-    self, TicketDetail, TicketKey, TicketScope, TicketView, AGGREGATE_TYPE, READ_MODEL,
+    self, LongLists, TicketDetail, TicketKey, TicketScope, TicketView, AGGREGATE_TYPE, READ_MODEL,
 };
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -47,6 +48,7 @@ pub fn routes() -> Router<ApiContext> {
         .route("/tickets/{key}/comments", post(add_comment))
         .route("/tickets/{key}/escalate", post(escalate_ticket))
         .route("/tickets/{key}/history", get(ticket_history))
+        .layer(Extension(LongLists::default()))
 }
 
 /// One entry of a ticket's audit trail: one event, as recorded.
@@ -179,11 +181,13 @@ pub async fn create_ticket(
 pub async fn list_tickets(
     State(ctx): State<ApiContext>,
     principal: Principal,
+    Extension(long_lists): Extension<LongLists>,
     ApiQuery(query): ApiQuery<TicketListQuery>,
 ) -> Result<Json<Page<TicketView>>, ApiError> {
     let (filter, page) = query.parse().map_err(ApiError::Validation)?;
+    let scope = principal.ticket_scope();
     Ok(Json(
-        tickets::list(&ctx.pool, &filter, &principal.ticket_scope(), page).await?,
+        tickets::list(&ctx.pool, &filter, &scope, page, &long_lists).await?,
     ))
 }
 

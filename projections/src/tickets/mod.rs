@@ -1,6 +1,7 @@
 //! The `tickets` read model: one row per ticket plus its comments. `queries` reads it for the API,
 //! `projector` writes it from the ticket events.
 
+mod counts;
 mod projector;
 mod queries;
 
@@ -13,7 +14,7 @@ use uuid::Uuid;
 use crate::schema;
 
 pub use projector::TicketsProjection;
-pub use queries::{find, find_detail, list, TicketFilter, TicketKey, TicketScope};
+pub use queries::{find, find_detail, list, LongLists, TicketFilter, TicketKey, TicketScope};
 
 pub const AGGREGATE_TYPE: &str = "ticket";
 /// The read model's name: its consumer, checkpoint and dead letters.

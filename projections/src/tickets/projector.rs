@@ -13,6 +13,7 @@ use support_domain::ticket::{TicketContent, TicketEvent, TicketStatus};
 use support_domain::RecordedEvent;
 use uuid::Uuid;
 
+use super::counts::{self, CountChanges};
 use super::{AGGREGATE_TYPE, READ_MODEL};
 use crate::{Projection, ProjectionError};
 
@@ -39,8 +40,10 @@ impl Projection for TicketsProjection {
 
     async fn clear(&self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
         // DELETE rather than TRUNCATE: readers keep seeing the old rows until the rebuild commits.
-        sqlx::query("DELETE FROM tickets").execute(conn).await?;
-        Ok(())
+        sqlx::query("DELETE FROM tickets")
+            .execute(&mut *conn)
+            .await?;
+        counts::clear(conn).await
     }
 }
 
@@ -82,7 +85,9 @@ async fn apply_all(
     let mut row_of: HashMap<Uuid, usize> = HashMap::new();
     let mut by_ticket: Vec<Vec<&RecordedEvent>> = Vec::new();
     let mut events_of: HashMap<&str, usize> = HashMap::new();
+    let mut count_changes = CountChanges::default();
     for event in events {
+        count_changes.add(&decode(event)?.0);
         if event.event_type == "TicketOpened" {
             let row = NewRow::opened(event)?;
             row_of.insert(row.id, rows.len());
@@ -119,6 +124,7 @@ async fn apply_all(
     for event in one_by_one {
         apply(conn, event).await?;
     }
+    count_changes.save(conn).await?;
     Ok(())
 }
 
