@@ -312,8 +312,8 @@ async fn a_projection_worker_killed_mid_batch_ends_with_the_uninterrupted_read_m
     restarted.abort();
     relay.abort();
     let recovered = read_model_snapshot(&pool).await;
-    assert_eq!(recovered.0.len(), 50);
-    for ticket in &recovered.0 {
+    assert_eq!(recovered.tickets.len(), 50);
+    for ticket in &recovered.tickets {
         assert_eq!(ticket["version"], 2, "each event applied exactly once");
         assert!(ticket["title"].as_str().unwrap().ends_with("second wave"));
     }
@@ -361,7 +361,7 @@ async fn replay_rebuilds_the_live_read_model_and_live_consumption_carries_on(poo
         }
     }
     let live = read_model_snapshot(&pool).await;
-    assert_eq!((live.0.len(), live.1.len()), (10, 20));
+    assert_eq!((live.tickets.len(), live.comments.len()), (10, 20));
 
     // Replay while commands keep arriving: both finish, and nothing is lost or doubled.
     let writes = async {
@@ -396,8 +396,12 @@ async fn replay_rebuilds_the_live_read_model_and_live_consumption_carries_on(poo
         "live consumption carries on after the replay"
     );
     let with_new = read_model_snapshot(&pool).await;
-    assert_eq!(with_new.0.len(), 16);
-    let unchanged: Vec<_> = with_new.0.iter().filter(|t| live.0.contains(t)).collect();
+    assert_eq!(with_new.tickets.len(), 16);
+    let unchanged: Vec<_> = with_new
+        .tickets
+        .iter()
+        .filter(|t| live.tickets.contains(t))
+        .collect();
     assert_eq!(unchanged.len(), 10, "the replayed rows equal the live ones");
 
     replay(&pool, &TicketsProjection).await.unwrap();

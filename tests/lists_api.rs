@@ -73,6 +73,12 @@ async fn expected(app: &TestApp, condition: &str) -> Vec<String> {
     .unwrap()
 }
 
+/// A list's `total` and `totalIsEstimate`, as `query` (after `?`, or empty) answers them.
+async fn total_of(app: &TestApp, token: &str, query: &str) -> (Value, Value) {
+    let page: Value = app.get_json(&format!("{TICKETS}{query}"), token).await;
+    (page["total"].clone(), page["totalIsEstimate"].clone())
+}
+
 /// Follows `nextCursor` from the first page to the last and returns the ids seen, checking each
 /// page's bookkeeping on the way.
 async fn walk(app: &TestApp, token: &str, filters: &str, total: usize) -> Vec<String> {
@@ -241,36 +247,18 @@ async fn past_ten_thousand_matches_a_counted_total_stays_exact_and_others_are_es
     let admin = app.admin();
 
     // One filter or none: the total is read from the counters, exact at any size.
-    let all: Value = app.get_json(TICKETS, &admin).await;
-    assert_eq!(
-        (&all["total"], &all["totalIsEstimate"]),
-        (&json!(10_001), &json!(false))
-    );
-    let open: Value = app
-        .get_json(&format!("{TICKETS}?status=OPEN"), &admin)
-        .await;
-    assert_eq!(
-        (&open["total"], &open["totalIsEstimate"]),
-        (&json!(10_001), &json!(false))
-    );
+    let exact = |n: i64| (json!(n), json!(false));
+    assert_eq!(total_of(&app, &admin, "").await, exact(10_001));
+    assert_eq!(total_of(&app, &admin, "?status=OPEN").await, exact(10_001));
 
     // Two filters: counted up to 10,000, an estimate beyond.
-    let open_api: Value = app
-        .get_json(&format!("{TICKETS}?status=OPEN&channel=API"), &admin)
-        .await;
-    assert_eq!(open_api["totalIsEstimate"], true);
-    assert!(
-        open_api["total"].as_i64().unwrap() > 10_000,
-        "{}",
-        open_api["total"]
-    );
+    let (total, is_estimate) = total_of(&app, &admin, "?status=OPEN&channel=API").await;
+    assert_eq!(is_estimate, true);
+    assert!(total.as_i64().unwrap() > 10_000, "{total}");
 
-    let few: Value = app
-        .get_json(&format!("{TICKETS}?priority=P0_CRITICAL"), &admin)
-        .await;
     assert_eq!(
-        (&few["total"], &few["totalIsEstimate"]),
-        (&json!(3), &json!(false))
+        total_of(&app, &admin, "?priority=P0_CRITICAL").await,
+        exact(3)
     );
 
     // The deepest numbered page ends at the 10,000th ticket; its cursor goes on to the 10,001st.
@@ -294,10 +282,9 @@ async fn past_ten_thousand_matches_a_counted_total_stays_exact_and_others_are_es
 
     // A search past the bound is remembered as such, and not counted again on its next pages,
     // until a title changes: then it is counted again, and exact once at or under the bound.
-    let search = format!("{TICKETS}?q=bulk");
     for _ in 0..2 {
-        let bulk: Value = app.get_json(&search, &admin).await;
-        assert_eq!(bulk["totalIsEstimate"], true, "{bulk}");
+        let (total, is_estimate) = total_of(&app, &admin, "?q=bulk").await;
+        assert_eq!(is_estimate, true, "{total}");
     }
     // Titles edited as the projection edits them: the rows, and the count of rewrites.
     sqlx::query("UPDATE tickets SET title = 'Renamed' WHERE title NOT IN ('Bulk 1', 'Bulk 2')")
@@ -311,11 +298,7 @@ async fn past_ten_thousand_matches_a_counted_total_stays_exact_and_others_are_es
     .execute(&pool)
     .await
     .unwrap();
-    let bulk: Value = app.get_json(&search, &admin).await;
-    assert_eq!(
-        (&bulk["total"], &bulk["totalIsEstimate"]),
-        (&json!(2), &json!(false))
-    );
+    assert_eq!(total_of(&app, &admin, "?q=bulk").await, exact(2));
 }
 
 /// `ticket_counts` (its counters of tickets) as counting the rows gives it, written independently
@@ -405,11 +388,10 @@ async fn counted_totals_follow_every_change_and_a_replay(pool: PgPool) {
         (&customer, "", "customer_id = 'customer-2'"),
     ];
     for (token, query, condition) in lists {
-        let page: Value = app.get_json(&format!("{TICKETS}{query}"), token).await;
         let rows = expected(&app, condition).await.len();
         assert_eq!(
-            (&page["total"], &page["totalIsEstimate"]),
-            (&json!(rows), &json!(false)),
+            total_of(&app, token, query).await,
+            (json!(rows), json!(false)),
             "{query}"
         );
     }

@@ -28,6 +28,12 @@ use crate::auth::Principal;
 use crate::problem::ApiError;
 use crate::startup::ApiContext;
 
+/// An aggregate the command path runs: its refusals say what kind they are, and it needs no
+/// services but their defaults.
+pub trait CommandAggregate: Aggregate<Error: DomainError, Services: Default> {}
+
+impl<A: Aggregate<Error: DomainError, Services: Default>> CommandAggregate for A {}
+
 /// The ids a request carries into the events it causes.
 pub struct RequestIds {
     request_id: String,
@@ -89,17 +95,12 @@ impl ApiContext {
     }
 
     /// Runs one command on the existing aggregate `id` of type `A` and commits its events.
-    pub async fn execute<A>(
+    pub async fn execute<A: CommandAggregate>(
         &self,
         id: Uuid,
         command: A::Command,
         metadata: &EventMetadata,
-    ) -> Result<Committed, ApiError>
-    where
-        A: Aggregate,
-        A::Error: DomainError,
-        A::Services: Default,
-    {
+    ) -> Result<Committed, ApiError> {
         let started = Instant::now();
         let store = PersistedEventStore::<_, A>::new_event_store(PostgresEventRepository::new(
             self.pool.clone(),
@@ -111,17 +112,12 @@ impl ApiContext {
     /// Runs the command that creates aggregate `id`, an id made for this command: it has no
     /// events, so none are read (a statement less per create; were the id taken after all, the
     /// append would find it and answer 409).
-    pub async fn create<A>(
+    pub async fn create<A: CommandAggregate>(
         &self,
         id: Uuid,
         command: A::Command,
         metadata: &EventMetadata,
-    ) -> Result<Committed, ApiError>
-    where
-        A: Aggregate,
-        A::Error: DomainError,
-        A::Services: Default,
-    {
+    ) -> Result<Committed, ApiError> {
         let fresh = EventStoreAggregateContext {
             aggregate_id: id.to_string(),
             aggregate: A::default(),
@@ -134,19 +130,14 @@ impl ApiContext {
 
     /// The aggregate decides; its events are appended in one statement (one transaction, no
     /// BEGIN and COMMIT round trips), which also tells where the stream then stands.
-    async fn decide<A>(
+    async fn decide<A: CommandAggregate>(
         &self,
         started: Instant,
         id: Uuid,
         loaded: Result<EventStoreAggregateContext<A>, AggregateError<A::Error>>,
         command: A::Command,
         metadata: &EventMetadata,
-    ) -> Result<Committed, ApiError>
-    where
-        A: Aggregate,
-        A::Error: DomainError,
-        A::Services: Default,
-    {
+    ) -> Result<Committed, ApiError> {
         let outcome = async {
             let mut context = loaded?;
             let sink = EventSink::default();

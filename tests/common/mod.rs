@@ -12,6 +12,7 @@ use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use support_domain::ActorRole;
 use support_projections::read_model::APPLIED_CHANNEL;
+use support_projections::tickets::Snapshot;
 use support_projections::Projections;
 use support_workers::Bus;
 use supportd::auth::TokenKeys;
@@ -250,16 +251,7 @@ pub async fn wait_until_projected(pool: &PgPool) {
         .expect("the tickets read model shows every event within 30 s");
 }
 
-/// The read model as comparable data: every ticket and comment, without bookkeeping timestamps.
-pub async fn read_model_snapshot(pool: &PgPool) -> (Vec<Value>, Vec<Value>) {
-    let tickets =
-        sqlx::query_scalar("SELECT to_jsonb(t) - 'projected_at' FROM tickets t ORDER BY id")
-            .fetch_all(pool)
-            .await
-            .unwrap();
-    let comments = sqlx::query_scalar("SELECT to_jsonb(c) FROM ticket_comments c ORDER BY id")
-        .fetch_all(pool)
-        .await
-        .unwrap();
-    (tickets, comments)
+/// The tickets read model as comparable data.
+pub async fn read_model_snapshot(pool: &PgPool) -> Snapshot {
+    Snapshot::take(pool).await.unwrap()
 }

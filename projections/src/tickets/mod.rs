@@ -83,3 +83,30 @@ pub struct TicketDetail {
     #[schema(value_type = Vec<CommentView>)]
     pub comments: Json<Vec<CommentView>>,
 }
+
+/// The tickets read model as comparable data: every ticket, comment and counter, without
+/// bookkeeping (when a row was projected, how often lists were rewritten). Tests compare read
+/// models built in different ways with it.
+#[cfg(any(test, feature = "testing"))]
+#[derive(Debug, PartialEq)]
+pub struct Snapshot {
+    pub tickets: Vec<serde_json::Value>,
+    pub comments: Vec<serde_json::Value>,
+    pub counts: Vec<serde_json::Value>,
+}
+
+#[cfg(any(test, feature = "testing"))]
+impl Snapshot {
+    pub async fn take(pool: &sqlx::PgPool) -> Result<Self, sqlx::Error> {
+        let rows = |sql| sqlx::query_scalar(sql).fetch_all(pool);
+        Ok(Self {
+            tickets: rows("SELECT to_jsonb(t) - 'projected_at' FROM tickets t ORDER BY id").await?,
+            comments: rows("SELECT to_jsonb(c) FROM ticket_comments c ORDER BY id").await?,
+            counts: rows(
+                "SELECT to_jsonb(c) FROM ticket_counts c \
+                 WHERE tickets <> 0 AND dimension <> 'rewritten' ORDER BY dimension, value",
+            )
+            .await?,
+        })
+    }
+}
