@@ -362,6 +362,7 @@ async fn replay_rebuilds_the_live_read_model_and_live_consumption_carries_on(poo
     }
     let live = read_model_snapshot(&pool).await;
     assert_eq!((live.tickets.len(), live.comments.len()), (10, 20));
+    let shape = read_model_shape(&pool).await;
 
     // Replay while commands keep arriving: both finish, and nothing is lost or doubled.
     let writes = async {
@@ -406,6 +407,66 @@ async fn replay_rebuilds_the_live_read_model_and_live_consumption_carries_on(poo
 
     replay(&pool, &TicketsProjection).await.unwrap();
     assert_eq!(read_model_snapshot(&pool).await, with_new);
+    assert_eq!(
+        read_model_shape(&pool).await,
+        shape,
+        "the fresh tables took the live ones' place with their columns, keys and indexes"
+    );
+}
+
+/// The tickets read model's tables as the catalogue describes them (columns, constraints, indexes),
+/// and any schema a replay left behind.
+async fn read_model_shape(pool: &PgPool) -> Vec<(String, String)> {
+    sqlx::query_as(
+        "SELECT table_name, column_name || ' ' || data_type || ' ' || is_nullable || ' ' \
+                || COALESCE(column_default, '') \
+         FROM information_schema.columns \
+         WHERE table_schema = 'public' \
+           AND table_name IN ('tickets', 'ticket_comments', 'ticket_counts') \
+         UNION ALL SELECT conrelid::regclass::text, conname || ' ' || pg_get_constraintdef(oid) \
+         FROM pg_constraint \
+         WHERE conrelid IN ('tickets'::regclass, 'ticket_comments'::regclass, \
+                            'ticket_counts'::regclass) \
+         UNION ALL SELECT tablename, indexdef FROM pg_indexes \
+         WHERE schemaname = 'public' \
+           AND tablename IN ('tickets', 'ticket_comments', 'ticket_counts') \
+         UNION ALL SELECT 'schema', nspname FROM pg_namespace WHERE nspname LIKE 'rebuild%' \
+         ORDER BY 1, 2",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_replay_that_fails_leaves_the_live_read_model_as_it_was(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let admin = app.admin();
+    for n in 0..3 {
+        app.open_ticket(&admin, ticket_body(&format!("Kept {n}"), "c-1"))
+            .await;
+    }
+    let live = read_model_snapshot(&pool).await;
+    let shape = read_model_shape(&pool).await;
+    // An event no version of the projection can read, written past the domain into the store.
+    sqlx::query(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, \
+                             payload, metadata) \
+         VALUES ('ticket', $1, 1, 'TicketOpened', '1.0', '{\"TicketOpened\": 42}', '{}')",
+    )
+    .bind(Uuid::new_v4().to_string())
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    let failed = replay(&pool, &TicketsProjection).await;
+    assert!(failed.is_err(), "{failed:?}");
+    assert_eq!(read_model_snapshot(&pool).await, live);
+    assert_eq!(
+        read_model_shape(&pool).await,
+        shape,
+        "no fresh table is left"
+    );
 }
 
 /// A NATS server of the test's own, so it can be killed without disturbing other tests.

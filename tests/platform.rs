@@ -114,6 +114,10 @@ impl Projection for CannedReplies {
         &["canned_reply"]
     }
 
+    fn tables(&self) -> &'static [&'static str] {
+        &["canned_replies"]
+    }
+
     async fn apply(
         &self,
         conn: &mut PgConnection,
@@ -134,13 +138,6 @@ impl Projection for CannedReplies {
         }
         Ok(())
     }
-
-    async fn clear(&self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM canned_replies")
-            .execute(conn)
-            .await?;
-        Ok(())
-    }
 }
 
 /// A view over two aggregates: how many events of each type it has seen.
@@ -154,6 +151,10 @@ impl Projection for Activity {
 
     fn aggregate_types(&self) -> &'static [&'static str] {
         &["ticket", "canned_reply"]
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["activity"]
     }
 
     async fn apply(
@@ -170,11 +171,6 @@ impl Projection for Activity {
             .execute(&mut *conn)
             .await?;
         }
-        Ok(())
-    }
-
-    async fn clear(&self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM activity").execute(conn).await?;
         Ok(())
     }
 }

@@ -17,15 +17,18 @@ pub fn recorded_event(row: &PgRow) -> Result<RecordedEvent, ProjectionError> {
     let aggregate_id: String = row.try_get("aggregate_id")?;
     let sequence: i64 = row.try_get("sequence")?;
     let event_type: String = row.try_get("event_type")?;
-    let name = RecordedEvent::message_id(&aggregate_type, &aggregate_id, sequence);
+    let undecodable = |reason: &dyn std::fmt::Display| {
+        let name = RecordedEvent::message_id(&aggregate_type, &aggregate_id, sequence);
+        ProjectionError::undecodable(&name, reason)
+    };
     let stored: serde_json::Value = row.try_get("payload")?;
     let payload = match stored {
         serde_json::Value::Object(mut tagged) => tagged.remove(&event_type),
         _ => None,
     }
-    .ok_or_else(|| ProjectionError::undecodable(&name, "payload is not tagged with its type"))?;
-    let metadata: EventMetadata = serde_json::from_value(row.try_get("metadata")?)
-        .map_err(|e| ProjectionError::undecodable(&name, e))?;
+    .ok_or_else(|| undecodable(&"payload is not tagged with its type"))?;
+    let metadata: EventMetadata =
+        serde_json::from_value(row.try_get("metadata")?).map_err(|e| undecodable(&e))?;
     Ok(RecordedEvent {
         event_id: RecordedEvent::derive_event_id(&aggregate_type, &aggregate_id, sequence),
         occurred_at: metadata.occurred_at,

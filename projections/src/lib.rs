@@ -6,8 +6,11 @@ pub mod event_log;
 pub mod page;
 pub mod projection;
 pub mod read_model;
+mod rebuild;
 pub mod schema;
 pub mod tickets;
+
+use support_domain::RecordedEvent;
 
 pub use projection::{standard, Projection, Projections};
 pub use read_model::{apply_batch, replay};
@@ -54,6 +57,14 @@ impl ProjectionError {
             event: event.to_owned(),
             reason: reason.to_string(),
         }
+    }
+
+    /// `undecodable` for a recorded event, named by its message id (formatted only on failure).
+    pub fn undecodable_event(event: &RecordedEvent, reason: impl std::fmt::Display) -> Self {
+        Self::undecodable(
+            &RecordedEvent::message_id(&event.aggregate_type, &event.aggregate_id, event.sequence),
+            reason,
+        )
     }
 }
 

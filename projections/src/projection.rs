@@ -25,8 +25,8 @@ pub trait Projection: Send + Sync + 'static {
         events: &[&RecordedEvent],
     ) -> Result<(), ProjectionError>;
 
-    /// Empties the read model before a replay rebuilds it.
-    async fn clear(&self, conn: &mut PgConnection) -> Result<(), sqlx::Error>;
+    /// The tables it owns, which a replay builds afresh and swaps in (see `rebuild.rs`).
+    fn tables(&self) -> &'static [&'static str];
 
     fn reads(&self, aggregate_type: &str) -> bool {
         self.aggregate_types().contains(&aggregate_type)

@@ -7,6 +7,7 @@ use sqlx::{PgConnection, PgPool};
 use support_domain::RecordedEvent;
 
 use crate::projection::Projection;
+use crate::rebuild::FreshTables;
 use crate::{event_log, ProjectionError};
 
 /// The channel on which a committed batch announces `<read model>:<checkpoint>`.
@@ -29,6 +30,8 @@ type AggregateKey = (String, String);
 pub(crate) struct Positions {
     known: HashMap<AggregateKey, i64>,
     moved: HashMap<AggregateKey, i64>,
+    /// A replay's: saved to `replayed_positions`, and into `projection_positions` when it ends.
+    replaying: bool,
 }
 
 impl Positions {
@@ -45,6 +48,7 @@ impl Positions {
         Self {
             known,
             moved: HashMap::new(),
+            replaying: true,
         }
     }
 
@@ -124,18 +128,26 @@ impl Positions {
             ids.push(aggregate_id);
             sequences.push(sequence);
         }
-        sqlx::query(
-            "INSERT INTO projection_positions (projection, aggregate_type, aggregate_id, sequence) \
-             SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[]) \
-             ON CONFLICT (projection, aggregate_type, aggregate_id) \
-             DO UPDATE SET sequence = EXCLUDED.sequence",
-        )
-        .bind(projection)
-        .bind(&types)
-        .bind(&ids)
-        .bind(&sequences)
-        .execute(conn)
-        .await?;
+        let query = if self.replaying {
+            sqlx::query(
+                "INSERT INTO replayed_positions (aggregate_type, aggregate_id, sequence) \
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])",
+            )
+        } else {
+            sqlx::query(
+                "INSERT INTO projection_positions (projection, aggregate_type, aggregate_id, sequence) \
+                 SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[]) \
+                 ON CONFLICT (projection, aggregate_type, aggregate_id) \
+                 DO UPDATE SET sequence = EXCLUDED.sequence",
+            )
+            .bind(projection)
+        };
+        query
+            .bind(&types)
+            .bind(&ids)
+            .bind(&sequences)
+            .execute(conn)
+            .await?;
         Ok(())
     }
 }
@@ -290,46 +302,96 @@ pub struct ReplayReport {
     pub checkpoint: i64,
 }
 
-/// Rebuilds a read model from the event store in one transaction. It holds the read model's lock,
-/// so live batches wait and then find their events already applied (or apply the newer ones):
-/// nothing is lost or applied twice, and readers see the old rows until the new ones commit.
+/// Rebuilds a read model from the event store in one transaction, into fresh tables that replace
+/// the live ones at commit (`FreshTables`). It holds the read model's lock, so live batches wait
+/// and then find their events already applied (or apply the newer ones): nothing is lost or
+/// applied twice, and readers see the old rows until the new ones commit.
 pub async fn replay(
     pool: &PgPool,
     projection: &dyn Projection,
 ) -> Result<ReplayReport, ProjectionError> {
-    // Large chunks put more of each ticket's life in one batch, where its events fold into one change.
-    const CHUNK: i64 = 20_000;
+    // Large chunks put more of each ticket's life in one batch, where its events fold into one
+    // change: 50,000 events (about four days of a desk at a million tickets a year) made a replay
+    // of a million tickets 1.4 times as fast as 20,000 did.
+    const CHUNK: i64 = 50_000;
     let mut tx = pool.begin().await?;
     lock(&mut tx, projection.name()).await?;
-    projection.clear(&mut tx).await?;
-    sqlx::query("DELETE FROM projection_positions WHERE projection = $1")
-        .bind(projection.name())
-        .execute(&mut *tx)
-        .await?;
+    let fresh = FreshTables::create(&mut tx, projection.name(), projection.tables()).await?;
+    sqlx::query(
+        "CREATE TEMPORARY TABLE replayed_positions \
+         (aggregate_type text, aggregate_id text, sequence bigint) ON COMMIT DROP",
+    )
+    .execute(&mut *tx)
+    .await?;
     let mut report = ReplayReport {
         events: 0,
         checkpoint: 0,
     };
+    // The next chunk is read and decoded on a connection and a task of its own while this one is
+    // applied: decoding takes about as long as applying, and the two then share the machine's
+    // cores. Memory holds two chunks.
+    let types = projection.aggregate_types();
+    let mut next = tokio::spawn(read_chunk(pool.clone(), types, 0, CHUNK));
     loop {
-        let chunk = event_log::events_after(
-            &mut tx,
-            projection.aggregate_types(),
-            report.checkpoint,
-            CHUNK,
-        )
-        .await?;
+        let chunk = match next.await {
+            Ok(read) => read?,
+            Err(stopped) => std::panic::resume_unwind(stopped.into_panic()),
+        };
         let Some(last) = chunk.last() else { break };
         report.checkpoint = last.global_position;
+        next = tokio::spawn(read_chunk(pool.clone(), types, report.checkpoint, CHUNK));
         let events: Vec<&RecordedEvent> = chunk.iter().collect();
         let mut positions = Positions::continuing(&events);
         apply_guarded(&mut tx, projection, &mut positions, &events).await?;
         report.events += chunk.len() as u64;
     }
+    fresh.swap_in(&mut tx).await?;
+    // One position per aggregate, the last its chunks applied. A replay of the same events finds
+    // most positions as they were and writes nothing for them; positions of aggregates the store
+    // no longer holds (restored from an older backup) go.
+    sqlx::query(
+        "INSERT INTO projection_positions (projection, aggregate_type, aggregate_id, sequence) \
+         SELECT $1, aggregate_type, aggregate_id, max(sequence) FROM replayed_positions \
+         GROUP BY aggregate_type, aggregate_id ORDER BY aggregate_type, aggregate_id \
+         ON CONFLICT (projection, aggregate_type, aggregate_id) DO UPDATE \
+         SET sequence = EXCLUDED.sequence \
+         WHERE projection_positions.sequence <> EXCLUDED.sequence",
+    )
+    .bind(projection.name())
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "DELETE FROM projection_positions p WHERE projection = $1 AND NOT EXISTS \
+         (SELECT 1 FROM replayed_positions r \
+          WHERE r.aggregate_type = p.aggregate_type AND r.aggregate_id = p.aggregate_id)",
+    )
+    .bind(projection.name())
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO projection_checkpoints (projection, global_position, updated_at, rebuilds) \
+         VALUES ($1, 0, now(), 1) \
+         ON CONFLICT (projection) DO UPDATE SET rebuilds = projection_checkpoints.rebuilds + 1",
+    )
+    .bind(projection.name())
+    .execute(&mut *tx)
+    .await?;
     if report.checkpoint > 0 {
         advance_checkpoint(&mut tx, projection.name(), report.checkpoint, "").await?;
     }
     tx.commit().await?;
     Ok(report)
+}
+
+/// The next `limit` events of `aggregate_types` after `position`, in store order.
+async fn read_chunk(
+    pool: PgPool,
+    aggregate_types: &'static [&'static str],
+    position: i64,
+    limit: i64,
+) -> Result<Vec<RecordedEvent>, ProjectionError> {
+    let mut conn = pool.acquire().await?;
+    event_log::events_after(&mut conn, aggregate_types, position, limit).await
 }
 
 #[cfg(test)]

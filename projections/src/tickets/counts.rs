@@ -92,16 +92,3 @@ impl CountChanges {
         Ok(())
     }
 }
-
-/// Empties the counters for a rebuild, and counts the rebuild as a rewrite: the rows written again
-/// may differ from those before.
-pub(super) async fn clear(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "WITH emptied AS (DELETE FROM ticket_counts WHERE dimension <> 'rewritten') \
-         INSERT INTO ticket_counts (dimension, value, tickets) VALUES ('rewritten', '', 1) \
-         ON CONFLICT (dimension, value) DO UPDATE SET tickets = ticket_counts.tickets + 1",
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
-}

@@ -13,7 +13,7 @@ use support_domain::ticket::{TicketContent, TicketEvent, TicketStatus};
 use support_domain::RecordedEvent;
 use uuid::Uuid;
 
-use super::counts::{self, CountChanges};
+use super::counts::CountChanges;
 use super::{AGGREGATE_TYPE, READ_MODEL};
 use crate::{Projection, ProjectionError};
 
@@ -30,20 +30,16 @@ impl Projection for TicketsProjection {
         &[AGGREGATE_TYPE]
     }
 
+    fn tables(&self) -> &'static [&'static str] {
+        &["tickets", "ticket_comments", "ticket_counts"]
+    }
+
     async fn apply(
         &self,
         conn: &mut PgConnection,
         events: &[&RecordedEvent],
     ) -> Result<(), ProjectionError> {
         apply_all(conn, events).await
-    }
-
-    async fn clear(&self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-        // DELETE rather than TRUNCATE: readers keep seeing the old rows until the rebuild commits.
-        sqlx::query("DELETE FROM tickets")
-            .execute(&mut *conn)
-            .await?;
-        counts::clear(conn).await
     }
 }
 
@@ -129,13 +125,11 @@ async fn apply_all(
 }
 
 fn decode(event: &RecordedEvent) -> Result<(TicketEvent, Target), ProjectionError> {
-    let name =
-        RecordedEvent::message_id(&event.aggregate_type, &event.aggregate_id, event.sequence);
     let ticket_event = TicketEvent::from_parts(&event.event_type, &event.payload)
-        .map_err(|e| ProjectionError::undecodable(&name, e))?;
+        .map_err(|e| ProjectionError::undecodable_event(event, e))?;
     let target = Target {
         id: Uuid::parse_str(&event.aggregate_id)
-            .map_err(|e| ProjectionError::undecodable(&name, e))?,
+            .map_err(|e| ProjectionError::undecodable_event(event, e))?,
         sequence: event.sequence,
         at: event.occurred_at,
     };
@@ -403,9 +397,7 @@ struct NewRow {
 
 impl NewRow {
     fn opened(event: &RecordedEvent) -> Result<Self, ProjectionError> {
-        let name =
-            RecordedEvent::message_id(&event.aggregate_type, &event.aggregate_id, event.sequence);
-        let undecodable = |e: &dyn std::fmt::Display| ProjectionError::undecodable(&name, e);
+        let undecodable = |e: &dyn std::fmt::Display| ProjectionError::undecodable_event(event, e);
         let TicketEvent::TicketOpened {
             ticket_number,
             content,
@@ -803,7 +795,8 @@ mod tests {
 
     async fn rebuild(pool: &PgPool, batches: &[&[RecordedEvent]]) -> Snapshot {
         sqlx::raw_sql(
-            "DELETE FROM tickets; DELETE FROM ticket_counts; DELETE FROM projection_positions",
+            "DELETE FROM tickets; DELETE FROM ticket_comments; DELETE FROM ticket_counts; \
+             DELETE FROM projection_positions",
         )
         .execute(pool)
         .await

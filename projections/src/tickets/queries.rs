@@ -353,18 +353,21 @@ fn counters(filter: &TicketFilter, scope: &TicketScope) -> Option<Vec<(&'static 
 ///
 /// Only lists whose matches can only grow are kept: a search term, perhaps with a created range,
 /// a customer or a channel, over everything or a customer's own tickets. Tickets are never
-/// deleted, and those fields never change but through a title edit (or a replay, which rewrites
-/// every row); `ticket_counts` counts such rewrites, and when the count moves, every list is
-/// forgotten. So a kept list still has more than 10,000 matches, and its total stays an honest
+/// deleted, and those fields never change but through a title edit (counted in `ticket_counts`)
+/// or a replay, which rewrites every row (counted as the read model's `rebuilds`); when either
+/// moves, every list is forgotten. So a kept list still has more than 10,000 matches, and its total stays an honest
 /// estimate, never one in place of an exact count.
 #[derive(Clone, Default)]
 pub struct LongLists(Arc<Mutex<KnownLong>>);
 
 #[derive(Default)]
 struct KnownLong {
-    rewrites: i64,
+    rewrites: Rewrites,
     lists: HashSet<String>,
 }
+
+/// The replays of the read model and the title edits since the last: together they only grow.
+type Rewrites = (i64, i64);
 
 impl LongLists {
     /// Bounds the memory one service gives to them.
@@ -383,7 +386,7 @@ impl LongLists {
     }
 
     /// The count of rewrites `key` was remembered at, if it was.
-    fn knows(&self, key: &str) -> Option<i64> {
+    fn knows(&self, key: &str) -> Option<Rewrites> {
         let known = self
             .0
             .lock()
@@ -393,7 +396,7 @@ impl LongLists {
 
     /// `rewrites` as counted with the list's matches, in the same snapshot. The count of
     /// rewrites only grows: a higher one forgets every list remembered before it.
-    fn remember(&self, rewrites: i64, key: String) {
+    fn remember(&self, rewrites: Rewrites, key: String) {
         let mut known = self
             .0
             .lock()
@@ -408,8 +411,9 @@ impl LongLists {
     }
 }
 
-const REWRITES: &str =
-    "SELECT COALESCE((SELECT tickets FROM ticket_counts WHERE dimension = 'rewritten'), 0)";
+const REWRITES: &str = "SELECT \
+     COALESCE((SELECT rebuilds FROM projection_checkpoints WHERE projection = 'tickets'), 0), \
+     COALESCE((SELECT tickets FROM ticket_counts WHERE dimension = 'rewritten'), 0)";
 
 async fn total(
     pool: &PgPool,
@@ -435,25 +439,26 @@ async fn total(
     }
     let key = LongLists::key(filter, scope);
     if let Some(remembered) = key.as_deref().and_then(|key| long_lists.knows(key)) {
-        let rewrites: i64 = sqlx::query_scalar(REWRITES).fetch_one(pool).await?;
+        let rewrites: Rewrites = sqlx::query_as(REWRITES).fetch_one(pool).await?;
         if rewrites == remembered {
             return estimate(pool, filter, scope).await;
         }
     }
     // The count, and for a list that may be remembered the count of rewrites in the same
     // statement, so in the same snapshot.
-    let (rewrites, count): (i64, i64) = match &key {
+    let (rewrites, count): (Rewrites, i64) = match &key {
         Some(_) => {
             let mut query = count_query(&format!("{REWRITES}, ("), filter, scope);
             query.push(")");
-            query
+            let (rebuilds, rewritten, count) = query
                 .build_query_as()
                 .persistent(filter.plans_alike())
                 .fetch_one(pool)
-                .await?
+                .await?;
+            ((rebuilds, rewritten), count)
         }
         None => (
-            0,
+            Rewrites::default(),
             count_query("", filter, scope)
                 .build_query_scalar()
                 .persistent(filter.plans_alike())
