@@ -480,12 +480,11 @@ impl NewRow {
 /// Inserts the new rows in one statement; its column list is read off `NewRow`'s fields, which are
 /// named as the table's columns.
 async fn insert_rows(conn: &mut PgConnection, rows: &[NewRow]) -> Result<(), ProjectionError> {
-    let rows = rows
-        .iter()
-        .map(serde_json::to_value)
-        .collect::<Result<Vec<_>, _>>()?;
-    let Some(serde_json::Value::Object(first)) = rows.first() else {
+    let Some(first) = rows.first() else {
         return Ok(());
+    };
+    let serde_json::Value::Object(first) = serde_json::to_value(first)? else {
+        unreachable!("a NewRow serializes as an object")
     };
     let columns = first.keys().cloned().collect::<Vec<_>>().join(", ");
     sqlx::query(&format!(
