@@ -362,6 +362,14 @@ async fn replay_rebuilds_the_live_read_model_and_live_consumption_carries_on(poo
     }
     let live = read_model_snapshot(&pool).await;
     assert_eq!((live.tickets.len(), live.comments.len()), (10, 20));
+    // What an operator may have set on a read model's table: a replay keeps it.
+    sqlx::raw_sql(
+        "ALTER TABLE tickets SET (fillfactor = 90); \
+         GRANT SELECT ON tickets, ticket_comments TO PUBLIC",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
     let shape = read_model_shape(&pool).await;
 
     // Replay while commands keep arriving: both finish, and nothing is lost or doubled.
@@ -414,12 +422,12 @@ async fn replay_rebuilds_the_live_read_model_and_live_consumption_carries_on(poo
     );
 }
 
-/// The tickets read model's tables as the catalogue describes them (columns, constraints, indexes),
-/// and any schema a replay left behind.
+/// The tickets read model's tables as the catalogue describes them (columns, constraints, indexes,
+/// storage parameters, privileges), and any schema a replay left behind.
 async fn read_model_shape(pool: &PgPool) -> Vec<(String, String)> {
     sqlx::query_as(
         "SELECT table_name, column_name || ' ' || data_type || ' ' || is_nullable || ' ' \
-                || COALESCE(column_default, '') \
+                || COALESCE(column_default, '') || ' ' || COALESCE(generation_expression, '') \
          FROM information_schema.columns \
          WHERE table_schema = 'public' \
            AND table_name IN ('tickets', 'ticket_comments', 'ticket_counts') \
@@ -430,6 +438,11 @@ async fn read_model_shape(pool: &PgPool) -> Vec<(String, String)> {
          UNION ALL SELECT tablename, indexdef FROM pg_indexes \
          WHERE schemaname = 'public' \
            AND tablename IN ('tickets', 'ticket_comments', 'ticket_counts') \
+         UNION ALL SELECT relname, COALESCE(reloptions::text, '') || ' ' \
+                || COALESCE(relacl::text, '') \
+         FROM pg_class \
+         WHERE oid IN ('tickets'::regclass, 'ticket_comments'::regclass, \
+                       'ticket_counts'::regclass) \
          UNION ALL SELECT 'schema', nspname FROM pg_namespace WHERE nspname LIKE 'rebuild%' \
          ORDER BY 1, 2",
     )

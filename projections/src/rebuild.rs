@@ -7,9 +7,11 @@
 //! indexes are built once at the end, each in one sorted pass. Readers keep the old tables until
 //! the swap commits, and only the swap itself locks them out, briefly.
 //!
-//! Read-model tables carry no foreign keys and no sequences of their own: both would tie the new
-//! table to the old one it replaces. Dropping the old table fails the replay, rather than dropping
-//! anything else, when some other object (a view) depends on it.
+//! The fresh tables take the live ones' columns, defaults, constraints, indexes, storage
+//! parameters and privileges. Read-model tables carry no foreign keys and no sequences of their
+//! own (both would tie the new table to the old one it replaces) and no triggers (not copied).
+//! Dropping the old table fails the replay, rather than dropping anything else, when some other
+//! object (a view) depends on it.
 
 use sqlx::PgConnection;
 
@@ -48,26 +50,36 @@ impl FreshTables {
             .fetch_one(&mut *conn)
             .await?;
             let qualified = format!("{table_schema}.{name}");
+            let fresh_table = format!("{schema}.{name}");
             sqlx::query(&format!(
-                "CREATE TABLE {schema}.{name} (LIKE {qualified} INCLUDING ALL EXCLUDING INDEXES)"
+                "CREATE TABLE {fresh_table} (LIKE {qualified} INCLUDING ALL EXCLUDING INDEXES)"
             ))
             .execute(&mut *conn)
             .await?;
-            // Primary keys and unique constraints now: upserts name them, and they keep the rows
-            // as the live table does.
-            let keys: Vec<(String, String)> = sqlx::query_as(
-                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint \
-                 WHERE conrelid = $1::regclass AND contype IN ('p', 'u')",
+            // What `LIKE` leaves out and the fresh table needs before it fills: the primary key
+            // and unique constraints (upserts name them, and they keep the rows as the live
+            // table does), storage parameters, and the privileges granted on the table.
+            let carried: Vec<String> = sqlx::query_scalar(
+                "SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', $2::text, conname, \
+                     pg_get_constraintdef(oid)) \
+                 FROM pg_constraint WHERE conrelid = $1::regclass AND contype IN ('p', 'u') \
+                 UNION ALL \
+                 SELECT format('ALTER TABLE %s SET (%s)', $2::text, \
+                     array_to_string(reloptions, ', ')) \
+                 FROM pg_class WHERE oid = $1::regclass AND reloptions IS NOT NULL \
+                 UNION ALL \
+                 SELECT format('GRANT %s ON %s TO %s%s', a.privilege_type, $2::text, \
+                     CASE a.grantee WHEN 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END, \
+                     CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END) \
+                 FROM pg_class c, aclexplode(c.relacl) a \
+                 WHERE c.oid = $1::regclass AND a.grantee <> c.relowner",
             )
             .bind(&qualified)
+            .bind(&fresh_table)
             .fetch_all(&mut *conn)
             .await?;
-            for (constraint, definition) in keys {
-                sqlx::query(&format!(
-                    "ALTER TABLE {schema}.{name} ADD CONSTRAINT {constraint} {definition}"
-                ))
-                .execute(&mut *conn)
-                .await?;
+            for statement in carried {
+                sqlx::query(&statement).execute(&mut *conn).await?;
             }
             let indexes: Vec<String> = sqlx::query_scalar(
                 "SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i \
@@ -78,13 +90,13 @@ impl FreshTables {
             .fetch_all(&mut *conn)
             .await?;
             // `pg_get_indexdef` names the table qualified: point each at the fresh one.
-            let live_table = format!(" ON {qualified} USING ");
-            let fresh_table = format!(" ON {schema}.{name} USING ");
+            let on_live = format!(" ON {qualified} USING ");
+            let on_fresh = format!(" ON {fresh_table} USING ");
             let indexes = indexes
                 .into_iter()
                 .map(|definition| {
-                    if definition.contains(&live_table) {
-                        Ok(definition.replacen(&live_table, &fresh_table, 1))
+                    if definition.contains(&on_live) {
+                        Ok(definition.replacen(&on_live, &on_fresh, 1))
                     } else {
                         Err(sqlx::Error::Protocol(format!(
                             "index definition {definition:?} does not name {qualified}"

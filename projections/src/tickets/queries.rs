@@ -355,8 +355,8 @@ fn counters(filter: &TicketFilter, scope: &TicketScope) -> Option<Vec<(&'static 
 /// a customer or a channel, over everything or a customer's own tickets. Tickets are never
 /// deleted, and those fields never change but through a title edit (counted in `ticket_counts`)
 /// or a replay, which rewrites every row (counted as the read model's `rebuilds`); when either
-/// moves, every list is forgotten. So a kept list still has more than 10,000 matches, and its total stays an honest
-/// estimate, never one in place of an exact count.
+/// moves, every list is forgotten. So a kept list still has more than 10,000 matches, and its
+/// total stays an honest estimate, never one in place of an exact count.
 #[derive(Clone, Default)]
 pub struct LongLists(Arc<Mutex<KnownLong>>);
 
@@ -366,7 +366,8 @@ struct KnownLong {
     lists: HashSet<String>,
 }
 
-/// The replays of the read model and the title edits since the last: together they only grow.
+/// The read model's rebuilds, then its title edits (counted afresh by each rebuild): compared in
+/// that order, they only grow.
 type Rewrites = (i64, i64);
 
 impl LongLists {
