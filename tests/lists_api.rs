@@ -163,6 +163,69 @@ async fn cursors_walk_every_ticket_once_in_order(pool: PgPool) {
     assert_eq!(by_cursor["nextCursor"], by_number["nextCursor"]);
 }
 
+/// Lists without counters read their page and their count in one walk of the matches: each
+/// numbered page is the stretch of the list it names, with the list's whole count, also past the
+/// last match and when nothing matches.
+#[sqlx::test(migrations = "../migrations")]
+async fn numbered_pages_of_a_counted_list_carry_its_whole_count(pool: PgPool) {
+    let app = desk(pool).await;
+    let admin = app.admin();
+    let customer = app.token(ActorRole::Customer, "customer-1");
+    let lists = [
+        (
+            &admin,
+            "&customerId=customer-1&priority=P3_LOW",
+            "customer_id = 'customer-1' AND priority = 'P3_LOW'",
+        ),
+        (&admin, "&q=ticket%201", "title LIKE 'Ticket 1%'"),
+        (
+            &customer,
+            "&q=TICKET",
+            "customer_id = 'customer-1' AND title LIKE 'Ticket%'",
+        ),
+        (
+            &customer,
+            "&priority=P3_LOW&status=OPEN",
+            "customer_id = 'customer-1' AND priority = 'P3_LOW' AND status = 'OPEN'",
+        ),
+    ];
+    for (token, filters, condition) in lists {
+        let matching = expected(&app, condition).await;
+        assert!(matching.len() > 3, "{filters}: {}", matching.len());
+        for number in 1..=matching.len().div_ceil(3) + 1 {
+            let path = format!("{TICKETS}?limit=3&page={number}{filters}");
+            let page: Value = app.get_json(&path, token).await;
+            let ids: Vec<&str> = page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["id"].as_str().unwrap())
+                .collect();
+            let stretch: Vec<&str> = matching
+                .iter()
+                .skip((number - 1) * 3)
+                .take(3)
+                .map(String::as_str)
+                .collect();
+            assert_eq!(ids, stretch, "{path}");
+            assert_eq!(page["total"], matching.len(), "{path}");
+            assert_eq!(page["totalIsEstimate"], false, "{path}");
+            assert_eq!(page["nextCursor"].is_string(), number * 3 < matching.len());
+        }
+    }
+    for query in [
+        "?q=nothing%20like%20it",
+        "?priority=P0_CRITICAL&status=OPEN",
+    ] {
+        let page: Value = app.get_json(&format!("{TICKETS}{query}"), &admin).await;
+        assert_eq!(page["items"], json!([]), "{query}");
+        assert_eq!(
+            total_of(&app, &admin, query).await,
+            (json!(0), json!(false))
+        );
+    }
+}
+
 async fn refused(app: &TestApp, query: &str) -> Value {
     let response = app.get(&format!("{TICKETS}?{query}"), &app.admin()).await;
     assert_eq!(response.status(), 422, "{query}");

@@ -138,6 +138,13 @@ impl Total {
     /// Up to this many matches are counted; beyond, counting would read every match on every
     /// page, so the planner's estimate stands in.
     pub const EXACT_UP_TO: i64 = 10_000;
+
+    pub fn exact(count: i64) -> Self {
+        Self {
+            count,
+            is_estimate: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -295,6 +295,47 @@ fn count_query<'a>(
     query
 }
 
+/// The page of a list read in one part from its start or at an offset, and the list's count, from
+/// one walk of its matches: the count reads them newest first up to one past
+/// `Total::EXACT_UP_TO`, and the page is a stretch of that walk. Reading them twice, once for the
+/// page and once for the count, costs a rare search term two lookups in the trigram index. The
+/// count of rewrites comes in the same snapshot, for the long lists.
+fn counted_page_query<'a>(
+    prefix: &str,
+    filter: &TicketFilter,
+    part: &Part<'_>,
+    page: PageRequest,
+) -> QueryBuilder<'a, Postgres> {
+    let mut query = QueryBuilder::new(format!(
+        "{prefix}WITH matching (match_id, match_at) AS MATERIALIZED ("
+    ));
+    part.push(&mut query, "id, created_at", filter, None);
+    query
+        .push(NEWEST_FIRST)
+        .push(" LIMIT ")
+        .push_bind(Total::EXACT_UP_TO + 1)
+        .push(format!(
+            ") SELECT (SELECT count(*) FROM matching) AS matching, {REWRITES_COLUMNS}, \
+             {VIEW_COLUMNS} FROM (SELECT match_id, match_at FROM matching \
+             ORDER BY match_at DESC, match_id DESC LIMIT "
+        ))
+        .push_bind(i64::from(page.limit) + 1)
+        .push(" OFFSET ")
+        .push_bind(page.offset() as i64)
+        .push(") AS page JOIN tickets ON id = match_id ORDER BY match_at DESC, match_id DESC");
+    query
+}
+
+/// A row of `counted_page_query`.
+#[derive(sqlx::FromRow)]
+struct CountedRow {
+    matching: i64,
+    rebuilds: i64,
+    rewritten: i64,
+    #[sqlx(flatten)]
+    ticket: TicketView,
+}
+
 /// The planner's estimate of the matching rows, from statistics alone: nothing is read.
 fn estimate_query<'a>(filter: &TicketFilter, scope: &TicketScope) -> QueryBuilder<'a, Postgres> {
     let mut query = QueryBuilder::new("EXPLAIN (FORMAT JSON) ");
@@ -412,9 +453,10 @@ impl LongLists {
     }
 }
 
-const REWRITES: &str = "SELECT \
-     COALESCE((SELECT rebuilds FROM projection_checkpoints WHERE projection = 'tickets'), 0), \
-     COALESCE((SELECT tickets FROM ticket_counts WHERE dimension = 'rewritten'), 0)";
+const REWRITES_COLUMNS: &str = "\
+     COALESCE((SELECT rebuilds FROM projection_checkpoints WHERE projection = 'tickets'), 0) \
+         AS rebuilds, \
+     COALESCE((SELECT tickets FROM ticket_counts WHERE dimension = 'rewritten'), 0) AS rewritten";
 
 async fn total(
     pool: &PgPool,
@@ -433,14 +475,13 @@ async fn total(
         .bind(&values)
         .fetch_one(pool)
         .await?;
-        return Ok(Total {
-            count,
-            is_estimate: false,
-        });
+        return Ok(Total::exact(count));
     }
     let key = LongLists::key(filter, scope);
     if let Some(remembered) = key.as_deref().and_then(|key| long_lists.knows(key)) {
-        let rewrites: Rewrites = sqlx::query_as(REWRITES).fetch_one(pool).await?;
+        let rewrites: Rewrites = sqlx::query_as(&format!("SELECT {REWRITES_COLUMNS}"))
+            .fetch_one(pool)
+            .await?;
         if rewrites == remembered {
             return estimate(pool, filter, scope).await;
         }
@@ -449,7 +490,7 @@ async fn total(
     // statement, so in the same snapshot.
     let (rewrites, count): (Rewrites, i64) = match &key {
         Some(_) => {
-            let mut query = count_query(&format!("{REWRITES}, ("), filter, scope);
+            let mut query = count_query(&format!("SELECT {REWRITES_COLUMNS}, ("), filter, scope);
             query.push(")");
             let (rebuilds, rewritten, count) = query
                 .build_query_as()
@@ -468,10 +509,7 @@ async fn total(
         ),
     };
     if count <= Total::EXACT_UP_TO {
-        return Ok(Total {
-            count,
-            is_estimate: false,
-        });
+        return Ok(Total::exact(count));
     }
     if let Some(key) = key {
         long_lists.remember(rewrites, key);
@@ -497,6 +535,53 @@ async fn estimate(
     })
 }
 
+/// The page and the total of a list whose total is counted (it has no counters, and is not
+/// remembered long), when one walk of its matches yields both; `None` when it does not.
+async fn counted_page(
+    pool: &PgPool,
+    filter: &TicketFilter,
+    scope: &TicketScope,
+    page: PageRequest,
+    long_lists: &LongLists,
+) -> Result<Option<(Vec<TicketView>, Total)>, sqlx::Error> {
+    let key = LongLists::key(filter, scope);
+    let parts = scope.parts();
+    let [part] = parts.as_slice() else {
+        return Ok(None);
+    };
+    if page.cursor().is_some()
+        || counters(filter, scope).is_some()
+        || key
+            .as_deref()
+            .is_some_and(|key| long_lists.knows(key).is_some())
+    {
+        return Ok(None);
+    }
+    let rows: Vec<CountedRow> = counted_page_query("", filter, part, page)
+        .build_query_as()
+        .persistent(filter.plans_alike())
+        .fetch_all(pool)
+        .await?;
+    let Some(&CountedRow {
+        matching,
+        rebuilds,
+        rewritten,
+        ..
+    }) = rows.first()
+    else {
+        // No row carries the count: none matches, or the page lies past the last match.
+        return Ok((page.offset() == 0).then_some((Vec::new(), Total::exact(0))));
+    };
+    let items = rows.into_iter().map(|row| row.ticket).collect();
+    if matching <= Total::EXACT_UP_TO {
+        return Ok(Some((items, Total::exact(matching))));
+    }
+    if let Some(key) = key {
+        long_lists.remember((rebuilds, rewritten), key);
+    }
+    Ok(Some((items, estimate(pool, filter, scope).await?)))
+}
+
 /// A page of the tickets the reader may see that match the filters, newest first.
 pub async fn list(
     pool: &PgPool,
@@ -505,16 +590,20 @@ pub async fn list(
     page: PageRequest,
     long_lists: &LongLists,
 ) -> Result<Page<TicketView>, sqlx::Error> {
-    let mut items = page_query("", filter, scope, page);
-    let (items, total) = tokio::join!(
-        items
-            .build_query_as::<TicketView>()
-            .persistent(filter.plans_alike())
-            .fetch_all(pool),
-        total(pool, filter, scope, long_lists),
-    );
-    let mut items = items?;
-    let total = total?;
+    let (mut items, total) = match counted_page(pool, filter, scope, page, long_lists).await? {
+        Some(counted) => counted,
+        None => {
+            let mut items = page_query("", filter, scope, page);
+            let (items, total) = tokio::join!(
+                items
+                    .build_query_as::<TicketView>()
+                    .persistent(filter.plans_alike())
+                    .fetch_all(pool),
+                total(pool, filter, scope, long_lists),
+            );
+            (items?, total?)
+        }
+    };
     let next_cursor = if items.len() > page.limit as usize {
         items.truncate(page.limit as usize);
         items.last().map(|last| {
@@ -624,6 +713,11 @@ mod tests {
                     .map(|start| page_query("EXPLAIN ", filter, scope, *start))
                     .collect();
                 queries.push(count_query("EXPLAIN ", filter, scope));
+                if let [part] = scope.parts().as_slice() {
+                    for start in starts.iter().filter(|start| start.cursor().is_none()) {
+                        queries.push(counted_page_query("EXPLAIN ", filter, part, *start));
+                    }
+                }
                 for mut query in queries {
                     let plan: Vec<String> = query
                         .build_query_scalar()
