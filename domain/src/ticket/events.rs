@@ -111,7 +111,7 @@ impl TicketEvent {
 
     /// Reads an event back from its type and payload as the store and the bus hold them.
     pub fn from_parts(event_type: &str, payload: &serde_json::Value) -> serde_json::Result<Self> {
-        serde_json::from_value(serde_json::json!({ event_type: payload }))
+        crate::recorded::decode_event(event_type, payload)
     }
 }
 

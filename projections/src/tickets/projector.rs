@@ -79,23 +79,32 @@ async fn apply_all(
 ) -> Result<(), ProjectionError> {
     let mut rows: Vec<NewRow> = Vec::new();
     let mut row_of: HashMap<Uuid, usize> = HashMap::new();
-    let mut by_ticket: Vec<Vec<&RecordedEvent>> = Vec::new();
-    let mut events_of: HashMap<&str, usize> = HashMap::new();
+    let mut by_ticket: Vec<Vec<(TicketEvent, Target)>> = Vec::new();
+    let mut events_of: HashMap<Uuid, usize> = HashMap::new();
     let mut count_changes = CountChanges::default();
     for event in events {
-        count_changes.add(&decode(event)?.0);
-        if event.event_type == "TicketOpened" {
-            let row = NewRow::opened(event)?;
-            row_of.insert(row.id, rows.len());
-            rows.push(row);
+        let (ticket_event, target) = decode(event)?;
+        count_changes.add(&ticket_event);
+        if let TicketEvent::TicketOpened {
+            ticket_number,
+            content,
+            created_by,
+            ..
+        } = ticket_event
+        {
+            row_of.insert(target.id, rows.len());
+            rows.push(NewRow::opened(
+                ticket_number.as_str(),
+                content,
+                created_by,
+                &target,
+            ));
         } else {
-            let index = *events_of
-                .entry(event.aggregate_id.as_str())
-                .or_insert_with(|| {
-                    by_ticket.push(Vec::new());
-                    by_ticket.len() - 1
-                });
-            by_ticket[index].push(event);
+            let index = *events_of.entry(target.id).or_insert_with(|| {
+                by_ticket.push(Vec::new());
+                by_ticket.len() - 1
+            });
+            by_ticket[index].push((ticket_event, target));
         }
     }
 
@@ -103,22 +112,22 @@ async fn apply_all(
     let mut comments = Vec::new();
     let mut one_by_one = Vec::new();
     for events in by_ticket {
-        match Fold::of(&events)? {
-            Some(fold) => {
-                match row_of.get(&fold.change.id) {
-                    Some(&index) => rows[index].absorb(&fold.change),
-                    None => updates.push(fold.change),
-                }
-                comments.extend(fold.comments);
-            }
-            None => one_by_one.extend(events),
+        if !events.iter().all(|(event, _)| Fold::folds(event)) {
+            one_by_one.extend(events);
+            continue;
         }
+        let fold = Fold::of(events);
+        match row_of.get(&fold.change.id) {
+            Some(&index) => rows[index].absorb(&fold.change),
+            None => updates.push(fold.change),
+        }
+        comments.extend(fold.comments);
     }
     insert_rows(conn, &rows).await?;
     update_rows(conn, &updates).await?;
     insert_comments(conn, &comments).await?;
-    for event in one_by_one {
-        apply(conn, event).await?;
+    for (event, target) in one_by_one {
+        apply(conn, event, target).await?;
     }
     count_changes.save(conn).await?;
     Ok(())
@@ -189,18 +198,29 @@ struct Fold {
 }
 
 impl Fold {
-    /// The events folded, or `None` when one edits a list of links, which only the row's current
-    /// value can apply to.
-    fn of(events: &[&RecordedEvent]) -> Result<Option<Self>, ProjectionError> {
-        let mut fold: Option<Fold> = None;
-        for event in events {
-            let (ticket_event, target) = decode(event)?;
-            let fold = fold.get_or_insert_with(|| Fold::starting_at(&target));
-            if !fold.add(ticket_event, &target) {
-                return Ok(None);
-            }
+    /// Whether the event folds into a change of the row: not an opening, and not an edit of a
+    /// list of links, which only the row's current value can apply to.
+    fn folds(event: &TicketEvent) -> bool {
+        !matches!(
+            event,
+            TicketEvent::TicketOpened { .. }
+                | TicketEvent::TicketRelatedTicketLinked { .. }
+                | TicketEvent::TicketRelatedTicketUnlinked { .. }
+                | TicketEvent::TicketIncidentLinked { .. }
+                | TicketEvent::TicketIncidentUnlinked { .. }
+        )
+    }
+
+    /// One ticket's consecutive events, at least one, each of which `folds`, as one change.
+    fn of(events: Vec<(TicketEvent, Target)>) -> Self {
+        let mut events = events.into_iter();
+        let (first, target) = events.next().expect("a ticket's events are never none");
+        let mut fold = Fold::starting_at(&target);
+        fold.add(first, &target);
+        for (event, target) in events {
+            fold.add(event, &target);
         }
-        Ok(fold)
+        fold
     }
 
     fn starting_at(first: &Target) -> Self {
@@ -229,8 +249,8 @@ impl Fold {
         }
     }
 
-    /// Folds in the next event; false if it does not fold.
-    fn add(&mut self, event: TicketEvent, target: &Target) -> bool {
+    /// Folds in the next event, one that `folds`.
+    fn add(&mut self, event: TicketEvent, target: &Target) {
         let change = &mut self.change;
         change.version = target.sequence;
         change.updated_at = target.at;
@@ -291,9 +311,10 @@ impl Fold {
             | TicketEvent::TicketRelatedTicketLinked { .. }
             | TicketEvent::TicketRelatedTicketUnlinked { .. }
             | TicketEvent::TicketIncidentLinked { .. }
-            | TicketEvent::TicketIncidentUnlinked { .. } => return false,
+            | TicketEvent::TicketIncidentUnlinked { .. } => {
+                unreachable!("{} does not fold", event.name())
+            }
         }
-        true
     }
 }
 
@@ -396,18 +417,12 @@ struct NewRow {
 }
 
 impl NewRow {
-    fn opened(event: &RecordedEvent) -> Result<Self, ProjectionError> {
-        let undecodable = |e: &dyn std::fmt::Display| ProjectionError::undecodable_event(event, e);
-        let TicketEvent::TicketOpened {
-            ticket_number,
-            content,
-            created_by,
-            ..
-        } = TicketEvent::from_parts(&event.event_type, &event.payload)
-            .map_err(|e| undecodable(&e))?
-        else {
-            return Err(undecodable(&"not a TicketOpened event"));
-        };
+    fn opened(
+        ticket_number: &str,
+        content: TicketContent,
+        created_by: String,
+        target: &Target,
+    ) -> Self {
         let TicketContent {
             title,
             description,
@@ -421,12 +436,12 @@ impl NewRow {
         let (customer_id, customer_name, customer_email) = customer
             .map(|c| (Some(c.id), c.name, c.email))
             .unwrap_or_default();
-        Ok(Self {
-            id: Uuid::parse_str(&event.aggregate_id).map_err(|e| undecodable(&e))?,
-            version: event.sequence,
-            created_at: event.occurred_at,
-            updated_at: event.occurred_at,
-            ticket_number: ticket_number.as_str().to_owned(),
+        Self {
+            id: target.id,
+            version: target.sequence,
+            created_at: target.at,
+            updated_at: target.at,
+            ticket_number: ticket_number.to_owned(),
             title: title.as_str().to_owned(),
             description: description.as_str().to_owned(),
             priority: priority.as_str(),
@@ -444,7 +459,7 @@ impl NewRow {
             affected_systems: affected_systems.as_slice().to_vec(),
             tags: tags.as_slice().to_vec(),
             created_by,
-        })
+        }
     }
 
     /// Takes in a change that follows this row's version, as `update_rows` would make it.
@@ -497,11 +512,15 @@ async fn insert_rows(conn: &mut PgConnection, rows: &[NewRow]) -> Result<(), Pro
     Ok(())
 }
 
-async fn apply(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), ProjectionError> {
-    let (ticket_event, target) = decode(event)?;
-
+/// Applies one event on its own: to a ticket whose batch edits a list of links. Openings are
+/// never among them: they make new rows.
+async fn apply(
+    conn: &mut PgConnection,
+    ticket_event: TicketEvent,
+    target: Target,
+) -> Result<(), ProjectionError> {
     let update = match ticket_event {
-        TicketEvent::TicketOpened { .. } => return insert_rows(conn, &[NewRow::opened(event)?]).await,
+        TicketEvent::TicketOpened { .. } => unreachable!("an opening always makes a new row"),
         TicketEvent::TicketRetitled { title } => {
             guarded(advance!("title = $4"), &target).bind(title.as_str().to_owned())
         }
