@@ -163,9 +163,9 @@ async fn cursors_walk_every_ticket_once_in_order(pool: PgPool) {
     assert_eq!(by_cursor["nextCursor"], by_number["nextCursor"]);
 }
 
-/// Lists without counters read their page and their count in one walk of the matches: each
-/// numbered page is the stretch of the list it names, with the list's whole count, also past the
-/// last match and when nothing matches.
+/// Lists without counters count their matches: searches in the same walk that yields the page,
+/// other lists apart. Either way each numbered page is the stretch of the list it names, with the
+/// list's whole count, also past the last match and when nothing matches.
 #[sqlx::test(migrations = "../migrations")]
 async fn numbered_pages_of_a_counted_list_carry_its_whole_count(pool: PgPool) {
     let app = desk(pool).await;
