@@ -1,6 +1,7 @@
 //! The read models of the support desk: how each event lands in SQL (idempotently, guarded by the
 //! aggregate's sequence) and the query functions the API reads them with.
 
+mod copy_rows;
 pub mod dead_letters;
 pub mod event_log;
 pub mod page;
@@ -19,8 +20,8 @@ pub use read_model::{apply_batch, replay};
 pub enum ProjectionError {
     #[error(transparent)]
     Database(#[from] sqlx::Error),
-    #[error("a row cannot be encoded: {0}")]
-    Encoding(#[from] serde_json::Error),
+    #[error(transparent)]
+    Unwritable(#[from] copy_rows::Unwritable),
     #[error("event {event} cannot be read: {reason}")]
     Undecodable { event: String, reason: String },
     /// An event arrived before one it follows; the batch is retried once the earlier one is in.

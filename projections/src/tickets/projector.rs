@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::counts::CountChanges;
 use super::{AGGREGATE_TYPE, READ_MODEL};
+use crate::copy_rows::copy_rows;
 use crate::{Projection, ProjectionError};
 
 /// The `tickets` read model.
@@ -123,9 +124,9 @@ async fn apply_all(
         }
         comments.extend(fold.comments);
     }
-    insert_rows(conn, &rows).await?;
+    copy_rows(conn, "tickets", &rows).await?;
     update_rows(conn, &updates).await?;
-    insert_comments(conn, &comments).await?;
+    copy_rows(conn, "ticket_comments", &comments).await?;
     for (event, target) in one_by_one {
         apply(conn, event, target).await?;
     }
@@ -180,7 +181,7 @@ struct FoldedChange {
     escalation_level: Option<i32>,
 }
 
-/// A comment row, as `jsonb_to_recordset` reads it.
+/// A comment row, its fields named as the table's columns.
 #[derive(Serialize)]
 struct CommentRow {
     id: Uuid,
@@ -368,26 +369,6 @@ async fn update_rows(
     })
 }
 
-async fn insert_comments(
-    conn: &mut PgConnection,
-    comments: &[CommentRow],
-) -> Result<(), ProjectionError> {
-    if comments.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        "INSERT INTO ticket_comments (id, ticket_id, author_sub, author_role, body, visibility, \
-             created_at) \
-         SELECT id, ticket_id, author_sub, author_role, body, visibility, created_at \
-         FROM jsonb_to_recordset($1) AS r(id uuid, ticket_id uuid, author_sub text, \
-             author_role text, body text, visibility text, created_at timestamptz)",
-    )
-    .bind(Json(comments))
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 /// A new row, its fields named as the table's columns: the ticket as opened, and as the events
 /// that follow in the same batch leave it.
 #[derive(Serialize)]
@@ -490,26 +471,6 @@ impl NewRow {
         }
         take(&mut self.escalation_level, &change.escalation_level);
     }
-}
-
-/// Inserts the new rows in one statement; its column list is read off `NewRow`'s fields, which are
-/// named as the table's columns.
-async fn insert_rows(conn: &mut PgConnection, rows: &[NewRow]) -> Result<(), ProjectionError> {
-    let Some(first) = rows.first() else {
-        return Ok(());
-    };
-    let serde_json::Value::Object(first) = serde_json::to_value(first)? else {
-        unreachable!("a NewRow serializes as an object")
-    };
-    let columns = first.keys().cloned().collect::<Vec<_>>().join(", ");
-    sqlx::query(&format!(
-        "INSERT INTO tickets ({columns}) \
-         SELECT {columns} FROM jsonb_populate_recordset(NULL::tickets, $1)"
-    ))
-    .bind(Json(rows))
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 /// Applies one event on its own: to a ticket whose batch edits a list of links. Openings are
