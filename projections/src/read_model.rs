@@ -311,7 +311,8 @@ pub async fn replay(
     projection: &dyn Projection,
 ) -> Result<ReplayReport, ProjectionError> {
     // Large chunks put more of each ticket's life in one batch, where its events fold into one
-    // change: 50,000 events are about four days of a desk at a million tickets a year.
+    // change: 50,000 events are about three and a half days of a desk at a million tickets a
+    // year.
     const CHUNK: i64 = 50_000;
     let mut tx = pool.begin().await?;
     lock(&mut tx, projection.name()).await?;

@@ -537,8 +537,8 @@ async fn estimate(
 /// The page and the total of a search whose total is counted (not remembered long), from one walk
 /// of its matches; `None` for other lists. A search term's matches are found in the trigram index
 /// and each is checked against its row, so reading them once for the page and again for the count
-/// costs twice (at a million tickets, p50 8.2 ms before and 6.0 ms after for a rare term, 156
-/// and 88 ms for a ticket number). Other filters' counts walk an index alone, at less cost than
+/// costs twice (at a million tickets, p50 8.2 ms before and 6.1 ms after for a rare term, 156
+/// and 87 ms for a ticket number). Other filters' counts walk an index alone, at less cost than
 /// keeping the walk for the page: the spec's example, with 8,670 matches, took twice as long.
 async fn counted_page(
     pool: &PgPool,
