@@ -99,6 +99,7 @@ fn tickets_runner(
         js.clone(),
         bus.clone(),
         Arc::new(TicketsProjection),
+        common::data_keys(),
     )
 }
 
@@ -319,7 +320,9 @@ async fn a_projection_worker_killed_mid_batch_ends_with_the_uninterrupted_read_m
     }
 
     // An uninterrupted run from the event store gives the same read model.
-    replay(&pool, &TicketsProjection).await.unwrap();
+    replay(&pool, &common::data_keys(), &TicketsProjection)
+        .await
+        .unwrap();
     assert_eq!(read_model_snapshot(&pool).await, recovered);
 }
 
@@ -413,7 +416,9 @@ async fn replay_rebuilds_the_live_read_model_and_live_consumption_carries_on(poo
         .collect();
     assert_eq!(unchanged.len(), 10, "the replayed rows equal the live ones");
 
-    replay(&pool, &TicketsProjection).await.unwrap();
+    replay(&pool, &common::data_keys(), &TicketsProjection)
+        .await
+        .unwrap();
     assert_eq!(read_model_snapshot(&pool).await, with_new);
     assert_eq!(
         read_model_shape(&pool).await,
@@ -472,7 +477,7 @@ async fn a_replay_that_fails_leaves_the_live_read_model_as_it_was(pool: PgPool) 
     .await
     .unwrap();
 
-    let failed = replay(&pool, &TicketsProjection).await;
+    let failed = replay(&pool, &common::data_keys(), &TicketsProjection).await;
     assert!(failed.is_err(), "{failed:?}");
     assert_eq!(read_model_snapshot(&pool).await, live);
     assert_eq!(

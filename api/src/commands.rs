@@ -8,19 +8,17 @@ use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use std::collections::HashMap;
 use std::time::Instant;
 
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::persist::{
-    EventStoreAggregateContext, PersistedEventStore, PersistenceError, SerializedEvent,
-};
-use cqrs_es::{Aggregate, AggregateError, EventEnvelope, EventStore};
-use postgres_es::PostgresEventRepository;
+use cqrs_es::persist::{EventStoreAggregateContext, PersistenceError, SerializedEvent};
+use cqrs_es::{Aggregate, AggregateError, EventEnvelope};
 use serde::Serialize;
 use sqlx::PgPool;
-use support_domain::{DomainError, EventMetadata};
+use support_domain::recorded::decode_event;
+use support_domain::{DomainError, EventMetadata, PersonalData};
 use support_projections::event_log::{stream_head, StreamHead};
+use support_projections::personal_data::{field_binding, open_fields, DataKey, DataKeys};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -28,11 +26,24 @@ use crate::auth::Principal;
 use crate::problem::ApiError;
 use crate::startup::ApiContext;
 
-/// An aggregate the command path runs: its refusals say what kind they are, and it needs no
-/// services but their defaults.
-pub trait CommandAggregate: Aggregate<Error: DomainError, Services: Default> {}
+/// An aggregate the command path runs: its refusals say what kind they are, its events name their
+/// personal fields, and it needs no services but their defaults.
+pub trait CommandAggregate:
+    Aggregate<Error: DomainError, Event: PersonalData, Services: Default>
+{
+}
 
-impl<A: Aggregate<Error: DomainError, Services: Default>> CommandAggregate for A {}
+impl<A: Aggregate<Error: DomainError, Event: PersonalData, Services: Default>> CommandAggregate
+    for A
+{
+}
+
+/// An aggregate as its events leave it, with the data key its personal fields are sealed with
+/// (`None` if it has none yet, or no longer).
+struct Loaded<A: Aggregate> {
+    context: EventStoreAggregateContext<A>,
+    key: Option<DataKey>,
+}
 
 /// The ids a request carries into the events it causes.
 pub struct RequestIds {
@@ -102,10 +113,7 @@ impl ApiContext {
         metadata: &EventMetadata,
     ) -> Result<Committed, ApiError> {
         let started = Instant::now();
-        let store = PersistedEventStore::<_, A>::new_event_store(PostgresEventRepository::new(
-            self.pool.clone(),
-        ));
-        let loaded = store.load_aggregate(&id.to_string()).await;
+        let loaded = load::<A>(&self.pool, &self.data_keys, &id.to_string()).await;
         self.decide(started, id, loaded, command, metadata).await
     }
 
@@ -118,11 +126,14 @@ impl ApiContext {
         command: A::Command,
         metadata: &EventMetadata,
     ) -> Result<Committed, ApiError> {
-        let fresh = EventStoreAggregateContext {
-            aggregate_id: id.to_string(),
-            aggregate: A::default(),
-            current_sequence: 0,
-            current_snapshot: None,
+        let fresh = Loaded {
+            context: EventStoreAggregateContext {
+                aggregate_id: id.to_string(),
+                aggregate: A::default(),
+                current_sequence: 0,
+                current_snapshot: None,
+            },
+            key: None,
         };
         self.decide(Instant::now(), id, Ok(fresh), command, metadata)
             .await
@@ -134,23 +145,25 @@ impl ApiContext {
         &self,
         started: Instant,
         id: Uuid,
-        loaded: Result<EventStoreAggregateContext<A>, AggregateError<A::Error>>,
+        loaded: Result<Loaded<A>, AggregateError<A::Error>>,
         command: A::Command,
         metadata: &EventMetadata,
     ) -> Result<Committed, ApiError> {
         let outcome = async {
-            let mut context = loaded?;
+            let mut loaded = loaded?;
             let sink = EventSink::default();
-            context
+            loaded
+                .context
                 .aggregate
                 .handle(command, &A::Services::default(), &sink)
                 .await
                 .map_err(AggregateError::UserError)?;
             append(
                 &self.pool,
-                &context,
+                &self.data_keys,
+                loaded,
                 sink.collect().await,
-                metadata.to_map(),
+                metadata,
             )
             .await
         }
@@ -229,18 +242,86 @@ impl ApiContext {
     }
 }
 
-/// Appends a command's events after the aggregate's `current_sequence`, in the format postgres-es
-/// records and reads, and returns the new head; `None` if there were no events. A concurrent
-/// command that appended first makes the sequences collide: 409.
-async fn append<A: Aggregate>(
+/// Reads aggregate `id` of type `A` from its events, in one statement with its data key, and
+/// opens their personal fields.
+async fn load<A: CommandAggregate>(
     pool: &PgPool,
-    context: &EventStoreAggregateContext<A>,
+    keys: &DataKeys,
+    id: &str,
+) -> Result<Loaded<A>, AggregateError<A::Error>> {
+    let unknown = |e: &dyn std::fmt::Display| AggregateError::UnexpectedError(e.to_string().into());
+    let rows: Vec<(i64, String, serde_json::Value, Option<Vec<u8>>)> = sqlx::query_as(
+        "SELECT e.sequence, e.event_type, e.payload, k.sealed_key FROM events e \
+         LEFT JOIN data_keys k ON k.aggregate_type = e.aggregate_type \
+             AND k.aggregate_id = e.aggregate_id \
+         WHERE e.aggregate_type = $1 AND e.aggregate_id = $2 ORDER BY e.sequence",
+    )
+    .bind(A::TYPE)
+    .bind(id)
+    .fetch_all(pool)
+    .await
+    .map_err(|e| unknown(&e))?;
+    let key = match rows.first().and_then(|row| row.3.as_deref()) {
+        Some(sealed) => Some(keys.unseal(A::TYPE, id, sealed).map_err(|e| unknown(&e))?),
+        None => None,
+    };
+    let binding = field_binding(A::TYPE, id);
+    let mut context = EventStoreAggregateContext {
+        aggregate_id: id.to_owned(),
+        aggregate: A::default(),
+        current_sequence: 0,
+        current_snapshot: None,
+    };
+    for (sequence, event_type, stored, _) in rows {
+        // The store keeps postgres-es's externally tagged form: `{"<type>": {...}}`.
+        let mut payload = match stored {
+            serde_json::Value::Object(mut tagged) => tagged.remove(&event_type),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            unknown(&format!(
+                "event {sequence} of {id} is not tagged with its type"
+            ))
+        })?;
+        open_fields(key.as_ref(), &binding, &mut payload).map_err(|e| unknown(&e))?;
+        let event: A::Event = decode_event(&event_type, &payload).map_err(|e| unknown(&e))?;
+        context.aggregate.apply(event);
+        context.current_sequence = sequence as usize;
+    }
+    Ok(Loaded { context, key })
+}
+
+/// Appends a command's events after the aggregate's `current_sequence`, in the format postgres-es
+/// records and reads, and returns the new head; `None` if there were no events. Personal fields
+/// are sealed with the aggregate's data key, made in the same statement when it has none; an
+/// erasure destroys the key in the same statement. A concurrent command that appended first makes
+/// the sequences collide: 409.
+async fn append<A: CommandAggregate>(
+    pool: &PgPool,
+    keys: &DataKeys,
+    loaded: Loaded<A>,
     events: Vec<A::Event>,
-    metadata: HashMap<String, String>,
+    metadata: &EventMetadata,
 ) -> Result<Option<StreamHead>, AggregateError<A::Error>> {
     if events.is_empty() {
         return Ok(None);
     }
+    let Loaded { context, key } = loaded;
+    let id = context.aggregate_id.as_str();
+    let personal = events.iter().any(|e| !e.personal_fields().is_empty());
+    let (key, new_key) = match key {
+        Some(key) => (Some(key), None),
+        None if personal => {
+            let new = keys.generate(A::TYPE, id);
+            (Some(new.key), Some(new.sealed))
+        }
+        None => (None, None),
+    };
+    let subject = events
+        .iter()
+        .find_map(|e| e.data_subject().map(str::to_owned));
+    let erases = events.iter().any(|e| e.erases_personal_data());
+    let map = metadata.to_map();
     let count = events.len();
     let (mut sequences, mut types, mut versions, mut payloads, mut metadatas) = (
         Vec::with_capacity(count),
@@ -250,32 +331,53 @@ async fn append<A: Aggregate>(
         Vec::with_capacity(count),
     );
     for (offset, payload) in events.into_iter().enumerate() {
+        let fields = payload.personal_fields();
         let envelope = EventEnvelope::<A> {
             aggregate_id: context.aggregate_id.clone(),
             sequence: context.current_sequence + offset + 1,
             payload,
-            metadata: metadata.clone(),
+            metadata: map.clone(),
         };
-        let event = SerializedEvent::try_from(&envelope)?;
+        let mut event = SerializedEvent::try_from(&envelope)?;
+        if let (Some(key), false) = (&key, fields.is_empty()) {
+            let own = event
+                .payload
+                .get_mut(&event.event_type)
+                .expect("postgres-es tags each payload with its type");
+            key.seal_fields(A::TYPE, id, own, fields);
+        }
         sequences.push(event.sequence as i64);
         types.push(event.event_type);
         versions.push(event.event_version);
         payloads.push(event.payload);
         metadatas.push(event.metadata);
     }
+    // Statements of a WITH all run, on one snapshot, in the statement's one transaction: the key
+    // exists exactly when the events that need it do, and is gone exactly when the erasure is
+    // recorded.
     let heads: Vec<(i64, i64)> = sqlx::query_as(
-        "INSERT INTO events \
+        "WITH new_key AS ( \
+             INSERT INTO data_keys (aggregate_type, aggregate_id, customer_id, sealed_key, created_at) \
+             SELECT $1, $2, $8, $9, $10 WHERE $9::bytea IS NOT NULL \
+             ON CONFLICT (aggregate_type, aggregate_id) DO NOTHING), \
+         destroyed AS ( \
+             DELETE FROM data_keys WHERE $11 AND aggregate_type = $1 AND aggregate_id = $2) \
+         INSERT INTO events \
              (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
          SELECT $1, $2, * FROM unnest($3::bigint[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[]) \
          RETURNING sequence, global_position",
     )
     .bind(A::TYPE)
-    .bind(&context.aggregate_id)
+    .bind(id)
     .bind(&sequences)
     .bind(&types)
     .bind(&versions)
     .bind(&payloads)
     .bind(&metadatas)
+    .bind(subject)
+    .bind(new_key)
+    .bind(metadata.occurred_at)
+    .bind(erases)
     .fetch_all(pool)
     .await
     .map_err(|error| match &error {

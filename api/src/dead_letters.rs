@@ -113,7 +113,15 @@ pub async fn retry_dead_letter(
 ) -> Result<Json<DeadLetter>, ApiError> {
     principal.require(&[ActorRole::Admin], "retry dead letters")?;
     let id: i64 = id.parse().map_err(|_| ApiError::NotFound("dead letter"))?;
-    match dead_letters::retry(&ctx.pool, &ctx.projections, id, &principal.sub).await {
+    match dead_letters::retry(
+        &ctx.pool,
+        &ctx.data_keys,
+        &ctx.projections,
+        id,
+        &principal.sub,
+    )
+    .await
+    {
         Ok(letter) => Ok(Json(letter)),
         Err(RetryError::NotFound(_)) => Err(ApiError::NotFound("dead letter")),
         Err(error @ (RetryError::AlreadyResolved(_) | RetryError::StillFailing(_))) => {

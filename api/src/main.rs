@@ -3,6 +3,7 @@ use chrono::Duration;
 use clap::{Parser, Subcommand};
 use support_domain::ActorRole;
 use support_projections::dead_letters::{self, LetterState};
+use support_projections::personal_data::{DataKeys, MasterKey};
 use support_projections::replay;
 use supportd::auth::TokenKeys;
 use supportd::settings::Settings;
@@ -54,6 +55,8 @@ enum Command {
         #[command(subcommand)]
         action: Option<DeadLetterAction>,
     },
+    /// Print a new random master key for SUPPORTD_MASTER_KEY.
+    MasterKey,
     /// Drive a running service over HTTP and report what docs/benchmarks.md records: ticket
     /// creation (`--scenario create`), lists at scale (`scale`), a support desk's traffic
     /// (`mixed`).
@@ -122,8 +125,9 @@ async fn main() -> anyhow::Result<()> {
                 None => registry.projections.all().cloned().collect(),
             };
             let pool = database::connect(&settings.database_url).await?;
+            let keys = DataKeys::new(&settings.master_key);
             for projection in projections {
-                let report = replay(&pool, projection.as_ref())
+                let report = replay(&pool, &keys, projection.as_ref())
                     .await
                     .with_context(|| format!("replaying {}", projection.name()))?;
                 println!(
@@ -155,11 +159,17 @@ async fn main() -> anyhow::Result<()> {
                 }
                 DeadLetterAction::Retry { id } => {
                     let operator = std::env::var("USER").unwrap_or_else(|_| "cli".to_owned());
+                    let keys = DataKeys::new(&settings.master_key);
                     let letter =
-                        dead_letters::retry(&pool, &registry.projections, id, &operator).await?;
+                        dead_letters::retry(&pool, &keys, &registry.projections, id, &operator)
+                            .await?;
                     println!("{}", serde_json::to_string(&letter)?);
                 }
             }
+            Ok(())
+        }
+        Command::MasterKey => {
+            println!("{}", MasterKey::generate_base64());
             Ok(())
         }
         Command::Bench(args) => bench::run(args, &settings).await,

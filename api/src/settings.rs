@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use support_projections::personal_data::MasterKey;
 use support_workers::Bus;
 
 use crate::clock::{Clock, SystemClock};
@@ -20,6 +21,11 @@ pub struct Settings {
     /// Where a workers-only process serves health, readiness and metrics.
     pub worker_bind: SocketAddr,
     pub jwt_secret: String,
+    /// Seals every data key (`SUPPORTD_MASTER_KEY`).
+    pub master_key: MasterKey,
+    /// Personal data of tickets closed longer ago than this is erased (`SUPPORTD_RETENTION_DAYS`);
+    /// kept forever when `None`.
+    pub retention: Option<chrono::Duration>,
     pub bus: Bus,
     /// How long a command's response waits for the read model to show it.
     pub read_timeout: Duration,
@@ -42,6 +48,32 @@ impl Settings {
                 DEVELOPMENT_JWT_SECRET.to_owned()
             }
         };
+        let master_key = match std::env::var("SUPPORTD_MASTER_KEY") {
+            Ok(key) if !key.is_empty() => {
+                MasterKey::from_base64(&key).map_err(anyhow::Error::msg)?
+            }
+            _ => {
+                tracing::warn!(
+                    "SUPPORTD_MASTER_KEY is not set: personal data is sealed with the DEVELOPMENT \
+                     master key, which anyone can derive. Set SUPPORTD_MASTER_KEY (32 random bytes \
+                     in base64: `supportd master-key` prints one) before storing real customers' \
+                     data, and never change it afterwards without re-sealing the data keys."
+                );
+                MasterKey::development()
+            }
+        };
+        let retention = match std::env::var("SUPPORTD_RETENTION_DAYS") {
+            Ok(days) if !days.is_empty() => Some(
+                days.parse::<i64>()
+                    .ok()
+                    .filter(|d| (1..=36_500).contains(d))
+                    .map(chrono::Duration::days)
+                    .context(
+                        "SUPPORTD_RETENTION_DAYS must be a whole number of days, 1 to 36500",
+                    )?,
+            ),
+            _ => None,
+        };
         let read_timeout_ms: u64 = var("SUPPORTD_READ_TIMEOUT_MS", "5000")
             .parse()
             .context("SUPPORTD_READ_TIMEOUT_MS must be a number of milliseconds")?;
@@ -63,6 +95,8 @@ impl Settings {
                 .parse()
                 .context("SUPPORTD_WORKER_BIND must be host:port")?,
             jwt_secret,
+            master_key,
+            retention,
             bus: Bus {
                 stream: var("SUPPORTD_STREAM", "SUPPORT_EVENTS"),
                 subject_prefix: var("SUPPORTD_SUBJECT_PREFIX", "support.events"),

@@ -7,6 +7,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::Router;
 use sqlx::PgPool;
+use support_projections::personal_data::DataKeys;
 use support_projections::{Projection, Projections};
 use support_workers::{bus, ProjectionRunner, Relay};
 use tokio::net::TcpListener;
@@ -32,6 +33,7 @@ pub struct ApiContext {
     pub checkpoints: Checkpoints,
     pub projections: Projections,
     pub nats: async_nats::Client,
+    pub data_keys: DataKeys,
 }
 
 /// What the service is made of: its read models and its routes under `/api/v1/support`. An
@@ -116,6 +118,7 @@ impl Application {
     ) -> anyhow::Result<Self> {
         support_workers::telemetry::prometheus();
         let js = bus::connect(&settings.nats_url).await?;
+        let data_keys = DataKeys::new(&settings.master_key);
         let mut background = Vec::new();
         for worker in workers {
             let (pool, js, bus) = (pool.clone(), js.clone(), settings.bus.clone());
@@ -126,7 +129,9 @@ impl Application {
                         .projections
                         .find(name)
                         .map_err(anyhow::Error::msg)?;
-                    tokio::spawn(ProjectionRunner::new(pool, js, bus, projection).run())
+                    tokio::spawn(
+                        ProjectionRunner::new(pool, js, bus, projection, data_keys.clone()).run(),
+                    )
                 }
             });
         }
@@ -141,6 +146,7 @@ impl Application {
             checkpoints,
             projections: registry.projections.clone(),
             nats: js.client(),
+            data_keys,
         };
         let (bind, router) = if serve_api {
             (settings.bind, router(context, registry.routes))

@@ -3,11 +3,13 @@
 
 pub mod actor;
 pub mod field;
+pub mod personal_data;
 pub mod recorded;
 pub mod refusal;
 pub mod ticket;
 
 pub use actor::{Actor, ActorRole, Caller};
 pub use field::{FieldError, FieldErrors, NUL_REFUSED};
+pub use personal_data::{PersonalData, ERASED};
 pub use recorded::{EventMetadata, RecordedEvent};
 pub use refusal::{DomainError, Refusal};

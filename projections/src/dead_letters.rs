@@ -8,6 +8,7 @@ use sqlx::{PgConnection, PgPool};
 use support_domain::RecordedEvent;
 use utoipa::ToSchema;
 
+use crate::personal_data::DataKeys;
 use crate::projection::Projections;
 use crate::read_model::{announce, apply_guarded, lock, Positions};
 use crate::{event_log, ProjectionError};
@@ -151,6 +152,7 @@ pub enum RetryError {
 /// success they are marked resolved by `by`; on failure the letter keeps the new error.
 pub async fn retry(
     pool: &PgPool,
+    keys: &DataKeys,
     projections: &Projections,
     id: i64,
     by: &str,
@@ -180,6 +182,7 @@ pub async fn retry(
         let refs: Vec<&RecordedEvent> = events.iter().collect();
         apply_guarded(
             &mut tx,
+            keys,
             projection.as_ref(),
             &mut Positions::default(),
             &refs,

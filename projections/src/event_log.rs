@@ -4,6 +4,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
 use support_domain::{EventMetadata, RecordedEvent};
 
+use crate::personal_data::DataKeys;
 use crate::ProjectionError;
 
 /// The columns `recorded_event` reads, for queries that select events.
@@ -80,6 +81,19 @@ pub async fn aggregate_history<'e>(
         .fetch_all(executor)
         .await?;
     rows.iter().map(recorded_event).collect()
+}
+
+/// Every event of one aggregate, oldest first, with its personal fields open (or erased): its
+/// audit trail as people read it.
+pub async fn opened_history(
+    pool: &PgPool,
+    keys: &DataKeys,
+    aggregate_type: &str,
+    aggregate_id: &str,
+) -> Result<Vec<RecordedEvent>, ProjectionError> {
+    let mut conn = pool.acquire().await?;
+    let events = aggregate_history(&mut *conn, aggregate_type, aggregate_id).await?;
+    keys.open_all(&mut conn, events).await
 }
 
 /// Where an aggregate's stream stands: its last sequence and that event's global position.

@@ -5,6 +5,7 @@ mod copy_rows;
 pub mod dead_letters;
 pub mod event_log;
 pub mod page;
+pub mod personal_data;
 pub mod projection;
 pub mod read_model;
 mod rebuild;

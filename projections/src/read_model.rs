@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use sqlx::{PgConnection, PgPool};
 use support_domain::RecordedEvent;
 
+use crate::personal_data::DataKeys;
 use crate::projection::Projection;
 use crate::rebuild::FreshTables;
 use crate::{event_log, ProjectionError};
@@ -153,9 +154,11 @@ impl Positions {
 }
 
 /// Applies the events of `events` that this read model reads, each at most once and in its
-/// aggregate's order, inside the caller's transaction and under the read model's lock.
+/// aggregate's order, with their personal fields open, inside the caller's transaction and under
+/// the read model's lock.
 pub(crate) async fn apply_guarded(
     conn: &mut PgConnection,
+    keys: &DataKeys,
     projection: &dyn Projection,
     positions: &mut Positions,
     events: &[&RecordedEvent],
@@ -171,7 +174,9 @@ pub(crate) async fn apply_guarded(
     positions.load(conn, projection.name(), &own).await?;
     let fresh = positions.fresh(&own)?;
     if !fresh.is_empty() {
-        projection.apply(conn, &fresh).await?;
+        let opened = keys.open_events(conn, &fresh).await?;
+        let opened: Vec<&RecordedEvent> = opened.iter().map(|e| e.as_ref()).collect();
+        projection.apply(conn, &opened).await?;
     }
     positions.save(conn, projection.name()).await?;
     Ok(())
@@ -181,12 +186,13 @@ pub(crate) async fn apply_guarded(
 /// it on commit.
 pub async fn apply_batch(
     conn: &mut PgConnection,
+    keys: &DataKeys,
     projection: &dyn Projection,
     events: &[RecordedEvent],
 ) -> Result<(), ProjectionError> {
     lock(conn, projection.name()).await?;
     let events: Vec<&RecordedEvent> = events.iter().collect();
-    apply_guarded(conn, projection, &mut Positions::default(), &events).await?;
+    apply_guarded(conn, keys, projection, &mut Positions::default(), &events).await?;
     announce(conn, projection.name(), &events).await?;
     Ok(())
 }
@@ -308,6 +314,7 @@ pub struct ReplayReport {
 /// applied twice, and readers see the old rows until the new ones commit.
 pub async fn replay(
     pool: &PgPool,
+    keys: &DataKeys,
     projection: &dyn Projection,
 ) -> Result<ReplayReport, ProjectionError> {
     // Large chunks put more of each ticket's life in one batch, where its events fold into one
@@ -327,11 +334,20 @@ pub async fn replay(
         events: 0,
         checkpoint: 0,
     };
-    // The next chunk is read and decoded on a connection and a task of its own while this one is
-    // applied: decoding takes about as long as applying, and the two then share the machine's
-    // cores. Memory holds two chunks.
+    // The next chunk is read, decoded and opened on a connection and a task of its own while this
+    // one is applied: decoding takes about as long as applying, and the two then share the
+    // machine's cores. Memory holds two chunks.
     let types = projection.aggregate_types();
-    let mut next = tokio::spawn(read_chunk(pool.clone(), types, 0, CHUNK));
+    let read = |position| {
+        tokio::spawn(read_chunk(
+            pool.clone(),
+            keys.clone(),
+            types,
+            position,
+            CHUNK,
+        ))
+    };
+    let mut next = read(0);
     loop {
         let chunk = match next.await {
             Ok(read) => read?,
@@ -339,10 +355,10 @@ pub async fn replay(
         };
         let Some(last) = chunk.last() else { break };
         report.checkpoint = last.global_position;
-        next = tokio::spawn(read_chunk(pool.clone(), types, report.checkpoint, CHUNK));
+        next = read(report.checkpoint);
         let events: Vec<&RecordedEvent> = chunk.iter().collect();
         let mut positions = Positions::continuing(&events);
-        apply_guarded(&mut tx, projection, &mut positions, &events).await?;
+        apply_guarded(&mut tx, keys, projection, &mut positions, &events).await?;
         report.events += chunk.len() as u64;
     }
     fresh.swap_in(&mut tx).await?;
@@ -383,15 +399,17 @@ pub async fn replay(
     Ok(report)
 }
 
-/// The next `limit` events of `aggregate_types` after `position`, in store order.
+/// The next `limit` events of `aggregate_types` after `position`, in store order, opened.
 async fn read_chunk(
     pool: PgPool,
+    keys: DataKeys,
     aggregate_types: &'static [&'static str],
     position: i64,
     limit: i64,
 ) -> Result<Vec<RecordedEvent>, ProjectionError> {
     let mut conn = pool.acquire().await?;
-    event_log::events_after(&mut conn, aggregate_types, position, limit).await
+    let events = event_log::events_after(&mut conn, aggregate_types, position, limit).await?;
+    keys.open_all(&mut conn, events).await
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use serde_json::Value;
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use support_domain::ActorRole;
+use support_projections::personal_data::{DataKeys, MasterKey};
 use support_projections::read_model::APPLIED_CHANNEL;
 use support_projections::tickets::Snapshot;
 use support_projections::Projections;
@@ -89,6 +90,8 @@ pub fn settings(bus: &Bus) -> Settings {
         bind: "127.0.0.1:0".parse().unwrap(),
         worker_bind: "127.0.0.1:0".parse().unwrap(),
         jwt_secret: SECRET.to_owned(),
+        master_key: MasterKey::development(),
+        retention: None,
         bus: bus.clone(),
         read_timeout: Duration::from_secs(10),
         clock: Arc::new(SystemClock),
@@ -249,6 +252,11 @@ pub async fn wait_until_projected(pool: &PgPool) {
     tokio::time::timeout(Duration::from_secs(30), wait)
         .await
         .expect("the tickets read model shows every event within 30 s");
+}
+
+/// The data keys every test app seals personal data with.
+pub fn data_keys() -> DataKeys {
+    DataKeys::new(&MasterKey::development())
 }
 
 /// The tickets read model as comparable data.

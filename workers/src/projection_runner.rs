@@ -11,6 +11,7 @@ use futures::StreamExt;
 use sqlx::PgPool;
 use support_domain::RecordedEvent;
 use support_projections::dead_letters::{self, Parked};
+use support_projections::personal_data::DataKeys;
 use support_projections::{apply_batch, Projection, ProjectionError};
 
 use crate::supervise::supervise;
@@ -25,6 +26,7 @@ pub struct ProjectionRunner {
     js: jetstream::Context,
     bus: Bus,
     projection: Arc<dyn Projection>,
+    keys: DataKeys,
     batch_size: usize,
 }
 
@@ -34,12 +36,14 @@ impl ProjectionRunner {
         js: jetstream::Context,
         bus: Bus,
         projection: Arc<dyn Projection>,
+        keys: DataKeys,
     ) -> Self {
         Self {
             pool,
             js,
             bus,
             projection,
+            keys,
             batch_size: 500,
         }
     }
@@ -175,7 +179,7 @@ impl ProjectionRunner {
 
     async fn apply_committed(&self, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
         let mut tx = self.pool.begin().await?;
-        apply_batch(&mut tx, self.projection.as_ref(), events).await?;
+        apply_batch(&mut tx, &self.keys, self.projection.as_ref(), events).await?;
         tx.commit().await?;
         Ok(())
     }

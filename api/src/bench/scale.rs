@@ -9,6 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgPool;
 use support_domain::ActorRole;
 use support_projections::page::Cursor;
+use support_projections::personal_data::DataKeys;
 use support_projections::replay;
 use support_projections::tickets::TicketsProjection;
 use uuid::Uuid;
@@ -86,7 +87,8 @@ pub async fn run(
             started.elapsed().as_secs_f64()
         );
         let started = Instant::now();
-        let report = replay(&pool, &TicketsProjection).await?;
+        let keys = DataKeys::new(&settings.master_key);
+        let report = replay(&pool, &keys, &TicketsProjection).await?;
         let seconds = started.elapsed().as_secs_f64();
         println!(
             "replay of the tickets read model: {} events in {seconds:.1} s = {:.0} events/s",

@@ -15,7 +15,7 @@ use support_domain::ticket::{
     AddComment, AgentId, EscalateTicket, OpenTicket, Ticket, TicketCommand, TicketNumber,
 };
 use support_domain::{Actor, ActorRole};
-use support_projections::event_log::{aggregate_history, missing_aggregates};
+use support_projections::event_log::{missing_aggregates, opened_history};
 use support_projections::page::Page;
 use support_projections::tickets::{
     self, LongLists, TicketDetail, TicketKey, TicketScope, TicketView, AGGREGATE_TYPE, READ_MODEL,
@@ -328,7 +328,13 @@ pub async fn ticket_history(
     let ticket = tickets::find(&ctx.pool, &key, &principal.ticket_scope())
         .await?
         .ok_or(ApiError::NotFound("ticket"))?;
-    let events = aggregate_history(&ctx.pool, AGGREGATE_TYPE, &ticket.id.to_string()).await?;
+    let events = opened_history(
+        &ctx.pool,
+        &ctx.data_keys,
+        AGGREGATE_TYPE,
+        &ticket.id.to_string(),
+    )
+    .await?;
     let entries = events
         .into_iter()
         .filter(|event| {

@@ -3,8 +3,8 @@ use uuid::Uuid;
 
 use super::status::TicketStatus;
 use super::values::{
-    AgentId, CommentBody, CommentVisibility, Customer, Labels, Reason, TicketCategory,
-    TicketChannel, TicketDescription, TicketNumber, TicketPriority, TicketTitle,
+    AgentId, CommentBody, CommentVisibility, Customer, ErasureReason, Labels, Reason,
+    TicketCategory, TicketChannel, TicketDescription, TicketNumber, TicketPriority, TicketTitle,
 };
 use crate::Caller;
 
@@ -14,6 +14,7 @@ pub enum TicketCommand {
     Update(UpdateTicket),
     AddComment(AddComment),
     Escalate(EscalateTicket),
+    ErasePersonalData(ErasePersonalData),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -69,6 +70,14 @@ pub struct AddComment {
 pub struct EscalateTicket {
     pub caller: Caller,
     pub reason: Reason,
+}
+
+/// Destroys the ticket's data key; `receipt_id` names the erasure receipt that covers it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErasePersonalData {
+    pub caller: Caller,
+    pub reason: ErasureReason,
+    pub receipt_id: Uuid,
 }
 
 impl UpdateTicket {

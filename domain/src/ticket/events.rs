@@ -5,10 +5,10 @@ use uuid::Uuid;
 use super::commands::TicketContent;
 use super::status::TicketStatus;
 use super::values::{
-    AgentId, CommentBody, CommentVisibility, Labels, Reason, TicketCategory, TicketDescription,
-    TicketNumber, TicketPriority, TicketTitle,
+    AgentId, CommentBody, CommentVisibility, ErasureReason, Labels, Reason, TicketCategory,
+    TicketDescription, TicketNumber, TicketPriority, TicketTitle,
 };
-use crate::Actor;
+use crate::{Actor, PersonalData};
 
 /// Everything that can happen to a ticket. Each variant is one fact; a request that changes
 /// several fields records several facts. The catalogue with payloads is docs/events.md.
@@ -82,6 +82,13 @@ pub enum TicketEvent {
     TicketIncidentUnlinked {
         incident_id: Uuid,
     },
+    /// The ticket's data key was destroyed: its personal fields, in this ticket's every event,
+    /// can no longer be read. Carries no personal data itself.
+    PersonalDataErased {
+        reason: ErasureReason,
+        /// The erasure receipt that covers this ticket.
+        receipt_id: Uuid,
+    },
 }
 
 impl TicketEvent {
@@ -106,12 +113,58 @@ impl TicketEvent {
             TicketEvent::TicketRelatedTicketUnlinked { .. } => "TicketRelatedTicketUnlinked",
             TicketEvent::TicketIncidentLinked { .. } => "TicketIncidentLinked",
             TicketEvent::TicketIncidentUnlinked { .. } => "TicketIncidentUnlinked",
+            TicketEvent::PersonalDataErased { .. } => "PersonalDataErased",
         }
     }
 
     /// Reads an event back from its type and payload as the store and the bus hold them.
     pub fn from_parts(event_type: &str, payload: &serde_json::Value) -> serde_json::Result<Self> {
         crate::recorded::decode_event(event_type, payload)
+    }
+}
+
+/// The customer's name and email, and the text the ticket carries: title, description, comment
+/// bodies, and the notes and reasons written about it (which may name the customer).
+impl PersonalData for TicketEvent {
+    fn personal_fields(&self) -> &'static [&'static str] {
+        match self {
+            TicketEvent::TicketOpened { .. } => &[
+                "/title",
+                "/description",
+                "/customer/name",
+                "/customer/email",
+            ],
+            TicketEvent::TicketRetitled { .. } => &["/title"],
+            TicketEvent::TicketDescriptionChanged { .. } => &["/description"],
+            TicketEvent::TicketStatusChanged { .. } => &["/note"],
+            TicketEvent::TicketCommentAdded { .. } => &["/body"],
+            TicketEvent::TicketEscalated { .. } => &["/reason"],
+            TicketEvent::TicketReprioritized { .. }
+            | TicketEvent::TicketRecategorized { .. }
+            | TicketEvent::TicketTagsChanged { .. }
+            | TicketEvent::TicketAffectedSystemsChanged { .. }
+            | TicketEvent::TicketAssigned { .. }
+            | TicketEvent::TicketUnassigned { .. }
+            | TicketEvent::TicketFirstResponseRecorded { .. }
+            | TicketEvent::TicketRelatedTicketLinked { .. }
+            | TicketEvent::TicketRelatedTicketUnlinked { .. }
+            | TicketEvent::TicketIncidentLinked { .. }
+            | TicketEvent::TicketIncidentUnlinked { .. }
+            | TicketEvent::PersonalDataErased { .. } => &[],
+        }
+    }
+
+    fn data_subject(&self) -> Option<&str> {
+        match self {
+            TicketEvent::TicketOpened { content, .. } => {
+                content.customer.as_ref().map(|c| c.id.as_str())
+            }
+            _ => None,
+        }
+    }
+
+    fn erases_personal_data(&self) -> bool {
+        matches!(self, TicketEvent::PersonalDataErased { .. })
     }
 }
 

@@ -14,13 +14,14 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use commands::{
-    AddComment, EscalateTicket, OpenTicket, TicketCommand, TicketContent, UpdateTicket,
+    AddComment, ErasePersonalData, EscalateTicket, OpenTicket, TicketCommand, TicketContent,
+    UpdateTicket,
 };
 pub use events::TicketEvent;
 pub use status::{AssigneeRule, TicketStatus};
 pub use values::{
-    AgentId, CommentBody, CommentVisibility, Customer, Labels, Reason, RelatedIds, TicketCategory,
-    TicketChannel, TicketDescription, TicketNumber, TicketPriority, TicketTitle,
+    AgentId, CommentBody, CommentVisibility, Customer, ErasureReason, Labels, Reason, RelatedIds,
+    TicketCategory, TicketChannel, TicketDescription, TicketNumber, TicketPriority, TicketTitle,
 };
 
 use crate::{ActorRole, Caller, DomainError, Refusal};
@@ -53,6 +54,10 @@ pub enum TicketError {
     NotEscalatable(TicketStatus),
     #[error("customers can only post public comments")]
     CustomerInternalComment,
+    #[error("the ticket's personal data was erased; it accepts no further changes")]
+    Erased,
+    #[error("only admins and the retention worker erase personal data")]
+    ErasureForbidden,
 }
 
 fn allowed_next(allowed: &[TicketStatus]) -> String {
@@ -71,7 +76,7 @@ impl DomainError for TicketError {
         match self {
             TicketError::NotFound => Refusal::NotFound { resource: "ticket" },
             TicketError::IllegalTransition { allowed, .. } => conflict(Some(allowed)),
-            TicketError::Final(_) => conflict(Some(&[])),
+            TicketError::Final(_) | TicketError::Erased => conflict(Some(&[])),
             TicketError::AlreadyOpened
             | TicketError::NoteOnResolved
             | TicketError::AssigneeRequired(_)
@@ -83,7 +88,9 @@ impl DomainError for TicketError {
             TicketError::RelatedToItself => Refusal::InvalidField {
                 field: "relatedTickets",
             },
-            TicketError::CustomerInternalComment => Refusal::Forbidden,
+            TicketError::CustomerInternalComment | TicketError::ErasureForbidden => {
+                Refusal::Forbidden
+            }
         }
     }
 }
@@ -98,6 +105,7 @@ pub struct Ticket {
     escalation_level: u32,
     related_tickets: Vec<Uuid>,
     related_incidents: Vec<Uuid>,
+    erased: bool,
 }
 
 impl Aggregate for Ticket {
@@ -118,6 +126,7 @@ impl Aggregate for Ticket {
             TicketCommand::Update(update) => self.update(update)?,
             TicketCommand::AddComment(comment) => self.add_comment(comment)?,
             TicketCommand::Escalate(escalate) => self.escalate(escalate)?,
+            TicketCommand::ErasePersonalData(erase) => self.erase(erase)?,
         };
         for event in events {
             sink.write(event, self).await;
@@ -162,6 +171,7 @@ impl Aggregate for Ticket {
             TicketEvent::TicketIncidentUnlinked { incident_id } => {
                 self.related_incidents.retain(|id| *id != incident_id)
             }
+            TicketEvent::PersonalDataErased { .. } => self.erased = true,
         }
     }
 }
@@ -208,6 +218,10 @@ impl Ticket {
         self.check_access(caller)?;
         if status.is_final() {
             return Err(TicketError::Final(status));
+        }
+        // Nothing new may be written under a key that no longer exists.
+        if self.erased {
+            return Err(TicketError::Erased);
         }
         Ok(status)
     }
@@ -383,6 +397,27 @@ impl Ticket {
         Ok(vec![TicketEvent::TicketEscalated {
             level: self.escalation_level + 1,
             reason: escalate.reason,
+        }])
+    }
+}
+
+impl Ticket {
+    /// Erasure reaches tickets in any status, closed ones above all; erasing twice changes
+    /// nothing.
+    fn erase(&self, erase: ErasePersonalData) -> Result<Vec<TicketEvent>, TicketError> {
+        self.current_status()?;
+        if !matches!(
+            erase.caller.actor.role,
+            ActorRole::Admin | ActorRole::Service
+        ) {
+            return Err(TicketError::ErasureForbidden);
+        }
+        if self.erased {
+            return Ok(Vec::new());
+        }
+        Ok(vec![TicketEvent::PersonalDataErased {
+            reason: erase.reason,
+            receipt_id: erase.receipt_id,
         }])
     }
 }

@@ -2,7 +2,7 @@ use cqrs_es::test::TestFramework;
 use uuid::Uuid;
 
 use super::*;
-use crate::{Actor, ActorRole, Caller};
+use crate::{Actor, ActorRole, Caller, PersonalData};
 use TicketStatus::*;
 
 type TicketTest = TestFramework<Ticket>;
@@ -607,4 +607,114 @@ fn every_ticket_error_has_a_refusal_kind() {
             field: "resolutionNote"
         }
     );
+}
+
+fn erase(role: ActorRole) -> TicketCommand {
+    TicketCommand::ErasePersonalData(ErasePersonalData {
+        caller: caller(role),
+        reason: ErasureReason::CustomerRequest,
+        receipt_id: Uuid::from_u128(7),
+    })
+}
+
+fn erased() -> TicketEvent {
+    TicketEvent::PersonalDataErased {
+        reason: ErasureReason::CustomerRequest,
+        receipt_id: Uuid::from_u128(7),
+    }
+}
+
+#[tokio::test]
+async fn erasure_reaches_any_status_once_and_leaves_the_ticket_unchangeable() {
+    for status in TicketStatus::ALL {
+        TicketTest::with(())
+            .given(history_to(*status))
+            .when_async(erase(ActorRole::Admin))
+            .await
+            .then_expect_events(vec![erased()]);
+    }
+    TicketTest::with(())
+        .given(vec![opened(), erased()])
+        .when_async(erase(ActorRole::Service))
+        .await
+        .then_expect_events(vec![]);
+    TicketTest::with(())
+        .given(vec![opened(), erased()])
+        .when_async(update(|u| u.priority = Some(TicketPriority::Low)))
+        .await
+        .then_expect_error(TicketError::Erased);
+    let (command, _) = comment(ActorRole::Customer, CommentVisibility::Public);
+    TicketTest::with(())
+        .given(vec![opened(), erased()])
+        .when_async(command)
+        .await
+        .then_expect_error(TicketError::Erased);
+    for role in [ActorRole::Agent, ActorRole::Customer] {
+        TicketTest::with(())
+            .given(vec![opened()])
+            .when_async(erase(role))
+            .await
+            .then_expect_error(TicketError::ErasureForbidden);
+    }
+    TicketTest::with(())
+        .given_no_previous_events()
+        .when_async(erase(ActorRole::Admin))
+        .await
+        .then_expect_error(TicketError::NotFound);
+}
+
+/// Sealing finds personal fields by their pointers: each must point at text in the stored form,
+/// or a rename of a field would leave it in clear.
+#[test]
+fn every_personal_field_points_at_text_in_the_stored_payload() {
+    let with_customer = TicketEvent::TicketOpened {
+        ticket_id: TICKET,
+        ticket_number: TicketNumber::parse("TKT-20261126-0001").unwrap(),
+        content: TicketContent {
+            customer: Some(
+                Customer::parse("customer-123", Some("Jo Doe"), Some("jo@example.com")).unwrap(),
+            ),
+            ..content()
+        },
+        created_by: "customer-123".into(),
+    };
+    let events = [
+        with_customer,
+        TicketEvent::TicketRetitled {
+            title: TicketTitle::parse("Renamed").unwrap(),
+        },
+        TicketEvent::TicketDescriptionChanged {
+            description: TicketDescription::parse("More").unwrap(),
+        },
+        TicketEvent::TicketStatusChanged {
+            from: InProgress,
+            to: Resolved,
+            note: Some(Reason::parse("Fixed for Jo").unwrap()),
+        },
+        TicketEvent::TicketCommentAdded {
+            comment_id: Uuid::from_u128(99),
+            author: caller(ActorRole::Customer).actor,
+            body: CommentBody::parse("Any news?").unwrap(),
+            visibility: CommentVisibility::Public,
+        },
+        TicketEvent::TicketEscalated {
+            level: 1,
+            reason: Reason::parse("Jo is waiting").unwrap(),
+        },
+    ];
+    for event in events {
+        let stored = serde_json::to_value(&event).unwrap();
+        let payload = &stored[event.name()];
+        assert!(!event.personal_fields().is_empty(), "{}", event.name());
+        for pointer in event.personal_fields() {
+            assert!(
+                payload.pointer(pointer).is_some_and(|v| v.is_string()),
+                "{} {pointer}",
+                event.name()
+            );
+        }
+    }
+    assert_eq!(opened().data_subject(), Some("customer-123"));
+    assert!(erased().erases_personal_data());
+    assert!(erased().personal_fields().is_empty());
 }

@@ -81,6 +81,14 @@ screaming_enum!(
 );
 
 screaming_enum!(
+    /// Why a ticket's personal data was erased.
+    ErasureReason {
+        CustomerRequest => "CUSTOMER_REQUEST",
+        Retention => "RETENTION",
+    }
+);
+
+screaming_enum!(
     CommentVisibility {
         Public => "PUBLIC",
         Internal => "INTERNAL",

@@ -10,7 +10,7 @@ use sqlx::query::Query;
 use sqlx::types::Json;
 use sqlx::{PgConnection, Postgres};
 use support_domain::ticket::{TicketContent, TicketEvent, TicketStatus};
-use support_domain::RecordedEvent;
+use support_domain::{RecordedEvent, ERASED};
 use uuid::Uuid;
 
 use super::counts::CountChanges;
@@ -179,6 +179,7 @@ struct FoldedChange {
     resolution_note: Option<String>,
     response_at: Option<DateTime<Utc>>,
     escalation_level: Option<i32>,
+    closed_at: Option<DateTime<Utc>>,
 }
 
 /// A comment row, its fields named as the table's columns.
@@ -199,8 +200,9 @@ struct Fold {
 }
 
 impl Fold {
-    /// Whether the event folds into a change of the row: not an opening, and not an edit of a
-    /// list of links, which only the row's current value can apply to.
+    /// Whether the event folds into a change of the row: not an opening, not an edit of a list
+    /// of links, which only the row's current value can apply to, and not an erasure, which
+    /// reaches rows of other tables made before the batch.
     fn folds(event: &TicketEvent) -> bool {
         !matches!(
             event,
@@ -209,6 +211,7 @@ impl Fold {
                 | TicketEvent::TicketRelatedTicketUnlinked { .. }
                 | TicketEvent::TicketIncidentLinked { .. }
                 | TicketEvent::TicketIncidentUnlinked { .. }
+                | TicketEvent::PersonalDataErased { .. }
         )
     }
 
@@ -245,6 +248,7 @@ impl Fold {
                 resolution_note: None,
                 response_at: None,
                 escalation_level: None,
+                closed_at: None,
             },
             comments: Vec::new(),
         }
@@ -276,6 +280,9 @@ impl Fold {
             }
             TicketEvent::TicketStatusChanged { to, note, .. } => {
                 change.status = Some(to.as_str());
+                if to.is_final() {
+                    change.closed_at = Some(target.at);
+                }
                 match to {
                     TicketStatus::Resolved => {
                         change.resolution = Resolution::Set;
@@ -312,7 +319,8 @@ impl Fold {
             | TicketEvent::TicketRelatedTicketLinked { .. }
             | TicketEvent::TicketRelatedTicketUnlinked { .. }
             | TicketEvent::TicketIncidentLinked { .. }
-            | TicketEvent::TicketIncidentUnlinked { .. } => {
+            | TicketEvent::TicketIncidentUnlinked { .. }
+            | TicketEvent::PersonalDataErased { .. } => {
                 unreachable!("{} does not fold", event.name())
             }
         }
@@ -342,12 +350,13 @@ async fn update_rows(
              resolution_note = CASE c.resolution WHEN 'keep' THEN t.resolution_note \
                  ELSE c.resolution_note END, \
              response_at = coalesce(c.response_at, t.response_at), \
-             escalation_level = coalesce(c.escalation_level, t.escalation_level) \
+             escalation_level = coalesce(c.escalation_level, t.escalation_level), \
+             closed_at = coalesce(c.closed_at, t.closed_at) \
          FROM jsonb_to_recordset($1) AS c(id uuid, follows bigint, version bigint, \
              updated_at timestamptz, title text, description text, priority text, category text, \
              tags text[], affected_systems text[], reassigned boolean, assigned_to text, \
              status text, resolution text, resolved_at timestamptz, resolution_note text, \
-             response_at timestamptz, escalation_level integer) \
+             response_at timestamptz, escalation_level integer, closed_at timestamptz) \
          WHERE t.id = c.id AND t.version = c.follows \
          RETURNING t.id",
     )
@@ -395,6 +404,7 @@ struct NewRow {
     affected_systems: Vec<String>,
     tags: Vec<String>,
     created_by: String,
+    closed_at: Option<DateTime<Utc>>,
 }
 
 impl NewRow {
@@ -440,6 +450,7 @@ impl NewRow {
             affected_systems: affected_systems.as_slice().to_vec(),
             tags: tags.as_slice().to_vec(),
             created_by,
+            closed_at: None,
         }
     }
 
@@ -470,6 +481,9 @@ impl NewRow {
             self.response_at = change.response_at;
         }
         take(&mut self.escalation_level, &change.escalation_level);
+        if change.closed_at.is_some() {
+            self.closed_at = change.closed_at;
+        }
     }
 }
 
@@ -510,12 +524,14 @@ async fn apply(
             advance!(
                 "status = $4, \
                  resolved_at = CASE $4 WHEN 'RESOLVED' THEN $3 WHEN 'CLOSED' THEN resolved_at END, \
-                 resolution_note = CASE $4 WHEN 'RESOLVED' THEN $5 WHEN 'CLOSED' THEN resolution_note END"
+                 resolution_note = CASE $4 WHEN 'RESOLVED' THEN $5 WHEN 'CLOSED' THEN resolution_note END, \
+                 closed_at = CASE WHEN $6 THEN $3 ELSE closed_at END"
             ),
             &target,
         )
         .bind(to.as_str())
-        .bind(note.map(|n| n.as_str().to_owned())),
+        .bind(note.map(|n| n.as_str().to_owned()))
+        .bind(to.is_final()),
         TicketEvent::TicketCommentAdded {
             comment_id,
             author,
@@ -564,6 +580,25 @@ async fn apply(
             &target,
         )
         .bind(incident_id),
+        // The same marker a replay reads once the key is gone, so both give the same rows.
+        TicketEvent::PersonalDataErased { .. } => {
+            sqlx::query("UPDATE ticket_comments SET body = $2 WHERE ticket_id = $1")
+                .bind(target.id)
+                .bind(ERASED)
+                .execute(&mut *conn)
+                .await?;
+            guarded(
+                advance!(
+                    "title = $4, description = $4, \
+                     customer_name = CASE WHEN customer_name IS NOT NULL THEN $4 END, \
+                     customer_email = CASE WHEN customer_email IS NOT NULL THEN $4 END, \
+                     resolution_note = CASE WHEN resolution_note IS NOT NULL THEN $4 END, \
+                     personal_data_erased_at = $3"
+                ),
+                &target,
+            )
+            .bind(ERASED)
+        }
     };
     expect_row(update.execute(&mut *conn).await?, &target)
 }
@@ -593,6 +628,7 @@ mod tests {
     use support_domain::{Actor, ActorRole, EventMetadata};
 
     use super::*;
+    use crate::personal_data::{DataKeys, MasterKey};
     use crate::tickets::Snapshot;
 
     /// Builds each ticket's events as the store records them, in an interleaved global order.
@@ -766,7 +802,8 @@ mod tests {
     async fn apply_in(pool: &PgPool, batches: &[&[RecordedEvent]]) -> Result<(), ProjectionError> {
         let mut tx = pool.begin().await?;
         for batch in batches {
-            crate::apply_batch(&mut tx, &TicketsProjection, batch).await?;
+            let keys = DataKeys::new(&MasterKey::development());
+            crate::apply_batch(&mut tx, &keys, &TicketsProjection, batch).await?;
         }
         tx.commit().await?;
         Ok(())
