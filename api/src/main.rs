@@ -101,7 +101,11 @@ async fn main() -> anyhow::Result<()> {
             ttl_hours,
         } => {
             let role: ActorRole = role.parse().map_err(anyhow::Error::msg)?;
-            let keys = TokenKeys::new(&settings.jwt_secret);
+            let secret = settings.hs256_secret().context(
+                "with SUPPORTD_JWKS_URL set and SUPPORTD_JWT_SECRET unset, the service accepts no \
+                 HS256 token: take a token from the identity provider, or set SUPPORTD_JWT_SECRET",
+            )?;
+            let keys = TokenKeys::new(secret);
             println!(
                 "{}",
                 keys.issue(

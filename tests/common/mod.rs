@@ -89,6 +89,7 @@ pub fn settings(bus: &Bus) -> Settings {
         bind: "127.0.0.1:0".parse().unwrap(),
         worker_bind: "127.0.0.1:0".parse().unwrap(),
         jwt_secret: SECRET.to_owned(),
+        identity_provider: None,
         bus: bus.clone(),
         read_timeout: Duration::from_secs(10),
         clock: Arc::new(SystemClock),
