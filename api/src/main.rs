@@ -5,7 +5,7 @@ use support_domain::ActorRole;
 use support_projections::dead_letters::{self, LetterState};
 use support_projections::replay;
 use supportd::auth::TokenKeys;
-use supportd::settings::Settings;
+use supportd::settings::{check_exposure, Settings};
 use supportd::startup::{Application, Registry, Worker};
 use supportd::{bench, database, telemetry};
 
@@ -176,6 +176,10 @@ async fn run(
     serve_api: bool,
     workers: &[Worker],
 ) -> anyhow::Result<()> {
+    // Before the database is touched, so a refused start changes nothing.
+    if serve_api {
+        check_exposure(settings.bind, settings.hs256_secret())?;
+    }
     let pool = database::connect(&settings.database_url).await?;
     let application = Application::build(settings, pool, registry, serve_api, workers).await?;
     tracing::info!(address = %application.address()?, api = serve_api, "supportd listening");

@@ -66,8 +66,9 @@ impl IdentityProvider {
             .filter(|name| var(name).is_some())
             .collect();
             if !stray.is_empty() {
+                let verb = if stray.len() == 1 { "has" } else { "have" };
                 bail!(
-                    "{} only apply to tokens from an identity provider: set SUPPORTD_JWKS_URL too",
+                    "{} {verb} no effect without an identity provider: set SUPPORTD_JWKS_URL too",
                     stray.join(", ")
                 );
             }

@@ -19,7 +19,7 @@ use crate::auth::TokenVerifier;
 use crate::clock::Clock;
 use crate::problem::ApiError;
 use crate::read_your_writes::Checkpoints;
-use crate::settings::{check_exposure, Settings};
+use crate::settings::Settings;
 use crate::{dead_letters, health, idempotency, openapi, tickets};
 
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -117,14 +117,11 @@ impl Application {
     ) -> anyhow::Result<Self> {
         let tokens = TokenVerifier::new(&settings);
         let mut background = Vec::new();
-        if serve_api {
-            check_exposure(settings.bind, settings.hs256_secret())?;
-            if let Some(jwks) = tokens.jwks() {
-                jwks.refresh()
-                    .await
-                    .context("loading the identity provider's keys (SUPPORTD_JWKS_URL)")?;
-                background.push(tokio::spawn(jwks.clone().refresh_periodically()));
-            }
+        if let Some(jwks) = tokens.jwks().filter(|_| serve_api) {
+            jwks.refresh()
+                .await
+                .context("loading the identity provider's keys (SUPPORTD_JWKS_URL)")?;
+            background.push(tokio::spawn(jwks.clone().refresh_periodically()));
         }
         support_workers::telemetry::prometheus();
         let js = bus::connect(&settings.nats_url).await?;
