@@ -1,15 +1,24 @@
-//! Bearer tokens: HS256 JWTs carrying who the caller is and in which role.
+//! Bearer tokens: JWTs carrying who the caller is and in which role. supportd's own are HS256
+//! (`supportd token`); an identity provider's are RS256, ES256 or EdDSA, checked against its JWKS.
+
+use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 use chrono::{Duration, Utc};
-use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{
+    decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation,
+};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use support_domain::{Actor, ActorRole, Caller};
 use support_projections::tickets::TicketScope;
 
+use crate::jwks::Jwks;
 use crate::problem::ApiError;
+use crate::settings::{IdentityProvider, Settings};
 use crate::startup::ApiContext;
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -61,24 +70,180 @@ impl TokenKeys {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_required_spec_claims(&["exp", "sub"]);
         let claims = decode::<Claims>(token, &self.decoding, &validation)
-            .map_err(|e| ApiError::Unauthorized(format!("the bearer token is not valid: {e}")))?
+            .map_err(refusal)?
             .claims;
-        let role: ActorRole = claims.role.parse().map_err(ApiError::Unauthorized)?;
-        if claims.sub.trim().is_empty() {
-            return Err(ApiError::Unauthorized(
-                "the bearer token has no subject".to_owned(),
+        let role = claims.role.parse::<ActorRole>().map_err(|_| {
+            unauthorized(format!(
+                "the bearer token's role is none of {}",
+                role_names(ActorRole::ALL)
+            ))
+        })?;
+        Principal::new(claims.sub, role, claims.customer_id)
+    }
+}
+
+fn unauthorized(detail: impl Into<String>) -> ApiError {
+    ApiError::Unauthorized(detail.into())
+}
+
+/// Why a token was refused, in words that never repeat the token or its claims.
+fn refusal(error: jsonwebtoken::errors::Error) -> ApiError {
+    unauthorized(match error.kind() {
+        ErrorKind::ExpiredSignature => "the bearer token has expired".to_owned(),
+        ErrorKind::ImmatureSignature => "the bearer token is not valid yet".to_owned(),
+        ErrorKind::InvalidIssuer => "the bearer token is from another issuer".to_owned(),
+        ErrorKind::InvalidAudience => "the bearer token is meant for another audience".to_owned(),
+        ErrorKind::MissingRequiredClaim(claim) => format!("the bearer token has no {claim} claim"),
+        ErrorKind::InvalidSignature => "the bearer token's signature is not valid".to_owned(),
+        ErrorKind::InvalidAlgorithm => {
+            "the bearer token's algorithm does not match its key".to_owned()
+        }
+        _ => "the bearer token is not a valid JWT".to_owned(),
+    })
+}
+
+fn role_names(roles: &[ActorRole]) -> String {
+    roles
+        .iter()
+        .map(|role| role.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The role a claim gives: a string, or a list (Keycloak's `realm_access.roles`) in which
+/// exactly one entry is a supportd role. Other entries (`offline_access`, ...) are ignored; two
+/// supportd roles are refused rather than guessed between, since the role decides what the
+/// caller sees.
+fn role_from_claim(value: Option<&Value>, pointer: &str) -> Result<ActorRole, ApiError> {
+    let names: Vec<&str> = match value {
+        Some(Value::String(name)) => vec![name],
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    let roles: Vec<ActorRole> = ActorRole::ALL
+        .iter()
+        .copied()
+        .filter(|role| names.contains(&role.as_str()))
+        .collect();
+    match roles.as_slice() {
+        [role] => Ok(*role),
+        [] => Err(unauthorized(format!(
+            "the bearer token's {pointer} claim names none of the roles {}",
+            role_names(ActorRole::ALL)
+        ))),
+        several => Err(unauthorized(format!(
+            "the bearer token's {pointer} claim names several roles ({}); a caller has exactly one",
+            role_names(several)
+        ))),
+    }
+}
+
+/// Checks tokens from an identity provider: signature by a key of its JWKS, issuer, audience,
+/// expiry within the leeway; then reads the role and customer where the settings point.
+struct ProviderTokens {
+    jwks: Jwks,
+    settings: IdentityProvider,
+}
+
+impl ProviderTokens {
+    async fn verify(
+        &self,
+        token: &str,
+        kid: Option<&str>,
+        alg: Algorithm,
+    ) -> Result<Principal, ApiError> {
+        // Only keys whose own alg (or type) allows `alg` come back, so an HS256 header never
+        // meets an RSA key: the alg confusion attack has nothing to work with.
+        let keys = self.jwks.keys_for(kid, alg).await;
+        if keys.is_empty() {
+            return Err(unauthorized(
+                "the bearer token is not signed by a key of the identity provider",
             ));
         }
-        // A customer is its own customer unless the token names the account it belongs to.
-        let customer_id = match role {
-            ActorRole::Customer => Some(claims.customer_id.unwrap_or_else(|| claims.sub.clone())),
-            _ => claims.customer_id,
+        let mut validation = Validation::new(alg);
+        validation.set_issuer(&[&self.settings.issuer]);
+        validation.set_audience(&self.settings.audience);
+        validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
+        validation.validate_nbf = true;
+        validation.leeway = self.settings.leeway.as_secs();
+        // Without a kid, each key fit for the algorithm is tried until one signed the token.
+        let claims = keys
+            .iter()
+            .map(|key| decode::<Value>(token, key, &validation))
+            .find(|outcome| !matches!(outcome, Err(e) if *e.kind() == ErrorKind::InvalidSignature))
+            .unwrap_or_else(|| Err(ErrorKind::InvalidSignature.into()))
+            .map_err(refusal)?
+            .claims;
+        self.principal(claims)
+    }
+
+    fn principal(&self, claims: Value) -> Result<Principal, ApiError> {
+        let sub = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let role = role_from_claim(
+            claims.pointer(&self.settings.role_claim),
+            &self.settings.role_claim,
+        )?;
+        let customer_id = match claims.pointer(&self.settings.customer_claim) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(id)) if !id.trim().is_empty() => Some(id.clone()),
+            Some(_) => {
+                return Err(unauthorized(format!(
+                    "the bearer token's {} claim is not a customer id",
+                    self.settings.customer_claim
+                )))
+            }
         };
-        Ok(Principal {
-            sub: claims.sub,
-            role,
-            customer_id,
-        })
+        Principal::new(sub, role, customer_id)
+    }
+}
+
+/// How a request's bearer token is checked: HS256 with the configured secret, and, with an
+/// identity provider, the algorithms of its keys.
+#[derive(Clone)]
+pub struct TokenVerifier {
+    hs256: Option<TokenKeys>,
+    provider: Option<Arc<ProviderTokens>>,
+}
+
+impl TokenVerifier {
+    /// The verifier the settings describe. The provider's keys are not fetched yet: see `jwks`.
+    pub fn new(settings: &Settings) -> Self {
+        Self {
+            hs256: settings.hs256_secret().map(TokenKeys::new),
+            provider: settings.identity_provider.clone().map(|settings| {
+                Arc::new(ProviderTokens {
+                    jwks: Jwks::new(settings.jwks.clone()),
+                    settings,
+                })
+            }),
+        }
+    }
+
+    /// The identity provider's key set, to load before serving and to keep fresh.
+    pub fn jwks(&self) -> Option<&Jwks> {
+        self.provider.as_ref().map(|provider| &provider.jwks)
+    }
+
+    pub async fn verify(&self, token: &str) -> Result<Principal, ApiError> {
+        let header = decode_header(token).map_err(|_| {
+            unauthorized("the bearer token is not a JWT with a supported algorithm")
+        })?;
+        match (header.alg, &self.hs256, &self.provider) {
+            (Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512, Some(keys), _) => {
+                keys.verify(token)
+            }
+            (Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512, None, _) => Err(unauthorized(
+                "HS256 tokens are not accepted: use a token from the identity provider",
+            )),
+            (alg, _, Some(provider)) => provider.verify(token, header.kid.as_deref(), alg).await,
+            (alg, _, None) => Err(unauthorized(format!(
+                "{alg:?} tokens are not accepted: without an identity provider only HS256 is"
+            ))),
+        }
     }
 }
 
@@ -91,6 +256,22 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// A customer acts for its own account unless the token names the account it belongs to.
+    fn new(sub: String, role: ActorRole, customer_id: Option<String>) -> Result<Self, ApiError> {
+        if sub.trim().is_empty() {
+            return Err(unauthorized("the bearer token has no subject"));
+        }
+        let customer_id = match role {
+            ActorRole::Customer => Some(customer_id.unwrap_or_else(|| sub.clone())),
+            _ => customer_id,
+        };
+        Ok(Principal {
+            sub,
+            role,
+            customer_id,
+        })
+    }
+
     pub fn actor(&self) -> Actor {
         Actor {
             sub: self.sub.clone(),
@@ -149,7 +330,7 @@ impl FromRequestParts<ApiContext> for Principal {
             .ok_or_else(|| {
                 ApiError::Unauthorized("the Authorization header must be Bearer <token>".to_owned())
             })?;
-        ctx.tokens.verify(token)
+        ctx.tokens.verify(token).await
     }
 }
 
@@ -172,6 +353,30 @@ mod tests {
             principal.ticket_scope(),
             TicketScope::Customer("customer-123".into())
         );
+    }
+
+    #[test]
+    fn a_role_list_gives_its_one_known_role() {
+        let pointer = "/realm_access/roles";
+        let roles = |value: Value| role_from_claim(Some(&value), pointer);
+        assert_eq!(
+            roles(serde_json::json!([
+                "offline_access",
+                "agent",
+                "uma_authorization"
+            ]))
+            .unwrap(),
+            ActorRole::Agent
+        );
+        assert_eq!(roles(serde_json::json!("admin")).unwrap(), ActorRole::Admin);
+        for refused in [
+            serde_json::json!(["agent", "admin"]),
+            serde_json::json!(["offline_access"]),
+            serde_json::json!({"admin": true}),
+        ] {
+            assert!(matches!(roles(refused), Err(ApiError::Unauthorized(_))));
+        }
+        assert!(role_from_claim(None, pointer).is_err());
     }
 
     #[test]

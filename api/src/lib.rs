@@ -9,6 +9,7 @@ pub mod dead_letters;
 pub mod extract;
 pub mod health;
 pub mod idempotency;
+pub mod jwks;
 pub mod numbering;
 pub mod openapi;
 pub mod problem;

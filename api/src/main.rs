@@ -6,7 +6,7 @@ use support_projections::dead_letters::{self, LetterState};
 use support_projections::personal_data::{DataKeys, MasterKey};
 use support_projections::replay;
 use supportd::auth::TokenKeys;
-use supportd::settings::Settings;
+use supportd::settings::{check_exposure, Settings};
 use supportd::startup::{Application, Registry, Worker};
 use supportd::{bench, database, telemetry};
 
@@ -104,7 +104,11 @@ async fn main() -> anyhow::Result<()> {
             ttl_hours,
         } => {
             let role: ActorRole = role.parse().map_err(anyhow::Error::msg)?;
-            let keys = TokenKeys::new(&settings.jwt_secret);
+            let secret = settings.hs256_secret().context(
+                "with SUPPORTD_JWKS_URL set and SUPPORTD_JWT_SECRET unset, the service accepts no \
+                 HS256 token: take a token from the identity provider, or set SUPPORTD_JWT_SECRET",
+            )?;
+            let keys = TokenKeys::new(secret);
             println!(
                 "{}",
                 keys.issue(
@@ -182,6 +186,10 @@ async fn run(
     serve_api: bool,
     workers: &[Worker],
 ) -> anyhow::Result<()> {
+    // Before the database is touched, so a refused start changes nothing.
+    if serve_api {
+        check_exposure(settings.bind, settings.hs256_secret())?;
+    }
     let pool = database::connect(&settings.database_url).await?;
     let application = Application::build(settings, pool, registry, serve_api, workers).await?;
     tracing::info!(address = %application.address()?, api = serve_api, "supportd listening");

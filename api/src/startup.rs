@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 
+use anyhow::Context;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -15,7 +16,7 @@ use tokio::task::JoinHandle;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::auth::TokenKeys;
+use crate::auth::TokenVerifier;
 use crate::clock::Clock;
 use crate::problem::ApiError;
 use crate::read_your_writes::Checkpoints;
@@ -28,7 +29,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 #[derive(Clone)]
 pub struct ApiContext {
     pub pool: PgPool,
-    pub tokens: TokenKeys,
+    pub tokens: TokenVerifier,
     pub clock: std::sync::Arc<dyn Clock>,
     pub checkpoints: Checkpoints,
     pub projections: Projections,
@@ -116,10 +117,17 @@ impl Application {
         serve_api: bool,
         workers: &[Worker],
     ) -> anyhow::Result<Self> {
+        let tokens = TokenVerifier::new(&settings);
+        let mut background = Vec::new();
+        if let Some(jwks) = tokens.jwks().filter(|_| serve_api) {
+            jwks.refresh()
+                .await
+                .context("loading the identity provider's keys (SUPPORTD_JWKS_URL)")?;
+            background.push(tokio::spawn(jwks.clone().refresh_periodically()));
+        }
         support_workers::telemetry::prometheus();
         let js = bus::connect(&settings.nats_url).await?;
         let data_keys = DataKeys::new(&settings.master_key);
-        let mut background = Vec::new();
         for worker in workers {
             let (pool, js, bus) = (pool.clone(), js.clone(), settings.bus.clone());
             background.push(match worker {
@@ -141,7 +149,7 @@ impl Application {
 
         let context = ApiContext {
             pool,
-            tokens: TokenKeys::new(&settings.jwt_secret),
+            tokens,
             clock: settings.clock.clone(),
             checkpoints,
             projections: registry.projections.clone(),

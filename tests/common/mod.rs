@@ -92,6 +92,7 @@ pub fn settings(bus: &Bus) -> Settings {
         jwt_secret: SECRET.to_owned(),
         master_key: MasterKey::development(),
         retention: None,
+        identity_provider: None,
         bus: bus.clone(),
         read_timeout: Duration::from_secs(10),
         clock: Arc::new(SystemClock),
