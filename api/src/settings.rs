@@ -9,6 +9,7 @@ use anyhow::Context;
 use support_workers::Bus;
 
 use crate::clock::{Clock, SystemClock};
+use crate::rate_limit::RateLimits;
 
 pub const DEVELOPMENT_JWT_SECRET: &str = "supportd-development-secret-do-not-use-in-production";
 
@@ -24,6 +25,8 @@ pub struct Settings {
     /// How long a command's response waits for the read model to show it.
     pub read_timeout: Duration,
     pub clock: Arc<dyn Clock>,
+    /// Requests a minute each caller of the support API may make, by role.
+    pub rate_limits: RateLimits,
 }
 
 fn var(name: &str, default: &str) -> String {
@@ -72,6 +75,7 @@ impl Settings {
             },
             read_timeout: Duration::from_millis(read_timeout_ms),
             clock: Arc::new(SystemClock),
+            rate_limits: RateLimits::from_env()?,
         })
     }
 }
