@@ -13,6 +13,7 @@ pub mod jwks;
 pub mod numbering;
 pub mod openapi;
 pub mod problem;
+pub mod rate_limit;
 pub mod read_your_writes;
 pub mod settings;
 pub mod startup;

@@ -1,15 +1,16 @@
 //! The OpenAPI document, generated from the handlers and types, and Swagger UI. What every
 //! operation of a kind can answer (a token's 401, a body's 400/413/415/422, an Idempotency-Key's
 //! 409/422, the database's 503) is added here once, by the rule that makes it so, rather than
-//! repeated in each handler's annotation.
+//! repeated in each handler's annotation. So is the rate limit of every operation of the support
+//! API: its 429 and its `RateLimit-*` headers.
 
 use std::collections::BTreeSet;
 
 use axum::Router;
 use serde_json::Value;
 use utoipa::openapi::content::Content;
-use utoipa::openapi::header::HeaderBuilder;
-use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
+use utoipa::openapi::header::{Header, HeaderBuilder};
+use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn, PathItem};
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -18,7 +19,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::problem::PROBLEM_JSON;
-use crate::startup::ApiContext;
+use crate::startup::{ApiContext, SUPPORT_API};
 use crate::tickets::requests::CrossFieldRules;
 use crate::{dead_letters, health, idempotency, tickets};
 
@@ -33,7 +34,7 @@ const PROBLEM_REF: &str = "#/components/schemas/Problem";
         dead_letters::list_dead_letters, dead_letters::retry_dead_letter,
         health::healthz, health::readyz, health::metrics,
     ),
-    modifiers(&BearerAuth, &CrossFieldRules, &JsonBodies, &QueryStrings, &Authenticated, &IdempotentPosts, &ProblemDocuments),
+    modifiers(&BearerAuth, &CrossFieldRules, &JsonBodies, &QueryStrings, &Authenticated, &IdempotentPosts, &RateLimited, &ProblemDocuments),
     tags((name = "tickets", description = "Support tickets"), (name = "operations", description = "Health, metrics and dead letters"))
 )]
 pub struct ApiDoc;
@@ -59,17 +60,24 @@ impl Modify for BearerAuth {
 fn operations(
     openapi: &mut utoipa::openapi::OpenApi,
 ) -> impl Iterator<Item = (&'static str, &mut Operation)> {
-    openapi.paths.paths.values_mut().flat_map(|item| {
-        [
-            ("get", &mut item.get),
-            ("put", &mut item.put),
-            ("post", &mut item.post),
-            ("delete", &mut item.delete),
-            ("patch", &mut item.patch),
-        ]
-        .into_iter()
-        .filter_map(|(method, operation)| operation.as_mut().map(|o| (method, o)))
-    })
+    openapi
+        .paths
+        .paths
+        .values_mut()
+        .flat_map(operations_of_path)
+}
+
+/// Every operation of one path, with its method.
+fn operations_of_path(item: &mut PathItem) -> impl Iterator<Item = (&'static str, &mut Operation)> {
+    [
+        ("get", &mut item.get),
+        ("put", &mut item.put),
+        ("post", &mut item.post),
+        ("delete", &mut item.delete),
+        ("patch", &mut item.patch),
+    ]
+    .into_iter()
+    .filter_map(|(method, operation)| operation.as_mut().map(|o| (method, o)))
 }
 
 /// Documents that `operation` can answer `status` with a problem document for `reason`; a status
@@ -267,6 +275,80 @@ impl Modify for IdempotentPosts {
     }
 }
 
+/// Every operation of the support API passes the rate limit (`rate_limit::limit_requests`, a
+/// route layer of its routes, outside the Idempotency-Key's): every answer says where the caller
+/// stands, and one over the limit is a 429, never a replayed answer.
+struct RateLimited;
+
+fn whole_number_header(minimum: u32, description: &str) -> Header {
+    HeaderBuilder::new()
+        .schema(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(minimum)),
+        )
+        .description(Some(description))
+        .build()
+}
+
+impl Modify for RateLimited {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let standing = [
+            (
+                "RateLimit-Limit",
+                whole_number_header(
+                    1,
+                    "Requests a minute the caller may make, as a burst or spread out: each token \
+                     subject by its role's limit, each client address without a valid token by \
+                     the anonymous limit. Counted by each API process alone.",
+                ),
+            ),
+            (
+                "RateLimit-Remaining",
+                whole_number_header(0, "Requests the caller may still make at once."),
+            ),
+            (
+                "RateLimit-Reset",
+                whole_number_header(
+                    0,
+                    "Seconds until the caller's whole allowance is back, rounded up.",
+                ),
+            ),
+        ];
+        let retry_after = whole_number_header(
+            1,
+            "Seconds until the next request will be accepted, rounded up.",
+        );
+        let limited = openapi
+            .paths
+            .paths
+            .iter_mut()
+            .filter(|(path, _)| path.starts_with(SUPPORT_API));
+        for (_, item) in limited {
+            for (_, operation) in operations_of_path(item) {
+                may_answer(
+                    operation,
+                    429,
+                    "The caller's rate limit is used up; retry after `Retry-After` seconds.",
+                );
+                for (status, response) in operation.responses.responses.iter_mut() {
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
+                    for (name, header) in &standing {
+                        response.headers.insert((*name).to_owned(), header.clone());
+                    }
+                    if status == "429" {
+                        response
+                            .headers
+                            .insert("Retry-After".to_owned(), retry_after.clone());
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Errors are answered as `application/problem+json` (`ApiError`), whatever the annotation says.
 struct ProblemDocuments;
 
@@ -447,6 +529,34 @@ mod tests {
         assert_eq!(update["tags"]["maxItems"], Labels::MAX_ITEMS);
         assert_eq!(update["tags"]["items"]["maxLength"], Labels::MAX_CHARS);
         assert_eq!(update["relatedTickets"]["maxItems"], RelatedIds::MAX_ITEMS);
+    }
+
+    #[test]
+    fn every_support_operation_documents_its_rate_limit_and_no_other_does() {
+        use crate::rate_limit::{LIMIT_HEADER, REMAINING_HEADER, RESET_HEADER};
+
+        let doc = document();
+        let mut limited = 0;
+        for (name, operation) in operations_of(&doc) {
+            let responses = operation["responses"].as_object().unwrap();
+            if !name.contains(&format!(" {SUPPORT_API}/")) {
+                assert!(!responses.contains_key("429"), "{name}");
+                continue;
+            }
+            limited += 1;
+            assert!(
+                responses["429"]["headers"]["Retry-After"].is_object(),
+                "{name}"
+            );
+            for (status, response) in responses {
+                let headers: Vec<_> = response["headers"].as_object().unwrap().keys().collect();
+                for header in [LIMIT_HEADER, REMAINING_HEADER, RESET_HEADER] {
+                    let documented = headers.iter().any(|h| header == h.as_str());
+                    assert!(documented, "{name} {status} {header}");
+                }
+            }
+        }
+        assert!(limited >= 9, "the support operations are found");
     }
 
     #[test]

@@ -34,6 +34,12 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("the request is invalid")]
     Validation(FieldErrors),
+    /// The caller's rate limit is used up; `Retry-After` says when the next request will pass.
+    #[error("{detail}")]
+    TooManyRequests {
+        detail: String,
+        retry_after_seconds: u64,
+    },
     #[error("{0}")]
     Unavailable(String),
     #[error(transparent)]
@@ -118,6 +124,11 @@ impl ApiError {
                 "validation",
                 "Validation failed",
             ),
+            ApiError::TooManyRequests { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Too many requests",
+            ),
             ApiError::Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -145,6 +156,13 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
+        let retry_after = match &self {
+            ApiError::TooManyRequests {
+                retry_after_seconds,
+                ..
+            } => Some(*retry_after_seconds),
+            _ => None,
+        };
         let (errors, allowed_statuses) = match self {
             ApiError::Validation(errors) => (errors.0.into_iter().map(Into::into).collect(), None),
             ApiError::Conflict {
@@ -168,6 +186,11 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             header::HeaderValue::from_static(PROBLEM_JSON),
         );
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+        }
         response
     }
 }

@@ -11,6 +11,7 @@ use support_workers::Bus;
 
 use crate::clock::{Clock, SystemClock};
 use crate::jwks::JwksSource;
+use crate::rate_limit::RateLimits;
 
 pub const DEVELOPMENT_JWT_SECRET: &str = "supportd-development-secret-do-not-use-in-production";
 
@@ -33,6 +34,8 @@ pub struct Settings {
     /// How long a command's response waits for the read model to show it.
     pub read_timeout: Duration,
     pub clock: Arc<dyn Clock>,
+    /// Requests a minute each caller of the support API may make, by role.
+    pub rate_limits: RateLimits,
 }
 
 /// Tokens signed by an identity provider (Keycloak, Auth0, Azure AD, ...) with RS256, ES256 or
@@ -245,6 +248,7 @@ impl Settings {
             },
             read_timeout: Duration::from_millis(read_timeout_ms),
             clock: Arc::new(SystemClock),
+            rate_limits: RateLimits::from_env()?,
         })
     }
 }

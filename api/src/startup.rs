@@ -1,6 +1,7 @@
 //! Builds the service: the HTTP API and, in the same process, whichever workers were asked for.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::Context;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -19,11 +20,15 @@ use tower_http::trace::TraceLayer;
 use crate::auth::TokenVerifier;
 use crate::clock::Clock;
 use crate::problem::ApiError;
+use crate::rate_limit::{self, RateLimitState, RateLimiters};
 use crate::read_your_writes::Checkpoints;
 use crate::settings::Settings;
 use crate::{dead_letters, health, idempotency, openapi, tickets};
 
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Where the support API's routes are nested; everything under it is rate-limited.
+pub const SUPPORT_API: &str = "/api/v1/support";
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -157,7 +162,11 @@ impl Application {
             data_keys,
         };
         let (bind, router) = if serve_api {
-            (settings.bind, router(context, registry.routes))
+            let limiters = Arc::new(RateLimiters::new(&settings.rate_limits));
+            background.push(tokio::spawn(
+                limiters.clone().forget_idle_callers_every_minute(),
+            ));
+            (settings.bind, router(context, registry.routes, limiters))
         } else {
             (settings.worker_bind, operations_router(context))
         };
@@ -182,7 +191,11 @@ impl Application {
     /// Serves until the process is stopped.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let _workers = AbortOnDrop(self.background);
-        axum::serve(self.listener, self.router)
+        // The client's address keys the rate limit of requests without a valid token.
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown_signal())
             .await?;
         Ok(())
@@ -249,15 +262,25 @@ fn with_common_layers(router: Router<ApiContext>, context: ApiContext) -> Router
         .with_state(context)
 }
 
-fn router(context: ApiContext, routes: Router<ApiContext>) -> Router {
-    // A route layer, added after every route: each POST of the API takes an Idempotency-Key, and
-    // unknown paths and methods are answered without it.
-    let routes = routes.route_layer(middleware::from_fn_with_state(
-        context.clone(),
-        idempotency::replay_or_run,
-    ));
+fn router(context: ApiContext, routes: Router<ApiContext>, limiters: Arc<RateLimiters>) -> Router {
+    // Route layers, added after every route: each POST of the API takes an Idempotency-Key, and
+    // unknown paths and methods are answered without it. The rate limit is the outer one, so a
+    // refused request reads no body and keeps no answer, and a replayed answer still counts.
+    let rate_limited = RateLimitState {
+        context: context.clone(),
+        limiters,
+    };
+    let routes = routes
+        .route_layer(middleware::from_fn_with_state(
+            context.clone(),
+            idempotency::replay_or_run,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            rate_limited,
+            rate_limit::limit_requests,
+        ));
     let api = Router::new()
-        .nest("/api/v1/support", routes)
+        .nest(SUPPORT_API, routes)
         .merge(health::routes())
         .merge(openapi::routes());
     with_common_layers(api, context)

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,12 +19,16 @@ use support_projections::Projections;
 use support_workers::Bus;
 use supportd::auth::TokenKeys;
 use supportd::clock::SystemClock;
+use supportd::rate_limit::RateLimits;
 use supportd::settings::Settings;
 use supportd::startup::{Application, Registry, Worker};
 use uuid::Uuid;
 
 pub const NATS_URL: &str = "nats://127.0.0.1:4222";
 const SECRET: &str = "test-secret";
+/// Far above what any test sends with one token or from one address: only `rate_limits.rs` sets
+/// limits it can reach.
+const UNREACHABLE_RATE_LIMIT: NonZeroU32 = NonZeroU32::new(1_000_000).unwrap();
 
 /// A stream and subject prefix of the test's own; the stream is deleted when the test ends,
 /// whether it passed or not.
@@ -96,6 +101,7 @@ pub fn settings(bus: &Bus) -> Settings {
         bus: bus.clone(),
         read_timeout: Duration::from_secs(10),
         clock: Arc::new(SystemClock),
+        rate_limits: RateLimits::everyone(UNREACHABLE_RATE_LIMIT),
     }
 }
 
