@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use tracing::Instrument;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
+use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::extract::read_body;
@@ -99,6 +100,24 @@ pub async fn replay_or_run(
             )))
         }
     }
+}
+
+/// Deletes kept answers that show any of the given aggregates (their id in the body or the
+/// Location): an erasure leaves no copy of the personal data they carried. A scan of a day of
+/// keys, for a rare request.
+pub async fn forget_answers_about(pool: &PgPool, ids: &[Uuid]) -> Result<(), sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+    sqlx::query(
+        "DELETE FROM idempotency_keys k WHERE EXISTS (SELECT 1 FROM unnest($1::text[]) AS t(id) \
+             WHERE position(convert_to(t.id, 'UTF8') IN k.body) > 0 OR strpos(k.location, t.id) > 0)",
+    )
+    .bind(&ids)
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 /// The header's schema: what `parse_key` accepts.

@@ -23,7 +23,7 @@ use crate::problem::ApiError;
 use crate::rate_limit::{self, RateLimitState, RateLimiters};
 use crate::read_your_writes::Checkpoints;
 use crate::settings::Settings;
-use crate::{dead_letters, health, idempotency, openapi, tickets};
+use crate::{dead_letters, health, idempotency, openapi, personal_data, retention, tickets};
 
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -56,6 +56,7 @@ impl Registry {
             projections: support_projections::standard(),
             routes: Router::new()
                 .merge(tickets::routes())
+                .merge(personal_data::routes())
                 .merge(dead_letters::routes()),
         }
     }
@@ -76,12 +77,15 @@ impl Registry {
 pub enum Worker {
     Relay,
     Projection(&'static str),
+    /// Erases personal data past `SUPPORTD_RETENTION_DAYS`; idle when that is unset.
+    Retention,
 }
 
 impl Worker {
     pub fn all(projections: &Projections) -> Vec<Worker> {
         let mut workers = vec![Worker::Relay];
         workers.extend(projections.all().map(|p| Worker::Projection(p.name())));
+        workers.push(Worker::Retention);
         workers
     }
 
@@ -89,6 +93,7 @@ impl Worker {
         match self {
             Worker::Relay => "relay".to_owned(),
             Worker::Projection(name) => format!("projection-{name}"),
+            Worker::Retention => "retention".to_owned(),
         }
     }
 
@@ -108,6 +113,7 @@ pub struct Application {
     port: u16,
     listener: TcpListener,
     router: Router,
+    context: ApiContext,
     background: Vec<JoinHandle<()>>,
 }
 
@@ -135,7 +141,7 @@ impl Application {
         let data_keys = DataKeys::new(&settings.master_key);
         for worker in workers {
             let (pool, js, bus) = (pool.clone(), js.clone(), settings.bus.clone());
-            background.push(match worker {
+            let task = match worker {
                 Worker::Relay => tokio::spawn(Relay::new(pool, js, bus).run()),
                 Worker::Projection(name) => {
                     let projection = registry
@@ -146,7 +152,10 @@ impl Application {
                         ProjectionRunner::new(pool, js, bus, projection, data_keys.clone()).run(),
                     )
                 }
-            });
+                // It erases through the command path, so it starts below, with the API's context.
+                Worker::Retention => continue,
+            };
+            background.push(task);
         }
         let (checkpoints, follower) =
             Checkpoints::follow(pool.clone(), &registry.projections, settings.read_timeout).await?;
@@ -161,22 +170,34 @@ impl Application {
             nats: js.client(),
             data_keys,
         };
+        if let (true, Some(keep_for)) = (workers.contains(&Worker::Retention), settings.retention) {
+            background.push(tokio::spawn(retention::run(context.clone(), keep_for)));
+        }
         let (bind, router) = if serve_api {
             let limiters = Arc::new(RateLimiters::new(&settings.rate_limits));
             background.push(tokio::spawn(
                 limiters.clone().forget_idle_callers_every_minute(),
             ));
-            (settings.bind, router(context, registry.routes, limiters))
+            (
+                settings.bind,
+                router(context.clone(), registry.routes, limiters),
+            )
         } else {
-            (settings.worker_bind, operations_router(context))
+            (settings.worker_bind, operations_router(context.clone()))
         };
         let listener = TcpListener::bind(bind).await?;
         Ok(Self {
             port: listener.local_addr()?.port(),
             listener,
             router,
+            context,
             background,
         })
+    }
+
+    /// What its handlers and workers reach: for running a worker's step at a chosen instant.
+    pub fn context(&self) -> ApiContext {
+        self.context.clone()
     }
 
     /// The port of the API, or of a workers-only process's health and metrics.

@@ -21,7 +21,7 @@ use supportd::auth::TokenKeys;
 use supportd::clock::SystemClock;
 use supportd::rate_limit::RateLimits;
 use supportd::settings::Settings;
-use supportd::startup::{Application, Registry, Worker};
+use supportd::startup::{ApiContext, Application, Registry, Worker};
 use uuid::Uuid;
 
 pub const NATS_URL: &str = "nats://127.0.0.1:4222";
@@ -78,6 +78,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub keys: TokenKeys,
     pub test_bus: TestBus,
+    /// The running service's context, to run a worker's step at a chosen instant.
+    pub context: ApiContext,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
@@ -130,9 +132,11 @@ pub async fn spawn_registry(
         .await
         .expect("the application starts");
     let address = format!("http://127.0.0.1:{}", application.port());
+    let context = application.context();
     let server = tokio::spawn(application.run_until_stopped());
     TestApp {
         server,
+        context,
         address,
         pool,
         http: reqwest::Client::new(),

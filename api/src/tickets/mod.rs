@@ -14,7 +14,7 @@ use serde::Serialize;
 use support_domain::ticket::{
     AddComment, AgentId, EscalateTicket, OpenTicket, Ticket, TicketCommand, TicketNumber,
 };
-use support_domain::{Actor, ActorRole};
+use support_domain::{Actor, ActorRole, RecordedEvent};
 use support_projections::event_log::{missing_aggregates, opened_history};
 use support_projections::page::Page;
 use support_projections::tickets::{
@@ -335,11 +335,17 @@ pub async fn ticket_history(
         &ticket.id.to_string(),
     )
     .await?;
-    let entries = events
+    Ok(Json(history_entries(
+        events,
+        principal.sees_internal_notes(),
+    )))
+}
+
+/// A ticket's opened events as its history shows them; internal notes only when asked for.
+pub fn history_entries(events: Vec<RecordedEvent>, include_internal: bool) -> Vec<HistoryEntry> {
+    events
         .into_iter()
-        .filter(|event| {
-            principal.sees_internal_notes() || event.payload["visibility"] != "INTERNAL"
-        })
+        .filter(|event| include_internal || event.payload["visibility"] != "INTERNAL")
         .map(|event| HistoryEntry {
             sequence: event.sequence,
             event_type: event.event_type,
@@ -351,6 +357,5 @@ pub async fn ticket_history(
             correlation_id: event.metadata.correlation_id,
             changes: event.payload,
         })
-        .collect();
-    Ok(Json(entries))
+        .collect()
 }

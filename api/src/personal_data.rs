@@ -1,0 +1,284 @@
+//! A customer's personal data: everything held about them, as an export, and its erasure. Erasure
+//! destroys the data keys of the customer's tickets (crypto-shredding, see
+//! `support_projections::personal_data`), which records `PersonalDataErased` on each ticket; the
+//! read models then replace the personal fields with a marker, and a replay gives the same rows.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgPool;
+use support_domain::ticket::{ErasePersonalData, ErasureReason, Ticket, TicketCommand};
+use support_domain::{ActorRole, EventMetadata};
+use support_projections::event_log::opened_history;
+use support_projections::tickets::{self, TicketDetail, TicketKey, TicketScope, READ_MODEL};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::Principal;
+use crate::commands::RequestIds;
+use crate::idempotency;
+use crate::problem::{ApiError, Problem};
+use crate::startup::ApiContext;
+use crate::tickets::{history_entries, HistoryEntry};
+
+const AGGREGATE_TYPE: &str = "ticket";
+const CUSTOMER_ID: &str = "The customer account's id, as tickets name it (`customerId`)";
+
+pub fn routes() -> Router<ApiContext> {
+    Router::new().route(
+        "/customers/{customer_id}/personal-data",
+        get(export_personal_data).delete(erase_personal_data),
+    )
+}
+
+/// Everything held about a customer.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PersonalDataExport {
+    pub customer_id: String,
+    pub exported_at: DateTime<Utc>,
+    /// The customer's tickets whose personal data has not been erased, oldest first.
+    pub tickets: Vec<ExportedTicket>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportedTicket {
+    /// The ticket with its comments.
+    pub ticket: TicketDetail,
+    /// Every event of the ticket, oldest first.
+    pub history: Vec<HistoryEntry>,
+}
+
+/// What an erasure destroyed, when and at whose request. It holds no personal data.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErasureReceipt {
+    pub receipt_id: Uuid,
+    /// The customer erased on request; absent for a ticket erased by retention.
+    pub customer_id: Option<String>,
+    #[schema(schema_with = erasure_reason)]
+    pub reason: String,
+    /// The tickets whose data keys this erasure destroyed.
+    pub tickets: Vec<Uuid>,
+    pub erased_at: DateTime<Utc>,
+    pub erased_by: String,
+}
+
+fn erasure_reason() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(ErasureReason::ALL.iter().map(|r| r.as_str())))
+        .build()
+}
+
+/// The customer's own account, or any for an admin; to anyone else it does not exist.
+fn check_reach(principal: &Principal, customer_id: &str) -> Result<(), ApiError> {
+    let own = principal.role == ActorRole::Customer
+        && principal.customer_id.as_deref() == Some(customer_id);
+    if principal.role == ActorRole::Admin || own {
+        Ok(())
+    } else if principal.role == ActorRole::Customer {
+        Err(ApiError::NotFound("customer"))
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "the {} role cannot read customers' personal data",
+            principal.role.as_str()
+        )))
+    }
+}
+
+/// Export everything held about a customer: their tickets, each with its comments and history.
+///
+/// Admins export any customer, with internal notes (to review before handing it over); a customer
+/// exports their own account, as they see it elsewhere. Erased tickets are not in it.
+#[utoipa::path(get, path = "/api/v1/support/customers/{customer_id}/personal-data", tag = "privacy",
+    params(("customer_id" = String, Path, description = CUSTOMER_ID)),
+    responses((status = 200, description = "Everything held about the customer", body = PersonalDataExport),
+        (status = 403, description = "Only admins and the customer themself", body = Problem),
+        (status = 404, description = "Another customer's account", body = Problem)),
+    security(("bearer" = [])))]
+pub async fn export_personal_data(
+    State(ctx): State<ApiContext>,
+    principal: Principal,
+    Path(customer_id): Path<String>,
+) -> Result<Json<PersonalDataExport>, ApiError> {
+    check_reach(&principal, &customer_id)?;
+    let exported_at = ctx.clock.now();
+    let include_internal = principal.role == ActorRole::Admin;
+    let ids: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM tickets WHERE customer_id = $1 AND personal_data_erased_at IS NULL \
+         ORDER BY created_at, id",
+    )
+    .bind(&customer_id)
+    .fetch_all(&ctx.pool)
+    .await?;
+    let mut exported = Vec::with_capacity(ids.len());
+    for id in ids {
+        let detail = tickets::find_detail(
+            &ctx.pool,
+            &TicketKey::Id(id),
+            &TicketScope::Everything,
+            include_internal,
+        )
+        .await?;
+        let Some(ticket) = detail else { continue };
+        let events =
+            opened_history(&ctx.pool, &ctx.data_keys, AGGREGATE_TYPE, &id.to_string()).await?;
+        exported.push(ExportedTicket {
+            ticket,
+            history: history_entries(events, include_internal),
+        });
+    }
+    Ok(Json(PersonalDataExport {
+        customer_id,
+        exported_at,
+        tickets: exported,
+    }))
+}
+
+/// Erase a customer's personal data.
+///
+/// Destroys the data key of each of the customer's tickets, which erases their name, email,
+/// ticket titles, descriptions, comments and notes from every event in the store and on the bus;
+/// each ticket records `PersonalDataErased` and accepts no further changes; read models show
+/// `[erased]` in place of the personal fields. Tickets stay counted in reports. Erasing again
+/// erases tickets opened since, if any. Admins only.
+#[utoipa::path(delete, path = "/api/v1/support/customers/{customer_id}/personal-data", tag = "privacy",
+    params(("customer_id" = String, Path, description = CUSTOMER_ID)),
+    responses((status = 200, description = "The erasure's receipt", body = ErasureReceipt),
+        (status = 403, description = "Only admins erase personal data", body = Problem)),
+    security(("bearer" = [])))]
+pub async fn erase_personal_data(
+    State(ctx): State<ApiContext>,
+    principal: Principal,
+    ids: RequestIds,
+    Path(customer_id): Path<String>,
+) -> Result<(StatusCode, Json<ErasureReceipt>), ApiError> {
+    principal.require(&[ActorRole::Admin], "erase personal data")?;
+    let tickets = customer_tickets(&ctx.pool, &customer_id).await?;
+    let metadata = ctx.metadata(&principal, &ids);
+    let receipt = erase(
+        &ctx,
+        &metadata,
+        Some(customer_id),
+        ErasureReason::CustomerRequest,
+        &tickets,
+    )
+    .await?;
+    Ok((StatusCode::OK, Json(receipt)))
+}
+
+/// The customer's tickets whose personal data is still held: those with a data key, and those
+/// written before keys existed (whose read model rows can still be scrubbed).
+async fn customer_tickets(pool: &PgPool, customer_id: &str) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT aggregate_id::uuid FROM data_keys \
+         WHERE customer_id = $1 AND aggregate_type = 'ticket' \
+         UNION \
+         SELECT id FROM tickets WHERE customer_id = $1 AND personal_data_erased_at IS NULL",
+    )
+    .bind(customer_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// Erases `tickets` under one receipt, each through the command path, forgets kept answers that
+/// showed them, records the receipt and waits (within the read bound) for the read model to show
+/// the erasures. Tickets already erased are left out of the receipt.
+pub async fn erase(
+    ctx: &ApiContext,
+    metadata: &EventMetadata,
+    customer_id: Option<String>,
+    reason: ErasureReason,
+    tickets: &[Uuid],
+) -> Result<ErasureReceipt, ApiError> {
+    let receipt_id = Uuid::new_v4();
+    let caller = support_domain::Caller {
+        actor: metadata.actor(),
+        customer_id: None,
+    };
+    let mut erased = Vec::new();
+    let mut last = None;
+    for &id in tickets {
+        let command = TicketCommand::ErasePersonalData(ErasePersonalData {
+            caller: caller.clone(),
+            reason,
+            receipt_id,
+        });
+        let committed = ctx.execute::<Ticket>(id, command, metadata).await?;
+        // A head at this receipt's event means this erasure destroyed the key.
+        if let Some(head) = committed.head {
+            if erased_by(&ctx.pool, id, head.sequence, receipt_id).await? {
+                erased.push(id);
+                last = Some(committed);
+            }
+        }
+    }
+    idempotency::forget_answers_about(&ctx.pool, &erased).await?;
+    let receipt = ErasureReceipt {
+        receipt_id,
+        customer_id,
+        reason: reason.as_str().to_owned(),
+        tickets: erased,
+        erased_at: metadata.occurred_at,
+        erased_by: metadata.actor_sub.clone(),
+    };
+    // Retention finds nothing to keep a receipt of when another process erased the ticket first.
+    if receipt.tickets.is_empty() && receipt.customer_id.is_none() {
+        return Ok(receipt);
+    }
+    sqlx::query(
+        "INSERT INTO personal_data_erasures \
+             (receipt_id, customer_id, reason, erased_by, erased_at, tickets) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(receipt.receipt_id)
+    .bind(&receipt.customer_id)
+    .bind(&receipt.reason)
+    .bind(&receipt.erased_by)
+    .bind(receipt.erased_at)
+    .bind(&receipt.tickets)
+    .execute(&ctx.pool)
+    .await?;
+    // Tickets are erased one after another: once the last shows, the read model shows them all
+    // but for ones another batch carried, which follow within moments.
+    if let (Some(committed), Some(head)) = (&last, last.as_ref().and_then(|c| c.head)) {
+        let shown = ctx
+            .checkpoints
+            .wait_until(
+                READ_MODEL,
+                AGGREGATE_TYPE,
+                &committed.id.to_string(),
+                head,
+                || async { Ok(Some(())) },
+            )
+            .await;
+        if let Err(error) = shown {
+            tracing::warn!(error = %error, "cannot wait for an erasure to reach the read model");
+        }
+    }
+    Ok(receipt)
+}
+
+/// Whether the ticket's event at `sequence` is the erasure of receipt `receipt_id`.
+async fn erased_by(
+    pool: &PgPool,
+    id: Uuid,
+    sequence: i64,
+    receipt_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM events WHERE aggregate_type = 'ticket' \
+             AND aggregate_id = $1 AND sequence = $2 AND event_type = 'PersonalDataErased' \
+             AND payload -> 'PersonalDataErased' ->> 'receiptId' = $3)",
+    )
+    .bind(id.to_string())
+    .bind(sequence)
+    .bind(receipt_id.to_string())
+    .fetch_one(pool)
+    .await
+}
