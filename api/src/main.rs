@@ -33,7 +33,7 @@ enum Command {
     },
     /// Print a bearer token signed with SUPPORTD_JWT_SECRET.
     Token {
-        #[arg(long, value_parser = ["customer", "agent", "admin", "service"])]
+        #[arg(long, value_parser = role_names())]
         role: String,
         #[arg(long)]
         sub: String,
@@ -72,6 +72,11 @@ enum DeadLetterAction {
     },
     /// Apply one again, with the events of its aggregate parked behind it.
     Retry { id: i64 },
+}
+
+/// Every role a token can carry, as `--role` accepts it.
+fn role_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(ActorRole::ALL.iter().map(|role| role.as_str()))
 }
 
 #[tokio::main]

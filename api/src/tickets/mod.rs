@@ -34,6 +34,13 @@ use requests::{
 };
 
 const STAFF: &[ActorRole] = &[ActorRole::Agent, ActorRole::Admin];
+/// Every role but the read-only auditor.
+const WRITERS: &[ActorRole] = &[
+    ActorRole::Customer,
+    ActorRole::Agent,
+    ActorRole::Admin,
+    ActorRole::Service,
+];
 
 /// The descriptions the annotations share.
 const KEY: &str = "Ticket id (a UUID) or number (TKT-YYYYMMDD-XXXX)";
@@ -131,7 +138,7 @@ async fn answer_with_ticket(
     responses(
         (status = 201, description = "Ticket opened", body = TicketDetail, headers(("Location" = String, description = "The ticket's URL"))),
         (status = 202, description = ACCEPTED, body = CommandAccepted, headers(("Location" = String, description = "The ticket's URL"))),
-        (status = 403, description = "A customer named another customer's account", body = Problem)),
+        (status = 403, description = "An auditor, or a customer naming another customer's account", body = Problem)),
     security(("bearer" = [])))]
 pub async fn create_ticket(
     State(ctx): State<ApiContext>,
@@ -139,6 +146,7 @@ pub async fn create_ticket(
     ids: RequestIds,
     ApiJson(body): ApiJson<CreateTicketRequest>,
 ) -> Result<Response, ApiError> {
+    principal.require(WRITERS, "open tickets")?;
     let customer_id = match principal.role {
         ActorRole::Customer => {
             let own = principal.customer_id.clone();
@@ -160,7 +168,7 @@ pub async fn create_ticket(
         (ActorRole::Service, Some(Ok(on_behalf))) => on_behalf.as_str().to_owned(),
         _ => principal.sub.clone(),
     };
-    let metadata = ctx.metadata(&principal, &ids);
+    let metadata = ctx.metadata(&principal, &ids)?;
     let id = Uuid::new_v4();
     let day = metadata.occurred_at.date_naive();
     let counter = numbering::take(&ctx.pool, TicketNumber::PREFIX, day, id).await?;
@@ -218,7 +226,7 @@ pub async fn get_ticket(
     responses(
         (status = 200, description = "The ticket after the change", body = TicketDetail, headers(("Location" = String, description = "The ticket's URL"))),
         (status = 202, description = ACCEPTED, body = CommandAccepted, headers(("Location" = String, description = "The ticket's URL"))),
-        (status = 403, description = "Customers and services cannot change tickets", body = Problem),
+        (status = 403, description = "Customers, services and auditors cannot change tickets", body = Problem),
         (status = 404, description = NOT_FOUND, body = Problem),
         (status = 409, description = "Illegal transition (lists allowedStatuses), the assignee rule, a final ticket, a resolutionNote for a resolved ticket, or a concurrent change", body = Problem)),
     security(("bearer" = [])))]
@@ -243,7 +251,7 @@ pub async fn update_ticket(
             ));
         }
     }
-    let metadata = ctx.metadata(&principal, &ids);
+    let metadata = ctx.metadata(&principal, &ids)?;
     let committed = ctx
         .execute::<Ticket>(id, TicketCommand::Update(update), &metadata)
         .await?;
@@ -256,7 +264,7 @@ pub async fn update_ticket(
     responses(
         (status = 201, description = "The ticket with the comment", body = TicketDetail, headers(("Location" = String, description = "The ticket's URL"))),
         (status = 202, description = ACCEPTED, body = CommandAccepted, headers(("Location" = String, description = "The ticket's URL"))),
-        (status = 403, description = "Services cannot comment; customers cannot post internal notes", body = Problem),
+        (status = 403, description = "Services and auditors cannot comment; customers cannot post internal notes", body = Problem),
         (status = 404, description = NOT_FOUND, body = Problem),
         (status = 409, description = "The ticket is final, or a concurrent change", body = Problem)),
     security(("bearer" = [])))]
@@ -279,7 +287,7 @@ pub async fn add_comment(
         body,
         visibility,
     });
-    let metadata = ctx.metadata(&principal, &ids);
+    let metadata = ctx.metadata(&principal, &ids)?;
     let committed = ctx.execute::<Ticket>(id, command, &metadata).await?;
     Ok(answer_with_ticket(&ctx, StatusCode::CREATED, committed, &principal).await)
 }
@@ -290,7 +298,7 @@ pub async fn add_comment(
     responses(
         (status = 200, description = "The ticket one level up", body = TicketDetail, headers(("Location" = String, description = "The ticket's URL"))),
         (status = 202, description = ACCEPTED, body = CommandAccepted, headers(("Location" = String, description = "The ticket's URL"))),
-        (status = 403, description = "Customers and services cannot escalate", body = Problem),
+        (status = 403, description = "Customers, services and auditors cannot escalate", body = Problem),
         (status = 404, description = NOT_FOUND, body = Problem),
         (status = 409, description = "The ticket is resolved or final, or a concurrent change", body = Problem)),
     security(("bearer" = [])))]
@@ -308,7 +316,7 @@ pub async fn escalate_ticket(
         caller: principal.caller(),
         reason,
     });
-    let metadata = ctx.metadata(&principal, &ids);
+    let metadata = ctx.metadata(&principal, &ids)?;
     let committed = ctx.execute::<Ticket>(id, command, &metadata).await?;
     Ok(answer_with_ticket(&ctx, StatusCode::OK, committed, &principal).await)
 }

@@ -53,6 +53,8 @@ pub enum TicketError {
     NotEscalatable(TicketStatus),
     #[error("customers can only post public comments")]
     CustomerInternalComment,
+    #[error("the auditor role reads tickets and changes none")]
+    ReadOnlyCaller,
 }
 
 fn allowed_next(allowed: &[TicketStatus]) -> String {
@@ -83,7 +85,9 @@ impl DomainError for TicketError {
             TicketError::RelatedToItself => Refusal::InvalidField {
                 field: "relatedTickets",
             },
-            TicketError::CustomerInternalComment => Refusal::Forbidden,
+            TicketError::CustomerInternalComment | TicketError::ReadOnlyCaller => {
+                Refusal::Forbidden
+            }
         }
     }
 }
@@ -181,10 +185,12 @@ impl Ticket {
 
     /// Customers reach their own tickets, agents theirs and the unassigned queue; to anyone else
     /// the ticket does not exist. Decided here, on the write model, so that a ticket just opened
-    /// can be worked at once and an agent unassigned a moment ago cannot act on it.
+    /// can be worked at once and an agent unassigned a moment ago cannot act on it. Auditors see
+    /// every ticket but may change none.
     fn check_access(&self, caller: &Caller) -> Result<(), TicketError> {
         let visible = match caller.actor.role {
             ActorRole::Admin | ActorRole::Service => true,
+            ActorRole::Auditor => return Err(TicketError::ReadOnlyCaller),
             ActorRole::Agent => self
                 .assignee
                 .as_ref()
