@@ -214,7 +214,7 @@ async fn save(
     body: SaveCannedReply,
     create: bool,
 ) -> Result<Response, ApiError> {
-    let metadata = ctx.metadata(&principal, &ids);
+    let metadata = ctx.metadata(&principal, &ids)?;
     let command = CannedReplyCommand::Save(body.text);
     let committed = if create {
         ctx.create::<CannedReply>(body.id, command, &metadata)

@@ -7,7 +7,7 @@ use support_projections::replay;
 use supportd::auth::TokenKeys;
 use supportd::settings::Settings;
 use supportd::startup::{Application, Registry, Worker};
-use supportd::{bench, database, telemetry};
+use supportd::{audit, bench, database, telemetry};
 
 /// supportd: the support desk service. Configuration comes from the environment; see
 /// docs/operations.md (DATABASE_URL, NATS_URL, SUPPORTD_BIND, SUPPORTD_JWT_SECRET, ...).
@@ -54,6 +54,9 @@ enum Command {
         #[command(subcommand)]
         action: Option<DeadLetterAction>,
     },
+    /// Print the audit log, newest first, as JSON lines (the entries of GET /api/v1/support/audit),
+    /// read from the event store at DATABASE_URL.
+    Audit(audit::AuditArgs),
     /// Drive a running service over HTTP and report what docs/benchmarks.md records: ticket
     /// creation (`--scenario create`), lists at scale (`scale`), a support desk's traffic
     /// (`mixed`).
@@ -167,6 +170,7 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Audit(args) => audit::print(args, &settings).await,
         Command::Bench(args) => bench::run(args, &settings).await,
     }
 }

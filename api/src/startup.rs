@@ -19,7 +19,7 @@ use crate::clock::Clock;
 use crate::problem::ApiError;
 use crate::read_your_writes::Checkpoints;
 use crate::settings::Settings;
-use crate::{dead_letters, health, idempotency, openapi, tickets};
+use crate::{audit, dead_letters, health, idempotency, openapi, tickets};
 
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -48,7 +48,8 @@ impl Registry {
             projections: support_projections::standard(),
             routes: Router::new()
                 .merge(tickets::routes())
-                .merge(dead_letters::routes()),
+                .merge(dead_letters::routes())
+                .merge(audit::routes()),
         }
     }
 

@@ -15,7 +15,9 @@ use support_domain::ticket::{
     AddComment, AgentId, EscalateTicket, OpenTicket, Ticket, TicketCommand, TicketNumber,
 };
 use support_domain::{Actor, ActorRole};
-use support_projections::event_log::{aggregate_history, missing_aggregates};
+use support_projections::event_log::{
+    aggregate_history, aggregate_history_as_of, missing_aggregates,
+};
 use support_projections::page::Page;
 use support_projections::tickets::{
     self, LongLists, TicketDetail, TicketKey, TicketScope, TicketView, AGGREGATE_TYPE, READ_MODEL,
@@ -30,7 +32,8 @@ use crate::numbering;
 use crate::problem::{ApiError, Problem};
 use crate::startup::ApiContext;
 use requests::{
-    AddCommentRequest, CreateTicketRequest, EscalateRequest, TicketListQuery, UpdateTicketRequest,
+    AddCommentRequest, CreateTicketRequest, EscalateRequest, TicketListQuery, TicketQuery,
+    UpdateTicketRequest,
 };
 
 const STAFF: &[ActorRole] = &[ActorRole::Agent, ActorRole::Admin];
@@ -199,23 +202,46 @@ pub async fn list_tickets(
     ))
 }
 
-/// One ticket, by id or by number (`TKT-YYYYMMDD-XXXX`), with its comments.
+/// One ticket, by id or by number (`TKT-YYYYMMDD-XXXX`), with its comments; with `asOf`, as it
+/// stood at that instant.
+///
+/// Who may see the ticket is decided on the ticket as it is now, as for its history.
 #[utoipa::path(get, path = "/api/v1/support/tickets/{key}", tag = "tickets",
-    params(("key" = String, Path, description = KEY)),
+    params(("key" = String, Path, description = KEY), TicketQuery),
     responses((status = 200, description = "The ticket", body = TicketDetail),
-        (status = 404, description = NOT_FOUND, body = Problem)),
+        (status = 404, description = "No such ticket, or one the caller may not see, or not opened yet at asOf", body = Problem),
+        (status = 422, description = "asOf is not an RFC 3339 instant, or a parameter is unknown (all are listed)", body = Problem)),
     security(("bearer" = [])))]
 pub async fn get_ticket(
     State(ctx): State<ApiContext>,
     principal: Principal,
     Path(key): Path<String>,
+    ApiQuery(query): ApiQuery<TicketQuery>,
 ) -> Result<Json<TicketDetail>, ApiError> {
+    let as_of = query.parse().map_err(ApiError::Validation)?;
     let key = TicketKey::parse(&key).ok_or(ApiError::NotFound("ticket"))?;
     let scope = principal.ticket_scope();
-    tickets::find_detail(&ctx.pool, &key, &scope, principal.sees_internal_notes())
-        .await?
-        .map(Json)
-        .ok_or(ApiError::NotFound("ticket"))
+    let include_internal = principal.sees_internal_notes();
+    let detail = match as_of {
+        None => tickets::find_detail(&ctx.pool, &key, &scope, include_internal).await?,
+        Some(as_of) => match tickets::find(&ctx.pool, &key, &scope).await? {
+            Some(ticket) => ticket_as_of(&ctx, ticket.id, as_of, include_internal).await?,
+            None => None,
+        },
+    };
+    detail.map(Json).ok_or(ApiError::NotFound("ticket"))
+}
+
+/// The ticket as it stood at `as_of`, folded from its events up to then; `None` if it was not
+/// opened yet.
+async fn ticket_as_of(
+    ctx: &ApiContext,
+    id: Uuid,
+    as_of: DateTime<Utc>,
+    include_internal: bool,
+) -> Result<Option<TicketDetail>, ApiError> {
+    let events = aggregate_history_as_of(&ctx.pool, AGGREGATE_TYPE, &id.to_string(), as_of).await?;
+    Ok(tickets::fold_detail(&events, include_internal)?)
 }
 
 /// Change any subset of a ticket's fields, status and assignee included. Staff only.
