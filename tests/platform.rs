@@ -229,7 +229,7 @@ async fn save(
     body: SaveCannedReply,
     create: bool,
 ) -> Result<Response, ApiError> {
-    let metadata = ctx.metadata(&principal, &ids);
+    let metadata = ctx.metadata(&principal, &ids)?;
     let command = CannedReplyCommand::Save(body.text);
     let committed = if create {
         ctx.create::<CannedReply>(body.id, command, &metadata)
@@ -306,6 +306,11 @@ async fn a_new_aggregate_and_a_view_over_several_need_only_registration(pool: Pg
         .await;
     assert_eq!(again.status(), 409);
     assert_eq!(again.headers()["content-type"], "application/problem+json");
+
+    // A read-only role is refused by the command path itself, though the handler checks no role.
+    let auditor = app.token(ActorRole::Auditor, "auditor-1");
+    let new = json!({"id": Uuid::new_v4(), "text": "Noted"});
+    assert_eq!(app.post(path, &auditor, new).await.status(), 403);
 
     // Its events carry the same metadata and reach the bus like a ticket's.
     let actor: String = sqlx::query_scalar(

@@ -301,7 +301,7 @@ impl Principal {
     /// Which tickets this caller may see at all; others answer 404, as if they did not exist.
     pub fn ticket_scope(&self) -> TicketScope {
         match self.role {
-            ActorRole::Admin | ActorRole::Service => TicketScope::Everything,
+            ActorRole::Admin | ActorRole::Service | ActorRole::Auditor => TicketScope::Everything,
             ActorRole::Agent => TicketScope::Agent(self.sub.clone()),
             ActorRole::Customer => {
                 TicketScope::Customer(self.customer_id.clone().unwrap_or_default())
@@ -309,8 +309,9 @@ impl Principal {
         }
     }
 
+    /// Staff work with internal notes; auditors read them to check that work.
     pub fn sees_internal_notes(&self) -> bool {
-        self.role.is_staff()
+        self.role.is_staff() || self.role == ActorRole::Auditor
     }
 }
 

@@ -92,9 +92,20 @@ pub struct CommandAccepted {
 
 impl ApiContext {
     /// The metadata of one command. The clock is read here, once: whatever else the command needs
-    /// to know of the time (a ticket number's day) comes from `occurred_at`.
-    pub fn metadata(&self, principal: &Principal, ids: &RequestIds) -> EventMetadata {
-        EventMetadata {
+    /// to know of the time (a ticket number's day) comes from `occurred_at`. Every command needs
+    /// its metadata, so a read-only role is refused here whatever the handler checked.
+    pub fn metadata(
+        &self,
+        principal: &Principal,
+        ids: &RequestIds,
+    ) -> Result<EventMetadata, ApiError> {
+        if !principal.role.may_write() {
+            return Err(ApiError::Forbidden(format!(
+                "the {} role is read-only",
+                principal.role.as_str()
+            )));
+        }
+        Ok(EventMetadata {
             actor_sub: principal.sub.clone(),
             actor_role: principal.role,
             request_id: ids.request_id.clone(),
@@ -102,7 +113,7 @@ impl ApiContext {
             causation_id: None,
             occurred_at: self.clock.now(),
             source: "api".to_owned(),
-        }
+        })
     }
 
     /// Runs one command on the existing aggregate `id` of type `A` and commits its events.

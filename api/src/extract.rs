@@ -2,6 +2,8 @@
 //! understands: a field it does not declare is refused, not silently dropped, so a misspelt
 //! `isInternl` cannot turn an internal note into a public one.
 
+use std::collections::BTreeMap;
+
 use axum::body::{to_bytes, Body, Bytes};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
@@ -9,6 +11,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use http_body_util::LengthLimitError;
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde_ignored::Path;
 use serde_json::error::Category;
 use support_domain::{FieldErrors, NUL_REFUSED};
@@ -137,6 +140,21 @@ where
     }
 }
 
+/// The query parameters a query does not declare, gathered into it by `#[serde(flatten)]`, for
+/// queries that refuse them by name rather than ignore them: where a misspelt parameter would
+/// silently change the answer (`actr=agent-7` answering with everyone's actions).
+#[derive(Debug, Default, Deserialize)]
+#[serde(transparent)]
+pub struct UnknownParameters(BTreeMap<String, String>);
+
+impl UnknownParameters {
+    pub fn refuse(&self, errors: &mut FieldErrors) {
+        for name in self.0.keys() {
+            errors.push(name.clone(), "is not a parameter of this request");
+        }
+    }
+}
+
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
         ApiError::BadRequest(rejection.body_text())
@@ -145,8 +163,6 @@ impl From<QueryRejection> for ApiError {
 
 #[cfg(test)]
 mod tests {
-    use serde::Deserialize;
-
     use super::*;
 
     #[derive(Debug, Deserialize)]
@@ -209,6 +225,33 @@ mod tests {
             Err(ApiError::Validation(errors)) => assert_eq!(errors.0[0].field, "projection"),
             other => panic!("expected a validation error, got {:?}", other.map(|_| ())),
         }
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Strict {
+        known: Option<String>,
+        #[serde(flatten)]
+        unknown: UnknownParameters,
+    }
+
+    #[tokio::test]
+    async fn undeclared_parameters_are_gathered_and_a_repeated_one_is_malformed() {
+        let read = |uri: &'static str| async move {
+            let (mut parts, _) = Request::builder().uri(uri).body(()).unwrap().into_parts();
+            ApiQuery::<Strict>::from_request_parts(&mut parts, &())
+                .await
+                .map(|ApiQuery(query)| query)
+        };
+        let query = read("/x?known=a&zeta=1&alpha=2").await.unwrap();
+        assert_eq!(query.known.as_deref(), Some("a"));
+        let mut errors = FieldErrors::default();
+        query.unknown.refuse(&mut errors);
+        let fields: Vec<_> = errors.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["alpha", "zeta"]);
+        assert!(matches!(
+            read("/x?known=a&known=b").await,
+            Err(ApiError::BadRequest(_))
+        ));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The support desk service: the REST API, its auth and errors, and the `supportd` command line.
 
+pub mod audit;
 pub mod auth;
 pub mod bench;
 pub mod clock;

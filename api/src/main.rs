@@ -8,7 +8,7 @@ use support_projections::replay;
 use supportd::auth::TokenKeys;
 use supportd::settings::{check_exposure, Settings};
 use supportd::startup::{Application, Registry, Worker};
-use supportd::{bench, database, telemetry};
+use supportd::{audit, bench, database, telemetry};
 
 /// supportd: the support desk service. Configuration comes from the environment; see
 /// docs/operations.md (DATABASE_URL, NATS_URL, SUPPORTD_BIND, SUPPORTD_JWT_SECRET, ...).
@@ -34,7 +34,7 @@ enum Command {
     },
     /// Print a bearer token signed with SUPPORTD_JWT_SECRET.
     Token {
-        #[arg(long, value_parser = ["customer", "agent", "admin", "service"])]
+        #[arg(long, value_parser = role_names())]
         role: String,
         #[arg(long)]
         sub: String,
@@ -57,6 +57,9 @@ enum Command {
     },
     /// Print a new random master key for SUPPORTD_MASTER_KEY.
     MasterKey,
+    /// Print the audit log, newest first, as JSON lines (the entries of GET /api/v1/support/audit),
+    /// read from the event store at DATABASE_URL.
+    Audit(audit::AuditArgs),
     /// Drive a running service over HTTP and report what docs/benchmarks.md records: ticket
     /// creation (`--scenario create`), lists at scale (`scale`), a support desk's traffic
     /// (`mixed`).
@@ -75,6 +78,11 @@ enum DeadLetterAction {
     },
     /// Apply one again, with the events of its aggregate parked behind it.
     Retry { id: i64 },
+}
+
+/// Every role a token can carry, as `--role` accepts it.
+fn role_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(ActorRole::ALL.iter().map(|role| role.as_str()))
 }
 
 #[tokio::main]
@@ -176,6 +184,7 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", MasterKey::generate_base64());
             Ok(())
         }
+        Command::Audit(args) => audit::print(args, &settings).await,
         Command::Bench(args) => bench::run(args, &settings).await,
     }
 }

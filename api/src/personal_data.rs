@@ -160,7 +160,7 @@ pub async fn erase_personal_data(
 ) -> Result<(StatusCode, Json<ErasureReceipt>), ApiError> {
     principal.require(&[ActorRole::Admin], "erase personal data")?;
     let tickets = customer_tickets(&ctx.pool, &customer_id).await?;
-    let metadata = ctx.metadata(&principal, &ids);
+    let metadata = ctx.metadata(&principal, &ids)?;
     let receipt = erase(
         &ctx,
         &metadata,

@@ -23,7 +23,7 @@ use crate::problem::ApiError;
 use crate::rate_limit::{self, RateLimitState, RateLimiters};
 use crate::read_your_writes::Checkpoints;
 use crate::settings::Settings;
-use crate::{dead_letters, health, idempotency, openapi, personal_data, retention, tickets};
+use crate::{audit, dead_letters, health, idempotency, openapi, personal_data, retention, tickets};
 
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -57,7 +57,8 @@ impl Registry {
             routes: Router::new()
                 .merge(tickets::routes())
                 .merge(personal_data::routes())
-                .merge(dead_letters::routes()),
+                .merge(dead_letters::routes())
+                .merge(audit::routes()),
         }
     }
 

@@ -15,6 +15,8 @@ pub enum ActorRole {
     Agent,
     Admin,
     Service,
+    /// Reads everything, the audit log included, and changes nothing.
+    Auditor,
 }
 
 impl ActorRole {
@@ -23,6 +25,7 @@ impl ActorRole {
         ActorRole::Agent,
         ActorRole::Admin,
         ActorRole::Service,
+        ActorRole::Auditor,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -31,12 +34,18 @@ impl ActorRole {
             ActorRole::Agent => "agent",
             ActorRole::Admin => "admin",
             ActorRole::Service => "service",
+            ActorRole::Auditor => "auditor",
         }
     }
 
     /// Agents and admins work tickets; their public replies count as responses to the customer.
     pub fn is_staff(self) -> bool {
         matches!(self, ActorRole::Agent | ActorRole::Admin)
+    }
+
+    /// Whether the role may cause events at all: auditors only read.
+    pub fn may_write(self) -> bool {
+        self != ActorRole::Auditor
     }
 }
 
@@ -49,8 +58,9 @@ impl std::str::FromStr for ActorRole {
             "agent" => Ok(ActorRole::Agent),
             "admin" => Ok(ActorRole::Admin),
             "service" => Ok(ActorRole::Service),
+            "auditor" => Ok(ActorRole::Auditor),
             other => Err(format!(
-                "unknown role {other:?}: expected customer, agent, admin or service"
+                "unknown role {other:?}: expected customer, agent, admin, service or auditor"
             )),
         }
     }

@@ -1,5 +1,6 @@
 //! Reading the event store itself: for replays, for the relay and for the audit trail.
 
+use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
 use support_domain::{EventMetadata, RecordedEvent};
@@ -94,6 +95,34 @@ pub async fn opened_history(
     let mut conn = pool.acquire().await?;
     let events = aggregate_history(&mut *conn, aggregate_type, aggregate_id).await?;
     keys.open_all(&mut conn, events).await
+}
+
+/// The events of one aggregate up to the instant `as_of`, oldest first: those before its first
+/// event that happened after `as_of`. A prefix rather than every event up to then, since commands
+/// read the clock before they load the aggregate, and one that read it a moment earlier may come
+/// later in the stream: the events left out of a prefix never leave the aggregate half changed.
+pub async fn aggregate_history_as_of<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    aggregate_type: &str,
+    aggregate_id: &str,
+    as_of: DateTime<Utc>,
+) -> Result<Vec<RecordedEvent>, ProjectionError> {
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events e \
+         WHERE e.aggregate_type = $1 AND e.aggregate_id = $2 AND e.sequence < COALESCE(( \
+             SELECT min(later.sequence) FROM events later \
+             WHERE later.aggregate_type = $1 AND later.aggregate_id = $2 \
+             AND event_occurred_at(later.metadata) > $3), {}) \
+         ORDER BY e.sequence",
+        i64::MAX
+    );
+    let rows = sqlx::query(&sql)
+        .bind(aggregate_type)
+        .bind(aggregate_id)
+        .bind(as_of)
+        .fetch_all(executor)
+        .await?;
+    rows.iter().map(recorded_event).collect()
 }
 
 /// Where an aggregate's stream stands: its last sequence and that event's global position.

@@ -15,7 +15,7 @@ use support_domain::ticket::{
     AddComment, AgentId, EscalateTicket, OpenTicket, Ticket, TicketCommand, TicketNumber,
 };
 use support_domain::{Actor, ActorRole, RecordedEvent};
-use support_projections::event_log::{missing_aggregates, opened_history};
+use support_projections::event_log::{aggregate_history_as_of, missing_aggregates, opened_history};
 use support_projections::page::Page;
 use support_projections::tickets::{
     self, LongLists, TicketDetail, TicketKey, TicketScope, TicketView, AGGREGATE_TYPE, READ_MODEL,
@@ -30,10 +30,18 @@ use crate::numbering;
 use crate::problem::{ApiError, Problem};
 use crate::startup::ApiContext;
 use requests::{
-    AddCommentRequest, CreateTicketRequest, EscalateRequest, TicketListQuery, UpdateTicketRequest,
+    AddCommentRequest, CreateTicketRequest, EscalateRequest, TicketListQuery, TicketQuery,
+    UpdateTicketRequest,
 };
 
 const STAFF: &[ActorRole] = &[ActorRole::Agent, ActorRole::Admin];
+/// Every role but the read-only auditor.
+const WRITERS: &[ActorRole] = &[
+    ActorRole::Customer,
+    ActorRole::Agent,
+    ActorRole::Admin,
+    ActorRole::Service,
+];
 
 /// The descriptions the annotations share.
 const KEY: &str = "Ticket id (a UUID) or number (TKT-YYYYMMDD-XXXX)";
@@ -131,7 +139,7 @@ async fn answer_with_ticket(
     responses(
         (status = 201, description = "Ticket opened", body = TicketDetail, headers(("Location" = String, description = "The ticket's URL"))),
         (status = 202, description = ACCEPTED, body = CommandAccepted, headers(("Location" = String, description = "The ticket's URL"))),
-        (status = 403, description = "A customer named another customer's account", body = Problem)),
+        (status = 403, description = "An auditor, or a customer naming another customer's account", body = Problem)),
     security(("bearer" = [])))]
 pub async fn create_ticket(
     State(ctx): State<ApiContext>,
@@ -139,6 +147,7 @@ pub async fn create_ticket(
     ids: RequestIds,
     ApiJson(body): ApiJson<CreateTicketRequest>,
 ) -> Result<Response, ApiError> {
+    principal.require(WRITERS, "open tickets")?;
     let customer_id = match principal.role {
         ActorRole::Customer => {
             let own = principal.customer_id.clone();
@@ -160,7 +169,7 @@ pub async fn create_ticket(
         (ActorRole::Service, Some(Ok(on_behalf))) => on_behalf.as_str().to_owned(),
         _ => principal.sub.clone(),
     };
-    let metadata = ctx.metadata(&principal, &ids);
+    let metadata = ctx.metadata(&principal, &ids)?;
     let id = Uuid::new_v4();
     let day = metadata.occurred_at.date_naive();
     let counter = numbering::take(&ctx.pool, TicketNumber::PREFIX, day, id).await?;
@@ -191,23 +200,49 @@ pub async fn list_tickets(
     ))
 }
 
-/// One ticket, by id or by number (`TKT-YYYYMMDD-XXXX`), with its comments.
+/// One ticket, by id or by number (`TKT-YYYYMMDD-XXXX`), with its comments; with `asOf`, as it
+/// stood at that instant.
+///
+/// Who may see the ticket is decided on the ticket as it is now, as for its history.
 #[utoipa::path(get, path = "/api/v1/support/tickets/{key}", tag = "tickets",
-    params(("key" = String, Path, description = KEY)),
+    params(("key" = String, Path, description = KEY), TicketQuery),
     responses((status = 200, description = "The ticket", body = TicketDetail),
-        (status = 404, description = NOT_FOUND, body = Problem)),
+        (status = 404, description = "No such ticket, or one the caller may not see, or not opened yet at asOf", body = Problem),
+        (status = 422, description = "asOf is not an RFC 3339 instant, or a parameter is unknown (all are listed)", body = Problem)),
     security(("bearer" = [])))]
 pub async fn get_ticket(
     State(ctx): State<ApiContext>,
     principal: Principal,
     Path(key): Path<String>,
+    ApiQuery(query): ApiQuery<TicketQuery>,
 ) -> Result<Json<TicketDetail>, ApiError> {
+    let as_of = query.parse().map_err(ApiError::Validation)?;
     let key = TicketKey::parse(&key).ok_or(ApiError::NotFound("ticket"))?;
     let scope = principal.ticket_scope();
-    tickets::find_detail(&ctx.pool, &key, &scope, principal.sees_internal_notes())
-        .await?
-        .map(Json)
-        .ok_or(ApiError::NotFound("ticket"))
+    let include_internal = principal.sees_internal_notes();
+    let detail = match as_of {
+        None => tickets::find_detail(&ctx.pool, &key, &scope, include_internal).await?,
+        Some(as_of) => match tickets::find(&ctx.pool, &key, &scope).await? {
+            Some(ticket) => ticket_as_of(&ctx, ticket.id, as_of, include_internal).await?,
+            None => None,
+        },
+    };
+    detail.map(Json).ok_or(ApiError::NotFound("ticket"))
+}
+
+/// The ticket as it stood at `as_of`, folded from its events up to then; `None` if it was not
+/// opened yet.
+async fn ticket_as_of(
+    ctx: &ApiContext,
+    id: Uuid,
+    as_of: DateTime<Utc>,
+    include_internal: bool,
+) -> Result<Option<TicketDetail>, ApiError> {
+    let mut conn = ctx.pool.acquire().await?;
+    let events =
+        aggregate_history_as_of(&mut *conn, AGGREGATE_TYPE, &id.to_string(), as_of).await?;
+    let events = ctx.data_keys.open_all(&mut conn, events).await?;
+    Ok(tickets::fold_detail(&events, include_internal)?)
 }
 
 /// Change any subset of a ticket's fields, status and assignee included. Staff only.
@@ -218,7 +253,7 @@ pub async fn get_ticket(
     responses(
         (status = 200, description = "The ticket after the change", body = TicketDetail, headers(("Location" = String, description = "The ticket's URL"))),
         (status = 202, description = ACCEPTED, body = CommandAccepted, headers(("Location" = String, description = "The ticket's URL"))),
-        (status = 403, description = "Customers and services cannot change tickets", body = Problem),
+        (status = 403, description = "Customers, services and auditors cannot change tickets", body = Problem),
         (status = 404, description = NOT_FOUND, body = Problem),
         (status = 409, description = "Illegal transition (lists allowedStatuses), the assignee rule, a final ticket, a resolutionNote for a resolved ticket, or a concurrent change", body = Problem)),
     security(("bearer" = [])))]
@@ -243,7 +278,7 @@ pub async fn update_ticket(
             ));
         }
     }
-    let metadata = ctx.metadata(&principal, &ids);
+    let metadata = ctx.metadata(&principal, &ids)?;
     let committed = ctx
         .execute::<Ticket>(id, TicketCommand::Update(update), &metadata)
         .await?;
@@ -256,7 +291,7 @@ pub async fn update_ticket(
     responses(
         (status = 201, description = "The ticket with the comment", body = TicketDetail, headers(("Location" = String, description = "The ticket's URL"))),
         (status = 202, description = ACCEPTED, body = CommandAccepted, headers(("Location" = String, description = "The ticket's URL"))),
-        (status = 403, description = "Services cannot comment; customers cannot post internal notes", body = Problem),
+        (status = 403, description = "Services and auditors cannot comment; customers cannot post internal notes", body = Problem),
         (status = 404, description = NOT_FOUND, body = Problem),
         (status = 409, description = "The ticket is final, or a concurrent change", body = Problem)),
     security(("bearer" = [])))]
@@ -279,7 +314,7 @@ pub async fn add_comment(
         body,
         visibility,
     });
-    let metadata = ctx.metadata(&principal, &ids);
+    let metadata = ctx.metadata(&principal, &ids)?;
     let committed = ctx.execute::<Ticket>(id, command, &metadata).await?;
     Ok(answer_with_ticket(&ctx, StatusCode::CREATED, committed, &principal).await)
 }
@@ -290,7 +325,7 @@ pub async fn add_comment(
     responses(
         (status = 200, description = "The ticket one level up", body = TicketDetail, headers(("Location" = String, description = "The ticket's URL"))),
         (status = 202, description = ACCEPTED, body = CommandAccepted, headers(("Location" = String, description = "The ticket's URL"))),
-        (status = 403, description = "Customers and services cannot escalate", body = Problem),
+        (status = 403, description = "Customers, services and auditors cannot escalate", body = Problem),
         (status = 404, description = NOT_FOUND, body = Problem),
         (status = 409, description = "The ticket is resolved or final, or a concurrent change", body = Problem)),
     security(("bearer" = [])))]
@@ -308,7 +343,7 @@ pub async fn escalate_ticket(
         caller: principal.caller(),
         reason,
     });
-    let metadata = ctx.metadata(&principal, &ids);
+    let metadata = ctx.metadata(&principal, &ids)?;
     let committed = ctx.execute::<Ticket>(id, command, &metadata).await?;
     Ok(answer_with_ticket(&ctx, StatusCode::OK, committed, &principal).await)
 }

@@ -18,6 +18,8 @@ use utoipa::openapi::schema::{
 };
 use utoipa::openapi::{KnownFormat, OpenApi, RefOr};
 use utoipa::{IntoParams, Modify, ToSchema};
+
+use crate::extract::UnknownParameters;
 use uuid::Uuid;
 
 /// Tells an explicit `null` (`Some(None)`) from an absent field (`None`).
@@ -483,6 +485,39 @@ pub struct TicketListQuery {
     pub limit: Option<String>,
     /// The `nextCursor` of the previous page, unchanged: the page that follows it.
     pub cursor: Option<String>,
+}
+
+/// The query of `GET /tickets/{key}`. A parameter it does not know is refused: a misspelt `asOf`
+/// would otherwise answer with the ticket as it is now.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct TicketQuery {
+    /// Show the ticket as it stood at this instant, rebuilt from its events up to then: 404 if it
+    /// was not opened yet.
+    #[param(value_type = Option<DateTime<Utc>>)]
+    pub as_of: Option<String>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    pub unknown: UnknownParameters,
+}
+
+impl TicketQuery {
+    /// The instant to show the ticket at; `None` for now.
+    pub fn parse(&self) -> Result<Option<DateTime<Utc>>, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        self.unknown.refuse(&mut errors);
+        let as_of = self.as_of.as_deref().and_then(|as_of| {
+            let instant = DateTime::parse_from_rfc3339(as_of)
+                .map(|instant| instant.with_timezone(&Utc))
+                .map_err(|_| {
+                    "must be an RFC 3339 instant, such as 2026-11-25T00:00:00Z".to_owned()
+                });
+            errors.take("asOf", instant)
+        });
+        errors.into_result()?;
+        Ok(as_of)
+    }
 }
 
 /// Reads a date or an instant; a bare date means the start of that UTC day, or of the next day

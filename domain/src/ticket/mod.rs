@@ -58,6 +58,8 @@ pub enum TicketError {
     Erased,
     #[error("only admins and the retention worker erase personal data")]
     ErasureForbidden,
+    #[error("the auditor role reads tickets and changes none")]
+    ReadOnlyCaller,
 }
 
 fn allowed_next(allowed: &[TicketStatus]) -> String {
@@ -88,9 +90,9 @@ impl DomainError for TicketError {
             TicketError::RelatedToItself => Refusal::InvalidField {
                 field: "relatedTickets",
             },
-            TicketError::CustomerInternalComment | TicketError::ErasureForbidden => {
-                Refusal::Forbidden
-            }
+            TicketError::CustomerInternalComment
+            | TicketError::ErasureForbidden
+            | TicketError::ReadOnlyCaller => Refusal::Forbidden,
         }
     }
 }
@@ -191,10 +193,12 @@ impl Ticket {
 
     /// Customers reach their own tickets, agents theirs and the unassigned queue; to anyone else
     /// the ticket does not exist. Decided here, on the write model, so that a ticket just opened
-    /// can be worked at once and an agent unassigned a moment ago cannot act on it.
+    /// can be worked at once and an agent unassigned a moment ago cannot act on it. Auditors see
+    /// every ticket but may change none.
     fn check_access(&self, caller: &Caller) -> Result<(), TicketError> {
         let visible = match caller.actor.role {
             ActorRole::Admin | ActorRole::Service => true,
+            ActorRole::Auditor => return Err(TicketError::ReadOnlyCaller),
             ActorRole::Agent => self
                 .assignee
                 .as_ref()

@@ -581,6 +581,34 @@ async fn access_is_decided_on_the_write_model() {
         }]);
 }
 
+#[tokio::test]
+async fn an_auditor_changes_no_ticket() {
+    let auditor = caller(ActorRole::Auditor);
+    let mut retitle = UpdateTicket::by(auditor.clone());
+    retitle.title = Some(TicketTitle::parse("Renamed").unwrap());
+    let commands = [
+        TicketCommand::Update(retitle),
+        TicketCommand::AddComment(AddComment {
+            comment_id: Uuid::from_u128(99),
+            caller: auditor.clone(),
+            body: CommentBody::parse("Noted").unwrap(),
+            visibility: CommentVisibility::Internal,
+        }),
+        TicketCommand::Escalate(EscalateTicket {
+            caller: auditor,
+            reason: Reason::parse("Audit").unwrap(),
+        }),
+    ];
+    for command in commands {
+        TicketTest::with(())
+            .given(vec![opened()])
+            .when_async(command)
+            .await
+            .then_expect_error(TicketError::ReadOnlyCaller);
+    }
+    assert_eq!(TicketError::ReadOnlyCaller.refusal(), Refusal::Forbidden);
+}
+
 #[test]
 fn every_ticket_error_has_a_refusal_kind() {
     assert_eq!(

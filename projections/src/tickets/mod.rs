@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::schema;
 
-pub use projector::TicketsProjection;
+pub use projector::{fold_detail, TicketsProjection};
 pub use queries::{find, find_detail, list, LongLists, TicketFilter, TicketKey, TicketScope};
 
 pub const AGGREGATE_TYPE: &str = "ticket";

@@ -9,12 +9,12 @@ use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
 use sqlx::types::Json;
 use sqlx::{PgConnection, Postgres};
-use support_domain::ticket::{TicketContent, TicketEvent, TicketStatus};
+use support_domain::ticket::{CommentVisibility, TicketContent, TicketEvent, TicketStatus};
 use support_domain::{RecordedEvent, ERASED};
 use uuid::Uuid;
 
 use super::counts::CountChanges;
-use super::{AGGREGATE_TYPE, READ_MODEL};
+use super::{CommentView, TicketDetail, TicketView, AGGREGATE_TYPE, READ_MODEL};
 use crate::copy_rows::copy_rows;
 use crate::{Projection, ProjectionError};
 
@@ -192,6 +192,19 @@ struct CommentRow {
     body: String,
     visibility: &'static str,
     created_at: DateTime<Utc>,
+}
+
+impl CommentRow {
+    fn into_view(self) -> CommentView {
+        CommentView {
+            id: self.id,
+            author_sub: self.author_sub,
+            author_role: self.author_role.to_owned(),
+            body: self.body,
+            visibility: self.visibility.to_owned(),
+            created_at: self.created_at,
+        }
+    }
 }
 
 struct Fold {
@@ -408,6 +421,66 @@ struct NewRow {
 }
 
 impl NewRow {
+    /// The row as the API shows it, with the link lists the row leaves to `apply`.
+    fn into_view(self, related_tickets: Vec<Uuid>, related_incidents: Vec<Uuid>) -> TicketView {
+        let NewRow {
+            id,
+            version,
+            created_at,
+            updated_at,
+            ticket_number,
+            title,
+            description,
+            priority,
+            status,
+            category,
+            channel,
+            customer_id,
+            customer_name,
+            customer_email,
+            assigned_to,
+            resolved_at,
+            resolution_note,
+            response_at,
+            escalation_level,
+            affected_systems,
+            tags,
+            created_by,
+            closed_at: _,
+        } = self;
+        TicketView {
+            id,
+            ticket_number,
+            title,
+            description,
+            priority: priority.to_owned(),
+            status: status.to_owned(),
+            category: category.to_owned(),
+            channel: channel.to_owned(),
+            customer_id,
+            customer_name,
+            customer_email,
+            assigned_to,
+            // No event sets a ticket's SLA yet: these are the columns' defaults.
+            sla_id: None,
+            response_deadline: None,
+            resolution_deadline: None,
+            sla_breached: false,
+            response_at,
+            resolved_at,
+            resolution_note,
+            escalation_level,
+            related_tickets,
+            related_incidents,
+            tags,
+            affected_systems,
+            created_by,
+            created_at,
+            updated_at,
+            version,
+        }
+    }
+
     fn opened(
         ticket_number: &str,
         content: TicketContent,
@@ -454,6 +527,22 @@ impl NewRow {
         }
     }
 
+    /// Replaces its personal fields with the erased marker, as `apply` does in SQL.
+    fn erase(&mut self) {
+        let erased = || ERASED.to_owned();
+        self.title = erased();
+        self.description = erased();
+        for field in [
+            &mut self.customer_name,
+            &mut self.customer_email,
+            &mut self.resolution_note,
+        ] {
+            if field.is_some() {
+                *field = Some(erased());
+            }
+        }
+    }
+
     /// Takes in a change that follows this row's version, as `update_rows` would make it.
     fn absorb(&mut self, change: &FoldedChange) {
         fn take<T: Clone>(column: &mut T, value: &Option<T>) {
@@ -485,6 +574,84 @@ impl NewRow {
             self.closed_at = change.closed_at;
         }
     }
+}
+
+/// The ticket as its events leave it, with the comments `include_internal` lets through, folded in
+/// memory as the projector writes it: the opening's new row, which each later event's change
+/// is absorbed into. Given the events up to an instant, the ticket as it stood then; `None`
+/// without events.
+pub fn fold_detail(
+    events: &[RecordedEvent],
+    include_internal: bool,
+) -> Result<Option<TicketDetail>, ProjectionError> {
+    let mut events = events.iter();
+    let Some(first) = events.next() else {
+        return Ok(None);
+    };
+    let (
+        TicketEvent::TicketOpened {
+            ticket_number,
+            content,
+            created_by,
+            ..
+        },
+        target,
+    ) = decode(first)?
+    else {
+        return Err(ProjectionError::undecodable_event(
+            first,
+            "a ticket's first event is its opening",
+        ));
+    };
+    let mut row = NewRow::opened(ticket_number.as_str(), content, created_by, &target);
+    let (mut related_tickets, mut related_incidents) = (Vec::new(), Vec::new());
+    let mut comments = Vec::new();
+    for recorded in events {
+        let (event, target) = decode(recorded)?;
+        if Fold::folds(&event) {
+            let fold = Fold::of(vec![(event, target)]);
+            row.absorb(&fold.change);
+            comments.extend(fold.comments);
+            continue;
+        }
+        row.version = target.sequence;
+        row.updated_at = target.at;
+        // As `apply` edits the link lists: `array_append`, and `array_remove` of every copy.
+        match event {
+            TicketEvent::TicketRelatedTicketLinked { related_ticket_id } => {
+                related_tickets.push(related_ticket_id)
+            }
+            TicketEvent::TicketRelatedTicketUnlinked { related_ticket_id } => {
+                related_tickets.retain(|id| *id != related_ticket_id)
+            }
+            TicketEvent::TicketIncidentLinked { incident_id } => {
+                related_incidents.push(incident_id)
+            }
+            TicketEvent::TicketIncidentUnlinked { incident_id } => {
+                related_incidents.retain(|id| *id != incident_id)
+            }
+            // As `apply` scrubs the row and its comments.
+            TicketEvent::PersonalDataErased { .. } => {
+                row.erase();
+                for comment in &mut comments {
+                    comment.body = ERASED.to_owned();
+                }
+            }
+            _ => {
+                return Err(ProjectionError::undecodable_event(
+                    recorded,
+                    "a ticket is opened only once",
+                ))
+            }
+        }
+    }
+    comments.retain(|c| include_internal || c.visibility == CommentVisibility::Public.as_str());
+    // In the order `find_detail` reads them.
+    comments.sort_by_key(|c| (c.created_at, c.id));
+    Ok(Some(TicketDetail {
+        ticket: row.into_view(related_tickets, related_incidents),
+        comments: Json(comments.into_iter().map(CommentRow::into_view).collect()),
+    }))
 }
 
 /// Applies one event on its own: to a ticket whose batch edits a list of links. Openings are
@@ -629,7 +796,7 @@ mod tests {
 
     use super::*;
     use crate::personal_data::{DataKeys, MasterKey};
-    use crate::tickets::Snapshot;
+    use crate::tickets::{find_detail, Snapshot, TicketKey, TicketScope};
 
     /// Builds each ticket's events as the store records them, in an interleaved global order.
     struct Stream {
@@ -754,6 +921,18 @@ mod tests {
         );
         s.record(a, status(InProgress, Resolved, Some("Fixed")));
         s.record(c, TicketEvent::TicketIncidentLinked { incident_id: b });
+        s.record(
+            c,
+            TicketEvent::TicketCommentAdded {
+                comment_id: Uuid::new_v4(),
+                author: Actor {
+                    sub: "agent-1".into(),
+                    role: ActorRole::Agent,
+                },
+                body: CommentBody::parse("Same cause as the outage").unwrap(),
+                visibility: CommentVisibility::Internal,
+            },
+        );
         let d = s.open(4);
         s.record(
             d,
@@ -847,6 +1026,43 @@ mod tests {
         }
         let redelivered = rebuild(&pool, &[&events[..14], &events[6..], &events]).await;
         assert_eq!(redelivered, expected, "overlapping redeliveries");
+    }
+
+    /// Folded in memory, a ticket's events give the ticket the read model shows after them, at
+    /// every point of the stream: a ticket as of an instant is the projection's, not a copy of it.
+    #[sqlx::test(migrations = "../migrations")]
+    async fn a_tickets_events_fold_into_the_ticket_the_read_model_shows(pool: PgPool) {
+        let events = stream().events;
+        for end in 1..=events.len() {
+            rebuild(&pool, &[&events[..end]]).await;
+            let ids: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM tickets")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+            for id in ids {
+                let own: Vec<RecordedEvent> = events[..end]
+                    .iter()
+                    .filter(|e| e.aggregate_id == id.to_string())
+                    .cloned()
+                    .collect();
+                for include_internal in [true, false] {
+                    let projected = find_detail(
+                        &pool,
+                        &TicketKey::Id(id),
+                        &TicketScope::Everything,
+                        include_internal,
+                    )
+                    .await
+                    .unwrap();
+                    assert_eq!(
+                        fold_detail(&own, include_internal).unwrap(),
+                        projected,
+                        "{id} after {end} events, internal notes: {include_internal}"
+                    );
+                }
+            }
+        }
+        assert_eq!(fold_detail(&[], true).unwrap(), None);
     }
 
     #[sqlx::test(migrations = "../migrations")]
