@@ -52,22 +52,22 @@ pub async fn sweep(
     let swept = async {
         let cutoff = now - keep_for;
         let mut receipts = Vec::new();
-        let mut after = (DateTime::<Utc>::MIN_UTC, Uuid::nil());
+        let mut after: Option<(DateTime<Utc>, Uuid)> = None;
         loop {
             let page: Vec<(DateTime<Utc>, Uuid)> = sqlx::query_as(
                 "SELECT closed_at, id FROM tickets \
                  WHERE closed_at IS NOT NULL AND personal_data_erased_at IS NULL \
-                     AND closed_at < $1 AND (closed_at, id) > ($2, $3) \
+                     AND closed_at < $1 AND ($2::timestamptz IS NULL OR (closed_at, id) > ($2, $3)) \
                  ORDER BY closed_at, id LIMIT $4",
             )
             .bind(cutoff)
-            .bind(after.0)
-            .bind(after.1)
+            .bind(after.map(|a| a.0))
+            .bind(after.map(|a| a.1))
             .bind(PAGE)
             .fetch_all(&ctx.pool)
             .await?;
             let Some(last) = page.last() else { break };
-            after = *last;
+            after = Some(*last);
             for (_, id) in &page {
                 let metadata = EventMetadata {
                     actor_sub: RETENTION_ACTOR.to_owned(),
