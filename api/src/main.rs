@@ -25,8 +25,9 @@ enum Command {
     Serve,
     /// Run only the HTTP API.
     Api,
-    /// Run only the named workers: `relay` (one leader at a time; others stand by) and
-    /// `projection-<read model>` (`projection-tickets`). Serves /healthz, /readyz and /metrics on
+    /// Run only the named workers: `relay` (one leader at a time; others stand by),
+    /// `projection-<read model>` (`projection-tickets`) and `retention` (erases personal data past
+    /// SUPPORTD_RETENTION_DAYS; idle when unset). Serves /healthz, /readyz and /metrics on
     /// SUPPORTD_WORKER_BIND.
     Worker {
         #[arg(required = true)]
