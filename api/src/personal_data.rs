@@ -203,18 +203,34 @@ pub async fn erase(
     };
     let mut erased = Vec::new();
     let mut last = None;
+    // A failure part way (the database gone, a concurrent change) still records what was erased
+    // before it, then answers the failure: a retry erases the rest under a receipt of its own.
+    let mut failure = None;
     for &id in tickets {
         let command = TicketCommand::ErasePersonalData(ErasePersonalData {
             caller: caller.clone(),
             reason,
             receipt_id,
         });
-        let committed = ctx.execute::<Ticket>(id, command, metadata).await?;
+        let committed = match ctx.execute::<Ticket>(id, command, metadata).await {
+            Ok(committed) => committed,
+            Err(error) => {
+                failure = Some(error);
+                break;
+            }
+        };
         // A head at this receipt's event means this erasure destroyed the key.
         if let Some(head) = committed.head {
-            if erased_by(&ctx.pool, id, head.sequence, receipt_id).await? {
-                erased.push(id);
-                last = Some(committed);
+            match erased_by(&ctx.pool, id, head.sequence, receipt_id).await {
+                Ok(true) => {
+                    erased.push(id);
+                    last = Some(committed);
+                }
+                Ok(false) => {}
+                Err(error) => {
+                    failure = Some(error.into());
+                    break;
+                }
             }
         }
     }
@@ -228,8 +244,8 @@ pub async fn erase(
         erased_by: metadata.actor_sub.clone(),
     };
     // Retention finds nothing to keep a receipt of when another process erased the ticket first.
-    if receipt.tickets.is_empty() && receipt.customer_id.is_none() {
-        return Ok(receipt);
+    if receipt.tickets.is_empty() && (receipt.customer_id.is_none() || failure.is_some()) {
+        return failure.map_or(Ok(receipt), Err);
     }
     sqlx::query(
         "INSERT INTO personal_data_erasures \
@@ -244,6 +260,9 @@ pub async fn erase(
     .bind(&receipt.tickets)
     .execute(&ctx.pool)
     .await?;
+    if let Some(failure) = failure {
+        return Err(failure);
+    }
     // Tickets are erased one after another: once the last shows, the read model shows them all
     // but for ones another batch carried, which follow within moments.
     if let (Some(committed), Some(head)) = (&last, last.as_ref().and_then(|c| c.head)) {
