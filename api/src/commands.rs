@@ -20,6 +20,7 @@ use support_domain::recorded::decode_event;
 use support_domain::{DomainError, EventMetadata, PersonalData};
 use support_projections::event_log::{stream_head, StreamHead};
 use support_projections::personal_data::{field_binding, open_fields, DataKey, DataKeys};
+use support_projections::Redacted;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -195,7 +196,7 @@ impl ApiContext {
             None => stream_head(&self.pool, A::TYPE, &id.to_string())
                 .await
                 .unwrap_or_else(|error| {
-                    tracing::warn!(error = %error, "cannot read the stream head of a command");
+                    tracing::warn!(error = %Redacted(&error), "cannot read the stream head of a command");
                     None
                 }),
         };
@@ -233,7 +234,7 @@ impl ApiContext {
                 )
                 .await
                 .unwrap_or_else(|error| {
-                    tracing::warn!(error = %error, "cannot read back a committed command");
+                    tracing::warn!(error = %Redacted(error.as_ref()), "cannot read back a committed command");
                     None
                 }),
             None => None,
@@ -263,7 +264,9 @@ async fn load<A: CommandAggregate>(
     keys: &DataKeys,
     id: &str,
 ) -> Result<Loaded<A>, AggregateError<A::Error>> {
-    let unknown = |e: &dyn std::fmt::Display| AggregateError::UnexpectedError(e.to_string().into());
+    // Errors stay typed, not text: the API answers an unreachable database with 503 by its type,
+    // and logs a serde error (which can quote an opened personal field) by its kind only.
+    let unknown = |e: Box<dyn std::error::Error + Send + Sync>| AggregateError::UnexpectedError(e);
     let rows: Vec<(i64, String, serde_json::Value, Option<Vec<u8>>)> = sqlx::query_as(
         "SELECT e.sequence, e.event_type, e.payload, k.sealed_key FROM events e \
          LEFT JOIN data_keys k ON k.aggregate_type = e.aggregate_type \
@@ -274,9 +277,12 @@ async fn load<A: CommandAggregate>(
     .bind(id)
     .fetch_all(pool)
     .await
-    .map_err(|e| unknown(&e))?;
+    .map_err(|e| unknown(e.into()))?;
     let key = match rows.first().and_then(|row| row.3.as_deref()) {
-        Some(sealed) => Some(keys.unseal(A::TYPE, id, sealed).map_err(|e| unknown(&e))?),
+        Some(sealed) => Some(
+            keys.unseal(A::TYPE, id, sealed)
+                .map_err(|e| unknown(e.into()))?,
+        ),
         None => None,
     };
     let binding = field_binding(A::TYPE, id);
@@ -293,12 +299,10 @@ async fn load<A: CommandAggregate>(
             _ => None,
         }
         .ok_or_else(|| {
-            unknown(&format!(
-                "event {sequence} of {id} is not tagged with its type"
-            ))
+            unknown(format!("event {sequence} of {id} is not tagged with its type").into())
         })?;
-        open_fields(key.as_ref(), &binding, &mut payload).map_err(|e| unknown(&e))?;
-        let event: A::Event = decode_event(&event_type, &payload).map_err(|e| unknown(&e))?;
+        open_fields(key.as_ref(), &binding, &mut payload).map_err(|e| unknown(e.into()))?;
+        let event: A::Event = decode_event(&event_type, &payload).map_err(|e| unknown(e.into()))?;
         context.aggregate.apply(event);
         context.current_sequence = sequence as usize;
     }

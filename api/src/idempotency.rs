@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, TimeDelta, Utc};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
+use support_projections::Redacted;
 use tracing::Instrument;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use uuid::Uuid;
@@ -92,11 +93,12 @@ pub async fn replay_or_run(
     );
     match run.await {
         Ok(response) => Ok(response),
-        Err(failure) => {
-            // The handler panicked: a 500, so the key is let go as for any 5xx.
+        Err(_) => {
+            // The handler panicked: a 500, so the key is let go as for any 5xx. The panic's
+            // message is left out of the logged error: it can hold any value of the request.
             claim.release(&ctx.pool).await;
             Err(ApiError::Internal(anyhow::anyhow!(
-                "the request failed: {failure}"
+                "the request's handler panicked"
             )))
         }
     }
@@ -300,7 +302,7 @@ impl Claim {
         if let Err(error) = kept {
             // The command ran; its answer still goes out. Retries of this key answer 409 until it
             // expires, which is safer than running the command twice.
-            tracing::warn!(error = %error, "cannot keep the answer to an Idempotency-Key");
+            tracing::warn!(error = %Redacted(&error), "cannot keep the answer to an Idempotency-Key");
         }
         Response::from_parts(parts, Body::from(body))
     }
@@ -316,7 +318,7 @@ impl Claim {
         .execute(pool)
         .await;
         if let Err(error) = released {
-            tracing::warn!(error = %error, "cannot let go of an Idempotency-Key; it answers 409 until it expires");
+            tracing::warn!(error = %Redacted(&error), "cannot let go of an Idempotency-Key; it answers 409 until it expires");
         }
     }
 }
@@ -334,7 +336,7 @@ async fn delete_expired(pool: &PgPool, expired: DateTime<Utc>) {
     .execute(pool)
     .await;
     if let Err(error) = deleted {
-        tracing::warn!(error = %error, "cannot delete expired Idempotency-Keys");
+        tracing::warn!(error = %Redacted(&error), "cannot delete expired Idempotency-Keys");
     }
 }
 

@@ -14,6 +14,7 @@ use support_domain::ticket::{ErasePersonalData, ErasureReason, Ticket, TicketCom
 use support_domain::{ActorRole, EventMetadata};
 use support_projections::event_log::opened_history;
 use support_projections::tickets::{self, TicketDetail, TicketKey, TicketScope, READ_MODEL};
+use support_projections::Redacted;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -277,7 +278,7 @@ pub async fn erase(
             )
             .await;
         if let Err(error) = shown {
-            tracing::warn!(error = %error, "cannot wait for an erasure to reach the read model");
+            tracing::warn!(error = %Redacted(error.as_ref()), "cannot wait for an erasure to reach the read model");
         }
     }
     Ok(receipt)

@@ -6,7 +6,7 @@ use axum::Json;
 use cqrs_es::AggregateError;
 use serde::Serialize;
 use support_domain::{DomainError, FieldError, FieldErrors, Refusal};
-use support_projections::database_unavailable;
+use support_projections::{database_unavailable, Redacted};
 use utoipa::ToSchema;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -148,7 +148,9 @@ impl IntoResponse for ApiError {
         let (status, slug, title) = self.kind();
         let detail = match &self {
             ApiError::Internal(error) => {
-                tracing::error!(error = ?error, "request failed");
+                // Its chain can hold a serde or PostgreSQL message quoting a value of the request
+                // or of an event, so only what `Redacted` keeps of it is logged.
+                tracing::error!(error = %Redacted(error.as_ref()), "request failed");
                 "the request could not be completed; it has been logged".to_owned()
             }
             ApiError::Validation(errors) if errors.0.len() == 1 => {
@@ -198,7 +200,7 @@ impl IntoResponse for ApiError {
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
         if database_unavailable(&error) {
-            tracing::warn!(error = %error, "database unavailable");
+            tracing::warn!(error = %Redacted(&error), "database unavailable");
             return ApiError::Unavailable("the database is unavailable; retry shortly".to_owned());
         }
         ApiError::Internal(error.into())
@@ -213,6 +215,12 @@ impl From<support_projections::ProjectionError> for ApiError {
         }
     }
 }
+
+/// The event store's error as the source of a 500. Boxed by anyhow itself, its type would be
+/// hidden from `Redacted`, which could then not tell a serde error that quotes a value.
+#[derive(Debug, thiserror::Error)]
+#[error("the event store failed")]
+struct EventStoreError(#[source] Box<dyn std::error::Error + Send + Sync>);
 
 /// Every aggregate's errors, by the kind each says it is.
 impl<E: DomainError> From<AggregateError<E>> for ApiError {
@@ -236,15 +244,15 @@ impl<E: DomainError> From<AggregateError<E>> for ApiError {
                 allowed_statuses: None,
             },
             AggregateError::DatabaseConnectionError(error) => {
-                tracing::warn!(error = %error, "event store unavailable");
+                tracing::warn!(error = %Redacted(error.as_ref()), "event store unavailable");
                 ApiError::Unavailable("the event store is unavailable; retry shortly".to_owned())
             }
             AggregateError::UnexpectedError(error) => match error.downcast::<sqlx::Error>() {
                 Ok(sqlx_error) => ApiError::from(*sqlx_error),
-                Err(other) => ApiError::Internal(anyhow::anyhow!(other)),
+                Err(other) => ApiError::Internal(EventStoreError(other).into()),
             },
             AggregateError::DeserializationError(error) => {
-                ApiError::Internal(anyhow::anyhow!(error))
+                ApiError::Internal(EventStoreError(error).into())
             }
         }
     }

@@ -9,7 +9,7 @@ use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use support_projections::event_log::StreamHead;
 use support_projections::read_model::{checkpoint, parse_announcement, shows, APPLIED_CHANNEL};
-use support_projections::Projections;
+use support_projections::{Projections, Redacted};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -73,7 +73,7 @@ impl Checkpoints {
                 // The connection dropped and announcements may have been missed: read them.
                 Ok(None) => self.reload().await,
                 Err(error) => {
-                    tracing::warn!(error = %error, "lost the projection_applied listener; reconnecting");
+                    tracing::warn!(error = %Redacted(&error), "lost the projection_applied listener; reconnecting");
                     tokio::time::sleep(Duration::from_millis(500)).await;
                     self.reload().await;
                 }

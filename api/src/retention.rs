@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use support_domain::ticket::ErasureReason;
 use support_domain::{ActorRole, EventMetadata};
+use support_projections::Redacted;
 use uuid::Uuid;
 
 use crate::personal_data::{erase, ErasureReceipt};
@@ -29,7 +30,7 @@ pub async fn run(ctx: ApiContext, keep_for: TimeDelta) {
                 tracing::info!(tickets = receipts.len(), "retention erased personal data")
             }
             Ok(_) => {}
-            Err(error) => tracing::warn!(error = %error, "the retention sweep failed"),
+            Err(error) => tracing::warn!(error = %Redacted(&error), "the retention sweep failed"),
         }
     }
 }

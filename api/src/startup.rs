@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -16,6 +17,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use tracing::Span;
 
 use crate::auth::TokenVerifier;
 use crate::clock::Clock;
@@ -270,6 +272,35 @@ async fn record_latency(request: Request, next: Next) -> Response {
     response
 }
 
+/// The span of a request: its method, route template and id. Not the URI, whose query string
+/// holds what agents search for (`?q=`), nor headers, which hold the bearer token.
+fn request_span(request: &Request) -> Span {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str());
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        route,
+        request_id,
+        status = tracing::field::Empty,
+        latency_ms = tracing::field::Empty,
+    )
+}
+
+/// The answer's status and latency, on the request's span; nothing of its headers or body.
+fn record_response(response: &Response, latency: Duration, span: &Span) {
+    span.record("status", response.status().as_u16());
+    span.record("latency_ms", latency.as_millis() as u64);
+    tracing::debug!("finished processing request");
+}
+
 fn with_common_layers(router: Router<ApiContext>, context: ApiContext) -> Router {
     router
         .fallback(|| async { ApiError::NotFound("resource") })
@@ -279,7 +310,11 @@ fn with_common_layers(router: Router<ApiContext>, context: ApiContext) -> Router
         .layer(middleware::from_fn(record_latency))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_response(record_response),
+        )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(context)
 }

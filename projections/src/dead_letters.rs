@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use crate::personal_data::DataKeys;
 use crate::projection::Projections;
 use crate::read_model::{announce, apply_guarded, lock, Positions};
-use crate::{event_log, ProjectionError};
+use crate::{event_log, ProjectionError, Redacted};
 
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -176,7 +176,7 @@ pub async fn retry(
         if events.is_empty() {
             events.push(
                 serde_json::from_str::<RecordedEvent>(&letter.message)
-                    .map_err(|e| ProjectionError::undecodable("the dead letter", e))?,
+                    .map_err(|e| ProjectionError::undecodable("the dead letter", Redacted(&e)))?,
             );
         }
         let refs: Vec<&RecordedEvent> = events.iter().collect();
@@ -211,12 +211,14 @@ pub async fn retry(
         }
         Err(error) => {
             tx.rollback().await?;
+            // Kept and answered without the values an error can quote: see `Redacted`.
+            let error = Redacted(&error).to_string();
             sqlx::query("UPDATE dead_letters SET retries = retries + 1, error = $2 WHERE id = $1")
                 .bind(id)
-                .bind(error.to_string())
+                .bind(&error)
                 .execute(pool)
                 .await?;
-            Err(RetryError::StillFailing(error.to_string()))
+            Err(RetryError::StillFailing(error))
         }
     }
 }

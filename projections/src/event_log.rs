@@ -6,7 +6,7 @@ use sqlx::{PgConnection, PgPool, Row};
 use support_domain::{EventMetadata, RecordedEvent};
 
 use crate::personal_data::DataKeys;
-use crate::ProjectionError;
+use crate::{ProjectionError, Redacted};
 
 /// The columns `recorded_event` reads, for queries that select events.
 pub const EVENT_COLUMNS: &str = "e.aggregate_type, e.aggregate_id, e.sequence, e.global_position, \
@@ -30,7 +30,7 @@ pub fn recorded_event(row: &PgRow) -> Result<RecordedEvent, ProjectionError> {
     }
     .ok_or_else(|| undecodable(&"payload is not tagged with its type"))?;
     let metadata: EventMetadata =
-        serde_json::from_value(row.try_get("metadata")?).map_err(|e| undecodable(&e))?;
+        serde_json::from_value(row.try_get("metadata")?).map_err(|e| undecodable(&Redacted(&e)))?;
     Ok(RecordedEvent {
         event_id: RecordedEvent::derive_event_id(&aggregate_type, &aggregate_id, sequence),
         occurred_at: metadata.occurred_at,

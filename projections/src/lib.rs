@@ -10,6 +10,7 @@ pub mod personal_data;
 pub mod projection;
 pub mod read_model;
 mod rebuild;
+pub mod redact;
 pub mod schema;
 pub mod tickets;
 
@@ -17,6 +18,7 @@ use support_domain::RecordedEvent;
 
 pub use projection::{standard, Projection, Projections};
 pub use read_model::{apply_batch, replay};
+pub use redact::Redacted;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
@@ -55,6 +57,8 @@ impl ProjectionError {
         }
     }
 
+    /// The reason is logged and kept in the dead letters: pass an error as `Redacted(&error)`, as
+    /// a serde error's message can quote a personal field of the event.
     pub fn undecodable(event: &str, reason: impl std::fmt::Display) -> Self {
         Self::Undecodable {
             event: event.to_owned(),

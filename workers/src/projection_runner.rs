@@ -12,7 +12,7 @@ use sqlx::PgPool;
 use support_domain::RecordedEvent;
 use support_projections::dead_letters::{self, Parked};
 use support_projections::personal_data::DataKeys;
-use support_projections::{apply_batch, Projection, ProjectionError};
+use support_projections::{apply_batch, Projection, ProjectionError, Redacted};
 
 use crate::supervise::supervise;
 use crate::Bus;
@@ -101,7 +101,7 @@ impl ProjectionRunner {
                 }
                 // Not an event envelope at all: no retry can make it one.
                 Err(error) => {
-                    let error = format!("not an event envelope: {error}");
+                    let error = format!("not an event envelope: {}", Redacted(&error));
                     self.park(&message, None, error).await?;
                 }
             }
@@ -114,14 +114,14 @@ impl ProjectionRunner {
                 }
             }
             Err(error) if error.is_transient() => {
-                tracing::warn!(read_model = self.projection.name(), error = %error, "database unavailable; the batch will be redelivered");
+                tracing::warn!(read_model = self.projection.name(), error = %Redacted(&error), "database unavailable; the batch will be redelivered");
                 for message in &carriers {
                     self.redeliver(message).await?;
                 }
             }
             // One event spoils the batch: find it by applying them one at a time.
             Err(error) => {
-                tracing::warn!(read_model = self.projection.name(), error = %error, "batch not applied; applying its events one by one");
+                tracing::warn!(read_model = self.projection.name(), error = %Redacted(&error), "batch not applied; applying its events one by one");
                 self.apply_one_by_one(carriers, events).await?;
             }
         }
@@ -163,10 +163,12 @@ impl ProjectionRunner {
                 }
                 _ => deliveries >= self.bus.max_deliveries,
             };
+            // Logged and parked without the values the error may quote (a field, a row's value).
+            let error = Redacted(&error).to_string();
             if park {
-                self.park(message, Some(event), error.to_string()).await?;
+                self.park(message, Some(event), error).await?;
             } else {
-                tracing::warn!(read_model = self.projection.name(), event = %event.event_id, deliveries, error = %error, "event not applied; it will be redelivered");
+                tracing::warn!(read_model = self.projection.name(), event = %event.event_id, deliveries, error, "event not applied; it will be redelivered");
                 self.redeliver(message).await?;
             }
         }

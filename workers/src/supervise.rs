@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use support_projections::Redacted;
 use tokio::time::Instant;
 
 /// Runs `attempt` again and again until the process ends. The backoff doubles from 1 s to 30 s
@@ -22,11 +23,10 @@ where
         match (&mut running.0).await {
             Ok(Ok(())) => tracing::warn!(worker, "worker loop ended; restarting"),
             Ok(Err(error)) => {
-                tracing::warn!(worker, error = %error, "worker loop failed; restarting")
+                tracing::warn!(worker, error = %Redacted(error.as_ref()), "worker loop failed; restarting")
             }
-            Err(panic) => {
-                tracing::error!(worker, error = %panic, "worker loop panicked; restarting")
-            }
+            // Not the panic's message: it can hold any value the worker had in hand.
+            Err(_) => tracing::error!(worker, "worker loop panicked; restarting"),
         }
         metrics::counter!("supportd_worker_restarts_total", "worker" => worker.to_owned())
             .increment(1);

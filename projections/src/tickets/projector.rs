@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::counts::CountChanges;
 use super::{CommentView, TicketDetail, TicketView, AGGREGATE_TYPE, READ_MODEL};
 use crate::copy_rows::copy_rows;
-use crate::{Projection, ProjectionError};
+use crate::{Projection, ProjectionError, Redacted};
 
 /// The `tickets` read model.
 pub struct TicketsProjection;
@@ -136,7 +136,7 @@ async fn apply_all(
 
 fn decode(event: &RecordedEvent) -> Result<(TicketEvent, Target), ProjectionError> {
     let ticket_event = TicketEvent::from_parts(&event.event_type, &event.payload)
-        .map_err(|e| ProjectionError::undecodable_event(event, e))?;
+        .map_err(|e| ProjectionError::undecodable_event(event, Redacted(&e)))?;
     let target = Target {
         id: Uuid::parse_str(&event.aggregate_id)
             .map_err(|e| ProjectionError::undecodable_event(event, e))?,
