@@ -4,6 +4,7 @@
 //! service opens them when it reads events. Destroying a data key erases those fields from every
 //! copy of every event at once: they then read as `ERASED`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -119,12 +120,13 @@ impl DataKeys {
         Ok(DataKey(XChaCha20Poly1305::new(Key::from_slice(&key))))
     }
 
-    /// The open data keys of the given aggregates that still have one, in one statement.
+    /// The open data keys of the given aggregates that still have one, in one statement, by
+    /// aggregate type and id.
     pub async fn load(
         &self,
         conn: &mut PgConnection,
         aggregates: &[(&str, &str)],
-    ) -> Result<HashMap<(String, String), DataKey>, ProjectionError> {
+    ) -> Result<OpenKeys, ProjectionError> {
         let (types, ids): (Vec<&str>, Vec<&str>) = aggregates.iter().copied().unzip();
         let rows: Vec<(String, String, Vec<u8>)> = sqlx::query_as(
             "SELECT k.aggregate_type, k.aggregate_id, k.sealed_key \
@@ -135,14 +137,35 @@ impl DataKeys {
         .bind(&ids)
         .fetch_all(conn)
         .await?;
-        rows.into_iter()
-            .map(|(aggregate_type, aggregate_id, sealed)| {
-                let key = self
-                    .unseal(&aggregate_type, &aggregate_id, &sealed)
-                    .map_err(|e| ProjectionError::undecodable(&aggregate_id, e))?;
-                Ok(((aggregate_type, aggregate_id), key))
-            })
-            .collect()
+        let mut keys = OpenKeys::default();
+        for (aggregate_type, aggregate_id, sealed) in rows {
+            let key = self
+                .unseal(&aggregate_type, &aggregate_id, &sealed)
+                .map_err(|e| ProjectionError::undecodable(&aggregate_id, e))?;
+            keys.0
+                .entry(aggregate_type)
+                .or_default()
+                .insert(aggregate_id, key);
+        }
+        Ok(keys)
+    }
+
+    /// The keys of the aggregates whose events hold sealed fields; none looked up if none do.
+    async fn keys_for<'e>(
+        &self,
+        conn: &mut PgConnection,
+        events: impl Iterator<Item = &'e RecordedEvent>,
+    ) -> Result<Option<OpenKeys>, ProjectionError> {
+        let mut sealed: Vec<(&str, &str)> = events
+            .filter(|e| holds_sealed(&e.payload))
+            .map(|e| (e.aggregate_type.as_str(), e.aggregate_id.as_str()))
+            .collect();
+        if sealed.is_empty() {
+            return Ok(None);
+        }
+        sealed.sort_unstable();
+        sealed.dedup();
+        self.load(conn, &sealed).await.map(Some)
     }
 
     /// `events` with their personal fields open, or `ERASED` where the key is gone. Events without
@@ -151,47 +174,58 @@ impl DataKeys {
         &self,
         conn: &mut PgConnection,
         events: &[&'e RecordedEvent],
-    ) -> Result<Vec<std::borrow::Cow<'e, RecordedEvent>>, ProjectionError> {
-        use std::borrow::Cow;
-        let mut sealed: Vec<(&str, &str)> = events
-            .iter()
-            .filter(|e| holds_sealed(&e.payload))
-            .map(|e| (e.aggregate_type.as_str(), e.aggregate_id.as_str()))
-            .collect();
-        if sealed.is_empty() {
+    ) -> Result<Vec<Cow<'e, RecordedEvent>>, ProjectionError> {
+        let Some(keys) = self.keys_for(conn, events.iter().copied()).await? else {
             return Ok(events.iter().map(|e| Cow::Borrowed(*e)).collect());
-        }
-        sealed.sort_unstable();
-        sealed.dedup();
-        let keys = self.load(conn, &sealed).await?;
+        };
         events
             .iter()
             .map(|event| {
                 if !holds_sealed(&event.payload) {
                     return Ok(Cow::Borrowed(*event));
                 }
-                let key = keys.get(&(event.aggregate_type.clone(), event.aggregate_id.clone()));
                 let mut opened = (*event).clone();
-                open_fields(
-                    key,
-                    &field_binding(&event.aggregate_type, &event.aggregate_id),
-                    &mut opened.payload,
-                )
-                .map_err(|e| ProjectionError::undecodable_event(event, e))?;
+                keys.open(&mut opened)?;
                 Ok(Cow::Owned(opened))
             })
             .collect()
     }
 
-    /// As `open_events`, for owned events.
+    /// As `open_events`, opening owned events where they are.
     pub async fn open_all(
         &self,
         conn: &mut PgConnection,
-        events: Vec<RecordedEvent>,
+        mut events: Vec<RecordedEvent>,
     ) -> Result<Vec<RecordedEvent>, ProjectionError> {
-        let refs: Vec<&RecordedEvent> = events.iter().collect();
-        let opened = self.open_events(conn, &refs).await?;
-        Ok(opened.into_iter().map(|e| e.into_owned()).collect())
+        if let Some(keys) = self.keys_for(conn, events.iter()).await? {
+            for event in &mut events {
+                keys.open(event)?;
+            }
+        }
+        Ok(events)
+    }
+}
+
+/// Data keys, open, by aggregate type and id.
+#[derive(Default)]
+pub struct OpenKeys(HashMap<String, HashMap<String, DataKey>>);
+
+impl OpenKeys {
+    pub fn get(&self, aggregate_type: &str, aggregate_id: &str) -> Option<&DataKey> {
+        self.0.get(aggregate_type)?.get(aggregate_id)
+    }
+
+    /// Opens the event's sealed fields in place, as `ERASED` where its key is gone.
+    fn open(&self, event: &mut RecordedEvent) -> Result<(), ProjectionError> {
+        if !holds_sealed(&event.payload) {
+            return Ok(());
+        }
+        let key = self.get(&event.aggregate_type, &event.aggregate_id);
+        let binding = field_binding(&event.aggregate_type, &event.aggregate_id);
+        let mut payload = std::mem::take(&mut event.payload);
+        let opened = open_fields(key, &binding, &mut payload);
+        event.payload = payload;
+        opened.map_err(|e| ProjectionError::undecodable_event(event, e))
     }
 }
 
