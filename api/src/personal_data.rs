@@ -151,7 +151,8 @@ pub async fn export_personal_data(
 #[utoipa::path(delete, path = "/api/v1/support/customers/{customer_id}/personal-data", tag = "privacy",
     params(("customer_id" = String, Path, description = CUSTOMER_ID)),
     responses((status = 200, description = "The erasure's receipt", body = ErasureReceipt),
-        (status = 403, description = "Only admins erase personal data", body = Problem)),
+        (status = 403, description = "Only admins erase personal data", body = Problem),
+        (status = 409, description = "One of the tickets changed while it was being erased: those erased before it have their receipt; send the request again for the rest", body = Problem)),
     security(("bearer" = [])))]
 pub async fn erase_personal_data(
     State(ctx): State<ApiContext>,
