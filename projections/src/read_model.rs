@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use sqlx::{PgConnection, PgPool};
 use support_domain::RecordedEvent;
 
-use crate::personal_data::DataKeys;
+use crate::personal_data::{DataKeys, SealedKey};
 use crate::projection::Projection;
 use crate::rebuild::FreshTables;
 use crate::{event_log, ProjectionError};
@@ -53,40 +53,54 @@ impl Positions {
         }
     }
 
+    /// Reads the positions of the aggregates of `events` it does not know yet and, in the same
+    /// statement, their sealed data keys (`None` for one that has none), which it returns: a live
+    /// batch then opens its events without a statement of its own for the keys.
     async fn load(
         &mut self,
         conn: &mut PgConnection,
         projection: &str,
         events: &[&RecordedEvent],
-    ) -> Result<(), sqlx::Error> {
-        let (types, ids): (Vec<&str>, Vec<&str>) = events
+    ) -> Result<Vec<SealedKey>, sqlx::Error> {
+        let mut unknown: Vec<(&str, &str)> = events
             .iter()
             .map(|e| (e.aggregate_type.as_str(), e.aggregate_id.as_str()))
             .filter(|(t, i)| !self.known.contains_key(&(t.to_string(), i.to_string())))
-            .unzip();
-        if types.is_empty() {
-            return Ok(());
+            .collect();
+        if unknown.is_empty() {
+            return Ok(Vec::new());
         }
-        // One primary-key probe per aggregate. As a plain join, the planner (which takes unnest
-        // for 100 rows) hashed the whole table once it grew: 2 ms a batch at 16,000 tickets,
-        // the costliest statement of ticket creation. LIMIT keeps the probe from being flattened
-        // into such a join.
-        let rows: Vec<(String, String, i64)> = sqlx::query_as(
-            "SELECT k.aggregate_type, k.aggregate_id, p.sequence \
+        unknown.sort_unstable();
+        unknown.dedup();
+        let (types, ids): (Vec<&str>, Vec<&str>) = unknown.into_iter().unzip();
+        // One primary-key probe per aggregate and table. As a plain join, the planner (which takes
+        // unnest for 100 rows) hashed the whole table once it grew: 2 ms a batch at 16,000
+        // tickets, the costliest statement of ticket creation. LIMIT keeps each probe from being
+        // flattened into such a join.
+        let rows: Vec<(String, String, Option<i64>, Option<Vec<u8>>)> = sqlx::query_as(
+            "SELECT k.aggregate_type, k.aggregate_id, p.sequence, d.sealed_key \
              FROM unnest($2::text[], $3::text[]) AS k(aggregate_type, aggregate_id) \
-             CROSS JOIN LATERAL (SELECT sequence FROM projection_positions \
+             LEFT JOIN LATERAL (SELECT sequence FROM projection_positions \
                  WHERE projection = $1 AND aggregate_type = k.aggregate_type \
-                   AND aggregate_id = k.aggregate_id LIMIT 1) AS p",
+                   AND aggregate_id = k.aggregate_id LIMIT 1) AS p ON true \
+             LEFT JOIN LATERAL (SELECT sealed_key FROM data_keys \
+                 WHERE aggregate_type = k.aggregate_type \
+                   AND aggregate_id = k.aggregate_id LIMIT 1) AS d ON true",
         )
         .bind(projection)
         .bind(&types)
         .bind(&ids)
         .fetch_all(conn)
         .await?;
-        for (aggregate_type, aggregate_id, sequence) in rows {
-            self.known.insert((aggregate_type, aggregate_id), sequence);
+        let mut keys = Vec::with_capacity(rows.len());
+        for (aggregate_type, aggregate_id, sequence, sealed) in rows {
+            if let Some(sequence) = sequence {
+                self.known
+                    .insert((aggregate_type.clone(), aggregate_id.clone()), sequence);
+            }
+            keys.push((aggregate_type, aggregate_id, sealed));
         }
-        Ok(())
+        Ok(keys)
     }
 
     /// The events the read model has not applied yet. An event beyond the next one of its aggregate
@@ -171,10 +185,10 @@ pub(crate) async fn apply_guarded(
     if own.is_empty() {
         return Ok(());
     }
-    positions.load(conn, projection.name(), &own).await?;
+    let sealed_keys = positions.load(conn, projection.name(), &own).await?;
     let fresh = positions.fresh(&own)?;
     if !fresh.is_empty() {
-        let opened = keys.open_events(conn, &fresh).await?;
+        let opened = keys.open_events(conn, &fresh, sealed_keys).await?;
         let opened: Vec<&RecordedEvent> = opened.iter().map(|e| e.as_ref()).collect();
         projection.apply(conn, &opened).await?;
     }
