@@ -77,7 +77,9 @@ impl Positions {
         // unnest for 100 rows) hashed the whole table once it grew: 2 ms a batch at 16,000
         // tickets, the costliest statement of ticket creation. LIMIT keeps each probe from being
         // flattened into such a join.
-        let rows: Vec<(String, String, Option<i64>, Option<Vec<u8>>)> = sqlx::query_as(
+        // Type, id, the position if any, the sealed key if any.
+        type Probed = (String, String, Option<i64>, Option<Vec<u8>>);
+        let rows: Vec<Probed> = sqlx::query_as(
             "SELECT k.aggregate_type, k.aggregate_id, p.sequence, d.sealed_key \
              FROM unnest($2::text[], $3::text[]) AS k(aggregate_type, aggregate_id) \
              LEFT JOIN LATERAL (SELECT sequence FROM projection_positions \
