@@ -424,3 +424,41 @@ async fn retention_erases_only_tickets_closed_long_enough_ago(pool: PgPool) {
     .unwrap();
     assert_eq!(recorded, 2);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_id_no_account_can_have_is_404_and_changes_nothing(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let admin = app.admin();
+    app.open_ticket(&admin, common::ticket_body("Printer jammed", "customer-1"))
+        .await;
+    let before = app.event_count().await;
+    let long = "c".repeat(201);
+    for id in ["%00", "customer-1%00", "%20customer-1", long.as_str()] {
+        let path = format!("/api/v1/support/customers/{id}/personal-data");
+        for method in [Method::GET, Method::DELETE] {
+            let response = app.send(method.clone(), &path, Some(&admin), None).await;
+            assert_eq!(response.status(), 404, "{method} {id}");
+            assert_eq!(
+                response.headers()["content-type"],
+                "application/problem+json",
+                "{method} {id}"
+            );
+        }
+    }
+    // Nothing is erased without a token, whatever the id.
+    let response = app
+        .send(
+            Method::DELETE,
+            "/api/v1/support/customers/customer-1/personal-data",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(app.event_count().await, before);
+    let receipts: i64 = sqlx::query_scalar("SELECT count(*) FROM personal_data_erasures")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(receipts, 0);
+}

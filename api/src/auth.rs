@@ -319,6 +319,11 @@ impl FromRequestParts<ApiContext> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, ctx: &ApiContext) -> Result<Self, ApiError> {
+        // The rate limiter, the Idempotency-Key layer and the handler each ask who the caller is:
+        // the token is verified once a request, by the first.
+        if let Some(principal) = parts.extensions.get::<Principal>() {
+            return Ok(principal.clone());
+        }
         let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
             ApiError::Unauthorized("send Authorization: Bearer <token>".to_owned())
         })?;
@@ -331,7 +336,9 @@ impl FromRequestParts<ApiContext> for Principal {
             .ok_or_else(|| {
                 ApiError::Unauthorized("the Authorization header must be Bearer <token>".to_owned())
             })?;
-        ctx.tokens.verify(token).await
+        let principal = ctx.tokens.verify(token).await?;
+        parts.extensions.insert(principal.clone());
+        Ok(principal)
     }
 }
 

@@ -80,6 +80,8 @@ pub struct Committed {
     pub aggregate_type: &'static str,
     pub id: Uuid,
     pub head: Option<StreamHead>,
+    /// Whether the command appended events; a command that changed nothing appends none.
+    pub appended: bool,
 }
 
 /// The answer to a command whose effect the read model did not show within the wait bound.
@@ -189,7 +191,8 @@ impl ApiContext {
             "outcome" => if outcome.is_ok() { "committed" } else { "refused" },
         )
         .record(started.elapsed().as_secs_f64());
-        let head = match outcome? {
+        let appended = outcome?;
+        let head = match appended {
             Some(head) => Some(head),
             // Nothing to append: the answer shows the stream where it already stands. Committed,
             // so a failure to read it only costs the caller the read-your-writes wait.
@@ -204,6 +207,7 @@ impl ApiContext {
             aggregate_type: A::TYPE,
             id,
             head,
+            appended: appended.is_some(),
         })
     }
 

@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
-use support_domain::ticket::{ErasePersonalData, ErasureReason, Ticket, TicketCommand};
+use support_domain::ticket::{Customer, ErasePersonalData, ErasureReason, Ticket, TicketCommand};
 use support_domain::{ActorRole, EventMetadata};
 use support_projections::event_log::opened_history;
 use support_projections::tickets::{self, TicketDetail, TicketKey, TicketScope, READ_MODEL};
@@ -76,6 +76,15 @@ fn erasure_reason() -> utoipa::openapi::schema::Object {
         .build()
 }
 
+/// A customer account id as tickets can name one (`Customer::parse`'s rule); any other names no
+/// account, so nothing is held about it.
+fn account_id(raw: String) -> Result<String, ApiError> {
+    match Customer::parse(&raw, None, None) {
+        Ok(customer) if customer.id == raw => Ok(raw),
+        _ => Err(ApiError::NotFound("customer")),
+    }
+}
+
 /// The customer's own account, or any for an admin; to anyone else it does not exist.
 fn check_reach(principal: &Principal, customer_id: &str) -> Result<(), ApiError> {
     let own = principal.role == ActorRole::Customer
@@ -100,13 +109,14 @@ fn check_reach(principal: &Principal, customer_id: &str) -> Result<(), ApiError>
     params(("customer_id" = String, Path, description = CUSTOMER_ID)),
     responses((status = 200, description = "Everything held about the customer", body = PersonalDataExport),
         (status = 403, description = "Only admins and the customer themself", body = Problem),
-        (status = 404, description = "Another customer's account", body = Problem)),
+        (status = 404, description = "Another customer's account, or an id no account can have", body = Problem)),
     security(("bearer" = [])))]
 pub async fn export_personal_data(
     State(ctx): State<ApiContext>,
     principal: Principal,
     Path(customer_id): Path<String>,
 ) -> Result<Json<PersonalDataExport>, ApiError> {
+    let customer_id = account_id(customer_id)?;
     check_reach(&principal, &customer_id)?;
     let exported_at = ctx.clock.now();
     let include_internal = principal.role == ActorRole::Admin;
@@ -152,6 +162,7 @@ pub async fn export_personal_data(
     params(("customer_id" = String, Path, description = CUSTOMER_ID)),
     responses((status = 200, description = "The erasure's receipt", body = ErasureReceipt),
         (status = 403, description = "Only admins erase personal data", body = Problem),
+        (status = 404, description = "No account can have this id (empty, over 200 characters, padded with spaces or holding NUL)", body = Problem),
         (status = 409, description = "One of the tickets changed while it was being erased: those erased before it have their receipt; send the request again for the rest", body = Problem)),
     security(("bearer" = [])))]
 pub async fn erase_personal_data(
@@ -161,6 +172,7 @@ pub async fn erase_personal_data(
     Path(customer_id): Path<String>,
 ) -> Result<(StatusCode, Json<ErasureReceipt>), ApiError> {
     principal.require(&[ActorRole::Admin], "erase personal data")?;
+    let customer_id = account_id(customer_id)?;
     let tickets = customer_tickets(&ctx.pool, &customer_id).await?;
     let metadata = ctx.metadata(&principal, &ids)?;
     let receipt = erase(
@@ -221,19 +233,10 @@ pub async fn erase(
                 break;
             }
         };
-        // A head at this receipt's event means this erasure destroyed the key.
-        if let Some(head) = committed.head {
-            match erased_by(&ctx.pool, id, head.sequence, receipt_id).await {
-                Ok(true) => {
-                    erased.push(id);
-                    last = Some(committed);
-                }
-                Ok(false) => {}
-                Err(error) => {
-                    failure = Some(error.into());
-                    break;
-                }
-            }
+        // The erasure's event was appended: this receipt destroyed the key.
+        if committed.appended {
+            erased.push(id);
+            last = Some(committed);
         }
     }
     idempotency::forget_answers_about(&ctx.pool, &erased).await?;
@@ -283,23 +286,4 @@ pub async fn erase(
         }
     }
     Ok(receipt)
-}
-
-/// Whether the ticket's event at `sequence` is the erasure of receipt `receipt_id`.
-async fn erased_by(
-    pool: &PgPool,
-    id: Uuid,
-    sequence: i64,
-    receipt_id: Uuid,
-) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM events WHERE aggregate_type = 'ticket' \
-             AND aggregate_id = $1 AND sequence = $2 AND event_type = 'PersonalDataErased' \
-             AND payload -> 'PersonalDataErased' ->> 'receiptId' = $3)",
-    )
-    .bind(id.to_string())
-    .bind(sequence)
-    .bind(receipt_id.to_string())
-    .fetch_one(pool)
-    .await
 }
