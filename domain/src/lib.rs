@@ -6,6 +6,7 @@ pub mod field;
 pub mod personal_data;
 pub mod recorded;
 pub mod refusal;
+pub mod sla;
 pub mod ticket;
 
 pub use actor::{Actor, ActorRole, Caller};

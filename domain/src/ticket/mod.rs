@@ -3,7 +3,7 @@
 mod commands;
 mod events;
 mod status;
-mod values;
+pub(crate) mod values;
 
 #[cfg(test)]
 mod tests;

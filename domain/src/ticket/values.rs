@@ -97,7 +97,7 @@ screaming_enum!(
 
 /// Text of at most `max` characters as sent (as a JSON Schema `maxLength` counts them), trimmed,
 /// and then at least `min` characters. Without NUL, which PostgreSQL cannot store.
-fn bounded_text(value: &str, min: usize, max: usize) -> Result<String, String> {
+pub(crate) fn bounded_text(value: &str, min: usize, max: usize) -> Result<String, String> {
     if value.chars().count() > max {
         return Err(format!("must be at most {max} characters"));
     }
@@ -126,7 +126,7 @@ macro_rules! bounded_text_type {
             pub const MAX_CHARS: usize = $max;
 
             pub fn parse(value: &str) -> Result<Self, String> {
-                bounded_text(value, 1, Self::MAX_CHARS).map(Self)
+                crate::ticket::values::bounded_text(value, 1, Self::MAX_CHARS).map(Self)
             }
 
             pub fn as_str(&self) -> &str {
@@ -135,6 +135,8 @@ macro_rules! bounded_text_type {
         }
     };
 }
+
+pub(crate) use bounded_text_type;
 
 bounded_text_type!(TicketTitle, 200);
 bounded_text_type!(TicketDescription, 20_000);
