@@ -2,6 +2,8 @@
 //! clocks a ticket runs under a policy's terms.
 
 mod calendar;
+mod clocks;
+mod matching;
 
 use std::fmt;
 
@@ -9,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use calendar::{BusinessCalendar, CalendarFields};
+pub use clocks::{ClockKind, ClockReading, ClockState, Due, DueKind, SlaClock, SlaClocks};
+pub use matching::{ApplicablePolicy, SlaMatch, SlaPolicyBook};
 
 use crate::ticket::values::{bounded_text_type, screaming_enum};
 
@@ -97,4 +101,11 @@ pub struct SlaTerms {
     pub auto_escalate_on_breach: bool,
     pub notify_on_warning: bool,
     pub notify_on_breach: bool,
+}
+
+/// The policy a ticket runs under and its clocks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppliedSla {
+    pub terms: SlaTerms,
+    pub clocks: SlaClocks,
 }

@@ -1,3 +1,4 @@
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -6,6 +7,7 @@ use super::values::{
     AgentId, CommentBody, CommentVisibility, Customer, ErasureReason, Labels, Reason,
     TicketCategory, TicketChannel, TicketDescription, TicketNumber, TicketPriority, TicketTitle,
 };
+use crate::sla::{ClockKind, CustomerTier, SlaPolicyBook};
 use crate::Caller;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -15,6 +17,10 @@ pub enum TicketCommand {
     AddComment(AddComment),
     Escalate(EscalateTicket),
     ErasePersonalData(ErasePersonalData),
+    /// The timer: a clock's warning instant has come.
+    RecordSlaWarning(RecordSlaDue),
+    /// The timer: a clock's deadline has come.
+    RecordSlaBreach(RecordSlaDue),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -23,6 +29,9 @@ pub struct OpenTicket {
     pub ticket_number: TicketNumber,
     pub content: TicketContent,
     pub created_by: String,
+    pub at: DateTime<Utc>,
+    /// The active SLA policies, one of which the ticket may run under.
+    pub policies: SlaPolicyBook,
 }
 
 /// What a requester writes when opening a ticket: the one list of a ticket's own fields, which the
@@ -36,6 +45,9 @@ pub struct TicketContent {
     pub category: TicketCategory,
     pub channel: TicketChannel,
     pub customer: Option<Customer>,
+    /// The customer's plan, which can pick the SLA policy; absent on tickets opened before tiers.
+    #[serde(default)]
+    pub customer_tier: Option<CustomerTier>,
     pub affected_systems: Labels,
     pub tags: Labels,
 }
@@ -44,10 +56,15 @@ pub struct TicketContent {
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpdateTicket {
     pub caller: Caller,
+    pub at: DateTime<Utc>,
+    /// The active SLA policies, for a change of priority or tier to match again.
+    pub policies: SlaPolicyBook,
     pub title: Option<TicketTitle>,
     pub description: Option<TicketDescription>,
     pub priority: Option<TicketPriority>,
     pub category: Option<TicketCategory>,
+    /// `Some(None)` clears the tier.
+    pub customer_tier: Option<Option<CustomerTier>>,
     pub tags: Option<Labels>,
     pub affected_systems: Option<Labels>,
     pub related_tickets: Option<Vec<Uuid>>,
@@ -62,6 +79,7 @@ pub struct AddComment {
     pub comment_id: Uuid,
     /// The author.
     pub caller: Caller,
+    pub at: DateTime<Utc>,
     pub body: CommentBody,
     pub visibility: CommentVisibility,
 }
@@ -80,15 +98,27 @@ pub struct ErasePersonalData {
     pub receipt_id: Uuid,
 }
 
+/// A timer's command: records whatever of `clock` fell due by `at`, with its true instant, and
+/// nothing if it was recorded already or is not due (the deadline moved).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordSlaDue {
+    pub caller: Caller,
+    pub clock: ClockKind,
+    pub at: DateTime<Utc>,
+}
+
 impl UpdateTicket {
-    /// An update by `caller` that changes nothing yet.
-    pub fn by(caller: Caller) -> Self {
+    /// An update by `caller` at `at` that changes nothing yet.
+    pub fn by(caller: Caller, at: DateTime<Utc>) -> Self {
         Self {
             caller,
+            at,
+            policies: SlaPolicyBook::default(),
             title: None,
             description: None,
             priority: None,
             category: None,
+            customer_tier: None,
             tags: None,
             affected_systems: None,
             related_tickets: None,

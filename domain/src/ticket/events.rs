@@ -8,6 +8,7 @@ use super::values::{
     AgentId, CommentBody, CommentVisibility, ErasureReason, Labels, Reason, TicketCategory,
     TicketDescription, TicketNumber, TicketPriority, TicketTitle,
 };
+use crate::sla::{ClockKind, CustomerTier, SlaClocks, SlaMatch, SlaTerms};
 use crate::{Actor, PersonalData};
 
 /// Everything that can happen to a ticket. Each variant is one fact; a request that changes
@@ -35,6 +36,10 @@ pub enum TicketEvent {
     TicketRecategorized {
         from: TicketCategory,
         to: TicketCategory,
+    },
+    TicketCustomerTierChanged {
+        from: Option<CustomerTier>,
+        to: Option<CustomerTier>,
     },
     TicketTagsChanged {
         tags: Labels,
@@ -82,6 +87,48 @@ pub enum TicketEvent {
     TicketIncidentUnlinked {
         incident_id: Uuid,
     },
+    /// The ticket runs under a policy from now: at opening, or matched again after a change of
+    /// priority or tier (the clocks keep the time they counted). The terms are a copy, so a later
+    /// edit of the policy never rewrites the ticket's past.
+    SlaPolicyApplied {
+        terms: SlaTerms,
+        matched: SlaMatch,
+        clocks: SlaClocks,
+    },
+    /// The ticket waits for the customer: both clocks stop counting.
+    SlaClocksPaused {
+        clocks: SlaClocks,
+    },
+    /// The wait is over: the deadlines move by the paused time counted in the calendar.
+    SlaClocksResumed {
+        clocks: SlaClocks,
+    },
+    /// A clock's promise was kept, or fulfilled after its breach (its state says which).
+    SlaClockCompleted {
+        clock: ClockKind,
+        clocks: SlaClocks,
+    },
+    /// A reopened ticket's resolution clock counts on from the time it had counted.
+    SlaClockRestarted {
+        clock: ClockKind,
+        clocks: SlaClocks,
+    },
+    /// The ticket was cancelled: the clocks end without a verdict.
+    SlaClocksStopped {
+        clocks: SlaClocks,
+    },
+    /// A clock passed its warning threshold at `at`.
+    SlaWarningReached {
+        clock: ClockKind,
+        at: chrono::DateTime<chrono::Utc>,
+        clocks: SlaClocks,
+    },
+    /// A clock passed its deadline at `at`, the true instant however late it was recorded.
+    SlaBreached {
+        clock: ClockKind,
+        at: chrono::DateTime<chrono::Utc>,
+        clocks: SlaClocks,
+    },
     /// The ticket's data key was destroyed: its personal fields, in this ticket's every event,
     /// can no longer be read. Carries no personal data itself.
     PersonalDataErased {
@@ -114,6 +161,15 @@ impl TicketEvent {
             TicketEvent::TicketIncidentLinked { .. } => "TicketIncidentLinked",
             TicketEvent::TicketIncidentUnlinked { .. } => "TicketIncidentUnlinked",
             TicketEvent::PersonalDataErased { .. } => "PersonalDataErased",
+            TicketEvent::TicketCustomerTierChanged { .. } => "TicketCustomerTierChanged",
+            TicketEvent::SlaPolicyApplied { .. } => "SlaPolicyApplied",
+            TicketEvent::SlaClocksPaused { .. } => "SlaClocksPaused",
+            TicketEvent::SlaClocksResumed { .. } => "SlaClocksResumed",
+            TicketEvent::SlaClockCompleted { .. } => "SlaClockCompleted",
+            TicketEvent::SlaClockRestarted { .. } => "SlaClockRestarted",
+            TicketEvent::SlaClocksStopped { .. } => "SlaClocksStopped",
+            TicketEvent::SlaWarningReached { .. } => "SlaWarningReached",
+            TicketEvent::SlaBreached { .. } => "SlaBreached",
         }
     }
 
@@ -150,7 +206,16 @@ impl PersonalData for TicketEvent {
             | TicketEvent::TicketRelatedTicketUnlinked { .. }
             | TicketEvent::TicketIncidentLinked { .. }
             | TicketEvent::TicketIncidentUnlinked { .. }
-            | TicketEvent::PersonalDataErased { .. } => &[],
+            | TicketEvent::PersonalDataErased { .. }
+            | TicketEvent::TicketCustomerTierChanged { .. }
+            | TicketEvent::SlaPolicyApplied { .. }
+            | TicketEvent::SlaClocksPaused { .. }
+            | TicketEvent::SlaClocksResumed { .. }
+            | TicketEvent::SlaClockCompleted { .. }
+            | TicketEvent::SlaClockRestarted { .. }
+            | TicketEvent::SlaClocksStopped { .. }
+            | TicketEvent::SlaWarningReached { .. }
+            | TicketEvent::SlaBreached { .. } => &[],
         }
     }
 

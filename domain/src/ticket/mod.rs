@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use commands::{
-    AddComment, ErasePersonalData, EscalateTicket, OpenTicket, TicketCommand, TicketContent,
-    UpdateTicket,
+    AddComment, ErasePersonalData, EscalateTicket, OpenTicket, RecordSlaDue, TicketCommand,
+    TicketContent, UpdateTicket,
 };
 pub use events::TicketEvent;
 pub use status::{AssigneeRule, TicketStatus};
@@ -24,6 +24,7 @@ pub use values::{
     TicketCategory, TicketChannel, TicketDescription, TicketNumber, TicketPriority, TicketTitle,
 };
 
+use crate::sla::{AppliedSla, ClockKind, Due, DueKind, SlaClocks, SlaPolicyBook};
 use crate::{ActorRole, Caller, DomainError, Refusal};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -60,6 +61,8 @@ pub enum TicketError {
     ErasureForbidden,
     #[error("the auditor role reads tickets and changes none")]
     ReadOnlyCaller,
+    #[error("only the SLA timer records warnings and breaches")]
+    TimerOnly,
 }
 
 fn allowed_next(allowed: &[TicketStatus]) -> String {
@@ -92,7 +95,8 @@ impl DomainError for TicketError {
             },
             TicketError::CustomerInternalComment
             | TicketError::ErasureForbidden
-            | TicketError::ReadOnlyCaller => Refusal::Forbidden,
+            | TicketError::ReadOnlyCaller
+            | TicketError::TimerOnly => Refusal::Forbidden,
         }
     }
 }
@@ -108,6 +112,7 @@ pub struct Ticket {
     related_tickets: Vec<Uuid>,
     related_incidents: Vec<Uuid>,
     erased: bool,
+    sla: Option<AppliedSla>,
 }
 
 impl Aggregate for Ticket {
@@ -125,10 +130,21 @@ impl Aggregate for Ticket {
     ) -> Result<(), TicketError> {
         let events = match command {
             TicketCommand::Open(open) => self.open(open)?,
-            TicketCommand::Update(update) => self.update(update)?,
-            TicketCommand::AddComment(comment) => self.add_comment(comment)?,
+            TicketCommand::Update(mut update) => {
+                let (at, policies) = (update.at, std::mem::take(&mut update.policies));
+                let decided = self.update(update)?;
+                self.with_sla(at, &policies, decided)
+            }
+            TicketCommand::AddComment(comment) => {
+                let at = comment.at;
+                let decided = self.add_comment(comment)?;
+                self.with_sla(at, &SlaPolicyBook::default(), decided)
+            }
             TicketCommand::Escalate(escalate) => self.escalate(escalate)?,
             TicketCommand::ErasePersonalData(erase) => self.erase(erase)?,
+            TicketCommand::RecordSlaWarning(due) | TicketCommand::RecordSlaBreach(due) => {
+                self.record_due(due)?
+            }
         };
         for event in events {
             sink.write(event, self).await;
@@ -151,6 +167,9 @@ impl Aggregate for Ticket {
             }
             TicketEvent::TicketReprioritized { to, .. } => self.content_mut().priority = to,
             TicketEvent::TicketRecategorized { to, .. } => self.content_mut().category = to,
+            TicketEvent::TicketCustomerTierChanged { to, .. } => {
+                self.content_mut().customer_tier = to
+            }
             TicketEvent::TicketTagsChanged { tags } => self.content_mut().tags = tags,
             TicketEvent::TicketAffectedSystemsChanged { affected_systems } => {
                 self.content_mut().affected_systems = affected_systems
@@ -174,6 +193,20 @@ impl Aggregate for Ticket {
                 self.related_incidents.retain(|id| *id != incident_id)
             }
             TicketEvent::PersonalDataErased { .. } => self.erased = true,
+            TicketEvent::SlaPolicyApplied { terms, clocks, .. } => {
+                self.sla = Some(AppliedSla { terms, clocks })
+            }
+            TicketEvent::SlaClocksPaused { clocks }
+            | TicketEvent::SlaClocksResumed { clocks }
+            | TicketEvent::SlaClockCompleted { clocks, .. }
+            | TicketEvent::SlaClockRestarted { clocks, .. }
+            | TicketEvent::SlaClocksStopped { clocks }
+            | TicketEvent::SlaWarningReached { clocks, .. }
+            | TicketEvent::SlaBreached { clocks, .. } => {
+                if let Some(sla) = self.sla.as_mut() {
+                    sla.clocks = clocks;
+                }
+            }
         }
     }
 }
@@ -234,12 +267,22 @@ impl Ticket {
         if self.status.is_some() {
             return Err(TicketError::AlreadyOpened);
         }
-        Ok(vec![TicketEvent::TicketOpened {
+        let sla = open
+            .policies
+            .matching(open.content.priority, open.content.customer_tier)
+            .map(|(terms, matched)| TicketEvent::SlaPolicyApplied {
+                terms: terms.clone(),
+                matched,
+                clocks: SlaClocks::start(terms, open.at),
+            });
+        let mut events = vec![TicketEvent::TicketOpened {
             ticket_id: open.ticket_id,
             ticket_number: open.ticket_number,
             content: open.content,
             created_by: open.created_by,
-        }])
+        }];
+        events.extend(sla);
+        Ok(events)
     }
 
     fn update(&self, update: UpdateTicket) -> Result<Vec<TicketEvent>, TicketError> {
@@ -262,6 +305,12 @@ impl Ticket {
         if let Some(to) = update.category.filter(|c| *c != content.category) {
             events.push(TicketEvent::TicketRecategorized {
                 from: content.category,
+                to,
+            });
+        }
+        if let Some(to) = update.customer_tier.filter(|t| *t != content.customer_tier) {
+            events.push(TicketEvent::TicketCustomerTierChanged {
+                from: content.customer_tier,
                 to,
             });
         }
@@ -423,6 +472,162 @@ impl Ticket {
             reason: erase.reason,
             receipt_id: erase.receipt_id,
         }])
+    }
+}
+
+impl Ticket {
+    /// The SLA events that a command's decided events cause at `at`, around them: first what
+    /// fell due before `at` (with its true instant), then the policy matched again if the
+    /// priority or tier changed, then the clocks' pauses, resumes, completions, restarts and
+    /// stops, and last what a new policy made due at once.
+    fn with_sla(
+        &self,
+        at: chrono::DateTime<chrono::Utc>,
+        policies: &SlaPolicyBook,
+        decided: Vec<TicketEvent>,
+    ) -> Vec<TicketEvent> {
+        let (Some(applied), Some(content)) = (&self.sla, &self.content) else {
+            return decided;
+        };
+        if decided.is_empty() {
+            return decided;
+        }
+        let mut terms = applied.terms.clone();
+        let mut clocks = applied.clocks.clone();
+        let mut events = record_all_due(&mut clocks, at);
+        let (mut priority, mut tier, mut rematch) =
+            (content.priority, content.customer_tier, false);
+        for event in &decided {
+            match event {
+                TicketEvent::TicketReprioritized { to, .. } => (priority, rematch) = (*to, true),
+                TicketEvent::TicketCustomerTierChanged { to, .. } => (tier, rematch) = (*to, true),
+                _ => {}
+            }
+        }
+        let mut after = Vec::new();
+        if let Some((new, matched)) = policies.matching(priority, tier).filter(|_| rematch) {
+            if *new != terms {
+                clocks = clocks.adopted(&terms, new, at);
+                terms = new.clone();
+                after.push(TicketEvent::SlaPolicyApplied {
+                    terms: new.clone(),
+                    matched,
+                    clocks: clocks.clone(),
+                });
+            }
+        }
+        let calendar = &terms.calendar;
+        for event in &decided {
+            let changes = match event {
+                TicketEvent::TicketFirstResponseRecorded { .. } => {
+                    &[ClockChange::Completed(ClockKind::Response)][..]
+                }
+                TicketEvent::TicketStatusChanged { from, to, .. } => ClockChange::of(*from, *to),
+                _ => &[],
+            };
+            for change in changes {
+                let before = clocks.clone();
+                clocks = match *change {
+                    ClockChange::Paused => clocks.paused(calendar, at),
+                    ClockChange::Resumed => clocks.resumed(calendar, at),
+                    ClockChange::Completed(kind) => clocks.completed(kind, calendar, at),
+                    ClockChange::Restarted(kind) => clocks.restarted(kind, calendar, at),
+                    ClockChange::Stopped => clocks.stopped(calendar, at),
+                };
+                if clocks != before {
+                    after.push(change.event(clocks.clone()));
+                }
+            }
+        }
+        after.extend(record_all_due(&mut clocks, at));
+        events.extend(decided);
+        events.extend(after);
+        events
+    }
+
+    /// The timer's command: records what fell due on the clock by `at`. Idempotent: what was
+    /// recorded already, or moved (a pause, a new policy), is not due.
+    fn record_due(&self, due: RecordSlaDue) -> Result<Vec<TicketEvent>, TicketError> {
+        self.current_status()?;
+        if !matches!(due.caller.actor.role, ActorRole::Service) {
+            return Err(TicketError::TimerOnly);
+        }
+        let Some(applied) = &self.sla else {
+            return Ok(Vec::new());
+        };
+        let mut clocks = applied.clocks.clone();
+        let mut events = Vec::new();
+        for item in clocks.due(due.at).iter().filter(|d| d.clock == due.clock) {
+            clocks = clocks.recorded(item);
+            events.push(due_event(item, clocks.clone()));
+        }
+        Ok(events)
+    }
+}
+
+/// How a ticket's change moves its clocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClockChange {
+    Paused,
+    Resumed,
+    Completed(ClockKind),
+    Restarted(ClockKind),
+    Stopped,
+}
+
+impl ClockChange {
+    /// The lifecycle's effect on the clocks: waiting for the customer pauses them, resolving
+    /// completes both (a resolution answers the customer too), reopening restarts resolution,
+    /// cancelling stops them.
+    fn of(from: TicketStatus, to: TicketStatus) -> &'static [Self] {
+        use TicketStatus::*;
+        match (from, to) {
+            (_, WaitingCustomer) => &[Self::Paused],
+            (_, Resolved) => &[
+                Self::Completed(ClockKind::Response),
+                Self::Completed(ClockKind::Resolution),
+            ],
+            (_, Cancelled) => &[Self::Stopped],
+            (Resolved, Closed) => &[],
+            (Resolved, _) => &[Self::Restarted(ClockKind::Resolution)],
+            (WaitingCustomer, _) => &[Self::Resumed],
+            _ => &[],
+        }
+    }
+
+    fn event(self, clocks: SlaClocks) -> TicketEvent {
+        match self {
+            Self::Paused => TicketEvent::SlaClocksPaused { clocks },
+            Self::Resumed => TicketEvent::SlaClocksResumed { clocks },
+            Self::Completed(clock) => TicketEvent::SlaClockCompleted { clock, clocks },
+            Self::Restarted(clock) => TicketEvent::SlaClockRestarted { clock, clocks },
+            Self::Stopped => TicketEvent::SlaClocksStopped { clocks },
+        }
+    }
+}
+
+/// Records every warning and breach due by `at` on `clocks`, earliest first.
+fn record_all_due(clocks: &mut SlaClocks, at: chrono::DateTime<chrono::Utc>) -> Vec<TicketEvent> {
+    let mut events = Vec::new();
+    for item in clocks.due(at) {
+        *clocks = clocks.clone().recorded(&item);
+        events.push(due_event(&item, clocks.clone()));
+    }
+    events
+}
+
+fn due_event(due: &Due, clocks: SlaClocks) -> TicketEvent {
+    match due.kind {
+        DueKind::Warning => TicketEvent::SlaWarningReached {
+            clock: due.clock,
+            at: due.at,
+            clocks,
+        },
+        DueKind::Breach => TicketEvent::SlaBreached {
+            clock: due.clock,
+            at: due.at,
+            clocks,
+        },
     }
 }
 

@@ -2,7 +2,6 @@
 
 use super::values::screaming_enum;
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
 screaming_enum!(
     TicketStatus {

@@ -2,6 +2,7 @@ use cqrs_es::test::TestFramework;
 use uuid::Uuid;
 
 use super::*;
+use crate::sla::SlaPolicyBook;
 use crate::{Actor, ActorRole, Caller, PersonalData};
 use TicketStatus::*;
 
@@ -26,9 +27,15 @@ fn content() -> TicketContent {
         category: TicketCategory::Technical,
         channel: TicketChannel::WebForm,
         customer: Some(Customer::parse("customer-123", None, None).unwrap()),
+        customer_tier: None,
         affected_systems: Labels::default(),
         tags: Labels::default(),
     }
+}
+
+/// The instant commands happen at; no SLA policy applies in these tests, so any will do.
+fn now() -> chrono::DateTime<chrono::Utc> {
+    "2026-11-26T10:00:00Z".parse().unwrap()
 }
 
 fn agent(id: &str) -> AgentId {
@@ -71,7 +78,7 @@ fn caller(role: ActorRole) -> Caller {
 }
 
 fn update(change: impl FnOnce(&mut UpdateTicket)) -> TicketCommand {
-    let mut update = UpdateTicket::by(caller(ActorRole::Admin));
+    let mut update = UpdateTicket::by(caller(ActorRole::Admin), now());
     change(&mut update);
     TicketCommand::Update(update)
 }
@@ -81,6 +88,7 @@ fn comment(role: ActorRole, visibility: CommentVisibility) -> (TicketCommand, Uu
     let command = TicketCommand::AddComment(AddComment {
         comment_id,
         caller: caller(role),
+        at: now(),
         body: CommentBody::parse("Any news?").unwrap(),
         visibility,
     });
@@ -490,6 +498,8 @@ async fn a_ticket_is_opened_once_and_changed_only_once_opened() {
         ticket_number: TicketNumber::parse("TKT-20261126-0001").unwrap(),
         content: content(),
         created_by: "customer-123".into(),
+        at: now(),
+        policies: SlaPolicyBook::default(),
     });
     TicketTest::with(())
         .given_no_previous_events()
@@ -535,7 +545,7 @@ async fn access_is_decided_on_the_write_model() {
         customer_id: customer.map(str::to_owned),
     };
     let retitle = |caller: Caller| {
-        let mut update = UpdateTicket::by(caller);
+        let mut update = UpdateTicket::by(caller, now());
         update.title = Some(TicketTitle::parse("Renamed").unwrap());
         TicketCommand::Update(update)
     };
@@ -584,13 +594,14 @@ async fn access_is_decided_on_the_write_model() {
 #[tokio::test]
 async fn an_auditor_changes_no_ticket() {
     let auditor = caller(ActorRole::Auditor);
-    let mut retitle = UpdateTicket::by(auditor.clone());
+    let mut retitle = UpdateTicket::by(auditor.clone(), now());
     retitle.title = Some(TicketTitle::parse("Renamed").unwrap());
     let commands = [
         TicketCommand::Update(retitle),
         TicketCommand::AddComment(AddComment {
             comment_id: Uuid::from_u128(99),
             caller: auditor.clone(),
+            at: now(),
             body: CommentBody::parse("Noted").unwrap(),
             visibility: CommentVisibility::Internal,
         }),
