@@ -67,23 +67,29 @@ impl EventWriter {
                 category: TicketCategory::General,
                 channel: TicketChannel::Email,
                 customer: None,
+                customer_tier: None,
                 affected_systems: Labels::default(),
                 tags: Labels::default(),
             },
             created_by: "importer".into(),
+            at: chrono::Utc::now(),
+            policies: Default::default(),
         });
         self.execute(id, command).await;
         id
     }
 
     async fn retitle(&self, id: Uuid, title: &str) {
-        let mut update = UpdateTicket::by(Caller {
-            actor: Actor {
-                sub: "admin-1".into(),
-                role: ActorRole::Admin,
+        let mut update = UpdateTicket::by(
+            Caller {
+                actor: Actor {
+                    sub: "admin-1".into(),
+                    role: ActorRole::Admin,
+                },
+                customer_id: None,
             },
-            customer_id: None,
-        });
+            chrono::Utc::now(),
+        );
         update.title = TicketTitle::parse(title).ok();
         self.execute(id, TicketCommand::Update(update)).await;
     }

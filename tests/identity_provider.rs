@@ -162,6 +162,7 @@ async fn spawn(pool: PgPool, jwks: &str, configure: impl FnOnce(&mut IdentityPro
         audience: vec!["another-app".to_owned(), AUDIENCE.to_owned()],
         role_claim: "/role".to_owned(),
         customer_claim: "/customerId".to_owned(),
+        tier_claim: "/tier".to_owned(),
         leeway: Duration::from_secs(60),
     };
     configure(&mut provider);
@@ -404,6 +405,7 @@ async fn a_jwks_file_and_an_explicit_secret_take_both_kinds_of_token(pool: PgPoo
             audience: vec![AUDIENCE.to_owned()],
             role_claim: "/role".to_owned(),
             customer_claim: "/customerId".to_owned(),
+            tier_claim: "/tier".to_owned(),
             leeway: Duration::from_secs(60),
         });
     })

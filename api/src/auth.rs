@@ -13,6 +13,7 @@ use jsonwebtoken::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use support_domain::sla::CustomerTier;
 use support_domain::{Actor, ActorRole, Caller};
 use support_projections::tickets::TicketScope;
 
@@ -28,6 +29,9 @@ struct Claims {
     role: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     customer_id: Option<String>,
+    /// The customer's plan, which can pick a stricter SLA policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tier: Option<String>,
     iat: i64,
     exp: i64,
 }
@@ -54,11 +58,24 @@ impl TokenKeys {
         customer_id: Option<&str>,
         ttl: Duration,
     ) -> String {
+        self.issue_with_tier(role, sub, customer_id, None, ttl)
+    }
+
+    /// A token whose `tier` claim names the customer's plan.
+    pub fn issue_with_tier(
+        &self,
+        role: ActorRole,
+        sub: &str,
+        customer_id: Option<&str>,
+        tier: Option<CustomerTier>,
+        ttl: Duration,
+    ) -> String {
         let now = Utc::now();
         let claims = Claims {
             sub: sub.to_owned(),
             role: role.as_str().to_owned(),
             customer_id: customer_id.map(str::to_owned),
+            tier: tier.map(|t| t.as_str().to_owned()),
             iat: now.timestamp(),
             exp: (now + ttl).timestamp(),
         };
@@ -78,7 +95,8 @@ impl TokenKeys {
                 role_names(ActorRole::ALL)
             ))
         })?;
-        Principal::new(claims.sub, role, claims.customer_id)
+        let tier = tier_from_claim(claims.tier.map(Value::String).as_ref(), "tier")?;
+        Principal::new(claims.sub, role, claims.customer_id, tier)
     }
 }
 
@@ -197,7 +215,31 @@ impl ProviderTokens {
                 )))
             }
         };
-        Principal::new(sub, role, customer_id)
+        let tier = tier_from_claim(
+            claims.pointer(&self.settings.tier_claim),
+            &self.settings.tier_claim,
+        )?;
+        Principal::new(sub, role, customer_id, tier)
+    }
+}
+
+/// A customer tier claim: absent, null, or one of the tiers' names.
+fn tier_from_claim(claim: Option<&Value>, name: &str) -> Result<Option<CustomerTier>, ApiError> {
+    match claim {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(tier)) => CustomerTier::parse(tier).map(Some).map_err(|_| {
+            unauthorized(format!(
+                "the bearer token's {name} claim is none of {}",
+                CustomerTier::ALL
+                    .iter()
+                    .map(|t| t.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        }),
+        Some(_) => Err(unauthorized(format!(
+            "the bearer token's {name} claim is not a customer tier"
+        ))),
     }
 }
 
@@ -253,11 +295,19 @@ pub struct Principal {
     pub sub: String,
     pub role: ActorRole,
     pub customer_id: Option<String>,
+    /// The plan of the customer account, as the token says; it picks the SLA policy of the
+    /// tickets a customer opens.
+    pub tier: Option<CustomerTier>,
 }
 
 impl Principal {
     /// A customer acts for its own account unless the token names the account it belongs to.
-    fn new(sub: String, role: ActorRole, customer_id: Option<String>) -> Result<Self, ApiError> {
+    fn new(
+        sub: String,
+        role: ActorRole,
+        customer_id: Option<String>,
+        tier: Option<CustomerTier>,
+    ) -> Result<Self, ApiError> {
         if sub.trim().is_empty() {
             return Err(unauthorized("the bearer token has no subject"));
         }
@@ -269,6 +319,7 @@ impl Principal {
             sub,
             role,
             customer_id,
+            tier,
         })
     }
 

@@ -52,6 +52,8 @@ pub struct IdentityProvider {
     pub role_claim: String,
     /// JSON pointer to the customer account a customer acts for (default: their `sub`).
     pub customer_claim: String,
+    /// JSON pointer to the customer's tier (`ENTERPRISE`, `PROFESSIONAL`, `STANDARD`, `FREE`).
+    pub tier_claim: String,
     /// How far apart our clock and the provider's may be, for `exp` and `nbf`.
     pub leeway: Duration,
 }
@@ -124,6 +126,7 @@ impl IdentityProvider {
             audience,
             role_claim: pointer("SUPPORTD_JWT_ROLE_CLAIM", "/role")?,
             customer_claim: pointer("SUPPORTD_JWT_CUSTOMER_CLAIM", "/customerId")?,
+            tier_claim: pointer("SUPPORTD_JWT_TIER_CLAIM", "/tier")?,
             leeway: Duration::from_secs(leeway),
         }))
     }

@@ -25,7 +25,9 @@ use crate::problem::ApiError;
 use crate::rate_limit::{self, RateLimitState, RateLimiters};
 use crate::read_your_writes::Checkpoints;
 use crate::settings::Settings;
-use crate::{audit, dead_letters, health, idempotency, openapi, personal_data, retention, tickets};
+use crate::{
+    audit, dead_letters, health, idempotency, openapi, personal_data, retention, sla_timer, tickets,
+};
 
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -82,6 +84,8 @@ pub enum Worker {
     Projection(&'static str),
     /// Erases personal data past `SUPPORTD_RETENTION_DAYS`; idle when that is unset.
     Retention,
+    /// Records SLA warnings and breaches when they fall due.
+    SlaTimer,
 }
 
 impl Worker {
@@ -89,6 +93,7 @@ impl Worker {
         let mut workers = vec![Worker::Relay];
         workers.extend(projections.all().map(|p| Worker::Projection(p.name())));
         workers.push(Worker::Retention);
+        workers.push(Worker::SlaTimer);
         workers
     }
 
@@ -97,6 +102,7 @@ impl Worker {
             Worker::Relay => "relay".to_owned(),
             Worker::Projection(name) => format!("projection-{name}"),
             Worker::Retention => "retention".to_owned(),
+            Worker::SlaTimer => "sla-timer".to_owned(),
         }
     }
 
@@ -155,8 +161,9 @@ impl Application {
                         ProjectionRunner::new(pool, js, bus, projection, data_keys.clone()).run(),
                     )
                 }
-                // It erases through the command path, so it starts below, with the API's context.
-                Worker::Retention => continue,
+                // They command through the command path, so they start below, with the API's
+                // context.
+                Worker::Retention | Worker::SlaTimer => continue,
             };
             background.push(task);
         }
@@ -175,6 +182,9 @@ impl Application {
         };
         if let (true, Some(keep_for)) = (workers.contains(&Worker::Retention), settings.retention) {
             background.push(tokio::spawn(retention::run(context.clone(), keep_for)));
+        }
+        if workers.contains(&Worker::SlaTimer) {
+            background.push(tokio::spawn(sla_timer::run(context.clone())));
         }
         let (bind, router) = if serve_api {
             let limiters = Arc::new(RateLimiters::new(&settings.rate_limits));

@@ -4,6 +4,7 @@
 
 use std::sync::LazyLock;
 
+use support_domain::sla::{ClockKind, ClockState, CustomerTier};
 use support_domain::ticket::{
     CommentVisibility, TicketCategory, TicketChannel, TicketPriority, TicketStatus,
 };
@@ -35,6 +36,40 @@ pub fn ticket_channel() -> Object {
 
 pub fn comment_visibility() -> Object {
     string_enum(CommentVisibility::ALL.iter().map(|v| v.as_str()))
+}
+
+pub fn customer_tier() -> Object {
+    string_enum(CustomerTier::ALL.iter().map(|v| v.as_str()))
+}
+
+/// A customer tier, or null for none.
+pub fn optional_customer_tier() -> Object {
+    nullable_enum(CustomerTier::ALL.iter().map(|v| v.as_str()))
+}
+
+pub fn clock_state() -> Object {
+    string_enum(ClockState::ALL.iter().map(|v| v.as_str()))
+}
+
+/// A ticket's most pressing SLA clock state, or null for a ticket without a policy.
+pub fn optional_clock_state() -> Object {
+    nullable_enum(ClockState::ALL.iter().map(|v| v.as_str()))
+}
+
+pub fn clock_kind() -> Object {
+    string_enum(ClockKind::ALL.iter().map(|v| v.as_str()))
+}
+
+fn nullable_enum(values: impl IntoIterator<Item = &'static str>) -> Object {
+    let values: Vec<serde_json::Value> = values
+        .into_iter()
+        .map(serde_json::Value::from)
+        .chain([serde_json::Value::Null])
+        .collect();
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some(values))
+        .build()
 }
 
 pub fn actor_role() -> Object {

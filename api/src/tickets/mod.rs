@@ -17,6 +17,7 @@ use support_domain::ticket::{
 use support_domain::{Actor, ActorRole, RecordedEvent};
 use support_projections::event_log::{aggregate_history_as_of, missing_aggregates, opened_history};
 use support_projections::page::Page;
+use support_projections::sla::book::active_policies;
 use support_projections::tickets::{
     self, LongLists, TicketDetail, TicketKey, TicketScope, TicketView, AGGREGATE_TYPE, READ_MODEL,
 };
@@ -126,7 +127,7 @@ async fn answer_with_ticket(
             principal.sees_internal_notes(),
         )
         .await?;
-        Ok(detail)
+        Ok(detail.map(|detail| detail.clocks_read_at(ctx.clock.now())))
     })
     .await
 }
@@ -160,9 +161,17 @@ pub async fn create_ticket(
         }
         _ => body.customer_id.clone(),
     };
-    let content = body
+    if principal.role == ActorRole::Customer && body.customer_tier.is_some() {
+        return Err(ApiError::Forbidden(
+            "customers cannot choose their tier: it comes from their token".to_owned(),
+        ));
+    }
+    let mut content = body
         .parse(customer_id.as_deref())
         .map_err(ApiError::Validation)?;
+    if principal.role == ActorRole::Customer {
+        content.customer_tier = principal.tier;
+    }
     // An actor's id, as valid as an assignee's.
     let on_behalf = body.created_by.as_deref().map(AgentId::parse);
     let created_by = match (principal.role, on_behalf) {
@@ -178,6 +187,8 @@ pub async fn create_ticket(
         ticket_number: TicketNumber::new(day, counter),
         content,
         created_by,
+        at: metadata.occurred_at,
+        policies: active_policies(&ctx.pool).await?,
     });
     let committed = ctx.create::<Ticket>(id, command, &metadata).await?;
     Ok(answer_with_ticket(&ctx, StatusCode::CREATED, committed, &principal).await)
@@ -195,9 +206,12 @@ pub async fn list_tickets(
 ) -> Result<Json<Page<TicketView>>, ApiError> {
     let (filter, page) = query.parse().map_err(ApiError::Validation)?;
     let scope = principal.ticket_scope();
-    Ok(Json(
-        tickets::list(&ctx.pool, &filter, &scope, page, &long_lists).await?,
-    ))
+    let mut page = tickets::list(&ctx.pool, &filter, &scope, page, &long_lists).await?;
+    let now = ctx.clock.now();
+    for ticket in &mut page.items {
+        ticket.read_clocks(now);
+    }
+    Ok(Json(page))
 }
 
 /// One ticket, by id or by number (`TKT-YYYYMMDD-XXXX`), with its comments; with `asOf`, as it
@@ -221,9 +235,14 @@ pub async fn get_ticket(
     let scope = principal.ticket_scope();
     let include_internal = principal.sees_internal_notes();
     let detail = match as_of {
-        None => tickets::find_detail(&ctx.pool, &key, &scope, include_internal).await?,
+        None => tickets::find_detail(&ctx.pool, &key, &scope, include_internal)
+            .await?
+            .map(|detail| detail.clocks_read_at(ctx.clock.now())),
+        // The clocks as they stood then, too.
         Some(as_of) => match tickets::find(&ctx.pool, &key, &scope).await? {
-            Some(ticket) => ticket_as_of(&ctx, ticket.id, as_of, include_internal).await?,
+            Some(ticket) => ticket_as_of(&ctx, ticket.id, as_of, include_internal)
+                .await?
+                .map(|detail| detail.clocks_read_at(as_of)),
             None => None,
         },
     };
@@ -265,8 +284,9 @@ pub async fn update_ticket(
     ApiJson(body): ApiJson<UpdateTicketRequest>,
 ) -> Result<Response, ApiError> {
     principal.require(STAFF, "change tickets")?;
-    let update = body
-        .parse(principal.caller())
+    let metadata = ctx.metadata(&principal, &ids)?;
+    let mut update = body
+        .parse(principal.caller(), metadata.occurred_at)
         .map_err(ApiError::Validation)?;
     let id = ticket_id(&ctx, &key).await?;
     if let Some(related) = &update.related_tickets {
@@ -278,7 +298,9 @@ pub async fn update_ticket(
             ));
         }
     }
-    let metadata = ctx.metadata(&principal, &ids)?;
+    if body.rematches() {
+        update.policies = active_policies(&ctx.pool).await?;
+    }
     let committed = ctx
         .execute::<Ticket>(id, TicketCommand::Update(update), &metadata)
         .await?;
@@ -308,13 +330,14 @@ pub async fn add_comment(
     )?;
     let (body, visibility) = body.parse().map_err(ApiError::Validation)?;
     let id = ticket_id(&ctx, &key).await?;
+    let metadata = ctx.metadata(&principal, &ids)?;
     let command = TicketCommand::AddComment(AddComment {
         comment_id: Uuid::new_v4(),
         caller: principal.caller(),
+        at: metadata.occurred_at,
         body,
         visibility,
     });
-    let metadata = ctx.metadata(&principal, &ids)?;
     let committed = ctx.execute::<Ticket>(id, command, &metadata).await?;
     Ok(answer_with_ticket(&ctx, StatusCode::CREATED, committed, &principal).await)
 }

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::{Deserialize, Deserializer};
 use serde_json::json;
+use support_domain::sla::{ClockState, CustomerTier};
 use support_domain::ticket::{
     AgentId, CommentBody, CommentVisibility, Customer, Labels, Reason, RelatedIds, TicketCategory,
     TicketChannel, TicketContent, TicketDescription, TicketPriority, TicketStatus, TicketTitle,
@@ -152,6 +153,10 @@ pub struct CreateTicketRequest {
     pub customer_name: Option<String>,
     #[schema(schema_with = customer_email)]
     pub customer_email: Option<String>,
+    /// The customer's plan, which can pick the SLA policy. Staff and services set it; a
+    /// customer's comes from their token's `tier` claim.
+    #[schema(schema_with = schema::customer_tier)]
+    pub customer_tier: Option<String>,
     #[serde(default)]
     #[schema(schema_with = labels_schema)]
     pub affected_systems: Option<Vec<String>>,
@@ -214,6 +219,12 @@ impl CreateTicketRequest {
             self.affected_systems.as_ref(),
         );
         let tags = labels(&mut errors, "tags", self.tags.as_ref());
+        let customer_tier = parsed(
+            &mut errors,
+            "customerTier",
+            self.customer_tier.as_deref(),
+            CustomerTier::parse,
+        );
         errors.into_result()?;
         Ok(TicketContent {
             title: title.expect("checked"),
@@ -222,6 +233,7 @@ impl CreateTicketRequest {
             category: category.expect("checked"),
             channel: channel.expect("checked"),
             customer,
+            customer_tier,
             affected_systems: affected_systems.unwrap_or_default(),
             tags: tags.unwrap_or_default(),
         })
@@ -240,6 +252,10 @@ pub struct UpdateTicketRequest {
     pub priority: Option<String>,
     #[schema(schema_with = schema::ticket_category)]
     pub category: Option<String>,
+    /// The customer's plan; `null` clears it. A change matches the SLA policy again.
+    #[serde(default, deserialize_with = "explicit_null")]
+    #[schema(schema_with = schema::optional_customer_tier)]
+    pub customer_tier: Option<Option<String>>,
     #[schema(schema_with = labels_schema)]
     pub tags: Option<Vec<String>>,
     #[schema(schema_with = labels_schema)]
@@ -262,10 +278,17 @@ pub struct UpdateTicketRequest {
 }
 
 impl UpdateTicketRequest {
-    pub fn parse(&self, caller: Caller) -> Result<UpdateTicket, FieldErrors> {
+    /// Whether the change may match another SLA policy.
+    pub fn rematches(&self) -> bool {
+        self.priority.is_some() || self.customer_tier.is_some()
+    }
+
+    pub fn parse(&self, caller: Caller, at: DateTime<Utc>) -> Result<UpdateTicket, FieldErrors> {
         let mut errors = FieldErrors::default();
         let update = UpdateTicket {
             caller,
+            at,
+            policies: Default::default(),
             title: parsed(
                 &mut errors,
                 "title",
@@ -290,6 +313,13 @@ impl UpdateTicketRequest {
                 self.category.as_deref(),
                 TicketCategory::parse,
             ),
+            customer_tier: match &self.customer_tier {
+                None => None,
+                Some(None) => Some(None),
+                Some(Some(tier)) => errors
+                    .take("customerTier", CustomerTier::parse(tier))
+                    .map(Some),
+            },
             tags: labels(&mut errors, "tags", self.tags.as_ref()),
             affected_systems: labels(
                 &mut errors,
@@ -469,6 +499,16 @@ pub struct TicketListQuery {
     /// `true` or `false`.
     #[param(value_type = Option<bool>)]
     pub sla_breached: Option<String>,
+    #[param(schema_with = schema::customer_tier)]
+    pub customer_tier: Option<String>,
+    /// The most pressing state of the ticket's SLA clocks.
+    #[param(schema_with = schema::clock_state)]
+    pub sla_state: Option<String>,
+    /// Tickets whose response clock runs toward a deadline before this day or instant: what
+    /// breaches next.
+    pub response_due_before: Option<String>,
+    /// Tickets whose resolution clock runs toward a deadline before this day or instant.
+    pub resolution_due_before: Option<String>,
     /// Created on or after this day or instant.
     pub created_from: Option<String>,
     /// Created on or before this day (inclusive) or before this instant.
@@ -583,6 +623,30 @@ impl TicketListQuery {
                     _ => Err("must be true or false".to_owned()),
                 },
             ),
+            customer_tier: parsed(
+                &mut errors,
+                "customerTier",
+                self.customer_tier.as_deref(),
+                CustomerTier::parse,
+            ),
+            sla_state: parsed(
+                &mut errors,
+                "slaState",
+                self.sla_state.as_deref(),
+                ClockState::parse,
+            ),
+            response_due_before: parsed(
+                &mut errors,
+                "responseDueBefore",
+                self.response_due_before.as_deref(),
+                |v| instant(v, false),
+            ),
+            resolution_due_before: parsed(
+                &mut errors,
+                "resolutionDueBefore",
+                self.resolution_due_before.as_deref(),
+                |v| instant(v, false),
+            ),
             created_from: parsed(
                 &mut errors,
                 "createdFrom",
@@ -668,10 +732,22 @@ mod tests {
             },
             customer_id: None,
         };
-        assert_eq!(unassign.parse(caller()).unwrap().assignee, Some(None));
+        assert_eq!(
+            unassign
+                .parse(caller(), chrono::DateTime::UNIX_EPOCH)
+                .unwrap()
+                .assignee,
+            Some(None)
+        );
         let untouched: UpdateTicketRequest =
             serde_json::from_str(r#"{"status": "IN_PROGRESS"}"#).unwrap();
-        assert_eq!(untouched.parse(caller()).unwrap().assignee, None);
+        assert_eq!(
+            untouched
+                .parse(caller(), chrono::DateTime::UNIX_EPOCH)
+                .unwrap()
+                .assignee,
+            None
+        );
     }
 
     #[test]

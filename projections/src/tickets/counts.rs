@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use sqlx::PgConnection;
+use support_domain::sla::ClockKind;
 use support_domain::ticket::{TicketEvent, TicketStatus};
 
 /// How a batch moves the counters.
@@ -59,6 +60,17 @@ impl CountChanges {
             TicketEvent::TicketUnassigned { previous_assignee } => {
                 self.assignee(Some(previous_assignee.as_str()), -1);
                 self.assignee(None, 1);
+            }
+            // The ticket's first breach: the other clock had not breached before this one did.
+            TicketEvent::SlaBreached { clock, clocks, .. } => {
+                let other = match clock {
+                    ClockKind::Response => &clocks.resolution,
+                    ClockKind::Resolution => &clocks.response,
+                };
+                if other.breached_at.is_none() {
+                    self.moves("sla_breached", "false", -1);
+                    self.moves("sla_breached", "true", 1);
+                }
             }
             // Its search text changed: a list by search text may now match fewer tickets.
             TicketEvent::TicketRetitled { .. } => self.moves("rewritten", "", 1),

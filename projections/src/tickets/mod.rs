@@ -4,6 +4,7 @@
 mod counts;
 mod projector;
 mod queries;
+mod sla;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -12,9 +13,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::schema;
+use support_domain::sla::AppliedSla;
 
 pub use projector::{fold_detail, TicketsProjection};
 pub use queries::{find, find_detail, list, LongLists, TicketFilter, TicketKey, TicketScope};
+pub use sla::{SlaClockView, SlaClocksView};
 
 pub const AGGREGATE_TYPE: &str = "ticket";
 /// The read model's name: its consumer, checkpoint and dead letters.
@@ -40,7 +43,13 @@ pub struct TicketView {
     pub customer_name: Option<String>,
     pub customer_email: Option<String>,
     pub assigned_to: Option<String>,
+    #[schema(schema_with = schema::optional_customer_tier)]
+    pub customer_tier: Option<String>,
+    /// The SLA policy the ticket runs under.
     pub sla_id: Option<Uuid>,
+    /// The most pressing state of its clocks: BREACHED, then RUNNING, PAUSED, MET, STOPPED.
+    #[schema(schema_with = schema::optional_clock_state)]
+    pub sla_state: Option<String>,
     pub response_deadline: Option<DateTime<Utc>>,
     pub resolution_deadline: Option<DateTime<Utc>>,
     /// When staff first replied publicly.
@@ -48,6 +57,13 @@ pub struct TicketView {
     pub resolved_at: Option<DateTime<Utc>>,
     pub resolution_note: Option<String>,
     pub sla_breached: bool,
+    /// Both clocks at the moment of the request; null for a ticket without a policy.
+    #[sqlx(skip)]
+    pub sla_clocks: Option<SlaClocksView>,
+    /// The policy's terms and the clocks as their last event left them.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub sla: Option<Json<AppliedSla>>,
     pub escalation_level: i32,
     pub related_tickets: Vec<Uuid>,
     pub related_incidents: Vec<Uuid>,
@@ -58,6 +74,21 @@ pub struct TicketView {
     pub updated_at: DateTime<Utc>,
     /// The sequence of the last event this view reflects.
     pub version: i64,
+}
+
+impl TicketView {
+    /// Shows the clocks as they stand at `at`, the moment of the request.
+    pub fn read_clocks(&mut self, at: DateTime<Utc>) {
+        self.sla_clocks = self.sla.as_ref().map(|sla| SlaClocksView::read(sla, at));
+    }
+}
+
+impl TicketDetail {
+    /// The detail with its clocks as they stand at `at`.
+    pub fn clocks_read_at(mut self, at: DateTime<Utc>) -> Self {
+        self.ticket.read_clocks(at);
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, ToSchema)]

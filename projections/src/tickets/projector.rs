@@ -9,6 +9,7 @@ use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
 use sqlx::types::Json;
 use sqlx::{PgConnection, Postgres};
+use support_domain::sla::{AppliedSla, SlaClocks, SlaTerms};
 use support_domain::ticket::{CommentVisibility, TicketContent, TicketEvent, TicketStatus};
 use support_domain::{RecordedEvent, ERASED};
 use uuid::Uuid;
@@ -180,6 +181,45 @@ struct FoldedChange {
     response_at: Option<DateTime<Utc>>,
     escalation_level: Option<i32>,
     closed_at: Option<DateTime<Utc>>,
+    /// Whether `customer_tier` changes, to a tier or to none.
+    retiered: bool,
+    customer_tier: Option<&'static str>,
+    /// The terms of a policy applied in the fold, if one was.
+    sla_terms: Option<SlaTerms>,
+    #[serde(flatten)]
+    clocks: Option<SlaColumns>,
+}
+
+/// The columns the SLA clocks set, from the clocks as an SLA event leaves them.
+#[derive(Debug, Clone, Serialize)]
+struct SlaColumns {
+    sla_clocks: SlaClocks,
+    sla_state: &'static str,
+    response_deadline: Option<DateTime<Utc>>,
+    resolution_deadline: Option<DateTime<Utc>>,
+    response_due_at: Option<DateTime<Utc>>,
+    resolution_due_at: Option<DateTime<Utc>>,
+    sla_breached: bool,
+}
+
+impl SlaColumns {
+    fn of(clocks: SlaClocks) -> Self {
+        // A deadline is due only while its clock runs toward it.
+        let due = |clock: &support_domain::sla::SlaClock| {
+            clock
+                .deadline
+                .filter(|_| clock.state == support_domain::sla::ClockState::Running)
+        };
+        Self {
+            sla_state: clocks.summary().as_str(),
+            response_deadline: clocks.response.deadline,
+            resolution_deadline: clocks.resolution.deadline,
+            response_due_at: due(&clocks.response),
+            resolution_due_at: due(&clocks.resolution),
+            sla_breached: clocks.breached(),
+            sla_clocks: clocks,
+        }
+    }
 }
 
 /// A comment row, its fields named as the table's columns.
@@ -262,6 +302,10 @@ impl Fold {
                 response_at: None,
                 escalation_level: None,
                 closed_at: None,
+                retiered: false,
+                customer_tier: None,
+                sla_terms: None,
+                clocks: None,
             },
             comments: Vec::new(),
         }
@@ -328,6 +372,23 @@ impl Fold {
             TicketEvent::TicketEscalated { level, .. } => {
                 change.escalation_level = Some(level as i32)
             }
+            TicketEvent::TicketCustomerTierChanged { to, .. } => {
+                change.retiered = true;
+                change.customer_tier = to.map(|t| t.as_str());
+            }
+            TicketEvent::SlaPolicyApplied { terms, clocks, .. } => {
+                change.sla_terms = Some(terms);
+                change.clocks = Some(SlaColumns::of(clocks));
+            }
+            TicketEvent::SlaClocksPaused { clocks }
+            | TicketEvent::SlaClocksResumed { clocks }
+            | TicketEvent::SlaClockCompleted { clocks, .. }
+            | TicketEvent::SlaClockRestarted { clocks, .. }
+            | TicketEvent::SlaClocksStopped { clocks }
+            | TicketEvent::SlaWarningReached { clocks, .. }
+            | TicketEvent::SlaBreached { clocks, .. } => {
+                change.clocks = Some(SlaColumns::of(clocks))
+            }
             TicketEvent::TicketOpened { .. }
             | TicketEvent::TicketRelatedTicketLinked { .. }
             | TicketEvent::TicketRelatedTicketUnlinked { .. }
@@ -364,12 +425,29 @@ async fn update_rows(
                  ELSE c.resolution_note END, \
              response_at = coalesce(c.response_at, t.response_at), \
              escalation_level = coalesce(c.escalation_level, t.escalation_level), \
-             closed_at = coalesce(c.closed_at, t.closed_at) \
+             closed_at = coalesce(c.closed_at, t.closed_at), \
+             customer_tier = CASE WHEN c.retiered THEN c.customer_tier ELSE t.customer_tier END, \
+             sla_id = coalesce((c.sla_terms ->> 'policyId')::uuid, t.sla_id), \
+             sla_state = CASE WHEN c.sla_clocks IS NULL THEN t.sla_state ELSE c.sla_state END, \
+             response_deadline = CASE WHEN c.sla_clocks IS NULL THEN t.response_deadline \
+                 ELSE c.response_deadline END, \
+             resolution_deadline = CASE WHEN c.sla_clocks IS NULL THEN t.resolution_deadline \
+                 ELSE c.resolution_deadline END, \
+             response_due_at = CASE WHEN c.sla_clocks IS NULL THEN t.response_due_at \
+                 ELSE c.response_due_at END, \
+             resolution_due_at = CASE WHEN c.sla_clocks IS NULL THEN t.resolution_due_at \
+                 ELSE c.resolution_due_at END, \
+             sla_breached = coalesce(c.sla_breached, t.sla_breached), \
+             sla = CASE WHEN c.sla_clocks IS NULL THEN t.sla ELSE jsonb_build_object( \
+                 'terms', coalesce(c.sla_terms, t.sla -> 'terms'), 'clocks', c.sla_clocks) END \
          FROM jsonb_to_recordset($1) AS c(id uuid, follows bigint, version bigint, \
              updated_at timestamptz, title text, description text, priority text, category text, \
              tags text[], affected_systems text[], reassigned boolean, assigned_to text, \
              status text, resolution text, resolved_at timestamptz, resolution_note text, \
-             response_at timestamptz, escalation_level integer, closed_at timestamptz) \
+             response_at timestamptz, escalation_level integer, closed_at timestamptz, \
+             retiered boolean, customer_tier text, sla_terms jsonb, sla_clocks jsonb, \
+             sla_state text, response_deadline timestamptz, resolution_deadline timestamptz, \
+             response_due_at timestamptz, resolution_due_at timestamptz, sla_breached boolean) \
          WHERE t.id = c.id AND t.version = c.follows \
          RETURNING t.id",
     )
@@ -418,6 +496,16 @@ struct NewRow {
     tags: Vec<String>,
     created_by: String,
     closed_at: Option<DateTime<Utc>>,
+    customer_tier: Option<&'static str>,
+    sla_id: Option<Uuid>,
+    sla_state: Option<&'static str>,
+    response_deadline: Option<DateTime<Utc>>,
+    resolution_deadline: Option<DateTime<Utc>>,
+    response_due_at: Option<DateTime<Utc>>,
+    resolution_due_at: Option<DateTime<Utc>>,
+    sla_breached: bool,
+    /// `AppliedSla` as JSON text, which COPY takes for a jsonb column.
+    sla: Option<String>,
 }
 
 impl NewRow {
@@ -447,6 +535,15 @@ impl NewRow {
             tags,
             created_by,
             closed_at: _,
+            customer_tier,
+            sla_id,
+            sla_state,
+            response_deadline,
+            resolution_deadline,
+            response_due_at: _,
+            resolution_due_at: _,
+            sla_breached,
+            sla,
         } = self;
         TicketView {
             id,
@@ -461,11 +558,15 @@ impl NewRow {
             customer_name,
             customer_email,
             assigned_to,
-            // No event sets a ticket's SLA yet: these are the columns' defaults.
-            sla_id: None,
-            response_deadline: None,
-            resolution_deadline: None,
-            sla_breached: false,
+            customer_tier: customer_tier.map(str::to_owned),
+            sla_id,
+            sla_state: sla_state.map(str::to_owned),
+            response_deadline,
+            resolution_deadline,
+            sla_breached,
+            sla: sla
+                .map(|text| Json(serde_json::from_str(&text).expect("written from AppliedSla"))),
+            sla_clocks: None,
             response_at,
             resolved_at,
             resolution_note,
@@ -494,6 +595,7 @@ impl NewRow {
             category,
             channel,
             customer,
+            customer_tier,
             affected_systems,
             tags,
         } = content;
@@ -524,6 +626,15 @@ impl NewRow {
             tags: tags.as_slice().to_vec(),
             created_by,
             closed_at: None,
+            customer_tier: customer_tier.map(|t| t.as_str()),
+            sla_id: None,
+            sla_state: None,
+            response_deadline: None,
+            resolution_deadline: None,
+            response_due_at: None,
+            resolution_due_at: None,
+            sla_breached: false,
+            sla: None,
         }
     }
 
@@ -572,6 +683,33 @@ impl NewRow {
         take(&mut self.escalation_level, &change.escalation_level);
         if change.closed_at.is_some() {
             self.closed_at = change.closed_at;
+        }
+        if change.retiered {
+            self.customer_tier = change.customer_tier;
+        }
+        if let Some(columns) = &change.clocks {
+            let terms = match &change.sla_terms {
+                Some(terms) => terms.clone(),
+                None => {
+                    let applied: AppliedSla = serde_json::from_str(
+                        self.sla.as_deref().expect("clocks follow their policy"),
+                    )
+                    .expect("written from AppliedSla");
+                    applied.terms
+                }
+            };
+            self.sla_id = Some(terms.policy_id);
+            self.sla_state = Some(columns.sla_state);
+            self.response_deadline = columns.response_deadline;
+            self.resolution_deadline = columns.resolution_deadline;
+            self.response_due_at = columns.response_due_at;
+            self.resolution_due_at = columns.resolution_due_at;
+            self.sla_breached = columns.sla_breached;
+            let applied = AppliedSla {
+                terms,
+                clocks: columns.sla_clocks.clone(),
+            };
+            self.sla = Some(serde_json::to_string(&applied).expect("AppliedSla serializes"));
         }
     }
 }
@@ -654,79 +792,20 @@ pub fn fold_detail(
     }))
 }
 
-/// Applies one event on its own: to a ticket whose batch edits a list of links. Openings are
-/// never among them: they make new rows.
+/// Applies one event on its own: to a ticket whose batch edits a list of links or erases. Openings
+/// are never among them: they make new rows.
 async fn apply(
     conn: &mut PgConnection,
     ticket_event: TicketEvent,
     target: Target,
 ) -> Result<(), ProjectionError> {
+    // An event that folds changes the row as a fold of one: the same statement as in a batch.
+    if Fold::folds(&ticket_event) {
+        let fold = Fold::of(vec![(ticket_event, target)]);
+        update_rows(conn, std::slice::from_ref(&fold.change)).await?;
+        return copy_rows(conn, "ticket_comments", &fold.comments).await;
+    }
     let update = match ticket_event {
-        TicketEvent::TicketOpened { .. } => unreachable!("an opening always makes a new row"),
-        TicketEvent::TicketRetitled { title } => {
-            guarded(advance!("title = $4"), &target).bind(title.as_str().to_owned())
-        }
-        TicketEvent::TicketDescriptionChanged { description } => {
-            guarded(advance!("description = $4"), &target).bind(description.as_str().to_owned())
-        }
-        TicketEvent::TicketReprioritized { to, .. } => {
-            guarded(advance!("priority = $4"), &target).bind(to.as_str())
-        }
-        TicketEvent::TicketRecategorized { to, .. } => {
-            guarded(advance!("category = $4"), &target).bind(to.as_str())
-        }
-        TicketEvent::TicketTagsChanged { tags } => {
-            guarded(advance!("tags = $4"), &target).bind(tags.as_slice().to_vec())
-        }
-        TicketEvent::TicketAffectedSystemsChanged { affected_systems } => {
-            guarded(advance!("affected_systems = $4"), &target)
-                .bind(affected_systems.as_slice().to_vec())
-        }
-        TicketEvent::TicketAssigned { assignee, .. } => {
-            guarded(advance!("assigned_to = $4"), &target).bind(assignee.as_str().to_owned())
-        }
-        TicketEvent::TicketUnassigned { .. } => guarded(advance!("assigned_to = NULL"), &target),
-        TicketEvent::TicketStatusChanged { to, note, .. } => guarded(
-            // Resolving stamps the resolution; closing keeps it; anything else (a reopen) clears it.
-            advance!(
-                "status = $4, \
-                 resolved_at = CASE $4 WHEN 'RESOLVED' THEN $3 WHEN 'CLOSED' THEN resolved_at END, \
-                 resolution_note = CASE $4 WHEN 'RESOLVED' THEN $5 WHEN 'CLOSED' THEN resolution_note END, \
-                 closed_at = CASE WHEN $6 THEN $3 ELSE closed_at END"
-            ),
-            &target,
-        )
-        .bind(to.as_str())
-        .bind(note.map(|n| n.as_str().to_owned()))
-        .bind(to.is_final()),
-        TicketEvent::TicketCommentAdded {
-            comment_id,
-            author,
-            body,
-            visibility,
-        } => {
-            expect_row(guarded(advance!(), &target).execute(&mut *conn).await?, &target)?;
-            sqlx::query(
-                "INSERT INTO ticket_comments (id, ticket_id, author_sub, author_role, body, visibility, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(comment_id)
-            .bind(target.id)
-            .bind(author.sub)
-            .bind(author.role.as_str())
-            .bind(body.as_str())
-            .bind(visibility.as_str())
-            .bind(target.at)
-            .execute(&mut *conn)
-            .await?;
-            return Ok(());
-        }
-        TicketEvent::TicketFirstResponseRecorded { .. } => {
-            guarded(advance!("response_at = $3"), &target)
-        }
-        TicketEvent::TicketEscalated { level, .. } => {
-            guarded(advance!("escalation_level = $4"), &target).bind(level as i32)
-        }
         TicketEvent::TicketRelatedTicketLinked { related_ticket_id } => guarded(
             advance!("related_tickets = array_append(related_tickets, $4)"),
             &target,
@@ -766,6 +845,7 @@ async fn apply(
             )
             .bind(ERASED)
         }
+        folded => unreachable!("{} folds", folded.name()),
     };
     expect_row(update.execute(&mut *conn).await?, &target)
 }
@@ -851,6 +931,7 @@ mod tests {
                         category: TicketCategory::Technical,
                         channel: TicketChannel::Email,
                         customer: Some(Customer::parse("c-1", Some("Ann"), None).unwrap()),
+                        customer_tier: None,
                         affected_systems: Labels::default(),
                         tags: Labels::default(),
                     },

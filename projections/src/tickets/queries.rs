@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use sqlx::{PgPool, Postgres, QueryBuilder};
+use support_domain::sla::{ClockState, CustomerTier};
 use support_domain::ticket::{TicketCategory, TicketChannel, TicketPriority, TicketStatus};
 use uuid::Uuid;
 
@@ -13,7 +14,8 @@ use super::{TicketDetail, TicketView};
 use crate::page::{Cursor, Page, PageRequest, Total};
 
 const VIEW_COLUMNS: &str = "id, ticket_number, title, description, priority, status, category, \
-    channel, customer_id, customer_name, customer_email, assigned_to, sla_id, response_deadline, \
+    channel, customer_id, customer_name, customer_email, assigned_to, customer_tier, sla_id, \
+    sla_state, sla, response_deadline, \
     resolution_deadline, response_at, resolved_at, resolution_note, sla_breached, \
     escalation_level, related_tickets, related_incidents, tags, affected_systems, created_by, \
     created_at, updated_at, version";
@@ -112,6 +114,13 @@ pub struct TicketFilter {
     pub assigned_to: Option<String>,
     pub customer_id: Option<String>,
     pub sla_breached: Option<bool>,
+    pub customer_tier: Option<CustomerTier>,
+    /// The most pressing state of the ticket's clocks.
+    pub sla_state: Option<ClockState>,
+    /// Tickets whose response clock runs toward a deadline before this instant.
+    pub response_due_before: Option<DateTime<Utc>>,
+    /// Tickets whose resolution clock runs toward a deadline before this instant.
+    pub resolution_due_before: Option<DateTime<Utc>>,
     pub created_from: Option<DateTime<Utc>>,
     pub created_before: Option<DateTime<Utc>>,
     /// Matches anywhere in the ticket number or title, ignoring case.
@@ -135,6 +144,11 @@ impl TicketFilter {
             ("channel", self.channel.map(|v| v.as_str().to_owned())),
             ("assigned_to", self.assigned_to.clone()),
             ("customer_id", self.customer_id.clone()),
+            (
+                "customer_tier",
+                self.customer_tier.map(|v| v.as_str().to_owned()),
+            ),
+            ("sla_state", self.sla_state.map(|v| v.as_str().to_owned())),
         ];
         for (column, value) in text_filters {
             if let Some(value) = value {
@@ -143,6 +157,12 @@ impl TicketFilter {
         }
         if let Some(breached) = self.sla_breached {
             query.push(" AND sla_breached = ").push_bind(breached);
+        }
+        if let Some(before) = self.response_due_before {
+            query.push(" AND response_due_at < ").push_bind(before);
+        }
+        if let Some(before) = self.resolution_due_before {
+            query.push(" AND resolution_due_at < ").push_bind(before);
         }
         if let Some(from) = self.created_from {
             query.push(" AND created_at >= ").push_bind(from);
@@ -358,6 +378,10 @@ fn counters(filter: &TicketFilter, scope: &TicketScope) -> Option<Vec<(&'static 
         assigned_to,
         customer_id,
         sla_breached,
+        customer_tier: None,
+        sla_state: None,
+        response_due_before: None,
+        resolution_due_before: None,
         created_from: None,
         created_before: None,
         text: None,
@@ -422,6 +446,10 @@ impl LongLists {
             && filter.category.is_none()
             && filter.assigned_to.is_none()
             && filter.sla_breached.is_none()
+            && filter.customer_tier.is_none()
+            && filter.sla_state.is_none()
+            && filter.response_due_before.is_none()
+            && filter.resolution_due_before.is_none()
             && !matches!(scope, TicketScope::Agent(_));
         grows.then(|| format!("{filter:?} {scope:?}"))
     }

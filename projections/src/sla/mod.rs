@@ -1,0 +1,4 @@
+//! The SLA read models.
+
+pub mod book;
+pub mod timers;

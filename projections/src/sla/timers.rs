@@ -1,0 +1,112 @@
+//! `sla_timers`: one row per SLA warning or deadline still to come, which the SLA timer claims
+//! when it falls due. Every SLA event carries both clocks as they stand after it, so a ticket's
+//! rows are simply replaced by what its last SLA event of a batch says.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use support_domain::sla::{ClockKind, DueKind, SlaClock, SlaClocks};
+use support_domain::ticket::TicketEvent;
+use support_domain::RecordedEvent;
+use uuid::Uuid;
+
+use crate::tickets::AGGREGATE_TYPE;
+use crate::{Projection, ProjectionError, Redacted};
+
+pub const READ_MODEL: &str = "sla_timers";
+/// Notified, with the earliest new instant, when a batch adds timers: the SLA timer sleeps until
+/// its next due row and wakes early only for an earlier one.
+pub const TIMERS_CHANNEL: &str = "sla_timers";
+
+pub struct SlaTimersProjection;
+
+#[async_trait]
+impl Projection for SlaTimersProjection {
+    fn name(&self) -> &'static str {
+        READ_MODEL
+    }
+
+    fn aggregate_types(&self) -> &'static [&'static str] {
+        &[AGGREGATE_TYPE]
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["sla_timers"]
+    }
+
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        events: &[&RecordedEvent],
+    ) -> Result<(), ProjectionError> {
+        let mut last: HashMap<Uuid, SlaClocks> = HashMap::new();
+        for event in events.iter().filter(|e| e.event_type.starts_with("Sla")) {
+            let clocks = match TicketEvent::from_parts(&event.event_type, &event.payload)
+                .map_err(|e| ProjectionError::undecodable_event(event, Redacted(&e)))?
+            {
+                TicketEvent::SlaPolicyApplied { clocks, .. }
+                | TicketEvent::SlaClocksPaused { clocks }
+                | TicketEvent::SlaClocksResumed { clocks }
+                | TicketEvent::SlaClockCompleted { clocks, .. }
+                | TicketEvent::SlaClockRestarted { clocks, .. }
+                | TicketEvent::SlaClocksStopped { clocks }
+                | TicketEvent::SlaWarningReached { clocks, .. }
+                | TicketEvent::SlaBreached { clocks, .. } => clocks,
+                _ => continue,
+            };
+            let id = Uuid::parse_str(&event.aggregate_id)
+                .map_err(|e| ProjectionError::undecodable_event(event, e))?;
+            last.insert(id, clocks);
+        }
+        if last.is_empty() {
+            return Ok(());
+        }
+        let tickets: Vec<Uuid> = last.keys().copied().collect();
+        let (mut ids, mut kinds_of_clock, mut kinds, mut due) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (id, clocks) in &last {
+            for clock_kind in ClockKind::ALL {
+                for (kind, at) in timers(clocks.clock(*clock_kind)) {
+                    ids.push(*id);
+                    kinds_of_clock.push(clock_kind.as_str());
+                    kinds.push(kind.as_str());
+                    due.push(at);
+                }
+            }
+        }
+        sqlx::query("DELETE FROM sla_timers WHERE ticket_id = ANY($1)")
+            .bind(&tickets)
+            .execute(&mut *conn)
+            .await?;
+        if let Some(earliest) = due.iter().min() {
+            sqlx::query(
+                "INSERT INTO sla_timers (ticket_id, clock, kind, due_at) \
+                 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[])",
+            )
+            .bind(&ids)
+            .bind(&kinds_of_clock)
+            .bind(&kinds)
+            .bind(&due)
+            .execute(&mut *conn)
+            .await?;
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(TIMERS_CHANNEL)
+                .bind(earliest.to_rfc3339())
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// What is still to come on a clock: its warning, and its deadline while it counts toward it.
+fn timers(clock: &SlaClock) -> impl Iterator<Item = (DueKind, DateTime<Utc>)> {
+    let warning = clock.warning_at.map(|at| (DueKind::Warning, at));
+    let breach = clock
+        .deadline
+        .filter(|_| clock.counting_since.is_some() && clock.breached_at.is_none())
+        .map(|at| (DueKind::Breach, at));
+    warning.into_iter().chain(breach)
+}
