@@ -6,6 +6,8 @@ mod status;
 pub(crate) mod values;
 
 #[cfg(test)]
+mod sla_tests;
+#[cfg(test)]
 mod tests;
 
 use cqrs_es::event_sink::EventSink;
