@@ -221,7 +221,12 @@ fn step(event: &TicketEvent, terms: &mut Option<SlaTerms>) -> Option<Step> {
     })
 }
 
-fn applied_in_words(terms: &SlaTerms, matched: &SlaMatch, again: bool, clocks: &SlaClocks) -> String {
+fn applied_in_words(
+    terms: &SlaTerms,
+    matched: &SlaMatch,
+    again: bool,
+    clocks: &SlaClocks,
+) -> String {
     let tier = match matched.customer_tier {
         Some(tier) => format!("customer tier {tier}"),
         None => "no customer tier".to_owned(),
