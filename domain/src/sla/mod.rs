@@ -4,6 +4,7 @@
 mod calendar;
 mod clocks;
 mod matching;
+mod preview;
 
 use std::fmt;
 
@@ -13,6 +14,7 @@ use uuid::Uuid;
 pub use calendar::{BusinessCalendar, CalendarFields};
 pub use clocks::{ClockKind, ClockReading, ClockState, Due, DueKind, SlaClock, SlaClocks};
 pub use matching::{ApplicablePolicy, SlaMatch, SlaPolicyBook};
+pub use preview::{Pause, SlaPreview};
 
 use crate::ticket::values::{bounded_text_type, screaming_enum};
 
