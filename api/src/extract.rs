@@ -11,7 +11,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use http_body_util::LengthLimitError;
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use serde_ignored::Path;
 use serde_json::error::Category;
 use support_domain::{FieldErrors, NUL_REFUSED};
@@ -98,6 +98,34 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     deserializer.end().map_err(|error| malformed(&error))?;
     unknown.into_result().map_err(ApiError::Validation)?;
     Ok(value)
+}
+
+/// For a field where `null` means something (`"assignedTo": null` unassigns): tells an explicit
+/// `null` (`Some(None)`) from an absent field (`None`). Use with `#[serde(default)]`.
+pub fn explicit_null<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// The value of a required field, or an error saying it is required.
+pub fn required<T>(errors: &mut FieldErrors, field: &str, value: Option<T>) -> Option<T> {
+    if value.is_none() {
+        errors.push(field, "is required");
+    }
+    value
+}
+
+/// A text field parsed when it was sent, or an error naming it.
+pub fn parsed<T>(
+    errors: &mut FieldErrors,
+    field: &str,
+    value: Option<&str>,
+    parse: fn(&str) -> Result<T, String>,
+) -> Option<T> {
+    errors.take(field, parse(value?))
 }
 
 /// A JSON path named as the other field errors are: `title`, `tags[1]`, `customer.name`.
