@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use axum::body::{to_bytes, Body, Bytes};
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Path as UrlPath, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use http_body_util::LengthLimitError;
@@ -165,6 +165,35 @@ where
         errors.into_result().map_err(ApiError::Validation)?;
         let Query(value) = Query::<T>::from_request_parts(parts, state).await?;
         Ok(ApiQuery(value))
+    }
+}
+
+/// `axum::extract::Path` whose rejections are problem documents: a segment that is not UTF-8
+/// once percent-decoded (`%FF`) cannot be read, 400. What it names is the handler's to judge.
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let UrlPath(value) = UrlPath::<T>::from_request_parts(parts, state).await?;
+        Ok(ApiPath(value))
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        match rejection {
+            PathRejection::FailedToDeserializePathParams(_) => {
+                ApiError::BadRequest(rejection.body_text())
+            }
+            // A route without the parameter its handler reads: the service's fault.
+            other => ApiError::Internal(anyhow::anyhow!(other.body_text())),
+        }
     }
 }
 

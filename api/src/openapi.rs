@@ -36,7 +36,7 @@ const PROBLEM_REF: &str = "#/components/schemas/Problem";
         dead_letters::list_dead_letters, dead_letters::retry_dead_letter,
         health::healthz, health::readyz, health::metrics,
     ),
-    modifiers(&BearerAuth, &CrossFieldRules, &JsonBodies, &QueryStrings, &Authenticated, &IdempotentPosts, &RateLimited, &ProblemDocuments),
+    modifiers(&BearerAuth, &CrossFieldRules, &JsonBodies, &QueryStrings, &PathParameters, &Authenticated, &IdempotentPosts, &RateLimited, &ProblemDocuments),
     tags((name = "tickets", description = "Support tickets"), (name = "audit", description = "The event store searched: who did what, and when"), (name = "privacy", description = "Customers' personal data: export and erasure"), (name = "operations", description = "Health, metrics and dead letters"))
 )]
 pub struct ApiDoc;
@@ -195,6 +195,27 @@ impl Modify for QueryStrings {
                     operation,
                     400,
                     "The query string cannot be read (a parameter sent twice, say).",
+                );
+            }
+        }
+    }
+}
+
+/// Path parameters are read by `ApiPath`, which refuses a segment it cannot read as text.
+struct PathParameters;
+
+impl Modify for PathParameters {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (_, operation) in operations(openapi) {
+            let parameters = operation.parameters.iter().flatten();
+            if parameters
+                .into_iter()
+                .any(|p| p.parameter_in == ParameterIn::Path)
+            {
+                may_answer(
+                    operation,
+                    400,
+                    "The path cannot be read (not UTF-8 once percent-decoded).",
                 );
             }
         }
@@ -430,6 +451,23 @@ mod tests {
             }
         }
         assert!(problems > 50);
+    }
+
+    #[test]
+    fn every_operation_with_a_path_parameter_documents_an_unreadable_path() {
+        let doc = document();
+        let mut with_path = 0;
+        for (name, operation) in operations_of(&doc) {
+            let parameters = operation["parameters"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if parameters.iter().any(|p| p["in"] == "path") {
+                with_path += 1;
+                assert!(statuses(operation).contains(&"400"), "{name}");
+            }
+        }
+        assert!(with_path >= 7, "the operations on one resource are found");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 pub mod requests;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::commands::{CommandAccepted, Committed, RequestIds};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::numbering;
 use crate::problem::{ApiError, Problem};
 use crate::startup::ApiContext;
@@ -213,7 +213,7 @@ pub async fn list_tickets(
 pub async fn get_ticket(
     State(ctx): State<ApiContext>,
     principal: Principal,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     ApiQuery(query): ApiQuery<TicketQuery>,
 ) -> Result<Json<TicketDetail>, ApiError> {
     let as_of = query.parse().map_err(ApiError::Validation)?;
@@ -261,7 +261,7 @@ pub async fn update_ticket(
     State(ctx): State<ApiContext>,
     principal: Principal,
     ids: RequestIds,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     ApiJson(body): ApiJson<UpdateTicketRequest>,
 ) -> Result<Response, ApiError> {
     principal.require(STAFF, "change tickets")?;
@@ -299,7 +299,7 @@ pub async fn add_comment(
     State(ctx): State<ApiContext>,
     principal: Principal,
     ids: RequestIds,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     ApiJson(body): ApiJson<AddCommentRequest>,
 ) -> Result<Response, ApiError> {
     principal.require(
@@ -333,7 +333,7 @@ pub async fn escalate_ticket(
     State(ctx): State<ApiContext>,
     principal: Principal,
     ids: RequestIds,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     ApiJson(body): ApiJson<EscalateRequest>,
 ) -> Result<Response, ApiError> {
     principal.require(STAFF, "escalate tickets")?;
@@ -357,7 +357,7 @@ pub async fn escalate_ticket(
 pub async fn ticket_history(
     State(ctx): State<ApiContext>,
     principal: Principal,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
 ) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
     let key = TicketKey::parse(&key).ok_or(ApiError::NotFound("ticket"))?;
     let ticket = tickets::find(&ctx.pool, &key, &principal.ticket_scope())
