@@ -2,6 +2,7 @@
 //! clocks a ticket runs under a policy's terms.
 
 mod calendar;
+mod policy;
 
 use std::fmt;
 
@@ -9,6 +10,11 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use calendar::{BusinessCalendar, CalendarFields};
+pub use policy::{
+    check_target_order, default_policy, default_policy_id, CalendarChanges, CreateSlaPolicy,
+    SlaPolicy, SlaPolicyCommand, SlaPolicyDefinition, SlaPolicyError, SlaPolicyEvent,
+    UpdateSlaPolicy, DEFAULT_POLICY_NAMESPACE,
+};
 
 use crate::ticket::values::{bounded_text_type, screaming_enum};
 
