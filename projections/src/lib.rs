@@ -12,6 +12,7 @@ pub mod read_model;
 mod rebuild;
 pub mod redact;
 pub mod schema;
+pub mod sla;
 pub mod tickets;
 
 use support_domain::RecordedEvent;

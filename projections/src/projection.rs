@@ -65,5 +65,7 @@ impl Projections {
 
 /// The read models of the support desk.
 pub fn standard() -> Projections {
-    Projections::default().with(crate::tickets::TicketsProjection)
+    Projections::default()
+        .with(crate::tickets::TicketsProjection)
+        .with(crate::sla::policies::SlaPoliciesProjection)
 }

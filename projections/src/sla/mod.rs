@@ -1,0 +1,3 @@
+//! Read models of service level agreements.
+
+pub mod policies;
