@@ -21,7 +21,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::problem::PROBLEM_JSON;
 use crate::startup::{ApiContext, SUPPORT_API};
 use crate::tickets::requests::CrossFieldRules;
-use crate::{audit, dead_letters, health, idempotency, personal_data, tickets};
+use crate::{audit, dead_letters, health, idempotency, personal_data, sla_policies, tickets};
 
 const PROBLEM_REF: &str = "#/components/schemas/Problem";
 
@@ -31,13 +31,15 @@ const PROBLEM_REF: &str = "#/components/schemas/Problem";
     paths(
         tickets::create_ticket, tickets::list_tickets, tickets::get_ticket, tickets::update_ticket,
         tickets::add_comment, tickets::escalate_ticket, tickets::ticket_history,
+        sla_policies::create_sla_policy, sla_policies::list_sla_policies,
+        sla_policies::get_sla_policy, sla_policies::update_sla_policy,
         audit::search_audit_log,
         personal_data::export_personal_data, personal_data::erase_personal_data,
         dead_letters::list_dead_letters, dead_letters::retry_dead_letter,
         health::healthz, health::readyz, health::metrics,
     ),
     modifiers(&BearerAuth, &CrossFieldRules, &JsonBodies, &QueryStrings, &PathParameters, &Authenticated, &IdempotentPosts, &RateLimited, &ProblemDocuments),
-    tags((name = "tickets", description = "Support tickets"), (name = "audit", description = "The event store searched: who did what, and when"), (name = "privacy", description = "Customers' personal data: export and erasure"), (name = "operations", description = "Health, metrics and dead letters"))
+    tags((name = "tickets", description = "Support tickets"), (name = "sla", description = "SLA policies: the targets tickets are held to"), (name = "audit", description = "The event store searched: who did what, and when"), (name = "privacy", description = "Customers' personal data: export and erasure"), (name = "operations", description = "Health, metrics and dead letters"))
 )]
 pub struct ApiDoc;
 
@@ -467,7 +469,7 @@ mod tests {
                 assert!(statuses(operation).contains(&"400"), "{name}");
             }
         }
-        assert!(with_path >= 7, "the operations on one resource are found");
+        assert!(with_path >= 9, "the operations on one resource are found");
     }
 
     #[test]
@@ -477,7 +479,11 @@ mod tests {
             .into_iter()
             .filter(|(_, operation)| operation.get("requestBody").is_some())
             .collect();
-        assert_eq!(with_body.len(), 4, "create, update, comment, escalate");
+        assert_eq!(
+            with_body.len(),
+            6,
+            "tickets: create, update, comment, escalate; policies: create, update"
+        );
         for (name, operation) in with_body {
             let statuses = statuses(operation);
             for status in ["400", "413", "415", "422"] {

@@ -265,6 +265,36 @@ pub async fn wait_until_projected(pool: &PgPool) {
         .expect("the tickets read model shows every event within 30 s");
 }
 
+/// Waits, woken by the projections' own announcements, until `read_model` has applied every event
+/// of `aggregate_type` in the store: for what no command's answer waited for (what the service
+/// records at start-up).
+pub async fn wait_until_applied(pool: &PgPool, read_model: &str, aggregate_type: &str) {
+    let mut listener = PgListener::connect_with(pool).await.unwrap();
+    listener.listen(APPLIED_CHANNEL).await.unwrap();
+    let caught_up = || async {
+        sqlx::query_scalar::<_, bool>(
+            "SELECT NOT EXISTS ( \
+                 SELECT 1 FROM events e LEFT JOIN projection_positions p \
+                     ON p.projection = $1 AND p.aggregate_type = e.aggregate_type \
+                         AND p.aggregate_id = e.aggregate_id \
+                 WHERE e.aggregate_type = $2 AND (p.sequence IS NULL OR p.sequence < e.sequence))",
+        )
+        .bind(read_model)
+        .bind(aggregate_type)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    };
+    let wait = async {
+        while !caught_up().await {
+            listener.recv().await.unwrap();
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), wait)
+        .await
+        .expect("the read model shows every event within 30 s");
+}
+
 /// The data keys every test app seals personal data with.
 pub fn data_keys() -> DataKeys {
     DataKeys::new(&MasterKey::development())
