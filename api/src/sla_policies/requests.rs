@@ -107,17 +107,18 @@ fn parse_holidays(errors: &mut FieldErrors, values: &[String]) -> Option<Vec<Nai
         );
         return None;
     }
-    let mut days = Some(Vec::with_capacity(values.len()));
+    let mut days = Vec::with_capacity(values.len());
+    let mut all_days = true;
     for (index, value) in values.iter().enumerate() {
         match holiday(value) {
-            Ok(day) => days.iter_mut().for_each(|days| days.push(day)),
+            Ok(day) => days.push(day),
             Err(message) => {
                 errors.push(format!("holidays[{index}]"), message);
-                days = None;
+                all_days = false;
             }
         }
     }
-    days
+    all_days.then_some(days)
 }
 
 fn check_business_days(errors: &mut FieldErrors, days: &[u8]) -> bool {
@@ -223,20 +224,12 @@ impl CreateSlaPolicyRequest {
         let response_warning = warning(
             &mut errors,
             "responseTimeWarningThreshold",
-            Some(
-                self.response_time_warning_threshold
-                    .as_ref()
-                    .unwrap_or(&default_warning),
-            ),
+            (self.response_time_warning_threshold.as_ref()).or(Some(&default_warning)),
         );
         let resolution_warning = warning(
             &mut errors,
             "resolutionTimeWarningThreshold",
-            Some(
-                self.resolution_time_warning_threshold
-                    .as_ref()
-                    .unwrap_or(&default_warning),
-            ),
+            (self.resolution_time_warning_threshold.as_ref()).or(Some(&default_warning)),
         );
         let holidays = self
             .holidays

@@ -35,15 +35,16 @@ pub struct SlaPolicyView {
     #[schema(schema_with = schema::customer_tier_or_null)]
     pub customer_tier: Option<String>,
     /// Minutes until the first response is due.
-    #[schema(minimum = 1, maximum = 525600)]
+    #[schema(schema_with = schema::target_minutes)]
     pub response_time_target: u32,
     /// Minutes until resolution is due; never below `responseTimeTarget`.
-    #[schema(minimum = 1, maximum = 525600)]
+    #[schema(schema_with = schema::target_minutes)]
     pub resolution_time_target: u32,
     /// Percent of the response target after which a warning is due.
-    #[schema(minimum = 1, maximum = 99)]
+    #[schema(schema_with = schema::warning_percent)]
     pub response_time_warning_threshold: u8,
-    #[schema(minimum = 1, maximum = 99)]
+    /// Percent of the resolution target after which a warning is due.
+    #[schema(schema_with = schema::warning_percent)]
     pub resolution_time_warning_threshold: u8,
     /// Whether targets count business hours only; otherwise every minute counts.
     pub apply_business_hours_only: bool,
