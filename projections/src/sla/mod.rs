@@ -1,4 +1,5 @@
-//! The SLA read models.
+//! The SLA read models: the policies, the timers, and the active policies as a command matches
+//! them.
 
-pub mod book;
+pub mod policies;
 pub mod timers;
