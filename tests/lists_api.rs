@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use common::{spawn_app, spawn_app_with, ticket_body, TestApp};
+use common::{spawn_app, ticket_body, TestApp};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use support_domain::ActorRole;
@@ -31,7 +31,8 @@ impl Clock for CoarseClock {
 
 /// 24 tickets of three customers, every third one P1_HIGH; agent-1 has four, agent-2 three.
 async fn desk(pool: PgPool) -> TestApp {
-    let app = spawn_app_with(pool, |settings| {
+    // Without the SLA timer, whose readings would spread the tickets' times.
+    let app = common::spawn_app_without_sla_timer(pool, |settings| {
         settings.clock = Arc::new(CoarseClock {
             start: "2026-11-26T08:00:00Z".parse().unwrap(),
             readings: AtomicI64::new(0),

@@ -8,13 +8,12 @@ mod common;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use common::{spawn_registry, wait_until_applied, TestApp};
+use common::{spawn_app_with, spawn_app_without_sla_timer, wait_until_applied, TestApp};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use support_domain::ActorRole;
 use supportd::clock::ManualClock;
 use supportd::sla_timer::record_due;
-use supportd::startup::{Registry, Worker};
 
 const TICKETS: &str = "/api/v1/support/tickets";
 const POLICIES: &str = "/api/v1/support/sla-policies";
@@ -37,17 +36,12 @@ fn instant(value: &Value) -> DateTime<Utc> {
 async fn app_at_t0(pool: PgPool, timer: bool) -> (TestApp, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(t0()));
     let injected = clock.clone();
-    let app = spawn_registry(
-        pool,
-        Registry::standard(),
-        |projections| {
-            let mut workers = Worker::all(projections);
-            workers.retain(|w| timer || *w != Worker::SlaTimer);
-            workers
-        },
-        move |settings| settings.clock = injected,
-    )
-    .await;
+    let configure = move |settings: &mut supportd::settings::Settings| settings.clock = injected;
+    let app = if timer {
+        spawn_app_with(pool, configure).await
+    } else {
+        spawn_app_without_sla_timer(pool, configure).await
+    };
     (app, clock)
 }
 

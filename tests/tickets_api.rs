@@ -270,19 +270,26 @@ async fn a_ticket_is_worked_from_open_to_closed(pool: PgPool) {
         types,
         [
             "TicketOpened",
+            "SlaPolicyApplied",
             "TicketAssigned",
             "TicketStatusChanged",
             "TicketReprioritized",
             "TicketTagsChanged",
             "TicketStatusChanged",
+            // The new priority's default policy, with the time counted kept.
+            "SlaPolicyApplied",
             "TicketCommentAdded",
             "TicketCommentAdded",
             "TicketFirstResponseRecorded",
+            "SlaClockCompleted",
             "TicketEscalated",
             "TicketStatusChanged",
+            "SlaClockCompleted",
             "TicketCommentAdded",
             "TicketStatusChanged",
+            "SlaClockRestarted",
             "TicketStatusChanged",
+            "SlaClockCompleted",
             "TicketStatusChanged",
         ]
     );

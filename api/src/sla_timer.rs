@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use futures::stream::{self, StreamExt};
-use sqlx::postgres::PgListener;
+use sqlx::postgres::{PgListener, PgPoolOptions};
 use support_domain::sla::DueKind;
 use support_domain::ticket::{RecordSlaDue, Ticket, TicketCommand};
 use support_domain::{Actor, ActorRole, Caller, EventMetadata};
@@ -44,7 +44,12 @@ pub async fn run(ctx: ApiContext) {
 }
 
 async fn watch(ctx: &ApiContext) -> Result<(), ApiError> {
-    let mut listener = PgListener::connect_with(&ctx.pool)
+    // A connection of its own, outside the pool: the listener holds it for good, and the pool's
+    // connections are for the commands.
+    let own = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_lazy_with((*ctx.pool.connect_options()).clone());
+    let mut listener = PgListener::connect_with(&own)
         .await
         .map_err(anyhow::Error::from)?;
     listener

@@ -117,6 +117,20 @@ pub async fn spawn_app_with(pool: PgPool, configure: impl FnOnce(&mut Settings))
     spawn_registry(pool, Registry::standard(), Worker::all, configure).await
 }
 
+/// As `spawn_app_with`, without the SLA timer: for a clock that counts its reads, or a test that
+/// runs the timer's passes itself.
+pub async fn spawn_app_without_sla_timer(
+    pool: PgPool,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
+    let workers = |projections: &Projections| {
+        let mut workers = Worker::all(projections);
+        workers.retain(|w| *w != Worker::SlaTimer);
+        workers
+    };
+    spawn_registry(pool, Registry::standard(), workers, configure).await
+}
+
 /// The API made of the given projections and routes, with the workers `workers` picks.
 pub async fn spawn_registry(
     pool: PgPool,

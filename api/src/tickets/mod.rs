@@ -110,12 +110,14 @@ async fn ticket_id(ctx: &ApiContext, key: &str) -> Result<Uuid, ApiError> {
         .ok_or(ApiError::NotFound("ticket"))
 }
 
-/// Answers a ticket command with the ticket once the read model shows the command's events.
+/// Answers a ticket command with the ticket once the read model shows the command's events, its
+/// clocks read at the command's own instant `at`.
 async fn answer_with_ticket(
     ctx: &ApiContext,
     status: StatusCode,
     committed: Committed,
     principal: &Principal,
+    at: DateTime<Utc>,
 ) -> Response {
     let id = committed.id;
     let location = format!("/api/v1/support/tickets/{id}");
@@ -129,7 +131,7 @@ async fn answer_with_ticket(
             principal.sees_internal_notes(),
         )
         .await?;
-        Ok(detail.map(|detail| detail.clocks_read_at(ctx.clock.now())))
+        Ok(detail.map(|detail| detail.clocks_read_at(at)))
     })
     .await
 }
@@ -193,7 +195,14 @@ pub async fn create_ticket(
         policies: active_policies(&ctx.pool).await?,
     });
     let committed = ctx.create::<Ticket>(id, command, &metadata).await?;
-    Ok(answer_with_ticket(&ctx, StatusCode::CREATED, committed, &principal).await)
+    Ok(answer_with_ticket(
+        &ctx,
+        StatusCode::CREATED,
+        committed,
+        &principal,
+        metadata.occurred_at,
+    )
+    .await)
 }
 
 /// List tickets the caller may see, newest first.
@@ -306,7 +315,14 @@ pub async fn update_ticket(
     let committed = ctx
         .execute::<Ticket>(id, TicketCommand::Update(update), &metadata)
         .await?;
-    Ok(answer_with_ticket(&ctx, StatusCode::OK, committed, &principal).await)
+    Ok(answer_with_ticket(
+        &ctx,
+        StatusCode::OK,
+        committed,
+        &principal,
+        metadata.occurred_at,
+    )
+    .await)
 }
 
 /// Add a comment. Customers post public replies to their own tickets; staff may post internal notes.
@@ -341,7 +357,14 @@ pub async fn add_comment(
         visibility,
     });
     let committed = ctx.execute::<Ticket>(id, command, &metadata).await?;
-    Ok(answer_with_ticket(&ctx, StatusCode::CREATED, committed, &principal).await)
+    Ok(answer_with_ticket(
+        &ctx,
+        StatusCode::CREATED,
+        committed,
+        &principal,
+        metadata.occurred_at,
+    )
+    .await)
 }
 
 /// Escalate a ticket one level, with a reason. Staff only.
@@ -370,7 +393,14 @@ pub async fn escalate_ticket(
     });
     let metadata = ctx.metadata(&principal, &ids)?;
     let committed = ctx.execute::<Ticket>(id, command, &metadata).await?;
-    Ok(answer_with_ticket(&ctx, StatusCode::OK, committed, &principal).await)
+    Ok(answer_with_ticket(
+        &ctx,
+        StatusCode::OK,
+        committed,
+        &principal,
+        metadata.occurred_at,
+    )
+    .await)
 }
 
 /// The ticket's audit trail from the event stream, oldest first. Customers do not see internal notes.
