@@ -3,6 +3,7 @@
 
 mod calendar;
 mod clocks;
+mod lifecycle;
 mod matching;
 
 use std::fmt;
@@ -12,6 +13,7 @@ use uuid::Uuid;
 
 pub use calendar::{BusinessCalendar, CalendarFields};
 pub use clocks::{ClockKind, ClockReading, ClockState, Due, DueKind, SlaClock, SlaClocks};
+pub use lifecycle::{ClockChange, ClockMoment};
 pub use matching::{ApplicablePolicy, SlaMatch, SlaPolicyBook};
 
 use crate::ticket::values::{bounded_text_type, screaming_enum};
