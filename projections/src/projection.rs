@@ -68,4 +68,5 @@ pub fn standard() -> Projections {
     Projections::default()
         .with(crate::tickets::TicketsProjection)
         .with(crate::sla::timers::SlaTimersProjection)
+        .with(crate::sla::report::SlaReportProjection)
 }

@@ -1,4 +1,5 @@
 //! The SLA read models.
 
 pub mod book;
+pub mod report;
 pub mod timers;
