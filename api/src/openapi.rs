@@ -31,6 +31,7 @@ const PROBLEM_REF: &str = "#/components/schemas/Problem";
     paths(
         tickets::create_ticket, tickets::list_tickets, tickets::get_ticket, tickets::update_ticket,
         tickets::add_comment, tickets::escalate_ticket, tickets::ticket_history,
+        tickets::sla::explain_sla,
         audit::search_audit_log,
         personal_data::export_personal_data, personal_data::erase_personal_data,
         dead_letters::list_dead_letters, dead_letters::retry_dead_letter,

@@ -53,14 +53,14 @@ async fn watch(ctx: &ApiContext) -> Result<(), ApiError> {
             sqlx::query_scalar("SELECT min(due_at) FROM sla_timers")
                 .fetch_one(&ctx.pool)
                 .await?;
-        // Sleeps until the next row is due; a new row wakes it only if it is due sooner.
+        // Sleeps until the next row is due (a day at most: a clock moved by hand or a lost
+        // notification costs no more); a new row wakes it only if it is due sooner.
         loop {
-            let sleep = match wake_at {
-                Some(at) => (at - ctx.clock.now()).to_std().unwrap_or(Duration::ZERO),
-                None => Duration::MAX,
-            };
+            let until = wake_at
+                .unwrap_or(DateTime::<Utc>::MAX_UTC)
+                .min(ctx.clock.now() + chrono::TimeDelta::days(1));
             tokio::select! {
-                _ = tokio::time::sleep(sleep.min(Duration::from_secs(86_400))) => break,
+                _ = ctx.clock.sleep_until(until) => break,
                 notification = listener.recv() => {
                     let notification = notification.map_err(anyhow::Error::from)?;
                     let due = DateTime::parse_from_rfc3339(notification.payload())

@@ -265,6 +265,35 @@ pub async fn wait_until_projected(pool: &PgPool) {
         .expect("the tickets read model shows every event within 30 s");
 }
 
+/// Waits, woken by the projections' announcements, until read model `projection` has applied
+/// every event of the aggregate types it reads.
+pub async fn wait_until_applied(pool: &PgPool, projection: &str, aggregate_types: &[&str]) {
+    let mut listener = PgListener::connect_with(pool).await.unwrap();
+    listener.listen(APPLIED_CHANNEL).await.unwrap();
+    let caught_up = || async {
+        sqlx::query_scalar::<_, bool>(
+            "SELECT NOT EXISTS ( \
+                 SELECT 1 FROM events e LEFT JOIN projection_positions p \
+                     ON p.projection = $1 AND p.aggregate_type = e.aggregate_type \
+                     AND p.aggregate_id = e.aggregate_id \
+                 WHERE e.aggregate_type = ANY($2) AND (p.sequence IS NULL OR p.sequence < e.sequence))",
+        )
+        .bind(projection)
+        .bind(aggregate_types)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    };
+    let wait = async {
+        while !caught_up().await {
+            listener.recv().await.unwrap();
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), wait)
+        .await
+        .unwrap_or_else(|_| panic!("{projection} shows every event within 30 s"));
+}
+
 /// The data keys every test app seals personal data with.
 pub fn data_keys() -> DataKeys {
     DataKeys::new(&MasterKey::development())

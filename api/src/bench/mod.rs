@@ -1,6 +1,7 @@
 //! `supportd bench`: load generators that drive a running service over HTTP and report what
 //! docs/benchmarks.md records. One file per scenario.
 
+mod breaches;
 mod create;
 mod mixed;
 mod scale;
@@ -23,6 +24,8 @@ pub enum Scenario {
     Scale,
     /// A support desk's traffic: opens, updates, comments, gets and lists.
     Mixed,
+    /// SLA breaches recorded while `--tickets` clocks run: delay from instant to event.
+    SlaBreaches,
 }
 
 #[derive(Debug, clap::Args)]
@@ -40,9 +43,13 @@ pub struct BenchArgs {
     /// [default: 60 for create and mixed, 10 for scale].
     #[arg(long)]
     pub seconds: Option<u64>,
-    /// scale: how many tickets the store gets.
-    #[arg(long, default_value_t = 1_000_000)]
-    pub tickets: u64,
+    /// scale: how many tickets the store gets; sla-breaches: how many clocks run [default:
+    /// 1,000,000 for scale, 100,000 for sla-breaches].
+    #[arg(long)]
+    pub tickets: Option<u64>,
+    /// sla-breaches: tickets opened a second under the one-minute policy, each timed.
+    #[arg(long, default_value_t = 20)]
+    pub rate: u32,
     /// scale: measure the store DATABASE_URL already holds (built by an earlier run) instead of
     /// building one and replaying it.
     #[arg(long)]
@@ -60,7 +67,7 @@ pub async fn run(args: BenchArgs, settings: &Settings) -> anyhow::Result<()> {
             let store = if args.existing_store {
                 None
             } else {
-                Some(args.tickets)
+                Some(args.tickets.unwrap_or(1_000_000))
             };
             scale::run(
                 &url,
@@ -72,6 +79,17 @@ pub async fn run(args: BenchArgs, settings: &Settings) -> anyhow::Result<()> {
             .await
         }
         Scenario::Mixed => mixed::run(&url, args.clients.unwrap_or(8), seconds(60), settings).await,
+        Scenario::SlaBreaches => {
+            breaches::run(
+                &url,
+                args.clients.unwrap_or(32),
+                args.tickets.unwrap_or(100_000),
+                args.rate,
+                seconds(60),
+                settings,
+            )
+            .await
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! read model as it stands after that command.
 
 pub mod requests;
+pub mod sla;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -57,6 +58,7 @@ pub fn routes() -> Router<ApiContext> {
         .route("/tickets/{key}/comments", post(add_comment))
         .route("/tickets/{key}/escalate", post(escalate_ticket))
         .route("/tickets/{key}/history", get(ticket_history))
+        .route("/tickets/{key}/sla", get(sla::explain_sla))
         .layer(Extension(LongLists::default()))
 }
 

@@ -5,6 +5,7 @@ mod calendar;
 mod clocks;
 mod lifecycle;
 mod matching;
+mod preview;
 
 use std::fmt;
 
@@ -15,6 +16,7 @@ pub use calendar::{BusinessCalendar, CalendarFields};
 pub use clocks::{ClockKind, ClockReading, ClockState, Due, DueKind, SlaClock, SlaClocks};
 pub use lifecycle::{ClockChange, ClockMoment};
 pub use matching::{ApplicablePolicy, SlaMatch, SlaPolicyBook};
+pub use preview::{Pause, SlaPreview};
 
 use crate::ticket::values::{bounded_text_type, screaming_enum};
 

@@ -536,7 +536,8 @@ impl Ticket {
         if !matches!(due.caller.actor.role, ActorRole::Service) {
             return Err(TicketError::TimerOnly);
         }
-        let Some(applied) = &self.sla else {
+        // An erased ticket records nothing more: its erasure stays its last event.
+        let Some(applied) = self.sla.as_ref().filter(|_| !self.erased) else {
             return Ok(Vec::new());
         };
         let mut clocks = applied.clocks.clone();

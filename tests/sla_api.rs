@@ -1,0 +1,436 @@
+//! The SLA engine end to end: default policies on a fresh database, clocks on tickets, the SLA
+//! timer recording warnings and breaches at their true instants (in one pass at a chosen instant,
+//! and as the running worker woken by an injected clock), pauses that move deadlines, and the
+//! explanation of a ticket's SLA. Time comes from a clock the test moves; nothing sleeps.
+
+mod common;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use common::{spawn_registry, wait_until_applied, TestApp};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use support_domain::ActorRole;
+use supportd::clock::ManualClock;
+use supportd::sla_timer::record_due;
+use supportd::startup::{Registry, Worker};
+
+const TICKETS: &str = "/api/v1/support/tickets";
+const POLICIES: &str = "/api/v1/support/sla-policies";
+
+/// Monday 09:00 UTC.
+fn t0() -> DateTime<Utc> {
+    "2026-11-23T09:00:00Z".parse().unwrap()
+}
+
+fn instant(value: &Value) -> DateTime<Utc> {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("an instant, not {value}"))
+        .parse()
+        .unwrap()
+}
+
+/// The app with its clock at `t0`; with the SLA timer running, or without it so that the test
+/// runs the timer's passes itself.
+async fn app_at_t0(pool: PgPool, timer: bool) -> (TestApp, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(t0()));
+    let injected = clock.clone();
+    let app = spawn_registry(
+        pool,
+        Registry::standard(),
+        |projections| {
+            let mut workers = Worker::all(projections);
+            workers.retain(|w| timer || *w != Worker::SlaTimer);
+            workers
+        },
+        move |settings| settings.clock = injected,
+    )
+    .await;
+    (app, clock)
+}
+
+fn ticket(priority: &str, tier: Option<&str>) -> Value {
+    let mut body = json!({
+        "title": "Dashboard down",
+        "description": "500 on load",
+        "priority": priority,
+        "category": "TECHNICAL",
+        "customerId": "customer-123",
+    });
+    if let Some(tier) = tier {
+        body["customerTier"] = json!(tier);
+    }
+    body
+}
+
+/// A one-minute response policy for ENTERPRISE tickets of priority P2_MEDIUM.
+async fn one_minute_policy(app: &TestApp) -> Value {
+    let response = app
+        .post(
+            POLICIES,
+            &app.admin(),
+            json!({
+                "name": "Enterprise P2: answer within a minute",
+                "priority": "P2_MEDIUM",
+                "customerTier": "ENTERPRISE",
+                "responseTimeTarget": 1,
+                "resolutionTimeTarget": 60,
+                "responseTimeWarningThreshold": 80,
+                "resolutionTimeWarningThreshold": 80,
+                "applyBusinessHoursOnly": false,
+                "timezone": "UTC",
+                "autoEscalateOnBreach": false,
+                "notifyOnWarning": true,
+                "notifyOnBreach": true
+            }),
+        )
+        .await;
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    response.json().await.unwrap()
+}
+
+async fn sla_events(app: &TestApp, ticket: &str, event_type: &str) -> Vec<Value> {
+    sqlx::query_scalar(
+        "SELECT payload -> event_type FROM events \
+         WHERE aggregate_id = $1 AND event_type = $2 ORDER BY sequence",
+    )
+    .bind(ticket)
+    .bind(event_type)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap()
+}
+
+async fn timers_caught_up(app: &TestApp) {
+    wait_until_applied(&app.pool, "sla_timers", &["ticket"]).await;
+}
+
+async fn tickets_caught_up(app: &TestApp) {
+    wait_until_applied(&app.pool, "tickets", &["ticket"]).await;
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_ticket_runs_under_the_default_policy_of_its_priority(pool: PgPool) {
+    let (app, _clock) = app_at_t0(pool, false).await;
+    let created = app.open_ticket(&app.admin(), ticket("P1_HIGH", None)).await;
+    assert_eq!(instant(&created["createdAt"]), t0());
+    assert!(created["slaId"].is_string(), "{created}");
+    assert_eq!(
+        instant(&created["responseDeadline"]),
+        t0() + TimeDelta::hours(1)
+    );
+    assert_eq!(
+        instant(&created["resolutionDeadline"]),
+        t0() + TimeDelta::hours(8)
+    );
+    assert_eq!(created["slaState"], "RUNNING");
+    assert_eq!(created["slaBreached"], false);
+    assert_eq!(created["customerTier"], Value::Null);
+    let clocks = &created["slaClocks"];
+    assert_eq!(clocks["businessHoursOnly"], false);
+    assert_eq!(clocks["response"]["state"], "RUNNING");
+    assert_eq!(clocks["response"]["targetMinutes"], 60);
+    assert_eq!(clocks["response"]["elapsedMinutes"], 0);
+    assert_eq!(clocks["response"]["remainingMinutes"], 60);
+    assert_eq!(
+        instant(&clocks["response"]["warningAt"]),
+        t0() + TimeDelta::minutes(48)
+    );
+    assert_eq!(clocks["resolution"]["targetMinutes"], 480);
+
+    let policies: Value = app.get_json(POLICIES, &app.admin()).await;
+    let default_p1 = policies
+        .as_array()
+        .or_else(|| policies["items"].as_array())
+        .unwrap()
+        .iter()
+        .find(|p| p["priority"] == "P1_HIGH" && p["customerTier"].is_null())
+        .cloned()
+        .unwrap();
+    assert_eq!(created["slaId"], default_p1["id"]);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_unanswered_ticket_breaches_and_the_timer_records_the_true_instant_once(pool: PgPool) {
+    let (app, clock) = app_at_t0(pool, false).await;
+    let policy = one_minute_policy(&app).await;
+    let created = app
+        .open_ticket(&app.admin(), ticket("P2_MEDIUM", Some("ENTERPRISE")))
+        .await;
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(
+        created["slaId"], policy["id"],
+        "the tier's policy beats the default"
+    );
+    assert_eq!(created["customerTier"], "ENTERPRISE");
+    assert_eq!(
+        instant(&created["responseDeadline"]),
+        t0() + TimeDelta::minutes(1)
+    );
+    timers_caught_up(&app).await;
+
+    let ctx = &app.context;
+    assert_eq!(
+        record_due(ctx, t0() + TimeDelta::seconds(30))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        record_due(ctx, t0() + TimeDelta::seconds(50))
+            .await
+            .unwrap(),
+        1,
+        "the warning at 80%, 48 s in"
+    );
+    // The timer comes late: the breach keeps its own instant.
+    clock.set(t0() + TimeDelta::seconds(75));
+    assert_eq!(record_due(ctx, clock_now(&clock)).await.unwrap(), 1);
+    assert_eq!(record_due(ctx, clock_now(&clock)).await.unwrap(), 0);
+
+    let breaches = sla_events(&app, id, "SlaBreached").await;
+    assert_eq!(breaches.len(), 1, "{breaches:?}");
+    assert_eq!(breaches[0]["clock"], "RESPONSE");
+    assert_eq!(instant(&breaches[0]["at"]), t0() + TimeDelta::minutes(1));
+    let warnings = sla_events(&app, id, "SlaWarningReached").await;
+    assert_eq!(instant(&warnings[0]["at"]), t0() + TimeDelta::seconds(48));
+
+    tickets_caught_up(&app).await;
+    let shown: Value = app.get_json(&format!("{TICKETS}/{id}"), &app.admin()).await;
+    assert_eq!(shown["slaBreached"], true);
+    assert_eq!(shown["slaState"], "BREACHED");
+    let response = &shown["slaClocks"]["response"];
+    assert_eq!(response["state"], "BREACHED");
+    assert_eq!(
+        instant(&response["breachedAt"]),
+        t0() + TimeDelta::minutes(1)
+    );
+    assert_eq!(response["remainingMinutes"], 0);
+
+    let breached: Value = app
+        .get_json(&format!("{TICKETS}?slaState=BREACHED"), &app.admin())
+        .await;
+    assert_eq!(breached["items"].as_array().unwrap().len(), 1);
+    assert_eq!(breached["items"][0]["id"], id);
+
+    let explained: Value = app
+        .get_json(&format!("{TICKETS}/{id}/sla"), &app.admin())
+        .await;
+    let steps: Vec<&str> = explained["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["eventType"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        ["SlaPolicyApplied", "SlaWarningReached", "SlaBreached"]
+    );
+    let breach = &explained["steps"][2];
+    assert_eq!(instant(&breach["at"]), t0() + TimeDelta::minutes(1));
+    assert_eq!(
+        instant(&breach["recordedAt"]),
+        t0() + TimeDelta::seconds(75)
+    );
+    let applied = explained["steps"][0]["explanation"].as_str().unwrap();
+    assert!(
+        applied.contains("tier ENTERPRISE") && applied.contains("Response within 1 min"),
+        "{applied}"
+    );
+}
+
+fn clock_now(clock: &ManualClock) -> DateTime<Utc> {
+    use supportd::clock::Clock;
+    clock.now()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_running_timer_wakes_when_its_deadline_comes(pool: PgPool) {
+    let (app, clock) = app_at_t0(pool, true).await;
+    one_minute_policy(&app).await;
+    let created = app
+        .open_ticket(&app.admin(), ticket("P2_MEDIUM", Some("ENTERPRISE")))
+        .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    timers_caught_up(&app).await;
+    clock.advance(TimeDelta::seconds(61));
+    // Woken by the clock, not by this test: wait for the breach to reach the read model.
+    let mut listener = sqlx::postgres::PgListener::connect_with(&app.pool)
+        .await
+        .unwrap();
+    listener
+        .listen(support_projections::read_model::APPLIED_CHANNEL)
+        .await
+        .unwrap();
+    let breached = || async {
+        sqlx::query_scalar::<_, bool>("SELECT sla_breached FROM tickets WHERE id = $1::uuid")
+            .bind(&id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap()
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while !breached().await {
+            listener.recv().await.unwrap();
+        }
+    })
+    .await
+    .expect("the timer records the breach");
+    let breaches = sla_events(&app, &id, "SlaBreached").await;
+    assert_eq!(instant(&breaches[0]["at"]), t0() + TimeDelta::minutes(1));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn two_timers_at_once_record_each_breach_once(pool: PgPool) {
+    let (app, _clock) = app_at_t0(pool, false).await;
+    one_minute_policy(&app).await;
+    for _ in 0..12 {
+        app.open_ticket(&app.admin(), ticket("P2_MEDIUM", Some("ENTERPRISE")))
+            .await;
+    }
+    timers_caught_up(&app).await;
+    let later = t0() + TimeDelta::minutes(2);
+    let (a, b) = tokio::join!(
+        record_due(&app.context, later),
+        record_due(&app.context, later)
+    );
+    assert_eq!(
+        a.unwrap() + b.unwrap(),
+        24,
+        "12 warnings and 12 breaches, shared"
+    );
+    let counts: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT event_type, count(*) FROM events \
+         WHERE event_type IN ('SlaBreached', 'SlaWarningReached') GROUP BY 1 ORDER BY 1",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        counts,
+        [
+            ("SlaBreached".to_owned(), 12),
+            ("SlaWarningReached".to_owned(), 12)
+        ]
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_timer_down_over_a_deadline_records_it_when_it_starts(pool: PgPool) {
+    let (app, _clock) = app_at_t0(pool, false).await;
+    let created = app.open_ticket(&app.admin(), ticket("P1_HIGH", None)).await;
+    let id = created["id"].as_str().unwrap();
+    timers_caught_up(&app).await;
+    // Nobody recorded anything for ten hours: both clocks breached meanwhile.
+    assert_eq!(
+        record_due(&app.context, t0() + TimeDelta::hours(10))
+            .await
+            .unwrap(),
+        4
+    );
+    let breaches = sla_events(&app, id, "SlaBreached").await;
+    let instants: Vec<_> = breaches.iter().map(|b| instant(&b["at"])).collect();
+    assert_eq!(
+        instants,
+        [t0() + TimeDelta::hours(1), t0() + TimeDelta::hours(8)]
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn waiting_for_the_customer_pauses_the_clocks_and_moves_the_deadlines(pool: PgPool) {
+    let (app, clock) = app_at_t0(pool, false).await;
+    let created = app.open_ticket(&app.admin(), ticket("P1_HIGH", None)).await;
+    let id = created["id"].as_str().unwrap();
+    let path = format!("{TICKETS}/{id}");
+
+    clock.advance(TimeDelta::minutes(20));
+    let waiting = app
+        .put(
+            &path,
+            &app.admin(),
+            json!({"assignedTo": "agent-1", "status": "WAITING_CUSTOMER"}),
+        )
+        .await;
+    assert_eq!(waiting.status(), 200);
+    let waiting: Value = waiting.json().await.unwrap();
+    assert_eq!(waiting["slaState"], "PAUSED");
+    assert_eq!(waiting["responseDeadline"], Value::Null, "a pause moves it");
+    assert_eq!(waiting["slaClocks"]["response"]["elapsedMinutes"], 20);
+    assert_eq!(waiting["slaClocks"]["response"]["remainingMinutes"], 40);
+
+    // Two hours later the customer answers: the clocks run again, two hours later.
+    clock.advance(TimeDelta::hours(2));
+    let customer = app.keys.issue(
+        ActorRole::Customer,
+        "customer-123",
+        None,
+        chrono::Duration::hours(1),
+    );
+    let replied = app
+        .post(
+            &format!("{path}/comments"),
+            &customer,
+            json!({"body": "Here are the logs"}),
+        )
+        .await;
+    assert_eq!(replied.status(), 201);
+    let replied: Value = replied.json().await.unwrap();
+    assert_eq!(replied["status"], "IN_PROGRESS");
+    assert_eq!(replied["slaState"], "RUNNING");
+    assert_eq!(
+        instant(&replied["responseDeadline"]),
+        t0() + TimeDelta::hours(3),
+        "an hour's target, 40 minutes left after 2 h 20 min"
+    );
+    assert_eq!(
+        instant(&replied["resolutionDeadline"]),
+        t0() + TimeDelta::hours(10)
+    );
+
+    let due: Value = app
+        .get_json(
+            &format!("{TICKETS}?responseDueBefore=2026-11-23T12:00:01Z"),
+            &app.admin(),
+        )
+        .await;
+    assert_eq!(due["items"].as_array().unwrap().len(), 1);
+    let not_yet: Value = app
+        .get_json(
+            &format!("{TICKETS}?responseDueBefore=2026-11-23T11:59:59Z"),
+            &app.admin(),
+        )
+        .await;
+    assert_eq!(not_yet["items"].as_array().unwrap().len(), 0);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_customer_token_carries_the_tier_and_a_customer_cannot_choose_one(pool: PgPool) {
+    let (app, _clock) = app_at_t0(pool, false).await;
+    let policy = one_minute_policy(&app).await;
+    let enterprise = app.keys.issue_with_tier(
+        ActorRole::Customer,
+        "customer-123",
+        None,
+        Some(support_domain::sla::CustomerTier::Enterprise),
+        chrono::Duration::hours(1),
+    );
+    let created = app
+        .open_ticket(&enterprise, ticket("P2_MEDIUM", None))
+        .await;
+    assert_eq!(created["customerTier"], "ENTERPRISE");
+    assert_eq!(created["slaId"], policy["id"]);
+
+    let refused = app
+        .post(TICKETS, &enterprise, ticket("P2_MEDIUM", Some("FREE")))
+        .await;
+    assert_eq!(refused.status(), 403);
+
+    let unknown = app
+        .post(TICKETS, &app.admin(), ticket("P2_MEDIUM", Some("GOLD")))
+        .await;
+    assert_eq!(unknown.status(), 422);
+    let problem: Value = unknown.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["field"], "customerTier");
+}
