@@ -21,7 +21,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::problem::PROBLEM_JSON;
 use crate::startup::{ApiContext, SUPPORT_API};
 use crate::tickets::requests::CrossFieldRules;
-use crate::{audit, dead_letters, health, idempotency, personal_data, tickets};
+use crate::{audit, dead_letters, health, idempotency, personal_data, sla_report, tickets};
 
 const PROBLEM_REF: &str = "#/components/schemas/Problem";
 
@@ -33,12 +33,13 @@ const PROBLEM_REF: &str = "#/components/schemas/Problem";
         tickets::add_comment, tickets::escalate_ticket, tickets::ticket_history,
         tickets::sla::explain_sla,
         audit::search_audit_log,
+        sla_report::get_sla_report,
         personal_data::export_personal_data, personal_data::erase_personal_data,
         dead_letters::list_dead_letters, dead_letters::retry_dead_letter,
         health::healthz, health::readyz, health::metrics,
     ),
     modifiers(&BearerAuth, &CrossFieldRules, &JsonBodies, &QueryStrings, &Authenticated, &IdempotentPosts, &RateLimited, &ProblemDocuments),
-    tags((name = "tickets", description = "Support tickets"), (name = "audit", description = "The event store searched: who did what, and when"), (name = "privacy", description = "Customers' personal data: export and erasure"), (name = "operations", description = "Health, metrics and dead letters"))
+    tags((name = "tickets", description = "Support tickets"), (name = "audit", description = "The event store searched: who did what, and when"), (name = "sla", description = "Service level agreements: compliance reports"), (name = "privacy", description = "Customers' personal data: export and erasure"), (name = "operations", description = "Health, metrics and dead letters"))
 )]
 pub struct ApiDoc;
 

@@ -26,7 +26,8 @@ use crate::rate_limit::{self, RateLimitState, RateLimiters};
 use crate::read_your_writes::Checkpoints;
 use crate::settings::Settings;
 use crate::{
-    audit, dead_letters, health, idempotency, openapi, personal_data, retention, sla_timer, tickets,
+    audit, dead_letters, health, idempotency, openapi, personal_data, retention, sla_report,
+    sla_timer, tickets,
 };
 
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -62,7 +63,8 @@ impl Registry {
                 .merge(tickets::routes())
                 .merge(personal_data::routes())
                 .merge(dead_letters::routes())
-                .merge(audit::routes()),
+                .merge(audit::routes())
+                .merge(sla_report::routes()),
         }
     }
 
