@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
-use support_domain::sla::{ClockKind, ClockState, SlaClock, SlaClocks};
+use support_domain::sla::{ClockKind, SlaClocks};
 use support_domain::ticket::TicketEvent;
 use support_domain::RecordedEvent;
 use uuid::Uuid;
@@ -218,17 +218,6 @@ struct VerdictRow {
     breach_seconds: Option<f64>,
 }
 
-/// A clock's verdict, and its instant: a breach is one from its deadline on, even when the clock
-/// completes later; a met clock is one that completed without a breach. `None`: no verdict yet, or
-/// none at all (stopped before its deadline).
-fn verdict(clock: &SlaClock) -> Option<(&'static str, DateTime<Utc>)> {
-    match (clock.breached_at, clock.state, clock.ended_at) {
-        (Some(at), _, _) => Some((ClockState::Breached.as_str(), at)),
-        (None, ClockState::Met, Some(at)) => Some((ClockState::Met.as_str(), at)),
-        _ => None,
-    }
-}
-
 /// The row of `kind`'s clock after an SLA event left `clocks`, given its row `before` it.
 /// `completing`: the event is this clock's completion, so an end it records is a kept promise
 /// rather than a cancellation's stop.
@@ -240,7 +229,8 @@ fn verdict_row(
     before: Option<VerdictRow>,
 ) -> Option<VerdictRow> {
     let clock = clocks.clock(kind);
-    let (verdict, verdict_at) = verdict(clock)?;
+    let (verdict, verdict_at) = clock.verdict()?;
+    let verdict = verdict.as_str();
     let completed_at = match (clock.ended_at, &before) {
         (Some(ended), _) if completing => Some(ended),
         // Ended as it was at the last event: completed then, or stopped then.
