@@ -1,7 +1,8 @@
-//! The SLA report end to end: tickets opened and worked over HTTP under the default policies, their
-//! deadlines passed on a manual clock and recorded by the SLA timer's own pass, and the report read
-//! back. P1_HIGH, as the default policies have it: a response within 60 minutes and a resolution
-//! within 480, around the clock in UTC, warnings at 80%.
+//! The SLA report end to end: tickets opened and worked over HTTP under the default policies,
+//! their deadlines passed on a manual clock and recorded by the SLA timer's own pass, the report
+//! read back, and the what-if run over the same tickets. P1_HIGH, as the default policies have
+//! it: a response within 60 minutes and a resolution within 480, around the clock in UTC,
+//! warnings at 80%.
 
 mod common;
 
@@ -10,11 +11,15 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use common::{spawn_registry, ticket_body, wait_until_applied, TestApp};
 use serde_json::{json, Value};
+use sqlx::types::Json;
 use sqlx::PgPool;
+use support_domain::sla::{CustomerTier, SlaTerms, TargetMinutes};
+use support_domain::ticket::TicketPriority;
 use support_domain::ActorRole;
 use support_projections::Projections;
 use supportd::clock::{Clock, ManualClock};
 use supportd::sla_timer;
+use supportd::sla_what_if::what_if;
 use supportd::startup::{Registry, Worker};
 
 const TICKETS: &str = "/api/v1/support/tickets";
@@ -272,4 +277,152 @@ async fn every_bad_parameter_is_refused_at_once(pool: PgPool) {
         )
         .await;
     assert_eq!(backwards.status(), 422);
+}
+
+/// The what-if reads the period's tickets from the event store and replays them: under the terms
+/// they ran under it finds every verdict they recorded; under stricter ones it says which change.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_what_if_replays_the_periods_tickets_under_other_terms(pool: PgPool) {
+    let (app, clock) = spawn_on_clock(pool, "2026-11-24T09:00:00Z").await;
+    let admin = app.admin();
+    let agent = app.token(ActorRole::Agent, "agent-7");
+    let kept = app
+        .open_ticket(&admin, ticket_body("Dashboard down", "customer-1"))
+        .await;
+    let unanswered = app
+        .open_ticket(&admin, ticket_body("Export broken", "customer-2"))
+        .await;
+    let waiting = app
+        .open_ticket(&admin, ticket_body("Login loops", "customer-3"))
+        .await;
+    let mut medium = ticket_body("Typo on the invoice", "customer-4");
+    medium["priority"] = json!("P2_MEDIUM");
+    app.open_ticket(&admin, medium).await;
+
+    clock.set(at("2026-11-24T09:30:00Z"));
+    reply(&app, &agent, &kept).await;
+    clock.set(at("2026-11-24T09:40:00Z"));
+    let waiting_path = format!("{TICKETS}/{}", id_of(&waiting));
+    let waits = json!({"assignedTo": "agent-7", "status": "WAITING_CUSTOMER"});
+    ok(app.put(&waiting_path, &admin, waits).await).await;
+    clock.set(at("2026-11-24T10:05:00Z"));
+    run_timer(&app, clock.now()).await;
+    clock.set(at("2026-11-24T10:40:00Z"));
+    let resolve = json!({"status": "RESOLVED", "resolutionNote": "Fixed"});
+    ok(app
+        .put(&format!("{TICKETS}/{}", id_of(&kept)), &admin, resolve)
+        .await)
+    .await;
+    clock.set(at("2026-11-24T12:00:00Z"));
+    reply(
+        &app,
+        &app.token(ActorRole::Customer, "customer-3"),
+        &waiting,
+    )
+    .await;
+    let now = at("2026-11-24T12:10:00Z");
+
+    let Json(p1): Json<SlaTerms> = sqlx::query_scalar(
+        "SELECT (payload -> 'SlaPolicyApplied' -> 'terms')::jsonb FROM events \
+         WHERE aggregate_id = $1 AND event_type = 'SlaPolicyApplied'",
+    )
+    .bind(id_of(&kept))
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let day = (at("2026-11-24T00:00:00Z"), at("2026-11-25T00:00:00Z"));
+    let same = what_if(&app.context, &p1, TicketPriority::High, None, day, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        (same.tickets_considered, same.tickets_without_policy),
+        (3, 0)
+    );
+    assert_eq!(same.actual, same.under_policy, "{same:#?}");
+    assert_eq!(same.changed_verdicts, 0);
+    let response = same.actual.response;
+    assert_eq!(
+        (response.met, response.breached, response.without_verdict),
+        (1, 1, 1),
+        "kept answered, unanswered breached, waiting paused at 40 minutes and counting again"
+    );
+    assert_eq!(same.actual.resolution.met, 1);
+
+    // Answer within 15 minutes, resolve within an hour.
+    let mut strict = p1.clone();
+    strict.response_time_target = TargetMinutes::parse(15).unwrap();
+    strict.resolution_time_target = TargetMinutes::parse(60).unwrap();
+    let stricter = what_if(&app.context, &strict, TicketPriority::High, None, day, now)
+        .await
+        .unwrap();
+    assert_eq!(stricter.actual, same.actual);
+    let (response, resolution) = (
+        stricter.under_policy.response,
+        stricter.under_policy.resolution,
+    );
+    assert_eq!((response.met, response.breached), (0, 3));
+    assert_eq!(
+        (
+            resolution.met,
+            resolution.breached,
+            resolution.without_verdict
+        ),
+        (0, 2, 1),
+        "waiting's resolution had 20 minutes left when it resumed at 12:00"
+    );
+    let mut changed: Vec<_> = stricter
+        .changes
+        .iter()
+        .map(|c| {
+            let ticket = [&kept, &unanswered, &waiting]
+                .into_iter()
+                .find(|t| t["id"] == c.ticket_id.to_string())
+                .unwrap();
+            (
+                ticket["title"].as_str().unwrap(),
+                c.clock.as_str(),
+                c.actual.as_deref(),
+                c.under_policy.as_deref(),
+            )
+        })
+        .collect();
+    changed.sort();
+    assert_eq!(
+        changed,
+        [
+            (
+                "Dashboard down",
+                "RESOLUTION",
+                Some("MET"),
+                Some("BREACHED")
+            ),
+            ("Dashboard down", "RESPONSE", Some("MET"), Some("BREACHED")),
+            ("Export broken", "RESOLUTION", None, Some("BREACHED")),
+            ("Login loops", "RESPONSE", None, Some("BREACHED")),
+        ]
+    );
+    assert_eq!(stricter.changed_verdicts, 4);
+
+    // Only the policy's scope and period.
+    let enterprise = Some(CustomerTier::Enterprise);
+    let tiered = what_if(
+        &app.context,
+        &p1,
+        TicketPriority::High,
+        enterprise,
+        day,
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(tiered.tickets_considered, 0);
+    let next_day = (at("2026-11-25T00:00:00Z"), at("2026-11-26T00:00:00Z"));
+    let later = what_if(&app.context, &p1, TicketPriority::High, None, next_day, now)
+        .await
+        .unwrap();
+    assert_eq!(later.tickets_considered, 0);
+    let medium = what_if(&app.context, &p1, TicketPriority::Medium, None, day, now)
+        .await
+        .unwrap();
+    assert_eq!(medium.tickets_considered, 1);
 }

@@ -21,6 +21,7 @@ pub mod retention;
 pub mod settings;
 pub mod sla_report;
 pub mod sla_timer;
+pub mod sla_what_if;
 pub mod startup;
 pub mod telemetry;
 pub mod tickets;
