@@ -56,14 +56,6 @@ pub struct Compliance {
     pub compliance_rate: Option<f64>,
 }
 
-impl Compliance {
-    fn add(&mut self, other: Compliance) {
-        self.met += other.met;
-        self.breached += other.breached;
-        self.compliance_rate = rate(self.met, self.breached);
-    }
-}
-
 fn rate(met: u64, breached: u64) -> Option<f64> {
     let rated = met + breached;
     (rated > 0).then(|| met as f64 / rated as f64)
@@ -174,26 +166,30 @@ pub struct SlaReport {
     pub top_breaches: Vec<TopBreach>,
 }
 
-/// One line of the counts: a clock kind, alone or with a priority or a category.
+/// The clocks of one clock kind, priority, category and verdict, still counting or not.
 #[derive(sqlx::FromRow)]
 struct Counted {
     clock: String,
-    priority: Option<String>,
-    category: Option<String>,
-    met: i64,
-    breached: i64,
-    open_breaches: i64,
+    priority: String,
+    category: String,
+    verdict: String,
+    open: bool,
+    clocks: i64,
 }
 
-/// One clock kind's durations, in seconds.
+/// The durations of the completed clocks of each kind, in seconds.
 #[derive(sqlx::FromRow)]
 struct Timed {
-    clock: String,
-    completed: i64,
-    calendar_average: Option<f64>,
-    calendar_median: Option<f64>,
-    business_average: Option<f64>,
-    business_median: Option<f64>,
+    response_completed: i64,
+    response_calendar_average: Option<f64>,
+    response_calendar_median: Option<f64>,
+    response_business_average: Option<f64>,
+    response_business_median: Option<f64>,
+    resolution_completed: i64,
+    resolution_calendar_average: Option<f64>,
+    resolution_calendar_median: Option<f64>,
+    resolution_business_average: Option<f64>,
+    resolution_business_median: Option<f64>,
 }
 
 /// The report of the verdicts `filter` selects.
@@ -201,41 +197,51 @@ pub async fn report(pool: &PgPool, filter: &ReportFilter) -> Result<SlaReport, s
     let [mut counts, mut durations, mut longest] = statements("", filter);
     let (counted, timed, top_breaches) = tokio::try_join!(
         counts.build_query_as::<Counted>().fetch_all(pool),
-        durations.build_query_as::<Timed>().fetch_all(pool),
+        durations.build_query_as::<Timed>().fetch_one(pool),
         longest.build_query_as::<TopBreach>().fetch_all(pool),
     )?;
     Ok(assemble(filter, counted, timed, top_breaches))
 }
 
-/// The report's statements, each after `prefix` (`EXPLAIN `, for the index test): the counts by
-/// clock kind, alone and with each priority and category; the durations of completed clocks; the
-/// longest breaches of clocks that ended.
+/// The report's statements, each after `prefix` (`EXPLAIN `, for the index test). The counts come
+/// in one plain grouping (a few hundred lines at most) that the report adds up by clock, priority
+/// and category; the medians of each kind are ordered-set aggregates over its completed clocks,
+/// each sorting only its own values; the longest breaches are read through the index of breaches
+/// that ended.
 pub(super) fn statements<'a>(
     prefix: &str,
     filter: &ReportFilter,
 ) -> [QueryBuilder<'a, Postgres>; 3] {
     let mut counts = QueryBuilder::new(format!(
-        "{prefix}SELECT clock, priority, category, \
-             count(*) FILTER (WHERE verdict = '{met}') AS met, \
-             count(*) FILTER (WHERE verdict = '{breached}') AS breached, \
-             count(*) FILTER (WHERE verdict = '{breached}' AND ended_at IS NULL) AS open_breaches \
-         FROM sla_report",
-        met = ClockState::Met.as_str(),
-        breached = ClockState::Breached.as_str(),
-    ));
-    filter.restrict(&mut counts);
-    counts.push(" GROUP BY GROUPING SETS ((clock), (clock, priority), (clock, category))");
-
-    let mut durations = QueryBuilder::new(format!(
-        "{prefix}SELECT clock, count(*) AS completed, \
-             avg(calendar_seconds) AS calendar_average, \
-             percentile_cont(0.5) WITHIN GROUP (ORDER BY calendar_seconds) AS calendar_median, \
-             avg(counted_seconds) AS business_average, \
-             percentile_cont(0.5) WITHIN GROUP (ORDER BY counted_seconds) AS business_median \
+        "{prefix}SELECT clock, priority, category, verdict, ended_at IS NULL AS open, \
+             count(*) AS clocks \
          FROM sla_report"
     ));
+    filter.restrict(&mut counts);
+    counts.push(" GROUP BY clock, priority, category, verdict, open");
+
+    let of_kind = |kind: ClockKind| {
+        let (name, filter) = (
+            kind.as_str().to_lowercase(),
+            format!("FILTER (WHERE clock = '{}')", kind.as_str()),
+        );
+        format!(
+            "count(*) {filter} AS {name}_completed, \
+             avg(calendar_seconds) {filter} AS {name}_calendar_average, \
+             percentile_cont(0.5) WITHIN GROUP (ORDER BY calendar_seconds) {filter} \
+                 AS {name}_calendar_median, \
+             avg(counted_seconds) {filter} AS {name}_business_average, \
+             percentile_cont(0.5) WITHIN GROUP (ORDER BY counted_seconds) {filter} \
+                 AS {name}_business_median"
+        )
+    };
+    let mut durations = QueryBuilder::new(format!(
+        "{prefix}SELECT {}, {} FROM sla_report",
+        of_kind(ClockKind::Response),
+        of_kind(ClockKind::Resolution),
+    ));
     filter.restrict(&mut durations);
-    durations.push(" AND completed_at IS NOT NULL GROUP BY clock");
+    durations.push(" AND completed_at IS NOT NULL");
 
     let mut longest = QueryBuilder::new(format!(
         "{prefix}SELECT ticket_id, ticket_number, clock, priority, category, \
@@ -250,18 +256,54 @@ pub(super) fn statements<'a>(
     [counts, durations, longest]
 }
 
+/// Adds `clocks` clocks of one verdict to `compliance`.
+fn tally(compliance: &mut Compliance, met: bool, clocks: u64) {
+    if met {
+        compliance.met += clocks;
+    } else {
+        compliance.breached += clocks;
+    }
+    compliance.compliance_rate = rate(compliance.met, compliance.breached);
+}
+
 fn assemble(
     filter: &ReportFilter,
     counted: Vec<Counted>,
-    timed: Vec<Timed>,
+    timed: Timed,
     top_breaches: Vec<TopBreach>,
 ) -> SlaReport {
+    let durations = |average: Option<f64>, median: Option<f64>| Durations {
+        average: average.map(minutes),
+        median: median.map(minutes),
+    };
     let mut report = SlaReport {
         from: filter.from,
         to: filter.to,
         overall: Compliance::default(),
-        response: ClockReport::default(),
-        resolution: ClockReport::default(),
+        response: ClockReport {
+            completed: timed.response_completed as u64,
+            calendar_minutes: durations(
+                timed.response_calendar_average,
+                timed.response_calendar_median,
+            ),
+            business_minutes: durations(
+                timed.response_business_average,
+                timed.response_business_median,
+            ),
+            ..ClockReport::default()
+        },
+        resolution: ClockReport {
+            completed: timed.resolution_completed as u64,
+            calendar_minutes: durations(
+                timed.resolution_calendar_average,
+                timed.resolution_calendar_median,
+            ),
+            business_minutes: durations(
+                timed.resolution_business_average,
+                timed.resolution_business_median,
+            ),
+            ..ClockReport::default()
+        },
         by_priority: TicketPriority::ALL
             .iter()
             .map(|p| PriorityReport {
@@ -283,78 +325,58 @@ fn assemble(
         breaches: BreachCounts::default(),
         top_breaches,
     };
-    let is_response = |clock: &str| clock == ClockKind::Response.as_str();
+    let mut response = Compliance::default();
+    let mut resolution = Compliance::default();
     for line in counted {
-        let compliance = Compliance {
-            met: line.met as u64,
-            breached: line.breached as u64,
-            compliance_rate: rate(line.met as u64, line.breached as u64),
+        let met = line.verdict == ClockState::Met.as_str();
+        let clocks = line.clocks as u64;
+        let is_response = line.clock == ClockKind::Response.as_str();
+        let kind = |response: &'_ mut Compliance, resolution: &'_ mut Compliance| {
+            tally(if is_response { response } else { resolution }, met, clocks)
         };
-        let response = is_response(&line.clock);
-        let of_kind = |response_side: &mut Compliance, resolution_side: &mut Compliance| {
-            if response {
-                *response_side = compliance;
+        kind(&mut response, &mut resolution);
+        tally(&mut report.overall, met, clocks);
+        if !met {
+            report.breaches.total += clocks;
+            if is_response {
+                report.breaches.response += clocks;
             } else {
-                *resolution_side = compliance;
+                report.breaches.resolution += clocks;
             }
-        };
-        match (line.priority, line.category) {
-            (None, None) => {
-                let clock = if response {
-                    &mut report.response
+            if line.open {
+                report.breaches.open += clocks;
+                if is_response {
+                    report.response.open_breaches += clocks;
                 } else {
-                    &mut report.resolution
-                };
-                clock.met = compliance.met;
-                clock.breached = compliance.breached;
-                clock.compliance_rate = compliance.compliance_rate;
-                clock.open_breaches = line.open_breaches as u64;
-                report.overall.add(compliance);
-            }
-            (Some(priority), _) => {
-                if let Some(line) = report
-                    .by_priority
-                    .iter_mut()
-                    .find(|p| p.priority == priority)
-                {
-                    of_kind(&mut line.response, &mut line.resolution);
-                    line.overall.add(compliance);
-                }
-            }
-            (None, Some(category)) => {
-                if let Some(line) = report
-                    .by_category
-                    .iter_mut()
-                    .find(|c| c.category == category)
-                {
-                    of_kind(&mut line.response, &mut line.resolution);
-                    line.overall.add(compliance);
+                    report.resolution.open_breaches += clocks;
                 }
             }
         }
+        if let Some(p) = report
+            .by_priority
+            .iter_mut()
+            .find(|p| p.priority == line.priority)
+        {
+            kind(&mut p.response, &mut p.resolution);
+            tally(&mut p.overall, met, clocks);
+        }
+        if let Some(c) = report
+            .by_category
+            .iter_mut()
+            .find(|c| c.category == line.category)
+        {
+            kind(&mut c.response, &mut c.resolution);
+            tally(&mut c.overall, met, clocks);
+        }
     }
-    for line in timed {
-        let clock = if is_response(&line.clock) {
-            &mut report.response
-        } else {
-            &mut report.resolution
-        };
-        clock.completed = line.completed as u64;
-        clock.calendar_minutes = Durations {
-            average: line.calendar_average.map(minutes),
-            median: line.calendar_median.map(minutes),
-        };
-        clock.business_minutes = Durations {
-            average: line.business_average.map(minutes),
-            median: line.business_median.map(minutes),
-        };
+    for (clock, compliance) in [
+        (&mut report.response, response),
+        (&mut report.resolution, resolution),
+    ] {
+        clock.met = compliance.met;
+        clock.breached = compliance.breached;
+        clock.compliance_rate = compliance.compliance_rate;
     }
-    report.breaches = BreachCounts {
-        total: report.response.breached + report.resolution.breached,
-        response: report.response.breached,
-        resolution: report.resolution.breached,
-        open: report.response.open_breaches + report.resolution.open_breaches,
-    };
     report
 }
 
