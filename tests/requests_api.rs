@@ -417,6 +417,7 @@ async fn concurrent_retries_open_one_ticket(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn invalid_keys_are_refused_and_tokenless_requests_pass_through(pool: PgPool) {
     let app = spawn_app(pool).await;
+    let before = app.event_count().await;
     let admin = app.admin();
     let body = ticket_body("Dashboard down", "customer-123");
     for key in [String::new(), "k".repeat(300)] {
@@ -437,7 +438,7 @@ async fn invalid_keys_are_refused_and_tokenless_requests_pass_through(pool: PgPo
         .await
         .unwrap();
     problem(tokenless, 401, "unauthorized").await;
-    assert_eq!(app.event_count().await, 0, "nothing was recorded");
+    assert_eq!(app.event_count().await, before, "nothing was recorded");
 }
 
 #[sqlx::test(migrations = "../migrations")]

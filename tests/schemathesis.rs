@@ -9,6 +9,8 @@ use std::time::Instant;
 
 use common::{spawn_app, ticket_body};
 use sqlx::PgPool;
+use support_domain::sla::default_policy_id;
+use support_domain::ticket::TicketPriority;
 use support_domain::ActorRole;
 use tokio::process::Command;
 
@@ -74,6 +76,9 @@ async fn schemathesis_finds_the_api_as_documented(pool: PgPool) {
     .await
     .unwrap();
 
+    // A default policy, which the service created at start-up.
+    let policy = default_policy_id(TicketPriority::High);
+
     let schemathesis = schemathesis().await;
     for (caller, token, ticket, related) in [
         ("admin", admin, &other, &theirs),
@@ -88,6 +93,7 @@ async fn schemathesis_finds_the_api_as_documented(pool: PgPool) {
             .env("SUPPORTD_TICKET", ticket["id"].as_str().unwrap())
             .env("SUPPORTD_RELATED_TICKET", related["id"].as_str().unwrap())
             .env("SUPPORTD_DEAD_LETTER", letter.to_string())
+            .env("SUPPORTD_SLA_POLICY", policy.to_string())
             .env("SCHEMATHESIS_HOOKS", format!("{DIR}/hooks.py"))
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .args([

@@ -104,11 +104,11 @@ async fn sla_events(app: &TestApp, ticket: &str, event_type: &str) -> Vec<Value>
 }
 
 async fn timers_caught_up(app: &TestApp) {
-    wait_until_applied(&app.pool, "sla_timers", &["ticket"]).await;
+    wait_until_applied(&app.pool, "sla_timers", "ticket").await;
 }
 
 async fn tickets_caught_up(app: &TestApp) {
-    wait_until_applied(&app.pool, "tickets", &["ticket"]).await;
+    wait_until_applied(&app.pool, "tickets", "ticket").await;
 }
 
 #[sqlx::test(migrations = "../migrations")]

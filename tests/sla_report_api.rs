@@ -67,12 +67,12 @@ async fn reply(app: &TestApp, token: &str, ticket: &Value) {
 
 /// Records what the SLA timer finds due at `now`, once every timer the opened tickets set is in.
 async fn run_timer(app: &TestApp, now: DateTime<Utc>) {
-    wait_until_applied(&app.pool, "sla_timers", &["ticket"]).await;
+    wait_until_applied(&app.pool, "sla_timers", "ticket").await;
     sla_timer::record_due(&app.context, now).await.unwrap();
 }
 
 async fn report(app: &TestApp, token: &str, query: &str) -> Value {
-    wait_until_applied(&app.pool, "sla_report", &["ticket"]).await;
+    wait_until_applied(&app.pool, "sla_report", "ticket").await;
     ok(app.get(&format!("{REPORTS}?{query}"), token).await).await
 }
 

@@ -580,6 +580,7 @@ async fn bad_input_gets_a_problem_and_writes_nothing(pool: PgPool) {
         )
         .await;
     }
+    problem(app.get(&format!("{TICKETS}/%FF"), &admin).await, 400).await;
     problem(app.get("/api/v1/support/nothing-here", &admin).await, 404).await;
     problem(
         app.send(Method::DELETE, &path, Some(&admin), None).await,

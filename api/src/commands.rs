@@ -10,14 +10,14 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use std::time::Instant;
 
-use chrono::SubsecRound;
+use chrono::{DateTime, SubsecRound, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::persist::{EventStoreAggregateContext, PersistenceError, SerializedEvent};
 use cqrs_es::{Aggregate, AggregateError, EventEnvelope};
 use serde::Serialize;
 use sqlx::PgPool;
 use support_domain::recorded::decode_event;
-use support_domain::{DomainError, EventMetadata, PersonalData};
+use support_domain::{ActorRole, DomainError, EventMetadata, PersonalData};
 use support_projections::event_log::{stream_head, StreamHead};
 use support_projections::personal_data::{field_binding, open_fields, DataKey, DataKeys};
 use support_projections::Redacted;
@@ -115,11 +115,31 @@ impl ApiContext {
             request_id: ids.request_id.clone(),
             correlation_id: ids.correlation_id.clone(),
             causation_id: None,
-            // PostgreSQL keeps microseconds, and rounds text but truncates binary values: a time
-            // already in microseconds lands the same in live batches and in a replay.
-            occurred_at: self.clock.now().trunc_subsecs(6),
+            occurred_at: self.now(),
             source: "api".to_owned(),
         })
+    }
+
+    /// The metadata of a command the service sends of its own accord, as `actor_sub` in the
+    /// service role, rather than for a request.
+    pub fn worker_metadata(&self, actor_sub: &str) -> EventMetadata {
+        let id = Uuid::new_v4().to_string();
+        EventMetadata {
+            actor_sub: actor_sub.to_owned(),
+            actor_role: ActorRole::Service,
+            request_id: id.clone(),
+            correlation_id: id,
+            causation_id: None,
+            occurred_at: self.now(),
+            source: "worker".to_owned(),
+        }
+    }
+
+    /// A command's time: one clock read. PostgreSQL keeps microseconds, and rounds text but
+    /// truncates binary values: a time already in microseconds lands the same in live batches
+    /// and in a replay.
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now().trunc_subsecs(6)
     }
 
     /// Runs one command on the existing aggregate `id` of type `A` and commits its events.

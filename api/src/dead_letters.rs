@@ -1,6 +1,6 @@
 //! Admins list the events a read model could not apply and retry them once the cause is fixed.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -11,7 +11,7 @@ use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 use utoipa::IntoParams;
 
 use crate::auth::Principal;
-use crate::extract::ApiQuery;
+use crate::extract::{ApiPath, ApiQuery};
 use crate::problem::{ApiError, Problem};
 use crate::startup::ApiContext;
 
@@ -109,7 +109,7 @@ pub async fn list_dead_letters(
 pub async fn retry_dead_letter(
     State(ctx): State<ApiContext>,
     principal: Principal,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<DeadLetter>, ApiError> {
     principal.require(&[ActorRole::Admin], "retry dead letters")?;
     let id: i64 = id.parse().map_err(|_| ApiError::NotFound("dead letter"))?;

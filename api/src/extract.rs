@@ -5,13 +5,13 @@
 use std::collections::BTreeMap;
 
 use axum::body::{to_bytes, Body, Bytes};
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Path as UrlPath, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use http_body_util::LengthLimitError;
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use serde_ignored::Path;
 use serde_json::error::Category;
 use support_domain::{FieldErrors, NUL_REFUSED};
@@ -100,6 +100,34 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
+/// For a field where `null` means something (`"assignedTo": null` unassigns): tells an explicit
+/// `null` (`Some(None)`) from an absent field (`None`). Use with `#[serde(default)]`.
+pub fn explicit_null<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// The value of a required field, or an error saying it is required.
+pub fn required<T>(errors: &mut FieldErrors, field: &str, value: Option<T>) -> Option<T> {
+    if value.is_none() {
+        errors.push(field, "is required");
+    }
+    value
+}
+
+/// A text field parsed when it was sent, or an error naming it.
+pub fn parsed<T>(
+    errors: &mut FieldErrors,
+    field: &str,
+    value: Option<&str>,
+    parse: fn(&str) -> Result<T, String>,
+) -> Option<T> {
+    errors.take(field, parse(value?))
+}
+
 /// A JSON path named as the other field errors are: `title`, `tags[1]`, `customer.name`.
 fn field_name(path: &Path<'_>) -> String {
     match path {
@@ -137,6 +165,35 @@ where
         errors.into_result().map_err(ApiError::Validation)?;
         let Query(value) = Query::<T>::from_request_parts(parts, state).await?;
         Ok(ApiQuery(value))
+    }
+}
+
+/// `axum::extract::Path` whose rejections are problem documents: a segment that is not UTF-8
+/// once percent-decoded (`%FF`) cannot be read, 400. What it names is the handler's to judge.
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let UrlPath(value) = UrlPath::<T>::from_request_parts(parts, state).await?;
+        Ok(ApiPath(value))
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        match rejection {
+            PathRejection::FailedToDeserializePathParams(_) => {
+                ApiError::BadRequest(rejection.body_text())
+            }
+            // A route without the parameter its handler reads: the service's fault.
+            other => ApiError::Internal(anyhow::anyhow!(other.body_text())),
+        }
     }
 }
 

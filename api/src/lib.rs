@@ -19,6 +19,7 @@ pub mod rate_limit;
 pub mod read_your_writes;
 pub mod retention;
 pub mod settings;
+pub mod sla_policies;
 pub mod sla_report;
 pub mod sla_timer;
 pub mod sla_what_if;

@@ -21,7 +21,9 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::problem::PROBLEM_JSON;
 use crate::startup::{ApiContext, SUPPORT_API};
 use crate::tickets::requests::CrossFieldRules;
-use crate::{audit, dead_letters, health, idempotency, personal_data, sla_report, tickets};
+use crate::{
+    audit, dead_letters, health, idempotency, personal_data, sla_policies, sla_report, tickets,
+};
 
 const PROBLEM_REF: &str = "#/components/schemas/Problem";
 
@@ -32,14 +34,16 @@ const PROBLEM_REF: &str = "#/components/schemas/Problem";
         tickets::create_ticket, tickets::list_tickets, tickets::get_ticket, tickets::update_ticket,
         tickets::add_comment, tickets::escalate_ticket, tickets::ticket_history,
         tickets::sla::explain_sla,
+        sla_policies::create_sla_policy, sla_policies::list_sla_policies,
+        sla_policies::get_sla_policy, sla_policies::update_sla_policy,
         audit::search_audit_log,
         sla_report::get_sla_report,
         personal_data::export_personal_data, personal_data::erase_personal_data,
         dead_letters::list_dead_letters, dead_letters::retry_dead_letter,
         health::healthz, health::readyz, health::metrics,
     ),
-    modifiers(&BearerAuth, &CrossFieldRules, &JsonBodies, &QueryStrings, &Authenticated, &IdempotentPosts, &RateLimited, &ProblemDocuments),
-    tags((name = "tickets", description = "Support tickets"), (name = "audit", description = "The event store searched: who did what, and when"), (name = "sla", description = "Service level agreements: compliance reports"), (name = "privacy", description = "Customers' personal data: export and erasure"), (name = "operations", description = "Health, metrics and dead letters"))
+    modifiers(&BearerAuth, &CrossFieldRules, &JsonBodies, &QueryStrings, &PathParameters, &Authenticated, &IdempotentPosts, &RateLimited, &ProblemDocuments),
+    tags((name = "tickets", description = "Support tickets"), (name = "sla", description = "SLA policies: the targets tickets are held to, and reports of how they were kept"), (name = "audit", description = "The event store searched: who did what, and when"), (name = "privacy", description = "Customers' personal data: export and erasure"), (name = "operations", description = "Health, metrics and dead letters"))
 )]
 pub struct ApiDoc;
 
@@ -197,6 +201,27 @@ impl Modify for QueryStrings {
                     operation,
                     400,
                     "The query string cannot be read (a parameter sent twice, say).",
+                );
+            }
+        }
+    }
+}
+
+/// Path parameters are read by `ApiPath`, which refuses a segment it cannot read as text.
+struct PathParameters;
+
+impl Modify for PathParameters {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (_, operation) in operations(openapi) {
+            let parameters = operation.parameters.iter().flatten();
+            if parameters
+                .into_iter()
+                .any(|p| p.parameter_in == ParameterIn::Path)
+            {
+                may_answer(
+                    operation,
+                    400,
+                    "The path cannot be read (not UTF-8 once percent-decoded).",
                 );
             }
         }
@@ -435,13 +460,34 @@ mod tests {
     }
 
     #[test]
+    fn every_operation_with_a_path_parameter_documents_an_unreadable_path() {
+        let doc = document();
+        let mut with_path = 0;
+        for (name, operation) in operations_of(&doc) {
+            let parameters = operation["parameters"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if parameters.iter().any(|p| p["in"] == "path") {
+                with_path += 1;
+                assert!(statuses(operation).contains(&"400"), "{name}");
+            }
+        }
+        assert!(with_path >= 9, "the operations on one resource are found");
+    }
+
+    #[test]
     fn every_operation_with_a_body_documents_how_bodies_are_refused() {
         let doc = document();
         let with_body: Vec<_> = operations_of(&doc)
             .into_iter()
             .filter(|(_, operation)| operation.get("requestBody").is_some())
             .collect();
-        assert_eq!(with_body.len(), 4, "create, update, comment, escalate");
+        assert_eq!(
+            with_body.len(),
+            6,
+            "tickets: create, update, comment, escalate; policies: create, update"
+        );
         for (name, operation) in with_body {
             let statuses = statuses(operation);
             for status in ["400", "413", "415", "422"] {

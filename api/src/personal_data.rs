@@ -3,7 +3,7 @@
 //! `support_projections::personal_data`), which records `PersonalDataErased` on each ticket; the
 //! read models then replace the personal fields with a marker, and a replay gives the same rows.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::commands::RequestIds;
+use crate::extract::ApiPath;
 use crate::idempotency;
 use crate::problem::{ApiError, Problem};
 use crate::startup::ApiContext;
@@ -114,7 +115,7 @@ fn check_reach(principal: &Principal, customer_id: &str) -> Result<(), ApiError>
 pub async fn export_personal_data(
     State(ctx): State<ApiContext>,
     principal: Principal,
-    Path(customer_id): Path<String>,
+    ApiPath(customer_id): ApiPath<String>,
 ) -> Result<Json<PersonalDataExport>, ApiError> {
     let customer_id = account_id(customer_id)?;
     check_reach(&principal, &customer_id)?;
@@ -169,7 +170,7 @@ pub async fn erase_personal_data(
     State(ctx): State<ApiContext>,
     principal: Principal,
     ids: RequestIds,
-    Path(customer_id): Path<String>,
+    ApiPath(customer_id): ApiPath<String>,
 ) -> Result<(StatusCode, Json<ErasureReceipt>), ApiError> {
     principal.require(&[ActorRole::Admin], "erase personal data")?;
     let customer_id = account_id(customer_id)?;

@@ -232,6 +232,7 @@ impl<E: DomainError> From<AggregateError<E>> for ApiError {
                     Refusal::NotFound { resource } => ApiError::NotFound(resource),
                     Refusal::Forbidden => ApiError::Forbidden(detail),
                     Refusal::InvalidField { field } => ApiError::field(field, detail),
+                    Refusal::InvalidFields(errors) => ApiError::Validation(errors),
                     Refusal::Conflict { allowed_statuses } => ApiError::Conflict {
                         detail,
                         allowed_statuses,

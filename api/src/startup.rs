@@ -26,8 +26,8 @@ use crate::rate_limit::{self, RateLimitState, RateLimiters};
 use crate::read_your_writes::Checkpoints;
 use crate::settings::Settings;
 use crate::{
-    audit, dead_letters, health, idempotency, openapi, personal_data, retention, sla_report,
-    sla_timer, tickets,
+    audit, dead_letters, health, idempotency, openapi, personal_data, retention, sla_policies,
+    sla_report, sla_timer, tickets,
 };
 
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -61,6 +61,7 @@ impl Registry {
             projections: support_projections::standard(),
             routes: Router::new()
                 .merge(tickets::routes())
+                .merge(sla_policies::routes())
                 .merge(personal_data::routes())
                 .merge(dead_letters::routes())
                 .merge(audit::routes())
@@ -182,6 +183,15 @@ impl Application {
             nats: js.client(),
             data_keys,
         };
+        // Before the API answers, so that a fresh desk never serves a moment without policies.
+        if serve_api {
+            let created = sla_policies::create_defaults(&context)
+                .await
+                .context("creating the default SLA policies")?;
+            if created > 0 {
+                tracing::info!(created, "created the default SLA policies");
+            }
+        }
         if let (true, Some(keep_for)) = (workers.contains(&Worker::Retention), settings.retention) {
             background.push(tokio::spawn(retention::run(context.clone(), keep_for)));
         }

@@ -1,6 +1,8 @@
 //! What kind of refusal a domain error is, so that one mapping turns the errors of every aggregate
 //! into HTTP answers.
 
+use crate::FieldErrors;
+
 /// The kind of a domain error, with the data a client needs to act on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
@@ -13,6 +15,9 @@ pub enum Refusal {
     InvalidField {
         field: &'static str,
     },
+    /// Fields that are wrong only together with the aggregate's state (a partial update that no
+    /// longer fits the rest), each named as the request spells it, all at once.
+    InvalidFields(FieldErrors),
     /// The current state does not allow it; `allowed_statuses` lists where it may go instead.
     Conflict {
         allowed_statuses: Option<Vec<&'static str>>,

@@ -68,5 +68,6 @@ pub fn standard() -> Projections {
     Projections::default()
         .with(crate::tickets::TicketsProjection)
         .with(crate::sla::timers::SlaTimersProjection)
+        .with(crate::sla::policies::SlaPoliciesProjection)
         .with(crate::sla::report::SlaReportProjection)
 }

@@ -4,12 +4,13 @@
 
 use std::sync::LazyLock;
 
-use support_domain::sla::{ClockKind, ClockState, CustomerTier};
+use serde_json::Value;
+use support_domain::sla::{ClockKind, ClockState, CustomerTier, TargetMinutes};
 use support_domain::ticket::{
     CommentVisibility, TicketCategory, TicketChannel, TicketPriority, TicketStatus,
 };
 use support_domain::ActorRole;
-use utoipa::openapi::schema::{Object, ObjectBuilder, SchemaType, Type};
+use utoipa::openapi::schema::{Array, ArrayBuilder, Object, ObjectBuilder, SchemaType, Type};
 
 fn string_enum(values: impl IntoIterator<Item = &'static str>) -> Object {
     ObjectBuilder::new()
@@ -42,17 +43,12 @@ pub fn customer_tier() -> Object {
     string_enum(CustomerTier::ALL.iter().map(|v| v.as_str()))
 }
 
-/// A customer tier, or null for none.
-pub fn optional_customer_tier() -> Object {
-    nullable_enum(CustomerTier::ALL.iter().map(|v| v.as_str()))
-}
-
 pub fn clock_state() -> Object {
     string_enum(ClockState::ALL.iter().map(|v| v.as_str()))
 }
 
 /// A ticket's most pressing SLA clock state, or null for a ticket without a policy.
-pub fn optional_clock_state() -> Object {
+pub fn clock_state_or_null() -> Object {
     nullable_enum(ClockState::ALL.iter().map(|v| v.as_str()))
 }
 
@@ -60,11 +56,16 @@ pub fn clock_kind() -> Object {
     string_enum(ClockKind::ALL.iter().map(|v| v.as_str()))
 }
 
+/// A clock, or null for a step that concerns both.
+pub fn clock_kind_or_null() -> Object {
+    nullable_enum(ClockKind::ALL.iter().map(|v| v.as_str()))
+}
+
 fn nullable_enum(values: impl IntoIterator<Item = &'static str>) -> Object {
-    let values: Vec<serde_json::Value> = values
+    let values: Vec<Value> = values
         .into_iter()
-        .map(serde_json::Value::from)
-        .chain([serde_json::Value::Null])
+        .map(Value::from)
+        .chain([Value::Null])
         .collect();
     ObjectBuilder::new()
         .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
@@ -74,6 +75,44 @@ fn nullable_enum(values: impl IntoIterator<Item = &'static str>) -> Object {
 
 pub fn actor_role() -> Object {
     string_enum(ActorRole::ALL.iter().map(|v| v.as_str()))
+}
+
+/// A customer tier, or `null` for none (a ticket without one, a policy of every tier).
+pub fn customer_tier_or_null() -> Object {
+    nullable_enum(CustomerTier::ALL.iter().map(|v| v.as_str()))
+}
+
+/// A target in whole minutes, as `TargetMinutes::parse` takes it: 1 to a year.
+pub fn target_minutes() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(1))
+        .maximum(Some(TargetMinutes::MAX))
+        .build()
+}
+
+/// A warning threshold, as `WarningPercent::parse` takes it: a whole percentage, 1 to 99.
+pub fn warning_percent() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(1))
+        .maximum(Some(99))
+        .build()
+}
+
+/// ISO weekdays, 1 (Monday) to 7 (Sunday): a week has seven.
+pub fn business_days() -> ArrayBuilder {
+    let day = ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(1))
+        .maximum(Some(7));
+    ArrayBuilder::new().items(day).max_items(Some(7))
+}
+
+pub fn business_days_or_null() -> Array {
+    business_days()
+        .schema_type(SchemaType::Array(vec![Type::Array, Type::Null]))
+        .build()
 }
 
 /// The characters `str::trim` removes (`char::is_whitespace`), as the inside of a regex character
@@ -212,6 +251,34 @@ mod tests {
         for sample in samples {
             let accepted = Customer::parse("c-1", None, Some(sample)).is_ok();
             assert_eq!(admits(&schema, sample), accepted, "{sample:?}");
+        }
+    }
+
+    #[test]
+    fn the_number_schemas_admit_what_the_domain_accepts() {
+        use support_domain::sla::WarningPercent;
+
+        let within = |schema: &Object, n: i64| {
+            let number = |bound: &Option<utoipa::Number>| match bound {
+                Some(utoipa::Number::Int(b)) => *b as i64,
+                Some(utoipa::Number::UInt(b)) => *b as i64,
+                _ => panic!("the bounds are whole numbers"),
+            };
+            (number(&schema.minimum)..=number(&schema.maximum)).contains(&n)
+        };
+        for n in [-1, 0, 1, 50, 99, 100] {
+            assert_eq!(
+                within(&warning_percent(), n),
+                WarningPercent::parse(n).is_ok(),
+                "{n}"
+            );
+        }
+        for n in [0, 1, 525_600, 525_601] {
+            assert_eq!(
+                within(&target_minutes(), n),
+                TargetMinutes::parse(n).is_ok(),
+                "{n}"
+            );
         }
     }
 

@@ -4,7 +4,7 @@
 pub mod requests;
 pub mod sla;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -18,7 +18,7 @@ use support_domain::ticket::{
 use support_domain::{Actor, ActorRole, RecordedEvent};
 use support_projections::event_log::{aggregate_history_as_of, missing_aggregates, opened_history};
 use support_projections::page::Page;
-use support_projections::sla::book::active_policies;
+use support_projections::sla::policies::active_policies;
 use support_projections::tickets::{
     self, LongLists, TicketDetail, TicketKey, TicketScope, TicketView, AGGREGATE_TYPE, READ_MODEL,
 };
@@ -27,7 +27,7 @@ use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::commands::{CommandAccepted, Committed, RequestIds};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::numbering;
 use crate::problem::{ApiError, Problem};
 use crate::startup::ApiContext;
@@ -229,7 +229,7 @@ pub async fn list_tickets(
 pub async fn get_ticket(
     State(ctx): State<ApiContext>,
     principal: Principal,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     ApiQuery(query): ApiQuery<TicketQuery>,
 ) -> Result<Json<TicketDetail>, ApiError> {
     let as_of = query.parse().map_err(ApiError::Validation)?;
@@ -282,7 +282,7 @@ pub async fn update_ticket(
     State(ctx): State<ApiContext>,
     principal: Principal,
     ids: RequestIds,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     ApiJson(body): ApiJson<UpdateTicketRequest>,
 ) -> Result<Response, ApiError> {
     principal.require(STAFF, "change tickets")?;
@@ -323,7 +323,7 @@ pub async fn add_comment(
     State(ctx): State<ApiContext>,
     principal: Principal,
     ids: RequestIds,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     ApiJson(body): ApiJson<AddCommentRequest>,
 ) -> Result<Response, ApiError> {
     principal.require(
@@ -358,7 +358,7 @@ pub async fn escalate_ticket(
     State(ctx): State<ApiContext>,
     principal: Principal,
     ids: RequestIds,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     ApiJson(body): ApiJson<EscalateRequest>,
 ) -> Result<Response, ApiError> {
     principal.require(STAFF, "escalate tickets")?;
@@ -382,7 +382,7 @@ pub async fn escalate_ticket(
 pub async fn ticket_history(
     State(ctx): State<ApiContext>,
     principal: Principal,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
 ) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
     let key = TicketKey::parse(&key).ok_or(ApiError::NotFound("ticket"))?;
     let ticket = tickets::find(&ctx.pool, &key, &principal.ticket_scope())

@@ -2,7 +2,7 @@
 //! Fields arrive as plain JSON values so that every problem is reported by field name at once.
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::json;
 use support_domain::sla::{ClockState, CustomerTier};
 use support_domain::ticket::{
@@ -20,24 +20,8 @@ use utoipa::openapi::schema::{
 use utoipa::openapi::{KnownFormat, OpenApi, RefOr};
 use utoipa::{IntoParams, Modify, ToSchema};
 
-use crate::extract::UnknownParameters;
+use crate::extract::{explicit_null, parsed, required, UnknownParameters};
 use uuid::Uuid;
-
-/// Tells an explicit `null` (`Some(None)`) from an absent field (`None`).
-fn explicit_null<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(deserializer).map(Some)
-}
-
-fn required<T>(errors: &mut FieldErrors, field: &str, value: Option<T>) -> Option<T> {
-    if value.is_none() {
-        errors.push(field, "is required");
-    }
-    value
-}
 
 fn labels(errors: &mut FieldErrors, field: &str, values: Option<&Vec<String>>) -> Option<Labels> {
     match Labels::parse(values?) {
@@ -118,15 +102,6 @@ fn customer_text() -> Object {
 
 fn customer_email() -> Object {
     schema::email(Customer::EMAIL_MAX_CHARS).build()
-}
-
-fn parsed<T>(
-    errors: &mut FieldErrors,
-    field: &str,
-    value: Option<&str>,
-    parse: fn(&str) -> Result<T, String>,
-) -> Option<T> {
-    errors.take(field, parse(value?))
 }
 
 /// The body of `POST /tickets`.
@@ -254,7 +229,7 @@ pub struct UpdateTicketRequest {
     pub category: Option<String>,
     /// The customer's plan; `null` clears it. A change matches the SLA policy again.
     #[serde(default, deserialize_with = "explicit_null")]
-    #[schema(schema_with = schema::optional_customer_tier)]
+    #[schema(schema_with = schema::customer_tier_or_null)]
     pub customer_tier: Option<Option<String>>,
     #[schema(schema_with = labels_schema)]
     pub tags: Option<Vec<String>>,

@@ -43,7 +43,7 @@ pub struct SlaStep {
     /// When it was recorded.
     pub recorded_at: DateTime<Utc>,
     /// The clock the step concerns; null when it concerns both.
-    #[schema(schema_with = optional_clock_kind)]
+    #[schema(schema_with = support_projections::schema::clock_kind_or_null)]
     pub clock: Option<String>,
     /// What happened and why, in words.
     pub explanation: String,
@@ -51,18 +51,6 @@ pub struct SlaStep {
     pub policy_id: Option<Uuid>,
     pub response_deadline: Option<DateTime<Utc>>,
     pub resolution_deadline: Option<DateTime<Utc>>,
-}
-
-fn optional_clock_kind() -> utoipa::openapi::schema::Object {
-    let mut kind = support_projections::schema::clock_kind();
-    kind.schema_type = utoipa::openapi::schema::SchemaType::from_iter([
-        utoipa::openapi::schema::Type::String,
-        utoipa::openapi::schema::Type::Null,
-    ]);
-    if let Some(values) = kind.enum_values.as_mut() {
-        values.push(serde_json::Value::Null);
-    }
-    kind
 }
 
 /// Explain a ticket's SLA step by step.

@@ -5,6 +5,7 @@ mod calendar;
 mod clocks;
 mod lifecycle;
 mod matching;
+mod policy;
 mod preview;
 
 use std::fmt;
@@ -16,6 +17,11 @@ pub use calendar::{BusinessCalendar, CalendarFields};
 pub use clocks::{ClockKind, ClockReading, ClockState, Due, DueKind, SlaClock, SlaClocks};
 pub use lifecycle::{ClockChange, ClockMoment};
 pub use matching::{ApplicablePolicy, SlaMatch, SlaPolicyBook};
+pub use policy::{
+    check_target_order, default_policy, default_policy_id, CalendarChanges, CreateSlaPolicy,
+    SlaPolicy, SlaPolicyCommand, SlaPolicyDefinition, SlaPolicyError, SlaPolicyEvent,
+    UpdateSlaPolicy, DEFAULT_POLICY_NAMESPACE,
+};
 pub use preview::{Pause, SlaPreview};
 
 use crate::ticket::values::{bounded_text_type, screaming_enum};

@@ -1,5 +1,6 @@
-//! The SLA read models.
+//! The SLA read models: the policies, the timers, and the active policies as a command matches
+//! them.
 
-pub mod book;
+pub mod policies;
 pub mod report;
 pub mod timers;

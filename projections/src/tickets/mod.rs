@@ -43,12 +43,12 @@ pub struct TicketView {
     pub customer_name: Option<String>,
     pub customer_email: Option<String>,
     pub assigned_to: Option<String>,
-    #[schema(schema_with = schema::optional_customer_tier)]
+    #[schema(schema_with = schema::customer_tier_or_null)]
     pub customer_tier: Option<String>,
     /// The SLA policy the ticket runs under.
     pub sla_id: Option<Uuid>,
     /// The most pressing state of its clocks: BREACHED, then RUNNING, PAUSED, MET, STOPPED.
-    #[schema(schema_with = schema::optional_clock_state)]
+    #[schema(schema_with = schema::clock_state_or_null)]
     pub sla_state: Option<String>,
     pub response_deadline: Option<DateTime<Utc>>,
     pub resolution_deadline: Option<DateTime<Utc>>,
