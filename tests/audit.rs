@@ -151,14 +151,22 @@ async fn what_an_agent_did_yesterday_is_found_in_one_call_and_nothing_else(pool:
         .iter()
         .map(|e| e["eventType"].as_str().unwrap())
         .collect();
-    // Newest first; agent-8's change and agent-7's on the 24th and the 26th are left out.
+    // Newest first; agent-8's change and agent-7's on the 24th and the 26th are left out. The
+    // SLA events agent-7's commands recorded are theirs too: the reply met the response clock,
+    // and the status change first recorded the warnings and breaches that fell due before it
+    // (the timer, on the real clock, was not due to wake yet).
     assert_eq!(
         types,
         [
             "TicketEscalated",
+            "SlaClockCompleted",
             "TicketFirstResponseRecorded",
             "TicketCommentAdded",
             "TicketStatusChanged",
+            "SlaBreached",
+            "SlaWarningReached",
+            "SlaBreached",
+            "SlaWarningReached",
         ]
     );
     let positions: Vec<i64> = items
@@ -192,7 +200,7 @@ async fn what_an_agent_did_yesterday_is_found_in_one_call_and_nothing_else(pool:
         assert!(escalated[field].is_string(), "{field}: {escalated}");
     }
     assert_eq!(escalated["causationId"], Value::Null);
-    assert_eq!(items[3]["payload"]["to"], "IN_PROGRESS");
+    assert_eq!(items[4]["payload"]["to"], "IN_PROGRESS");
 
     // Every filter together narrows to one event; each alone finds what the event store holds.
     let narrow = format!(
@@ -209,7 +217,15 @@ async fn what_an_agent_did_yesterday_is_found_in_one_call_and_nothing_else(pool:
         .iter()
         .map(|e| e["eventType"].as_str().unwrap())
         .collect();
-    assert_eq!(openings, ["TicketOpened", "TicketOpened"]);
+    assert_eq!(
+        openings,
+        [
+            "SlaPolicyApplied",
+            "TicketOpened",
+            "SlaPolicyApplied",
+            "TicketOpened"
+        ]
+    );
 
     // `supportd audit` prints the same entries, a day meaning its start in UTC.
     let args = AuditArgs::try_parse_from([
@@ -237,7 +253,7 @@ async fn what_an_agent_did_yesterday_is_found_in_one_call_and_nothing_else(pool:
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
-    assert_eq!(written, 4);
+    assert_eq!(written, 9);
     let log = ok_json(app.get(&format!("{AUDIT}?{yesterday}"), &auditor).await).await;
     assert_eq!(Value::Array(lines), log["items"]);
 }
@@ -409,7 +425,8 @@ async fn an_auditor_reads_every_ticket_and_changes_none(pool: PgPool) {
     let list = ok_json(app.get(TICKETS, &auditor).await).await;
     assert_eq!(list["total"], 1);
     let history = ok_json(app.get(&format!("{path}/history"), &auditor).await).await;
-    assert_eq!(history.as_array().unwrap().len(), 4);
+    // Opened (with its SLA policy applied), the note, the assignment (and the move to ASSIGNED).
+    assert_eq!(history.as_array().unwrap().len(), 5);
 
     let events = app.event_count().await;
     let writes = [
@@ -468,9 +485,19 @@ async fn as_of_shows_the_ticket_as_it_stood_then(pool: PgPool) {
     let now = ok_json(app.put(&path, &admin, change).await).await;
     let as_of = |instant: &str| format!("{path}?asOf={}", instant.replace('+', "%2B"));
 
-    // Before the assignment: the ticket as opened, in every field.
+    // At its opening: the ticket as opened, in every field.
+    let opening = ok_json(app.get(&as_of("2026-11-24T10:00:00Z"), &admin).await).await;
+    assert_eq!(opening, opened);
+    // Before the assignment: as opened, with its clocks as they stood then, the response
+    // deadline (an hour) long past.
     let day_one = ok_json(app.get(&as_of("2026-11-24T18:00:00Z"), &admin).await).await;
-    assert_eq!(day_one, opened);
+    assert_eq!(day_one["version"], opened["version"]);
+    assert_eq!(day_one["title"], opened["title"]);
+    assert_eq!(day_one["slaState"], "BREACHED");
+    let response = &day_one["slaClocks"]["response"];
+    assert_eq!(response["breachedAt"], "2026-11-24T11:00:00Z");
+    assert_eq!(response["breachMinutes"], 420);
+    assert_eq!(day_one["slaClocks"]["resolution"]["remainingMinutes"], 0);
     // Between the assignment and the retitle: assigned, with the old title and the note.
     let day_two = ok_json(app.get(&as_of("2026-11-25T09:00:00+00:00"), &admin).await).await;
     assert_eq!(day_two["status"], "ASSIGNED");
@@ -478,9 +505,10 @@ async fn as_of_shows_the_ticket_as_it_stood_then(pool: PgPool) {
     assert_eq!(day_two["title"], "Dashboard down");
     assert_eq!(day_two["updatedAt"], "2026-11-25T09:00:00Z");
     assert_eq!(day_two["comments"].as_array().unwrap().len(), 1);
-    // After the last change: exactly what the read model shows now, by id or by number.
+    // After the last change: exactly what the read model shows now, by id or by number, but for
+    // the clocks, read 14 hours later.
     let number = now["ticketNumber"].as_str().unwrap();
-    let later = ok_json(
+    let mut later = ok_json(
         app.get(
             &format!("{TICKETS}/{number}?asOf=2026-11-27T00:00:00%2B01:00"),
             &admin,
@@ -488,6 +516,12 @@ async fn as_of_shows_the_ticket_as_it_stood_then(pool: PgPool) {
         .await,
     )
     .await;
+    let elapsed = |ticket: &Value| ticket["slaClocks"]["resolution"]["elapsedMinutes"].as_i64();
+    assert_eq!(elapsed(&later), elapsed(&now).map(|m| m + 14 * 60));
+    let mut now = now;
+    for ticket in [&mut later, &mut now] {
+        ticket.as_object_mut().unwrap().remove("slaClocks");
+    }
     assert_eq!(later, now);
     assert_eq!(later["status"], "IN_PROGRESS");
 

@@ -182,7 +182,8 @@ pub async fn update_sla_policy(
 /// like an admin's. Each default has a fixed id (`default_policy_id`), so a restart, or replicas
 /// starting together, create each once: the policy that exists already, or that another process
 /// creates first, is refused with a conflict, which is the outcome wanted. A default an admin
-/// revised or deactivated stays as they left it. Returns how many were created.
+/// revised or deactivated stays as they left it. Returns how many were created, once the read
+/// model shows them (within the read bound): the first tickets find them.
 pub async fn create_defaults(ctx: &ApiContext) -> Result<usize, ApiError> {
     let mut created = 0;
     for &priority in TicketPriority::ALL {
@@ -197,7 +198,21 @@ pub async fn create_defaults(ctx: &ApiContext) -> Result<usize, ApiError> {
             definition: default_policy(priority),
         });
         match ctx.execute::<SlaPolicy>(id, command, &metadata).await {
-            Ok(_) => created += 1,
+            Ok(committed) => {
+                created += 1;
+                if let Some(head) = committed.head {
+                    let key = id.to_string();
+                    let shown = ctx
+                        .checkpoints
+                        .wait_until(READ_MODEL, committed.aggregate_type, &key, head, || async {
+                            Ok(Some(()))
+                        })
+                        .await?;
+                    if shown.is_none() {
+                        tracing::warn!(policy = %id, "the default SLA policy is not in the read model yet: tickets opened meanwhile get none");
+                    }
+                }
+            }
             Err(ApiError::Conflict { .. }) => {}
             Err(error) => return Err(error),
         }

@@ -1,7 +1,8 @@
 //! The SLA timer: records warnings and breaches when their instants come. It sleeps until the
-//! earliest row of `sla_timers`, or until the projection announces an earlier one, claims the due
-//! rows with `FOR UPDATE SKIP LOCKED` (so timers side by side share the work and never record a
-//! row twice), and sends each ticket the command that records it. The ticket decides on its own
+//! earliest row of `sla_timers`, or until the projection announces an earlier one, leases the due
+//! rows (claimed with `FOR UPDATE SKIP LOCKED` and committed at once, so timers side by side share
+//! the work and no lock is held while the tickets are commanded), and sends each ticket the
+//! command that records it. The ticket decides on its own
 //! state, with the true instant: a row made stale by a pause, or recorded already, records
 //! nothing; a timer that was down over a deadline records the breach at the deadline when it
 //! starts.
@@ -11,7 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, SubsecRound, Utc};
 use futures::stream::{self, StreamExt};
 use sqlx::postgres::PgListener;
-use support_domain::sla::{ClockKind, DueKind};
+use support_domain::sla::DueKind;
 use support_domain::ticket::{RecordSlaDue, Ticket, TicketCommand};
 use support_domain::{Actor, ActorRole, Caller, EventMetadata};
 use support_projections::sla::timers::TIMERS_CHANNEL;
@@ -28,6 +29,9 @@ const BATCH: i64 = 256;
 const IN_FLIGHT: usize = 16;
 /// A command that loses a race with another command on its ticket is tried again at once.
 const ATTEMPTS: usize = 5;
+/// How long a claimed row is the claimer's: a row whose command failed (or whose timer died) is
+/// claimed again after it.
+const LEASE: chrono::TimeDelta = chrono::TimeDelta::seconds(30);
 
 /// Runs until the process stops; a lost database connection is retried after a second.
 pub async fn run(ctx: ApiContext) {
@@ -49,10 +53,14 @@ async fn watch(ctx: &ApiContext) -> Result<(), ApiError> {
         .map_err(anyhow::Error::from)?;
     loop {
         while record_due(ctx, ctx.clock.now()).await? == BATCH as usize {}
-        let mut wake_at: Option<DateTime<Utc>> =
-            sqlx::query_scalar("SELECT min(due_at) FROM sla_timers")
-                .fetch_one(&ctx.pool)
-                .await?;
+        let mut wake_at: Option<DateTime<Utc>> = sqlx::query_scalar(
+            "SELECT least( \
+                 (SELECT due_at FROM sla_timers WHERE claimed_until IS NULL \
+                  ORDER BY due_at LIMIT 1), \
+                 (SELECT min(claimed_until) FROM sla_timers WHERE claimed_until IS NOT NULL))",
+        )
+        .fetch_one(&ctx.pool)
+        .await?;
         // Sleeps until the next row is due (a day at most: a clock moved by hand or a lost
         // notification costs no more); a new row wakes it only if it is due sooner.
         loop {
@@ -77,43 +85,58 @@ async fn watch(ctx: &ApiContext) -> Result<(), ApiError> {
     }
 }
 
-/// Claims the rows due at `now`, earliest first, records each, and returns how many it claimed.
+/// Leases the rows due at `now`, earliest first, records each, and returns how many it leased.
 /// A row is deleted once its ticket took the command, whatever it recorded; a row whose command
-/// failed stays, for the next pass.
+/// failed keeps its lease, and is tried again when the lease runs out.
 pub async fn record_due(ctx: &ApiContext, now: DateTime<Utc>) -> Result<usize, ApiError> {
     // As every command's time: in microseconds, as PostgreSQL keeps them.
     let now = now.trunc_subsecs(6);
-    let mut claim = ctx.pool.begin().await?;
     let due: Vec<(Uuid, String, String, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT ticket_id, clock, kind, due_at FROM sla_timers WHERE due_at <= $1 \
-         ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+        "UPDATE sla_timers t SET claimed_until = $3 FROM ( \
+             SELECT ticket_id, clock, kind FROM sla_timers \
+             WHERE due_at <= $1 AND (claimed_until IS NULL OR claimed_until <= $1) \
+             ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED) AS c \
+         WHERE t.ticket_id = c.ticket_id AND t.clock = c.clock AND t.kind = c.kind \
+         RETURNING t.ticket_id, t.clock, t.kind, t.due_at",
     )
     .bind(now)
     .bind(BATCH)
-    .fetch_all(&mut *claim)
+    .bind(now + LEASE)
+    .fetch_all(&ctx.pool)
     .await?;
     let claimed = due.len();
-    let done: Vec<_> = stream::iter(due)
-        .map(|(ticket, clock, kind, due_at)| async move {
-            let outcome = record(ctx, ticket, &clock, &kind, now).await;
-            (ticket, clock, kind, due_at, outcome)
-        })
+    // One command a ticket, which records whatever fell due on it in the order it happened.
+    let mut tickets: Vec<(Uuid, DueKind)> = Vec::new();
+    for (ticket, _, kind, _) in &due {
+        let kind = DueKind::parse(kind).map_err(anyhow::Error::msg)?;
+        match tickets.iter_mut().find(|(t, _)| t == ticket) {
+            Some((_, known)) if kind == DueKind::Breach => *known = kind,
+            Some(_) => {}
+            None => tickets.push((*ticket, kind)),
+        }
+    }
+    let recorded: Vec<Uuid> = stream::iter(tickets)
+        .map(|(ticket, kind)| async move { (ticket, record(ctx, ticket, kind, now).await) })
         .buffer_unordered(IN_FLIGHT)
+        .filter_map(|(ticket, outcome)| async move {
+            match outcome {
+                Ok(()) | Err(ApiError::NotFound(_)) => Some(ticket),
+                Err(error) => {
+                    tracing::warn!(%ticket, error = %Redacted(&error), "cannot record an SLA timer; tried again when its lease runs out");
+                    None
+                }
+            }
+        })
         .collect()
         .await;
     let (mut tickets, mut clocks, mut kinds, mut instants) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for (ticket, clock, kind, due_at, outcome) in done {
-        match outcome {
-            Ok(()) | Err(ApiError::NotFound(_)) => {
-                tickets.push(ticket);
-                clocks.push(clock);
-                kinds.push(kind);
-                instants.push(due_at);
-            }
-            Err(error) => {
-                tracing::warn!(%ticket, error = %Redacted(&error), "cannot record an SLA timer; retried on the next pass")
-            }
+    for (ticket, clock, kind, due_at) in due {
+        if recorded.contains(&ticket) {
+            tickets.push(ticket);
+            clocks.push(clock);
+            kinds.push(kind);
+            instants.push(due_at);
         }
     }
     // Only the row as claimed: one the projection moved meanwhile is a new instant to wait for.
@@ -127,20 +150,17 @@ pub async fn record_due(ctx: &ApiContext, now: DateTime<Utc>) -> Result<usize, A
     .bind(&clocks)
     .bind(&kinds)
     .bind(&instants)
-    .execute(&mut *claim)
+    .execute(&ctx.pool)
     .await?;
-    claim.commit().await?;
     Ok(claimed)
 }
 
 async fn record(
     ctx: &ApiContext,
     ticket: Uuid,
-    clock: &str,
-    kind: &str,
+    kind: DueKind,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
-    let clock = ClockKind::parse(clock).map_err(anyhow::Error::msg)?;
     let due = RecordSlaDue {
         caller: Caller {
             actor: Actor {
@@ -149,22 +169,16 @@ async fn record(
             },
             customer_id: None,
         },
-        clock,
         at: now,
     };
-    let command = match DueKind::parse(kind).map_err(anyhow::Error::msg)? {
+    let command = match kind {
         DueKind::Warning => TicketCommand::RecordSlaWarning(due),
         DueKind::Breach => TicketCommand::RecordSlaBreach(due),
     };
-    let request_id = Uuid::new_v4().to_string();
+    // The pass's instant, the same the ticket decides with.
     let metadata = EventMetadata {
-        actor_sub: TIMER_ACTOR.to_owned(),
-        actor_role: ActorRole::Service,
-        correlation_id: request_id.clone(),
-        request_id,
-        causation_id: None,
         occurred_at: now,
-        source: "worker".to_owned(),
+        ..ctx.worker_metadata(TIMER_ACTOR)
     };
     let mut attempt = 1;
     loop {

@@ -7,7 +7,7 @@ use super::values::{
     AgentId, CommentBody, CommentVisibility, Customer, ErasureReason, Labels, Reason,
     TicketCategory, TicketChannel, TicketDescription, TicketNumber, TicketPriority, TicketTitle,
 };
-use crate::sla::{ClockKind, CustomerTier, SlaPolicyBook};
+use crate::sla::{CustomerTier, SlaPolicyBook};
 use crate::Caller;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -17,9 +17,9 @@ pub enum TicketCommand {
     AddComment(AddComment),
     Escalate(EscalateTicket),
     ErasePersonalData(ErasePersonalData),
-    /// The timer: a clock's warning instant has come.
+    /// The timer: a warning instant has come.
     RecordSlaWarning(RecordSlaDue),
-    /// The timer: a clock's deadline has come.
+    /// The timer: a deadline has come.
     RecordSlaBreach(RecordSlaDue),
 }
 
@@ -98,12 +98,11 @@ pub struct ErasePersonalData {
     pub receipt_id: Uuid,
 }
 
-/// A timer's command: records whatever of `clock` fell due by `at`, with its true instant, and
-/// nothing if it was recorded already or is not due (the deadline moved).
+/// A timer's command: records whatever fell due by `at`, each with its true instant, and nothing
+/// that was recorded already or is not due (the deadline moved).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordSlaDue {
     pub caller: Caller,
-    pub clock: ClockKind,
     pub at: DateTime<Utc>,
 }
 

@@ -529,8 +529,8 @@ impl Ticket {
         events
     }
 
-    /// The timer's command: records what fell due on the clock by `at`. Idempotent: what was
-    /// recorded already, or moved (a pause, a new policy), is not due.
+    /// The timer's command: records what fell due by `at`, on either clock, earliest first.
+    /// Idempotent: what was recorded already, or moved (a pause, a new policy), is not due.
     fn record_due(&self, due: RecordSlaDue) -> Result<Vec<TicketEvent>, TicketError> {
         self.current_status()?;
         if !matches!(due.caller.actor.role, ActorRole::Service) {
@@ -540,13 +540,8 @@ impl Ticket {
         let Some(applied) = self.sla.as_ref().filter(|_| !self.erased) else {
             return Ok(Vec::new());
         };
-        let mut clocks = applied.clocks.clone();
-        let mut events = Vec::new();
-        for item in clocks.due(due.at).iter().filter(|d| d.clock == due.clock) {
-            clocks = clocks.recorded(item);
-            events.push(due_event(item, clocks.clone()));
-        }
-        Ok(events)
+        // Whatever fell due, on either clock, in the order it happened.
+        Ok(record_all_due(&mut applied.clocks.clone(), due.at))
     }
 }
 

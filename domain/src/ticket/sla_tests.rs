@@ -154,10 +154,9 @@ fn reply(when: DateTime<Utc>, role: ActorRole) -> TicketCommand {
     })
 }
 
-fn timer(when: DateTime<Utc>, clock: ClockKind, kind: DueKind) -> TicketCommand {
+fn timer(when: DateTime<Utc>, kind: DueKind) -> TicketCommand {
     let due = RecordSlaDue {
         caller: caller(ActorRole::Service),
-        clock,
         at: when,
     };
     match kind {
@@ -410,11 +409,7 @@ async fn cancelling_stops_the_clocks_without_a_verdict() {
 #[tokio::test]
 async fn the_timer_records_a_breach_at_its_true_instant_once() {
     let given = opened().await;
-    let early = decide(
-        given.clone(),
-        timer(t0() + minutes(59), ClockKind::Response, DueKind::Breach),
-    )
-    .await;
+    let early = decide(given.clone(), timer(t0() + minutes(59), DueKind::Breach)).await;
     assert_eq!(
         names(&early),
         ["SlaWarningReached"],
@@ -422,11 +417,7 @@ async fn the_timer_records_a_breach_at_its_true_instant_once() {
     );
 
     // The timer was down over both instants: each is recorded as it happened.
-    let late = decide(
-        given.clone(),
-        timer(t0() + minutes(75), ClockKind::Response, DueKind::Breach),
-    )
-    .await;
+    let late = decide(given.clone(), timer(t0() + minutes(75), DueKind::Breach)).await;
     assert_eq!(names(&late), ["SlaWarningReached", "SlaBreached"]);
     let TicketEvent::SlaBreached {
         clock, at: when, ..
@@ -442,22 +433,14 @@ async fn the_timer_records_a_breach_at_its_true_instant_once() {
     assert_eq!(breached.resolution.state, ClockState::Running);
 
     let given = concat(given, late);
-    let again = decide(
-        given,
-        timer(t0() + minutes(76), ClockKind::Response, DueKind::Breach),
-    )
-    .await;
+    let again = decide(given, timer(t0() + minutes(76), DueKind::Breach)).await;
     assert!(again.is_empty(), "recorded once: {again:?}");
 }
 
 #[tokio::test]
 async fn a_warning_is_recorded_at_its_threshold() {
     let given = opened().await;
-    let events = decide(
-        given,
-        timer(t0() + minutes(50), ClockKind::Response, DueKind::Warning),
-    )
-    .await;
+    let events = decide(given, timer(t0() + minutes(50), DueKind::Warning)).await;
     let [TicketEvent::SlaWarningReached {
         clock,
         at: when,
@@ -491,11 +474,7 @@ async fn a_paused_clock_does_not_breach_and_a_stale_timer_records_nothing() {
         ]
     );
     let given = concat(given, paused);
-    let stale = decide(
-        given,
-        timer(t0() + minutes(61), ClockKind::Response, DueKind::Breach),
-    )
-    .await;
+    let stale = decide(given, timer(t0() + minutes(61), DueKind::Breach)).await;
     assert!(stale.is_empty(), "paused at 50 of 60 minutes: {stale:?}");
 }
 
@@ -593,7 +572,6 @@ async fn only_the_timer_records_warnings_and_breaches() {
     let given = opened().await;
     let due = RecordSlaDue {
         caller: caller(ActorRole::Agent),
-        clock: ClockKind::Response,
         at: t0() + minutes(90),
     };
     TicketTest::with(())

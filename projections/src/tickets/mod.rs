@@ -77,9 +77,14 @@ pub struct TicketView {
 }
 
 impl TicketView {
-    /// Shows the clocks as they stand at `at`, the moment of the request.
+    /// Shows the clocks as they stand at `at`, the moment of the request: with a breach whose
+    /// instant has passed, even if the timer has not recorded it yet.
     pub fn read_clocks(&mut self, at: DateTime<Utc>) {
-        self.sla_clocks = self.sla.as_ref().map(|sla| SlaClocksView::read(sla, at));
+        let Some(sla) = &self.sla else { return };
+        let clocks = sla::caught_up(&sla.clocks, at);
+        self.sla_state = Some(clocks.summary().as_str().to_owned());
+        self.sla_breached = clocks.breached();
+        self.sla_clocks = Some(SlaClocksView::read(sla, at));
     }
 }
 

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
-use support_domain::sla::{AppliedSla, SlaClock};
+use support_domain::sla::{AppliedSla, SlaClock, SlaClocks};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -48,8 +48,11 @@ pub struct SlaClockView {
 }
 
 impl SlaClocksView {
+    /// The clocks at `at`: with what fell due by then, whether or not the timer has recorded it
+    /// yet (it records the same instants), so that a reading never contradicts itself.
     pub fn read(sla: &AppliedSla, at: DateTime<Utc>) -> Self {
         let calendar = &sla.terms.calendar;
+        let clocks = caught_up(&sla.clocks, at);
         let clock = |clock: &SlaClock| {
             let reading = clock.reading(calendar, at);
             SlaClockView {
@@ -70,10 +73,18 @@ impl SlaClocksView {
             policy_name: sla.terms.policy_name.as_str().to_owned(),
             business_hours_only: calendar.counts_business_hours(),
             timezone: calendar.timezone().name().to_owned(),
-            response: clock(&sla.clocks.response),
-            resolution: clock(&sla.clocks.resolution),
+            response: clock(&clocks.response),
+            resolution: clock(&clocks.resolution),
         }
     }
+}
+
+/// The clocks with every warning and breach due by `at` recorded.
+pub(super) fn caught_up(clocks: &SlaClocks, at: DateTime<Utc>) -> SlaClocks {
+    clocks
+        .due(at)
+        .iter()
+        .fold(clocks.clone(), |clocks, due| clocks.recorded(due))
 }
 
 fn minutes_rounded_up(time: TimeDelta) -> i64 {
