@@ -43,9 +43,6 @@ async fn spawn_on_clock(pool: PgPool, start: &str) -> (TestApp, Arc<ManualClock>
         settings.clock = service_clock
     })
     .await;
-    // The default policies are in the store once the service starts; tickets find them in the
-    // policies' read model, which may not show them yet.
-    wait_until_applied(&app.pool, "sla_policies", "sla_policy").await;
     (app, clock)
 }
 

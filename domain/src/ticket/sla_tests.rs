@@ -639,14 +639,6 @@ async fn lived(
     (events, moments)
 }
 
-/// The timer's commands for both clocks at `when`, as it sends them when it runs late.
-fn timers_at(when: DateTime<Utc>) -> Vec<(DateTime<Utc>, TicketCommand)> {
-    [ClockKind::Response, ClockKind::Resolution]
-        .into_iter()
-        .map(|clock| (when, timer(when, clock, DueKind::Breach)))
-        .collect()
-}
-
 #[tokio::test]
 async fn replaying_a_tickets_moments_gives_the_clocks_its_events_recorded() {
     use TicketStatus::*;
@@ -692,7 +684,8 @@ async fn replaying_a_tickets_moments_gives_the_clocks_its_events_recorded() {
     let until = t0() + minutes(2000);
     for (n, life) in lives.into_iter().enumerate() {
         let mut commands = life;
-        commands.extend(timers_at(until));
+        // The timer, late, records what fell due on both clocks.
+        commands.push((until, timer(until, DueKind::Breach)));
         let (events, moments) = lived(commands).await;
         assert_eq!(
             SlaClocks::replayed(&p1(), t0(), moments, until),
