@@ -535,12 +535,18 @@ async fn a_command_reads_the_clock_once(pool: PgPool) {
     );
 }
 
+/// The tickets read model's dead letters: every read model of ticket events parks what it cannot
+/// read, each its own letter.
 async fn dead_letters(app: &common::TestApp) -> Vec<Value> {
-    app.get_json("/api/v1/support/admin/dead-letters?state=all", &app.admin())
-        .await
+    app.get_json(
+        "/api/v1/support/admin/dead-letters?state=all&projection=tickets",
+        &app.admin(),
+    )
+    .await
 }
 
-/// Waits, woken by the runner's announcements, until `count` messages are parked.
+/// Waits, woken by the runner's announcements, until the tickets read model parked `count`
+/// messages.
 async fn wait_until_parked(app: &common::TestApp, count: usize) -> Vec<Value> {
     let mut listener = sqlx::postgres::PgListener::connect_with(&app.pool)
         .await

@@ -21,7 +21,9 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::problem::PROBLEM_JSON;
 use crate::startup::{ApiContext, SUPPORT_API};
 use crate::tickets::requests::CrossFieldRules;
-use crate::{audit, dead_letters, health, idempotency, personal_data, sla_policies, tickets};
+use crate::{
+    audit, dead_letters, health, idempotency, personal_data, sla_policies, sla_report, tickets,
+};
 
 const PROBLEM_REF: &str = "#/components/schemas/Problem";
 
@@ -35,12 +37,13 @@ const PROBLEM_REF: &str = "#/components/schemas/Problem";
         sla_policies::create_sla_policy, sla_policies::list_sla_policies,
         sla_policies::get_sla_policy, sla_policies::update_sla_policy,
         audit::search_audit_log,
+        sla_report::get_sla_report,
         personal_data::export_personal_data, personal_data::erase_personal_data,
         dead_letters::list_dead_letters, dead_letters::retry_dead_letter,
         health::healthz, health::readyz, health::metrics,
     ),
     modifiers(&BearerAuth, &CrossFieldRules, &JsonBodies, &QueryStrings, &PathParameters, &Authenticated, &IdempotentPosts, &RateLimited, &ProblemDocuments),
-    tags((name = "tickets", description = "Support tickets"), (name = "sla", description = "SLA policies: the targets tickets are held to"), (name = "audit", description = "The event store searched: who did what, and when"), (name = "privacy", description = "Customers' personal data: export and erasure"), (name = "operations", description = "Health, metrics and dead letters"))
+    tags((name = "tickets", description = "Support tickets"), (name = "sla", description = "SLA policies: the targets tickets are held to, and reports of how they were kept"), (name = "audit", description = "The event store searched: who did what, and when"), (name = "privacy", description = "Customers' personal data: export and erasure"), (name = "operations", description = "Health, metrics and dead letters"))
 )]
 pub struct ApiDoc;
 

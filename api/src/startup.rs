@@ -27,7 +27,7 @@ use crate::read_your_writes::Checkpoints;
 use crate::settings::Settings;
 use crate::{
     audit, dead_letters, health, idempotency, openapi, personal_data, retention, sla_policies,
-    sla_timer, tickets,
+    sla_report, sla_timer, tickets,
 };
 
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -64,7 +64,8 @@ impl Registry {
                 .merge(sla_policies::routes())
                 .merge(personal_data::routes())
                 .merge(dead_letters::routes())
-                .merge(audit::routes()),
+                .merge(audit::routes())
+                .merge(sla_report::routes()),
         }
     }
 

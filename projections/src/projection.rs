@@ -69,4 +69,5 @@ pub fn standard() -> Projections {
         .with(crate::tickets::TicketsProjection)
         .with(crate::sla::timers::SlaTimersProjection)
         .with(crate::sla::policies::SlaPoliciesProjection)
+        .with(crate::sla::report::SlaReportProjection)
 }

@@ -52,6 +52,10 @@ pub fn clock_state_or_null() -> Object {
     nullable_enum(ClockState::ALL.iter().map(|v| v.as_str()))
 }
 
+pub fn clock_kind() -> Object {
+    string_enum(ClockKind::ALL.iter().map(|v| v.as_str()))
+}
+
 /// A clock, or null for a step that concerns both.
 pub fn clock_kind_or_null() -> Object {
     nullable_enum(ClockKind::ALL.iter().map(|v| v.as_str()))

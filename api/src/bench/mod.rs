@@ -4,6 +4,7 @@
 mod breaches;
 mod create;
 mod mixed;
+mod report;
 mod scale;
 mod store;
 
@@ -26,6 +27,8 @@ pub enum Scenario {
     Mixed,
     /// SLA breaches recorded while `--tickets` clocks run: delay from instant to event.
     SlaBreaches,
+    /// SLA reports over periods of a year of `--tickets` tickets' verdicts.
+    SlaReport,
 }
 
 #[derive(Debug, clap::Args)]
@@ -40,18 +43,19 @@ pub struct BenchArgs {
     #[arg(long)]
     pub clients: Option<usize>,
     /// How long to drive it: the whole run for create and mixed, each measured request for scale
-    /// [default: 60 for create and mixed, 10 for scale].
+    /// and sla-report [default: 60 for create and mixed, 10 for scale and sla-report].
     #[arg(long)]
     pub seconds: Option<u64>,
-    /// scale: how many tickets the store gets; sla-breaches: how many clocks run [default:
-    /// 1,000,000 for scale, 100,000 for sla-breaches].
+    /// scale: how many tickets the store gets; sla-breaches: how many clocks run; sla-report:
+    /// how many tickets' verdicts a year holds [default: 1,000,000 for scale and sla-report,
+    /// 100,000 for sla-breaches].
     #[arg(long)]
     pub tickets: Option<u64>,
     /// sla-breaches: tickets opened a second under the one-minute policy, each timed.
     #[arg(long, default_value_t = 20)]
     pub rate: u32,
-    /// scale: measure the store DATABASE_URL already holds (built by an earlier run) instead of
-    /// building one and replaying it.
+    /// scale, sla-report: measure the store or read model DATABASE_URL already holds (built by an
+    /// earlier run) instead of building one.
     #[arg(long)]
     pub existing_store: bool,
 }
@@ -86,6 +90,21 @@ pub async fn run(args: BenchArgs, settings: &Settings) -> anyhow::Result<()> {
                 args.tickets.unwrap_or(100_000),
                 args.rate,
                 seconds(60),
+                settings,
+            )
+            .await
+        }
+        Scenario::SlaReport => {
+            let verdicts = if args.existing_store {
+                None
+            } else {
+                Some(args.tickets.unwrap_or(1_000_000))
+            };
+            report::run(
+                &url,
+                args.clients.unwrap_or(8),
+                seconds(10),
+                verdicts,
                 settings,
             )
             .await

@@ -20,15 +20,15 @@ use crate::settings::Settings;
 
 /// What a measured request is sent as: its path and query, and the token it carries.
 #[derive(Clone)]
-struct Request {
-    path: String,
-    token: Arc<str>,
+pub(super) struct Request {
+    pub(super) path: String,
+    pub(super) token: Arc<str>,
 }
 
 /// One row of the table: requests of one kind, varied over values the store holds.
-struct Measure {
-    name: &'static str,
-    requests: Vec<Request>,
+pub(super) struct Measure {
+    pub(super) name: &'static str,
+    pub(super) requests: Vec<Request>,
 }
 
 /// Values of the store to vary the requests over.
@@ -315,7 +315,7 @@ async fn total_of(http: &reqwest::Client, url: &str, request: &Request) -> anyho
 }
 
 /// Sends the measure's requests in turn from every client until `duration` has passed.
-async fn run_requests(
+pub(super) async fn run_requests(
     http: &reqwest::Client,
     url: &str,
     clients: usize,

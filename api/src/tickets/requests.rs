@@ -537,7 +537,7 @@ impl TicketQuery {
 
 /// Reads a date or an instant; a bare date means the start of that UTC day, or of the next day
 /// when it closes a range (`end_of_day`), so that the range includes it.
-fn instant(value: &str, end_of_day: bool) -> Result<DateTime<Utc>, String> {
+pub fn instant(value: &str, end_of_day: bool) -> Result<DateTime<Utc>, String> {
     if let Ok(instant) = DateTime::parse_from_rfc3339(value) {
         return Ok(instant.with_timezone(&Utc));
     }

@@ -105,6 +105,17 @@ impl SlaClock {
         self.ended_at.is_some()
     }
 
+    /// The clock's verdict and its instant: `BREACHED` from its deadline on, whether it still
+    /// counts, completed late or was stopped after it; `MET` once it completed without a breach.
+    /// `None` while it has none (running, paused) or never will (stopped before its deadline).
+    pub fn verdict(&self) -> Option<(ClockState, DateTime<Utc>)> {
+        match (self.breached_at, self.state, self.ended_at) {
+            (Some(at), _, _) => Some((ClockState::Breached, at)),
+            (None, ClockState::Met, Some(at)) => Some((ClockState::Met, at)),
+            _ => None,
+        }
+    }
+
     /// The time counted up to `at`, and what is left or overdue.
     pub fn reading(&self, calendar: &BusinessCalendar, at: DateTime<Utc>) -> ClockReading {
         let running = self.counting_since.map_or(TimeDelta::zero(), |since| {

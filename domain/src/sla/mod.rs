@@ -3,6 +3,7 @@
 
 mod calendar;
 mod clocks;
+mod lifecycle;
 mod matching;
 mod policy;
 mod preview;
@@ -14,6 +15,7 @@ use uuid::Uuid;
 
 pub use calendar::{BusinessCalendar, CalendarFields};
 pub use clocks::{ClockKind, ClockReading, ClockState, Due, DueKind, SlaClock, SlaClocks};
+pub use lifecycle::{ClockChange, ClockMoment};
 pub use matching::{ApplicablePolicy, SlaMatch, SlaPolicyBook};
 pub use policy::{
     check_target_order, default_policy, default_policy_id, CalendarChanges, CreateSlaPolicy,

@@ -8,7 +8,7 @@ use super::values::{
     AgentId, CommentBody, CommentVisibility, ErasureReason, Labels, Reason, TicketCategory,
     TicketDescription, TicketNumber, TicketPriority, TicketTitle,
 };
-use crate::sla::{ClockKind, CustomerTier, SlaClocks, SlaMatch, SlaTerms};
+use crate::sla::{ClockKind, ClockMoment, CustomerTier, SlaClocks, SlaMatch, SlaTerms};
 use crate::{Actor, PersonalData};
 
 /// Everything that can happen to a ticket. Each variant is one fact; a request that changes
@@ -170,6 +170,18 @@ impl TicketEvent {
             TicketEvent::SlaClocksStopped { .. } => "SlaClocksStopped",
             TicketEvent::SlaWarningReached { .. } => "SlaWarningReached",
             TicketEvent::SlaBreached { .. } => "SlaBreached",
+        }
+    }
+
+    /// The moment of the ticket's life this event is to its SLA clocks, if it moves them.
+    pub fn clock_moment(&self) -> Option<ClockMoment> {
+        match self {
+            TicketEvent::TicketStatusChanged { from, to, .. } => Some(ClockMoment::StatusChanged {
+                from: *from,
+                to: *to,
+            }),
+            TicketEvent::TicketFirstResponseRecorded { .. } => Some(ClockMoment::FirstResponse),
+            _ => None,
         }
     }
 

@@ -26,7 +26,7 @@ pub use values::{
     TicketCategory, TicketChannel, TicketDescription, TicketNumber, TicketPriority, TicketTitle,
 };
 
-use crate::sla::{AppliedSla, ClockKind, Due, DueKind, SlaClocks, SlaPolicyBook};
+use crate::sla::{AppliedSla, ClockChange, Due, DueKind, SlaClocks, SlaPolicyBook};
 use crate::{ActorRole, Caller, DomainError, Refusal};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -519,27 +519,9 @@ impl Ticket {
             }
         }
         let calendar = &terms.calendar;
-        for event in &decided {
-            let changes = match event {
-                TicketEvent::TicketFirstResponseRecorded { .. } => {
-                    &[ClockChange::Completed(ClockKind::Response)][..]
-                }
-                TicketEvent::TicketStatusChanged { from, to, .. } => ClockChange::of(*from, *to),
-                _ => &[],
-            };
-            for change in changes {
-                let before = clocks.clone();
-                clocks = match *change {
-                    ClockChange::Paused => clocks.paused(calendar, at),
-                    ClockChange::Resumed => clocks.resumed(calendar, at),
-                    ClockChange::Completed(kind) => clocks.completed(kind, calendar, at),
-                    ClockChange::Restarted(kind) => clocks.restarted(kind, calendar, at),
-                    ClockChange::Stopped => clocks.stopped(calendar, at),
-                };
-                if clocks != before {
-                    after.push(change.event(clocks.clone()));
-                }
-            }
+        for moment in decided.iter().filter_map(TicketEvent::clock_moment) {
+            let moved = clocks.move_by(moment, calendar, at);
+            after.extend(moved.into_iter().map(|(change, c)| clock_event(change, c)));
         }
         after.extend(record_all_due(&mut clocks, at));
         events.extend(decided);
@@ -563,55 +545,24 @@ impl Ticket {
     }
 }
 
-/// How a ticket's change moves its clocks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ClockChange {
-    Paused,
-    Resumed,
-    Completed(ClockKind),
-    Restarted(ClockKind),
-    Stopped,
-}
-
-impl ClockChange {
-    /// The lifecycle's effect on the clocks: waiting for the customer pauses them, resolving
-    /// completes both (a resolution answers the customer too), reopening restarts resolution,
-    /// cancelling stops them.
-    fn of(from: TicketStatus, to: TicketStatus) -> &'static [Self] {
-        use TicketStatus::*;
-        match (from, to) {
-            (_, WaitingCustomer) => &[Self::Paused],
-            (_, Resolved) => &[
-                Self::Completed(ClockKind::Response),
-                Self::Completed(ClockKind::Resolution),
-            ],
-            (_, Cancelled) => &[Self::Stopped],
-            (Resolved, Closed) => &[],
-            (Resolved, _) => &[Self::Restarted(ClockKind::Resolution)],
-            (WaitingCustomer, _) => &[Self::Resumed],
-            _ => &[],
-        }
-    }
-
-    fn event(self, clocks: SlaClocks) -> TicketEvent {
-        match self {
-            Self::Paused => TicketEvent::SlaClocksPaused { clocks },
-            Self::Resumed => TicketEvent::SlaClocksResumed { clocks },
-            Self::Completed(clock) => TicketEvent::SlaClockCompleted { clock, clocks },
-            Self::Restarted(clock) => TicketEvent::SlaClockRestarted { clock, clocks },
-            Self::Stopped => TicketEvent::SlaClocksStopped { clocks },
-        }
+/// The event that records a change of the clocks.
+fn clock_event(change: ClockChange, clocks: SlaClocks) -> TicketEvent {
+    match change {
+        ClockChange::Paused => TicketEvent::SlaClocksPaused { clocks },
+        ClockChange::Resumed => TicketEvent::SlaClocksResumed { clocks },
+        ClockChange::Completed(clock) => TicketEvent::SlaClockCompleted { clock, clocks },
+        ClockChange::Restarted(clock) => TicketEvent::SlaClockRestarted { clock, clocks },
+        ClockChange::Stopped => TicketEvent::SlaClocksStopped { clocks },
     }
 }
 
 /// Records every warning and breach due by `at` on `clocks`, earliest first.
 fn record_all_due(clocks: &mut SlaClocks, at: chrono::DateTime<chrono::Utc>) -> Vec<TicketEvent> {
-    let mut events = Vec::new();
-    for item in clocks.due(at) {
-        *clocks = clocks.clone().recorded(&item);
-        events.push(due_event(&item, clocks.clone()));
-    }
-    events
+    let recorded = clocks.record_all_due(at);
+    recorded
+        .into_iter()
+        .map(|(due, c)| due_event(&due, c))
+        .collect()
 }
 
 fn due_event(due: &Due, clocks: SlaClocks) -> TicketEvent {

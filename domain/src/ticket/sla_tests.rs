@@ -6,8 +6,8 @@ use uuid::Uuid;
 
 use super::*;
 use crate::sla::{
-    ApplicablePolicy, BusinessCalendar, CalendarFields, ClockState, CustomerTier, PolicyName,
-    SlaMatch, SlaTerms, TargetMinutes, WarningPercent,
+    ApplicablePolicy, BusinessCalendar, CalendarFields, ClockKind, ClockMoment, ClockState,
+    CustomerTier, PolicyName, SlaMatch, SlaTerms, TargetMinutes, WarningPercent,
 };
 use crate::{Actor, ActorRole, Caller};
 
@@ -613,5 +613,178 @@ async fn a_friday_evening_ticket_is_due_on_monday_morning_in_business_hours() {
         clocks.resolution.deadline,
         Some(at("2026-11-30T16:00:00Z")),
         "Monday 17:00 in Berlin: one business day"
+    );
+}
+
+/// Runs `commands` on a P1 ticket opened at `t0`, and returns its events with the moments of
+/// its life that move clocks, each at its command's instant.
+async fn lived(
+    commands: Vec<(DateTime<Utc>, TicketCommand)>,
+) -> (Vec<TicketEvent>, Vec<(DateTime<Utc>, ClockMoment)>) {
+    let mut events = opened().await;
+    let mut moments: Vec<_> = events
+        .iter()
+        .filter_map(TicketEvent::clock_moment)
+        .map(|m| (t0(), m))
+        .collect();
+    for (when, command) in commands {
+        let more = decide(events.clone(), command).await;
+        moments.extend(
+            more.iter()
+                .filter_map(TicketEvent::clock_moment)
+                .map(|m| (when, m)),
+        );
+        events.extend(more);
+    }
+    (events, moments)
+}
+
+#[tokio::test]
+async fn replaying_a_tickets_moments_gives_the_clocks_its_events_recorded() {
+    use TicketStatus::*;
+    let lives = [
+        vec![
+            (
+                t0() + minutes(30),
+                reply(t0() + minutes(30), ActorRole::Agent),
+            ),
+            (
+                t0() + minutes(100),
+                status(t0() + minutes(100), WaitingCustomer),
+            ),
+            (
+                t0() + minutes(220),
+                reply(t0() + minutes(220), ActorRole::Customer),
+            ),
+            (t0() + minutes(400), status(t0() + minutes(400), Resolved)),
+        ],
+        // Answered late, resolved, reopened by the customer, and breached after the reopening.
+        vec![
+            (
+                t0() + minutes(70),
+                reply(t0() + minutes(70), ActorRole::Agent),
+            ),
+            (t0() + minutes(90), status(t0() + minutes(90), Resolved)),
+            (
+                t0() + minutes(120),
+                reply(t0() + minutes(120), ActorRole::Customer),
+            ),
+        ],
+        // Paused past the deadline's instant, then cancelled.
+        vec![
+            (
+                t0() + minutes(50),
+                status(t0() + minutes(50), WaitingCustomer),
+            ),
+            (t0() + minutes(500), status(t0() + minutes(500), Cancelled)),
+        ],
+        // Nothing happens: the timer records both breaches.
+        vec![],
+    ];
+    let until = t0() + minutes(2000);
+    for (n, life) in lives.into_iter().enumerate() {
+        let mut commands = life;
+        // The timer, late, records what fell due on both clocks.
+        commands.push((until, timer(until, DueKind::Breach)));
+        let (events, moments) = lived(commands).await;
+        assert_eq!(
+            SlaClocks::replayed(&p1(), t0(), moments, until),
+            clocks(&events),
+            "life {n}"
+        );
+    }
+}
+
+#[test]
+fn a_what_if_counts_the_same_life_against_other_terms() {
+    use TicketStatus::*;
+    let history = [
+        (t0() + minutes(30), ClockMoment::FirstResponse),
+        (
+            t0() + minutes(100),
+            ClockMoment::StatusChanged {
+                from: InProgress,
+                to: WaitingCustomer,
+            },
+        ),
+        (
+            t0() + minutes(220),
+            ClockMoment::StatusChanged {
+                from: WaitingCustomer,
+                to: InProgress,
+            },
+        ),
+        (
+            t0() + minutes(400),
+            ClockMoment::StatusChanged {
+                from: InProgress,
+                to: Resolved,
+            },
+        ),
+    ];
+    let until = t0() + minutes(1000);
+    let kept = SlaClocks::replayed(&p1(), t0(), history, until);
+    assert_eq!(kept.response.state, ClockState::Met);
+    assert_eq!(kept.resolution.state, ClockState::Met);
+    assert_eq!(
+        kept.resolution.counted_micros,
+        minutes(100 + 180).num_microseconds().unwrap(),
+        "the two hours waiting for the customer are not counted"
+    );
+
+    // Respond within 15 minutes and resolve within 4 hours: the same life breaches both.
+    let strict = SlaClocks::replayed(&terms(P0_POLICY, 15, 240, utc()), t0(), history, until);
+    assert_eq!(strict.response.state, ClockState::Breached);
+    assert_eq!(strict.response.breached_at, Some(t0() + minutes(15)));
+    assert_eq!(strict.response.ended_at, Some(t0() + minutes(30)));
+    assert_eq!(strict.resolution.state, ClockState::Breached);
+    assert_eq!(
+        strict.resolution.breached_at,
+        Some(t0() + minutes(220 + 140)),
+        "100 minutes counted before the pause, 140 left after it"
+    );
+    assert_eq!(strict.resolution.warned_at, Some(t0() + minutes(220 + 92)));
+    assert_eq!(
+        strict.resolution.counted_micros,
+        minutes(280).num_microseconds().unwrap()
+    );
+}
+
+#[test]
+fn a_replay_records_what_fell_due_up_to_its_end_on_clocks_still_running() {
+    let clocks = SlaClocks::replayed(&p1(), t0(), [], t0() + minutes(70));
+    assert_eq!(clocks.response.state, ClockState::Breached);
+    assert_eq!(clocks.response.warned_at, Some(t0() + minutes(48)));
+    assert_eq!(clocks.response.breached_at, Some(t0() + minutes(60)));
+    assert_eq!(clocks.response.ended_at, None, "still counting its breach");
+    assert_eq!(clocks.resolution.state, ClockState::Running);
+    assert_eq!(clocks.resolution.warned_at, None);
+
+    // Resolved, then reopened: the resolution clock counts on with its 40 minutes.
+    let reopened = SlaClocks::replayed(
+        &p1(),
+        t0(),
+        [
+            (
+                t0() + minutes(40),
+                ClockMoment::StatusChanged {
+                    from: TicketStatus::InProgress,
+                    to: TicketStatus::Resolved,
+                },
+            ),
+            (
+                t0() + minutes(120),
+                ClockMoment::StatusChanged {
+                    from: TicketStatus::Resolved,
+                    to: TicketStatus::Open,
+                },
+            ),
+        ],
+        t0() + minutes(600),
+    );
+    assert_eq!(reopened.response.state, ClockState::Met);
+    assert_eq!(
+        reopened.resolution.breached_at,
+        Some(t0() + minutes(120 + 440))
     );
 }

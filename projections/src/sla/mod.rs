@@ -2,4 +2,5 @@
 //! them.
 
 pub mod policies;
+pub mod report;
 pub mod timers;
