@@ -428,3 +428,187 @@ async fn a_customer_token_carries_the_tier_and_a_customer_cannot_choose_one(pool
     let problem: Value = unknown.json().await.unwrap();
     assert_eq!(problem["errors"][0]["field"], "customerTier");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_preview_checks_a_business_hours_calendar_across_a_weekend_and_a_pause(pool: PgPool) {
+    let (app, _clock) = app_at_t0(pool, false).await;
+    let created = app
+        .post(
+            POLICIES,
+            &app.admin(),
+            json!({
+                "name": "Berlin office hours",
+                "priority": "P2_MEDIUM",
+                "customerTier": "PROFESSIONAL",
+                "responseTimeTarget": 60,
+                "resolutionTimeTarget": 480,
+                "applyBusinessHoursOnly": true,
+                "businessHoursStart": "09:00",
+                "businessHoursEnd": "17:00",
+                "businessDays": [1, 2, 3, 4, 5],
+                "timezone": "Europe/Berlin",
+                "holidays": ["2026-12-25"]
+            }),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let policy: Value = created.json().await.unwrap();
+    let preview = format!("{POLICIES}/{}/preview", policy["id"].as_str().unwrap());
+    let agent = app.token(ActorRole::Agent, "agent-1");
+
+    // Friday 18:30 in Berlin: nothing counts until Monday 09:00.
+    let friday = app
+        .post(&preview, &agent, json!({"start": "2026-11-27T17:30:00Z"}))
+        .await;
+    assert_eq!(friday.status(), 200);
+    let friday: Value = friday.json().await.unwrap();
+    assert_eq!(friday["responseDeadline"], "2026-11-30T09:00:00Z");
+    assert_eq!(
+        friday["local"]["responseDeadline"],
+        "2026-11-30T10:00:00+01:00"
+    );
+    assert_eq!(
+        friday["local"]["responseWarningAt"],
+        "2026-11-30T09:48:00+01:00"
+    );
+    assert_eq!(
+        friday["local"]["resolutionWarningAt"],
+        "2026-11-30T15:24:00+01:00"
+    );
+    assert_eq!(
+        friday["local"]["resolutionDeadline"],
+        "2026-11-30T17:00:00+01:00"
+    );
+    assert_eq!(friday["businessHoursOnly"], true);
+    assert_eq!(friday["timezone"], "Europe/Berlin");
+
+    // Waiting for the customer from 09:30 to 11:00 on Monday moves what is still to come by the
+    // 90 minutes paused; the resolution runs over into Tuesday.
+    let paused = app
+        .post(
+            &preview,
+            &agent,
+            json!({"start": "2026-11-27T17:30:00Z",
+                   "pauses": [{"from": "2026-11-30T08:30:00Z", "to": "2026-11-30T10:00:00Z"}]}),
+        )
+        .await;
+    let paused: Value = paused.json().await.unwrap();
+    assert_eq!(
+        paused["local"]["responseWarningAt"],
+        "2026-11-30T11:18:00+01:00"
+    );
+    assert_eq!(
+        paused["local"]["responseDeadline"],
+        "2026-11-30T11:30:00+01:00"
+    );
+    assert_eq!(
+        paused["local"]["resolutionDeadline"],
+        "2026-12-01T10:30:00+01:00"
+    );
+
+    // Every bad field at once, and nothing else answers for a policy that is not there.
+    let refused = app
+        .post(
+            &preview,
+            &agent,
+            json!({"pauses": [{"from": "2026-11-30T10:00:00Z", "to": "2026-11-30T09:00:00Z"},
+                              {"from": "yesterday"}]}),
+        )
+        .await;
+    assert_eq!(refused.status(), 422);
+    let problem: Value = refused.json().await.unwrap();
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        ["start", "pauses[0].to", "pauses[1].from", "pauses[1].to"]
+    );
+    let missing = format!("{POLICIES}/{}/preview", uuid::Uuid::new_v4());
+    let absent = app
+        .post(&missing, &agent, json!({"start": "2026-11-27T17:30:00Z"}))
+        .await;
+    assert_eq!(absent.status(), 404);
+    let customer = app.token(ActorRole::Customer, "customer-123");
+    let forbidden = app
+        .post(
+            &preview,
+            &customer,
+            json!({"start": "2026-11-27T17:30:00Z"}),
+        )
+        .await;
+    assert_eq!(forbidden.status(), 403);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn what_if_sets_a_periods_verdicts_under_another_policy_beside_the_actual_ones(pool: PgPool) {
+    let (app, clock) = app_at_t0(pool, false).await;
+    let agent = app.token(ActorRole::Agent, "agent-1");
+    // Three P1 tickets under the default policy: an hour to respond.
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let ticket = app.open_ticket(&app.admin(), ticket("P1_HIGH", None)).await;
+        ids.push(ticket["id"].as_str().unwrap().to_owned());
+    }
+    let reply = |id: &str| format!("{TICKETS}/{id}/comments");
+    clock.set(t0() + TimeDelta::minutes(30));
+    let met = app
+        .post(&reply(&ids[0]), &agent, json!({"body": "On it"}))
+        .await;
+    assert_eq!(met.status(), 201);
+    clock.set(t0() + TimeDelta::minutes(90));
+    let late = app
+        .post(
+            &reply(&ids[1]),
+            &agent,
+            json!({"body": "Sorry for the wait"}),
+        )
+        .await;
+    assert_eq!(late.status(), 201);
+    clock.set(t0() + TimeDelta::hours(3));
+    timers_caught_up(&app).await;
+    record_due(&app.context, clock_now(&clock)).await.unwrap();
+
+    // Two hours to respond would have met the late reply; the unanswered one breaches anyway.
+    let relaxed = app
+        .post(
+            POLICIES,
+            &app.admin(),
+            json!({"name": "P1 relaxed", "priority": "P1_HIGH",
+                   "responseTimeTarget": 120, "resolutionTimeTarget": 480}),
+        )
+        .await;
+    assert_eq!(relaxed.status(), 201);
+    let relaxed: Value = relaxed.json().await.unwrap();
+    let path = format!("{POLICIES}/{}/what-if", relaxed["id"].as_str().unwrap());
+    let answer = app
+        .post(
+            &path,
+            &app.admin(),
+            json!({"startDate": "2026-11-23", "endDate": "2026-11-23"}),
+        )
+        .await;
+    assert_eq!(answer.status(), 200);
+    let what_if: Value = answer.json().await.unwrap();
+    assert_eq!(what_if["ticketsConsidered"], 3);
+    assert_eq!(what_if["actual"]["response"]["met"], 1);
+    assert_eq!(what_if["actual"]["response"]["breached"], 2);
+    assert_eq!(what_if["underPolicy"]["response"]["met"], 2);
+    assert_eq!(what_if["underPolicy"]["response"]["breached"], 1);
+    assert_eq!(what_if["changedVerdicts"], 1);
+    assert_eq!(what_if["changes"][0]["ticketId"], ids[1].as_str());
+    assert_eq!(what_if["changes"][0]["actual"], "BREACHED");
+    assert_eq!(what_if["changes"][0]["underPolicy"], "MET");
+
+    let backwards = app
+        .post(
+            &path,
+            &app.admin(),
+            json!({"startDate": "2026-11-23", "endDate": "2026-11-01"}),
+        )
+        .await;
+    assert_eq!(backwards.status(), 422);
+}

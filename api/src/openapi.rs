@@ -36,6 +36,7 @@ const PROBLEM_REF: &str = "#/components/schemas/Problem";
         tickets::sla::explain_sla,
         sla_policies::create_sla_policy, sla_policies::list_sla_policies,
         sla_policies::get_sla_policy, sla_policies::update_sla_policy,
+        sla_policies::checks::preview_sla_policy, sla_policies::checks::what_if_sla_policy,
         audit::search_audit_log,
         sla_report::get_sla_report,
         personal_data::export_personal_data, personal_data::erase_personal_data,

@@ -2,6 +2,7 @@
 //! A fresh desk gets a default policy for each priority, which the service creates at start-up
 //! through the same command path (`create_defaults`).
 
+pub mod checks;
 pub mod requests;
 
 use axum::extract::State;
@@ -51,6 +52,14 @@ pub fn routes() -> Router<ApiContext> {
         .route(
             "/sla-policies/{policy_id}",
             get(get_sla_policy).put(update_sla_policy),
+        )
+        .route(
+            "/sla-policies/{policy_id}/preview",
+            post(checks::preview_sla_policy),
+        )
+        .route(
+            "/sla-policies/{policy_id}/what-if",
+            post(checks::what_if_sla_policy),
         )
 }
 

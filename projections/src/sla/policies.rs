@@ -233,6 +233,19 @@ pub async fn find<'e>(
     Ok(row.map(SlaPolicyView::from))
 }
 
+/// A policy's definition as its latest event states it, active or not.
+pub async fn find_definition<'e>(
+    executor: impl PgExecutor<'e>,
+    id: Uuid,
+) -> Result<Option<SlaPolicyDefinition>, sqlx::Error> {
+    let definition: Option<Json<SlaPolicyDefinition>> =
+        sqlx::query_scalar("SELECT definition FROM sla_policies WHERE id = $1")
+            .bind(id)
+            .fetch_optional(executor)
+            .await?;
+    Ok(definition.map(|Json(definition)| definition))
+}
+
 /// The filters of the policy list; each one given must match.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PolicyFilter {
