@@ -612,3 +612,77 @@ async fn what_if_sets_a_periods_verdicts_under_another_policy_beside_the_actual_
         .await;
     assert_eq!(backwards.status(), 422);
 }
+
+/// Every timer row, for comparing the live read model with a replayed one.
+async fn timer_rows(app: &TestApp) -> Vec<(String, String, String, DateTime<Utc>)> {
+    sqlx::query_as("SELECT ticket_id::text, clock, kind, due_at FROM sla_timers ORDER BY 1, 2, 3")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_replay_gives_the_sla_columns_and_timers_the_live_events_gave(pool: PgPool) {
+    let (app, clock) = app_at_t0(pool, false).await;
+    let admin = app.admin();
+    let customer = app.token(ActorRole::Customer, "customer-123");
+    let opened: Vec<String> = {
+        let mut ids = Vec::new();
+        for priority in ["P0_CRITICAL", "P1_HIGH", "P2_MEDIUM", "P3_LOW"] {
+            let ticket = app.open_ticket(&admin, ticket(priority, None)).await;
+            ids.push(ticket["id"].as_str().unwrap().to_owned());
+        }
+        ids
+    };
+    let path = |n: usize| format!("{TICKETS}/{}", opened[n]);
+    // A pause and a resume; a resolution and a reopen; a re-match; a cancellation; breaches.
+    clock.advance(TimeDelta::minutes(10));
+    let changes = [
+        (
+            0,
+            json!({"assignedTo": "agent-1", "status": "WAITING_CUSTOMER"}),
+        ),
+        (1, json!({"assignedTo": "agent-1", "status": "RESOLVED"})),
+        (2, json!({"priority": "P0_CRITICAL"})),
+        (3, json!({"status": "CANCELLED"})),
+    ];
+    for (n, change) in changes {
+        assert_eq!(app.put(&path(n), &admin, change).await.status(), 200);
+    }
+    clock.advance(TimeDelta::minutes(50));
+    for n in [0, 1] {
+        let reply = app
+            .post(
+                &format!("{}/comments", path(n)),
+                &customer,
+                json!({"body": "Still broken"}),
+            )
+            .await;
+        assert_eq!(reply.status(), 201);
+    }
+    timers_caught_up(&app).await;
+    record_due(&app.context, clock_now(&clock)).await.unwrap();
+    tickets_caught_up(&app).await;
+    timers_caught_up(&app).await;
+
+    let live = common::read_model_snapshot(&app.pool).await;
+    let live_timers = timer_rows(&app).await;
+    assert!(!live_timers.is_empty());
+    let keys = common::data_keys();
+    support_projections::replay(
+        &app.pool,
+        &keys,
+        &support_projections::tickets::TicketsProjection,
+    )
+    .await
+    .unwrap();
+    support_projections::replay(
+        &app.pool,
+        &keys,
+        &support_projections::sla::timers::SlaTimersProjection,
+    )
+    .await
+    .unwrap();
+    assert_eq!(common::read_model_snapshot(&app.pool).await, live);
+    assert_eq!(timer_rows(&app).await, live_timers);
+}
