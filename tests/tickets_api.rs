@@ -298,11 +298,11 @@ async fn a_ticket_is_worked_from_open_to_closed(pool: PgPool) {
         json!({"sub": "customer-123", "role": "customer"})
     );
     assert_eq!(
-        history[1]["actor"],
+        history[2]["actor"],
         json!({"sub": "agent-7", "role": "agent"})
     );
     assert_eq!(
-        history[3]["changes"],
+        history[4]["changes"],
         json!({"from": "P1_HIGH", "to": "P0_CRITICAL"})
     );
     assert!(history

@@ -486,8 +486,8 @@ mod tests {
             .collect();
         assert_eq!(
             with_body.len(),
-            6,
-            "tickets: create, update, comment, escalate; policies: create, update"
+            8,
+            "tickets: create, update, comment, escalate; policies: create, update, preview, what-if"
         );
         for (name, operation) in with_body {
             let statuses = statuses(operation);

@@ -28,7 +28,7 @@ pub const MAX_PAUSES: usize = 100;
 #[serde(rename_all = "camelCase")]
 pub struct PreviewRequest {
     /// When the ticket would be opened (RFC 3339).
-    #[schema(required = true, format = DateTime)]
+    #[schema(value_type = String, required = true, format = DateTime)]
     pub start: Option<String>,
     /// Spans the ticket would wait for its customer, in order, not overlapping, none before
     /// `start`.
@@ -40,9 +40,9 @@ pub struct PreviewRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PauseRequest {
-    #[schema(required = true, format = DateTime)]
+    #[schema(value_type = String, required = true, format = DateTime)]
     pub from: Option<String>,
-    #[schema(required = true, format = DateTime)]
+    #[schema(value_type = String, required = true, format = DateTime)]
     pub to: Option<String>,
 }
 
