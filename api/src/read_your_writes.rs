@@ -60,6 +60,14 @@ impl Checkpoints {
         Ok((checkpoints, task))
     }
 
+    /// The highest checkpoint `projection` has announced; `None` for a read model it does not
+    /// follow.
+    pub fn announced(&self, projection: &str) -> Option<i64> {
+        self.announced
+            .get(projection)
+            .map(|sender| sender.borrow().checkpoint)
+    }
+
     async fn listen(self, mut listener: PgListener) {
         loop {
             match listener.try_recv().await {

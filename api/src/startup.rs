@@ -25,6 +25,7 @@ use crate::problem::ApiError;
 use crate::rate_limit::{self, RateLimitState, RateLimiters};
 use crate::read_your_writes::Checkpoints;
 use crate::settings::Settings;
+use crate::sla_policies::active::ActivePolicies;
 use crate::{
     audit, dead_letters, health, idempotency, openapi, personal_data, retention, sla_policies,
     sla_report, sla_timer, tickets,
@@ -45,6 +46,8 @@ pub struct ApiContext {
     pub projections: Projections,
     pub nats: async_nats::Client,
     pub data_keys: DataKeys,
+    /// The active SLA policies, which ticket commands match among.
+    pub active_policies: ActivePolicies,
 }
 
 /// What the service is made of: its read models and its routes under `/api/v1/support`. An
@@ -182,6 +185,7 @@ impl Application {
             projections: registry.projections.clone(),
             nats: js.client(),
             data_keys,
+            active_policies: ActivePolicies::default(),
         };
         // Before the API answers, so that a fresh desk never serves a moment without policies.
         if serve_api {

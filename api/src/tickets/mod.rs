@@ -18,7 +18,6 @@ use support_domain::ticket::{
 use support_domain::{Actor, ActorRole, RecordedEvent};
 use support_projections::event_log::{aggregate_history_as_of, missing_aggregates, opened_history};
 use support_projections::page::Page;
-use support_projections::sla::policies::active_policies;
 use support_projections::tickets::{
     self, LongLists, TicketDetail, TicketKey, TicketScope, TicketView, AGGREGATE_TYPE, READ_MODEL,
 };
@@ -192,7 +191,7 @@ pub async fn create_ticket(
         content,
         created_by,
         at: metadata.occurred_at,
-        policies: active_policies(&ctx.pool).await?,
+        policies: (*ctx.active_policies.get(&ctx).await?).clone(),
     });
     let committed = ctx.create::<Ticket>(id, command, &metadata).await?;
     Ok(answer_with_ticket(
@@ -310,7 +309,7 @@ pub async fn update_ticket(
         }
     }
     if body.rematches() {
-        update.policies = active_policies(&ctx.pool).await?;
+        update.policies = (*ctx.active_policies.get(&ctx).await?).clone();
     }
     let committed = ctx
         .execute::<Ticket>(id, TicketCommand::Update(update), &metadata)
