@@ -140,8 +140,8 @@ pub async fn run(
     let (p50, p99, max): (Option<f64>, Option<f64>, Option<f64>) = sqlx::query_as(
         "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY delay), \
                 percentile_cont(0.99) WITHIN GROUP (ORDER BY delay), max(delay) \
-         FROM (SELECT extract(epoch FROM recorded_at \
-                   - (payload -> 'SlaBreached' ->> 'at')::timestamptz) * 1000 AS delay \
+         FROM (SELECT (extract(epoch FROM recorded_at \
+                   - (payload -> 'SlaBreached' ->> 'at')::timestamptz) * 1000)::float8 AS delay \
                FROM events WHERE aggregate_type = 'ticket' AND aggregate_id = ANY($1) \
                    AND event_type = 'SlaBreached') delays",
     )
