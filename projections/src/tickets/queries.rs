@@ -713,6 +713,22 @@ mod tests {
                 ..Default::default()
             },
             TicketFilter {
+                sla_state: Some(ClockState::Running),
+                ..Default::default()
+            },
+            TicketFilter {
+                customer_tier: Some(CustomerTier::Enterprise),
+                ..Default::default()
+            },
+            TicketFilter {
+                response_due_before: Some(now),
+                ..Default::default()
+            },
+            TicketFilter {
+                resolution_due_before: Some(now),
+                ..Default::default()
+            },
+            TicketFilter {
                 created_from: Some(now),
                 created_before: Some(now),
                 ..Default::default()
