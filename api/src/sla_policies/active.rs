@@ -14,7 +14,10 @@ use crate::startup::ApiContext;
 
 /// The active policies as of a checkpoint of their read model.
 #[derive(Clone, Default)]
-pub struct ActivePolicies(Arc<Mutex<Option<(i64, Arc<SlaPolicyBook>)>>>);
+pub struct ActivePolicies(Arc<Mutex<Option<PoliciesAt>>>);
+
+/// The policies read, and the read model's checkpoint they were read at.
+type PoliciesAt = (i64, Arc<SlaPolicyBook>);
 
 impl ActivePolicies {
     pub async fn get(&self, ctx: &ApiContext) -> Result<Arc<SlaPolicyBook>, ApiError> {
