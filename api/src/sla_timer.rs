@@ -7,8 +7,6 @@
 //! nothing; a timer that was down over a deadline records the breach at the deadline when it
 //! starts.
 
-use std::time::Duration;
-
 use chrono::{DateTime, SubsecRound, Utc};
 use futures::stream::{self, StreamExt};
 use sqlx::postgres::{PgListener, PgPoolOptions};
@@ -17,6 +15,7 @@ use support_domain::ticket::{RecordSlaDue, Ticket, TicketCommand};
 use support_domain::{Actor, ActorRole, Caller, EventMetadata};
 use support_projections::sla::timers::TIMERS_CHANNEL;
 use support_projections::Redacted;
+use support_workers::supervise::supervise;
 use uuid::Uuid;
 
 use crate::problem::ApiError;
@@ -33,14 +32,14 @@ const ATTEMPTS: usize = 5;
 /// claimed again after it.
 const LEASE: chrono::TimeDelta = chrono::TimeDelta::seconds(30);
 
-/// Runs until the process stops; a lost database connection is retried after a second.
+/// Runs until the process stops, restarted after an error (a lost database connection) as every
+/// worker loop is.
 pub async fn run(ctx: ApiContext) {
-    loop {
-        if let Err(error) = watch(&ctx).await {
-            tracing::warn!(error = %Redacted(&error), "the SLA timer stopped; restarting");
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    }
+    supervise("sla-timer", || {
+        let ctx = ctx.clone();
+        async move { watch(&ctx).await.map_err(anyhow::Error::from) }
+    })
+    .await
 }
 
 async fn watch(ctx: &ApiContext) -> Result<(), ApiError> {

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{ClockKind, DueKind, SlaClocks, SlaTerms};
+use super::{ClockKind, ClockMoment, SlaClocks, SlaTerms};
 
 /// A span a ticket waited for its customer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,35 +26,37 @@ impl SlaTerms {
     /// The clocks' instants for a ticket opened at `start`, paused over `pauses` (in order, not
     /// overlapping, none before `start`) and never answered nor resolved.
     pub fn preview(&self, start: DateTime<Utc>, pauses: &[Pause]) -> SlaPreview {
-        let calendar = &self.calendar;
-        let mut clocks = SlaClocks::start(self, start);
-        let mut seen: Vec<(ClockKind, DueKind, DateTime<Utc>)> = Vec::new();
-        let mut record = |clocks: SlaClocks, at: DateTime<Utc>| {
-            clocks.due(at).iter().fold(clocks, |clocks, due| {
-                seen.push((due.clock, due.kind, due.at));
-                clocks.recorded(due)
-            })
-        };
-        for pause in pauses {
-            clocks = record(clocks, pause.from).paused(calendar, pause.from);
-            clocks = clocks.resumed(calendar, pause.to);
-        }
-        let recorded = |clock: ClockKind, kind: DueKind| {
-            seen.iter()
-                .find(|(c, k, _)| *c == clock && *k == kind)
-                .map(|(_, _, at)| *at)
-        };
-        // A clock that is never met has a deadline; its warning falls due before it, or with it
-        // when the two coincide (and the breach says all).
+        use crate::ticket::TicketStatus::{InProgress, WaitingCustomer};
+        // The pauses as the ticket's life: waiting for the customer, then working on it again.
+        let history = pauses.iter().flat_map(|pause| {
+            [
+                (
+                    pause.from,
+                    ClockMoment::StatusChanged {
+                        from: InProgress,
+                        to: WaitingCustomer,
+                    },
+                ),
+                (
+                    pause.to,
+                    ClockMoment::StatusChanged {
+                        from: WaitingCustomer,
+                        to: InProgress,
+                    },
+                ),
+            ]
+        });
+        let until = pauses.last().map_or(start, |pause| pause.to);
+        let clocks = SlaClocks::replayed(self, start, history, until);
+        // A clock that is never met has a deadline, recorded as its breach once passed; its
+        // warning falls due before it, or with it when the two coincide (the breach says all).
         let instants = |clock: ClockKind| {
             let c = clocks.clock(clock);
-            let deadline = recorded(clock, DueKind::Breach)
+            let deadline = c
+                .breached_at
                 .or(c.deadline)
                 .expect("a clock that is never met has a deadline");
-            let warning = recorded(clock, DueKind::Warning)
-                .or(c.warning_at)
-                .unwrap_or(deadline);
-            (warning, deadline)
+            (c.warned_at.or(c.warning_at).unwrap_or(deadline), deadline)
         };
         let (response_warning_at, response_deadline) = instants(ClockKind::Response);
         let (resolution_warning_at, resolution_deadline) = instants(ClockKind::Resolution);

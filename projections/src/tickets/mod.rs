@@ -84,7 +84,7 @@ impl TicketView {
         let clocks = sla::caught_up(&sla.clocks, at);
         self.sla_state = Some(clocks.summary().as_str().to_owned());
         self.sla_breached = clocks.breached();
-        self.sla_clocks = Some(SlaClocksView::read(sla, at));
+        self.sla_clocks = Some(SlaClocksView::read(&sla.terms, &clocks, at));
     }
 }
 

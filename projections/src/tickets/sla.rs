@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
-use support_domain::sla::{AppliedSla, SlaClock, SlaClocks};
+use support_domain::sla::{SlaClock, SlaClocks, SlaTerms};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -48,11 +48,10 @@ pub struct SlaClockView {
 }
 
 impl SlaClocksView {
-    /// The clocks at `at`: with what fell due by then, whether or not the timer has recorded it
-    /// yet (it records the same instants), so that a reading never contradicts itself.
-    pub fn read(sla: &AppliedSla, at: DateTime<Utc>) -> Self {
-        let calendar = &sla.terms.calendar;
-        let clocks = caught_up(&sla.clocks, at);
+    /// `clocks` (under `terms`) read at `at`, with what fell due by then recorded
+    /// (`caught_up`).
+    pub(super) fn read(terms: &SlaTerms, clocks: &SlaClocks, at: DateTime<Utc>) -> Self {
+        let calendar = &terms.calendar;
         let clock = |clock: &SlaClock| {
             let reading = clock.reading(calendar, at);
             SlaClockView {
@@ -69,8 +68,8 @@ impl SlaClocksView {
             }
         };
         Self {
-            policy_id: sla.terms.policy_id,
-            policy_name: sla.terms.policy_name.as_str().to_owned(),
+            policy_id: terms.policy_id,
+            policy_name: terms.policy_name.as_str().to_owned(),
             business_hours_only: calendar.counts_business_hours(),
             timezone: calendar.timezone().name().to_owned(),
             response: clock(&clocks.response),
@@ -79,12 +78,12 @@ impl SlaClocksView {
     }
 }
 
-/// The clocks with every warning and breach due by `at` recorded.
+/// The clocks with every warning and breach due by `at` recorded, whether or not the timer has
+/// recorded them yet (it records the same instants), so that a reading never contradicts itself.
 pub(super) fn caught_up(clocks: &SlaClocks, at: DateTime<Utc>) -> SlaClocks {
+    let mut clocks = clocks.clone();
+    clocks.record_all_due(at);
     clocks
-        .due(at)
-        .iter()
-        .fold(clocks.clone(), |clocks, due| clocks.recorded(due))
 }
 
 fn minutes_rounded_up(time: TimeDelta) -> i64 {
