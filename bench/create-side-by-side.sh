@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Ticket creation throughput of two supportd builds, side by side in one run on one machine:
-# before, after, before, after, each on a fresh database and a JetStream stream of its own,
-# driven by the same load generator (the second build's `supportd bench`).
+# before, after with SLA matching off (every SLA policy deactivated), after, twice over, each on a
+# fresh database and a JetStream stream of its own, driven by the same load generator (the second
+# build's `supportd bench`).
 #
 #   bench/create-side-by-side.sh OLD_SUPPORTD NEW_SUPPORTD [CLIENTS] [SECONDS]
 #
@@ -28,8 +29,20 @@ nats_request() { # subject: a JetStream API call with an empty body, answer igno
   exec 3<&-
 }
 
-measure() { # label binary n
-  local label=$1 binary=$2 n=$3
+# Deactivates every SLA policy of the service on port $port: no ticket matches one.
+sla_matching_off() {
+  local token ids
+  token=$(SUPPORTD_JWT_SECRET=side-by-side "$new" token --role admin --sub side-by-side)
+  ids=$(curl -sf "http://127.0.0.1:$port/api/v1/support/sla-policies?limit=100" \
+    -H "authorization: Bearer $token" | grep -o '"id":"[^"]*"' | cut -d'"' -f4)
+  for id in $ids; do
+    curl -sf -o /dev/null -X PUT "http://127.0.0.1:$port/api/v1/support/sla-policies/$id" \
+      -H "authorization: Bearer $token" -H 'content-type: application/json' -d '{"active":false}'
+  done
+}
+
+measure() { # label binary n [off]
+  local label=$1 binary=$2 n=$3 matching=${4:-}
   local db="support_side_by_side_${run_id}_$n" stream="SIDE_BY_SIDE_${run_id}_$n"
   local url="postgres://postgres@127.0.0.1:5432/$db"
   DATABASE_URL=$url NATS_URL=nats://127.0.0.1:4222 SUPPORTD_BIND=127.0.0.1:$port \
@@ -40,6 +53,7 @@ measure() { # label binary n
     curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break
     sleep 0.2
   done
+  if [ "$matching" = off ]; then sla_matching_off; fi
   local rate
   rate=$(DATABASE_URL=$url SUPPORTD_JWT_SECRET=side-by-side RUST_LOG=warn \
     "$new" bench --url "http://127.0.0.1:$port" --clients "$clients" --seconds "$seconds" |
@@ -52,6 +66,8 @@ measure() { # label binary n
 }
 
 measure before "$old" 1
-measure after "$new" 2
-measure before "$old" 3
-measure after "$new" 4
+measure "after, SLA matching off" "$new" 2 off
+measure after "$new" 3
+measure before "$old" 4
+measure "after, SLA matching off" "$new" 5 off
+measure after "$new" 6

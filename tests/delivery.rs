@@ -23,6 +23,7 @@ use support_domain::ticket::{
     TicketDescription, TicketNumber, TicketPriority, TicketTitle, UpdateTicket,
 };
 use support_domain::{Actor, ActorRole, Caller, EventMetadata, RecordedEvent};
+use support_projections::projection::ReadModelGroup;
 use support_projections::replay;
 use support_projections::tickets::TicketsProjection;
 use support_workers::{bus, ProjectionRunner, Relay};
@@ -104,7 +105,7 @@ fn tickets_runner(
         pool.clone(),
         js.clone(),
         bus.clone(),
-        Arc::new(TicketsProjection),
+        ReadModelGroup::of(vec![Arc::new(TicketsProjection)]),
         common::data_keys(),
     )
 }

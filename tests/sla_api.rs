@@ -222,10 +222,7 @@ async fn an_unanswered_ticket_breaches_and_the_timer_records_the_true_instant_on
         .iter()
         .map(|s| s["eventType"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        steps,
-        ["SlaPolicyApplied", "SlaWarningReached", "SlaBreached"]
-    );
+    assert_eq!(steps, ["TicketOpened", "SlaWarningReached", "SlaBreached"]);
     let breach = &explained["steps"][2];
     assert_eq!(instant(&breach["at"]), t0() + TimeDelta::minutes(1));
     assert_eq!(

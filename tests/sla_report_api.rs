@@ -323,8 +323,8 @@ async fn a_what_if_replays_the_periods_tickets_under_other_terms(pool: PgPool) {
     let now = at("2026-11-24T12:10:00Z");
 
     let Json(p1): Json<SlaTerms> = sqlx::query_scalar(
-        "SELECT (payload -> 'SlaPolicyApplied' -> 'terms')::jsonb FROM events \
-         WHERE aggregate_id = $1 AND event_type = 'SlaPolicyApplied'",
+        "SELECT (payload -> 'TicketOpened' -> 'sla' -> 'terms')::jsonb FROM events \
+         WHERE aggregate_id = $1 AND event_type = 'TicketOpened'",
     )
     .bind(id_of(&kept))
     .fetch_one(&app.pool)

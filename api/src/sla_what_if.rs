@@ -250,11 +250,13 @@ pub async fn ticket_lives(
         moments.entry(id).or_default().push((at, moment));
     }
 
-    // Each ticket's clocks as its last SLA event left them: every SLA event carries both.
+    // Each ticket's clocks as its last SLA event left them: every SLA event carries both, and an
+    // opening under a policy those it started.
     let last: Vec<(String, Option<Json<SlaClocks>>)> = sqlx::query_as(
         "SELECT t.id, last.clocks FROM unnest($2::text[]) AS t(id) \
          LEFT JOIN LATERAL ( \
-             SELECT payload -> event_type -> 'clocks' AS clocks FROM events \
+             SELECT coalesce(payload -> event_type -> 'clocks', \
+                             payload -> event_type -> 'sla' -> 'clocks') AS clocks FROM events \
              WHERE aggregate_type = $1 AND aggregate_id = t.id AND event_type = ANY($3) \
              ORDER BY sequence DESC LIMIT 1) AS last ON true",
     )
@@ -301,6 +303,7 @@ type Moved = (String, DateTime<Utc>, Option<String>, Option<String>);
 
 /// The ticket events that carry both clocks.
 const SLA_EVENTS: &[&str] = &[
+    "TicketOpened",
     "SlaPolicyApplied",
     "SlaClocksPaused",
     "SlaClocksResumed",

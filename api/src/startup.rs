@@ -87,6 +87,7 @@ impl Registry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Worker {
     Relay,
+    /// The read models of one group (`Projections::groups`), named after its first.
     Projection(&'static str),
     /// Erases personal data past `SUPPORTD_RETENTION_DAYS`; idle when that is unset.
     Retention,
@@ -97,7 +98,12 @@ pub enum Worker {
 impl Worker {
     pub fn all(projections: &Projections) -> Vec<Worker> {
         let mut workers = vec![Worker::Relay];
-        workers.extend(projections.all().map(|p| Worker::Projection(p.name())));
+        workers.extend(
+            projections
+                .groups()
+                .iter()
+                .map(|g| Worker::Projection(g.name())),
+        );
         workers.push(Worker::Retention);
         workers.push(Worker::SlaTimer);
         workers
@@ -159,12 +165,14 @@ impl Application {
             let task = match worker {
                 Worker::Relay => tokio::spawn(Relay::new(pool, js, bus).run()),
                 Worker::Projection(name) => {
-                    let projection = registry
+                    let group = registry
                         .projections
-                        .find(name)
-                        .map_err(anyhow::Error::msg)?;
+                        .groups()
+                        .into_iter()
+                        .find(|g| g.name() == *name)
+                        .expect("workers are parsed from the same read models");
                     tokio::spawn(
-                        ProjectionRunner::new(pool, js, bus, projection, data_keys.clone()).run(),
+                        ProjectionRunner::new(pool, js, bus, group, data_keys.clone()).run(),
                     )
                 }
                 // They command through the command path, so they start below, with the API's

@@ -180,12 +180,13 @@ pub async fn retry(
             );
         }
         let refs: Vec<&RecordedEvent> = events.iter().collect();
+        let opened = keys.open_events(&mut tx, &refs).await?;
+        let opened: Vec<&RecordedEvent> = opened.iter().map(|e| e.as_ref()).collect();
         apply_guarded(
             &mut tx,
-            keys,
             projection.as_ref(),
             &mut Positions::default(),
-            &refs,
+            &opened,
         )
         .await?;
         announce(&mut tx, projection.name(), &refs).await?;

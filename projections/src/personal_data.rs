@@ -139,19 +139,17 @@ impl DataKeys {
         .await?;
         let mut keys = OpenKeys::default();
         for (aggregate_type, aggregate_id, sealed) in rows {
-            keys.add(self, aggregate_type, aggregate_id, Some(&sealed))?;
+            keys.add(self, aggregate_type, aggregate_id, &sealed)?;
         }
         Ok(keys)
     }
 
-    /// The keys of the aggregates whose events hold sealed fields, from `known` (sealed keys
-    /// already read; `None` for an aggregate that has none) and one statement for the others;
-    /// none if no event holds a sealed field.
+    /// The keys of the aggregates whose events hold sealed fields, in one statement; none if no
+    /// event holds a sealed field.
     async fn keys_for<'e>(
         &self,
         conn: &mut PgConnection,
         events: impl Iterator<Item = &'e RecordedEvent>,
-        known: Vec<SealedKey>,
     ) -> Result<Option<OpenKeys>, ProjectionError> {
         let mut sealed: Vec<(&str, &str)> = events
             .filter(|e| holds_sealed(&e.payload))
@@ -160,31 +158,20 @@ impl DataKeys {
         if sealed.is_empty() {
             return Ok(None);
         }
-        let mut keys = OpenKeys::default();
-        for (aggregate_type, aggregate_id, key) in known {
-            keys.add(self, aggregate_type, aggregate_id, key.as_deref())?;
-        }
-        sealed.retain(|(t, i)| !keys.looked_up(t, i));
         sealed.sort_unstable();
         sealed.dedup();
-        if !sealed.is_empty() {
-            for (aggregate_type, by_id) in self.load(conn, &sealed).await?.0 {
-                keys.0.entry(aggregate_type).or_default().extend(by_id);
-            }
-        }
-        Ok(Some(keys))
+        // An aggregate without a key (erased) reads as `ERASED` when opened.
+        Ok(Some(self.load(conn, &sealed).await?))
     }
 
     /// `events` with their personal fields open, or `ERASED` where the key is gone. Events without
-    /// a sealed field are passed through; the others are copied once, opened. `known` are sealed
-    /// keys already read with the batch's positions.
+    /// a sealed field are passed through; the others are copied once, opened.
     pub async fn open_events<'e>(
         &self,
         conn: &mut PgConnection,
         events: &[&'e RecordedEvent],
-        known: Vec<SealedKey>,
     ) -> Result<Vec<Cow<'e, RecordedEvent>>, ProjectionError> {
-        let Some(keys) = self.keys_for(conn, events.iter().copied(), known).await? else {
+        let Some(keys) = self.keys_for(conn, events.iter().copied()).await? else {
             return Ok(events.iter().map(|e| Cow::Borrowed(*e)).collect());
         };
         events
@@ -206,7 +193,7 @@ impl DataKeys {
         conn: &mut PgConnection,
         mut events: Vec<RecordedEvent>,
     ) -> Result<Vec<RecordedEvent>, ProjectionError> {
-        if let Some(keys) = self.keys_for(conn, events.iter(), Vec::new()).await? {
+        if let Some(keys) = self.keys_for(conn, events.iter()).await? {
             for event in &mut events {
                 keys.open(event)?;
             }
@@ -215,23 +202,13 @@ impl DataKeys {
     }
 }
 
-/// An aggregate's type and id and its data key as `data_keys` holds it, sealed; `None` if it has
-/// none (never had, or erased).
-pub type SealedKey = (String, String, Option<Vec<u8>>);
-
-/// Data keys, open, by aggregate type and id; `None` for an aggregate looked up without one.
+/// Data keys, open, by aggregate type and id, of the aggregates that have one.
 #[derive(Default)]
-pub struct OpenKeys(HashMap<String, HashMap<String, Option<DataKey>>>);
+pub struct OpenKeys(HashMap<String, HashMap<String, DataKey>>);
 
 impl OpenKeys {
     pub fn get(&self, aggregate_type: &str, aggregate_id: &str) -> Option<&DataKey> {
-        self.0.get(aggregate_type)?.get(aggregate_id)?.as_ref()
-    }
-
-    fn looked_up(&self, aggregate_type: &str, aggregate_id: &str) -> bool {
-        self.0
-            .get(aggregate_type)
-            .is_some_and(|by_id| by_id.contains_key(aggregate_id))
+        self.0.get(aggregate_type)?.get(aggregate_id)
     }
 
     fn add(
@@ -239,11 +216,10 @@ impl OpenKeys {
         keys: &DataKeys,
         aggregate_type: String,
         aggregate_id: String,
-        sealed: Option<&[u8]>,
+        sealed: &[u8],
     ) -> Result<(), ProjectionError> {
-        let key = sealed
-            .map(|sealed| keys.unseal(&aggregate_type, &aggregate_id, sealed))
-            .transpose()
+        let key = keys
+            .unseal(&aggregate_type, &aggregate_id, sealed)
             .map_err(|e| ProjectionError::undecodable(&aggregate_id, e))?;
         self.0
             .entry(aggregate_type)

@@ -48,6 +48,22 @@ impl Projections {
         self.0.iter()
     }
 
+    /// The read models as their consumers feed them: those of the same aggregate types together,
+    /// in the order they were added.
+    pub fn groups(&self) -> Vec<ReadModelGroup> {
+        let mut groups: Vec<ReadModelGroup> = Vec::new();
+        for projection in &self.0 {
+            match groups
+                .iter_mut()
+                .find(|g| g.aggregate_types() == projection.aggregate_types())
+            {
+                Some(group) => group.0.push(projection.clone()),
+                None => groups.push(ReadModelGroup(vec![projection.clone()])),
+            }
+        }
+        groups
+    }
+
     pub fn find(&self, name: &str) -> Result<Arc<dyn Projection>, String> {
         self.0
             .iter()
@@ -60,6 +76,47 @@ impl Projections {
                     known.join(", ")
                 )
             })
+    }
+}
+
+/// Read models of the same aggregate types, fed by one consumer: each batch is delivered, decoded
+/// and opened once and applied to all of them in one transaction. Every read model of a ticket
+/// event would otherwise pay for its own delivery, acknowledgement, opening of sealed fields and
+/// commit. Each keeps its own lock, positions, checkpoint, dead letters and replay.
+#[derive(Clone)]
+pub struct ReadModelGroup(Vec<Arc<dyn Projection>>);
+
+impl ReadModelGroup {
+    /// A group of one read model, or of several that read the same aggregate types.
+    pub fn of(members: Vec<Arc<dyn Projection>>) -> Self {
+        assert!(
+            members
+                .iter()
+                .all(|m| m.aggregate_types() == members[0].aggregate_types()),
+            "a group's read models read the same aggregate types"
+        );
+        Self(members)
+    }
+
+    /// Its first read model's name, which names its worker (`projection-<name>`).
+    pub fn name(&self) -> &'static str {
+        self.0[0].name()
+    }
+
+    /// The durable consumer's name: every member's, so that a read model joining the group starts
+    /// a consumer from the stream's beginning, which it reads in full while the others skip what
+    /// they applied.
+    pub fn consumer(&self) -> String {
+        let names: Vec<&str> = self.0.iter().map(|m| m.name()).collect();
+        names.join("+")
+    }
+
+    pub fn members(&self) -> &[Arc<dyn Projection>] {
+        &self.0
+    }
+
+    pub fn aggregate_types(&self) -> &'static [&'static str] {
+        self.0[0].aggregate_types()
     }
 }
 

@@ -2,11 +2,12 @@
 //! store, and the guard they share: each event is applied once, in its aggregate's order.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use sqlx::{PgConnection, PgPool};
 use support_domain::RecordedEvent;
 
-use crate::personal_data::{DataKeys, SealedKey};
+use crate::personal_data::DataKeys;
 use crate::projection::Projection;
 use crate::rebuild::FreshTables;
 use crate::{event_log, ProjectionError};
@@ -53,56 +54,44 @@ impl Positions {
         }
     }
 
-    /// Reads the positions of the aggregates of `events` it does not know yet and, in the same
-    /// statement, their sealed data keys (`None` for one that has none), which it returns: a live
-    /// batch then opens its events without a statement of its own for the keys.
+    /// Reads the positions of the aggregates of `events` it does not know yet.
     async fn load(
         &mut self,
         conn: &mut PgConnection,
         projection: &str,
         events: &[&RecordedEvent],
-    ) -> Result<Vec<SealedKey>, sqlx::Error> {
+    ) -> Result<(), sqlx::Error> {
         let mut unknown: Vec<(&str, &str)> = events
             .iter()
             .map(|e| (e.aggregate_type.as_str(), e.aggregate_id.as_str()))
             .filter(|(t, i)| !self.known.contains_key(&(t.to_string(), i.to_string())))
             .collect();
         if unknown.is_empty() {
-            return Ok(Vec::new());
+            return Ok(());
         }
         unknown.sort_unstable();
         unknown.dedup();
         let (types, ids): (Vec<&str>, Vec<&str>) = unknown.into_iter().unzip();
-        // One primary-key probe per aggregate and table. As a plain join, the planner (which takes
-        // unnest for 100 rows) hashed the whole table once it grew: 2 ms a batch at 16,000
-        // tickets, the costliest statement of ticket creation. LIMIT keeps each probe from being
-        // flattened into such a join.
-        // Type, id, the position if any, the sealed key if any.
-        type Probed = (String, String, Option<i64>, Option<Vec<u8>>);
-        let rows: Vec<Probed> = sqlx::query_as(
-            "SELECT k.aggregate_type, k.aggregate_id, p.sequence, d.sealed_key \
+        // One primary-key probe per aggregate. As a plain join, the planner (which takes unnest
+        // for 100 rows) hashed the whole table once it grew: 2 ms a batch at 16,000 tickets, the
+        // costliest statement of ticket creation. LIMIT keeps each probe from being flattened
+        // into such a join.
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT k.aggregate_type, k.aggregate_id, p.sequence \
              FROM unnest($2::text[], $3::text[]) AS k(aggregate_type, aggregate_id) \
-             LEFT JOIN LATERAL (SELECT sequence FROM projection_positions \
+             JOIN LATERAL (SELECT sequence FROM projection_positions \
                  WHERE projection = $1 AND aggregate_type = k.aggregate_type \
-                   AND aggregate_id = k.aggregate_id LIMIT 1) AS p ON true \
-             LEFT JOIN LATERAL (SELECT sealed_key FROM data_keys \
-                 WHERE aggregate_type = k.aggregate_type \
-                   AND aggregate_id = k.aggregate_id LIMIT 1) AS d ON true",
+                   AND aggregate_id = k.aggregate_id LIMIT 1) AS p ON true",
         )
         .bind(projection)
         .bind(&types)
         .bind(&ids)
         .fetch_all(conn)
         .await?;
-        let mut keys = Vec::with_capacity(rows.len());
-        for (aggregate_type, aggregate_id, sequence, sealed) in rows {
-            if let Some(sequence) = sequence {
-                self.known
-                    .insert((aggregate_type.clone(), aggregate_id.clone()), sequence);
-            }
-            keys.push((aggregate_type, aggregate_id, sealed));
+        for (aggregate_type, aggregate_id, sequence) in rows {
+            self.known.insert((aggregate_type, aggregate_id), sequence);
         }
-        Ok(keys)
+        Ok(())
     }
 
     /// The events the read model has not applied yet. An event beyond the next one of its aggregate
@@ -170,11 +159,10 @@ impl Positions {
 }
 
 /// Applies the events of `events` that this read model reads, each at most once and in its
-/// aggregate's order, with their personal fields open, inside the caller's transaction and under
-/// the read model's lock.
+/// aggregate's order, inside the caller's transaction and under the read model's lock. The events'
+/// personal fields are open already.
 pub(crate) async fn apply_guarded(
     conn: &mut PgConnection,
-    keys: &DataKeys,
     projection: &dyn Projection,
     positions: &mut Positions,
     events: &[&RecordedEvent],
@@ -187,29 +175,47 @@ pub(crate) async fn apply_guarded(
     if own.is_empty() {
         return Ok(());
     }
-    let sealed_keys = positions.load(conn, projection.name(), &own).await?;
+    positions.load(conn, projection.name(), &own).await?;
     let fresh = positions.fresh(&own)?;
     if !fresh.is_empty() {
-        let opened = keys.open_events(conn, &fresh, sealed_keys).await?;
-        let opened: Vec<&RecordedEvent> = opened.iter().map(|e| e.as_ref()).collect();
-        projection.apply(conn, &opened).await?;
+        projection.apply(conn, &fresh).await?;
     }
     positions.save(conn, projection.name()).await?;
     Ok(())
 }
 
-/// Applies a live batch inside the caller's transaction, then moves the checkpoint and announces
-/// it on commit.
+/// Applies a live batch to the read models of a group inside the caller's transaction: opens the
+/// events' personal fields once for all of them, then, for each, applies what it has not yet,
+/// moves its checkpoint and announces it on commit.
 pub async fn apply_batch(
     conn: &mut PgConnection,
     keys: &DataKeys,
-    projection: &dyn Projection,
+    projections: &[Arc<dyn Projection>],
     events: &[RecordedEvent],
 ) -> Result<(), ProjectionError> {
-    lock(conn, projection.name()).await?;
-    let events: Vec<&RecordedEvent> = events.iter().collect();
-    apply_guarded(conn, keys, projection, &mut Positions::default(), &events).await?;
-    announce(conn, projection.name(), &events).await?;
+    // In one statement and in name order: a replay or a dead-letter retry takes one of the locks,
+    // so no two holders ever wait on each other.
+    let mut names: Vec<&str> = projections.iter().map(|p| p.name()).collect();
+    names.sort_unstable();
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(hashtext('read-model'), hashtext(name)) \
+         FROM unnest($1::text[]) WITH ORDINALITY AS n(name, at) ORDER BY at",
+    )
+    .bind(&names)
+    .execute(&mut *conn)
+    .await?;
+    let read: Vec<&RecordedEvent> = events
+        .iter()
+        .filter(|e| projections.iter().any(|p| p.reads(&e.aggregate_type)))
+        .collect();
+    let opened = keys.open_events(conn, &read).await?;
+    let opened: Vec<&RecordedEvent> = opened.iter().map(|e| e.as_ref()).collect();
+    let all: Vec<&RecordedEvent> = events.iter().collect();
+    for projection in projections {
+        let projection = projection.as_ref();
+        apply_guarded(conn, projection, &mut Positions::default(), &opened).await?;
+        announce(conn, projection.name(), &all).await?;
+    }
     Ok(())
 }
 
@@ -374,7 +380,7 @@ pub async fn replay(
         next = read(report.checkpoint);
         let events: Vec<&RecordedEvent> = chunk.iter().collect();
         let mut positions = Positions::continuing(&events);
-        apply_guarded(&mut tx, keys, projection, &mut positions, &events).await?;
+        apply_guarded(&mut tx, projection, &mut positions, &events).await?;
         report.events += chunk.len() as u64;
     }
     fresh.swap_in(&mut tx).await?;

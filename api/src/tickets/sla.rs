@@ -6,8 +6,9 @@ use axum::extract::{Path, State};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use support_domain::sla::{ClockKind, SlaClocks, SlaMatch, SlaTerms};
+use support_domain::sla::{ClockKind, OpeningSla, SlaClocks, SlaMatch, SlaTerms};
 use support_domain::ticket::TicketEvent;
+use support_domain::RecordedEvent;
 use support_projections::event_log::aggregate_history;
 use support_projections::tickets::{self, SlaClocksView, TicketKey, AGGREGATE_TYPE};
 use support_projections::{ProjectionError, Redacted};
@@ -74,11 +75,23 @@ pub async fn explain_sla(
     let events = aggregate_history(&mut *conn, AGGREGATE_TYPE, &ticket.id.to_string()).await?;
     let mut steps = Vec::new();
     let mut terms: Option<SlaTerms> = None;
-    for recorded in events.iter().filter(|e| e.event_type.starts_with("Sla")) {
-        let event = TicketEvent::from_parts(&recorded.event_type, &recorded.payload)
-            .map_err(|e| ProjectionError::undecodable_event(recorded, Redacted(&e)))?;
-        let Some(step) = step(&event, &mut terms) else {
-            continue;
+    let sla_events = events
+        .iter()
+        .filter(|e| e.event_type == "TicketOpened" || e.event_type.starts_with("Sla"));
+    for recorded in sla_events {
+        let step = if recorded.event_type == "TicketOpened" {
+            // Only the policy it opened under is read; the rest of it stays sealed.
+            let Some(sla) = opening_sla(recorded)? else {
+                continue;
+            };
+            applied_step(&sla.terms, &sla.matched, &sla.clocks, &mut terms)
+        } else {
+            let event = TicketEvent::from_parts(&recorded.event_type, &recorded.payload)
+                .map_err(|e| ProjectionError::undecodable_event(recorded, Redacted(&e)))?;
+            let Some(step) = step(&event, &mut terms) else {
+                continue;
+            };
+            step
         };
         steps.push(SlaStep {
             sequence: recorded.sequence,
@@ -108,6 +121,35 @@ struct Step {
     clocks: SlaClocks,
 }
 
+/// The policy a ticket opened under, if one matched.
+fn opening_sla(opening: &RecordedEvent) -> Result<Option<OpeningSla>, ProjectionError> {
+    match opening.payload.get("sla") {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(sla) => serde_json::from_value(sla.clone())
+            .map(Some)
+            .map_err(|e| ProjectionError::undecodable_event(opening, Redacted(&e))),
+    }
+}
+
+/// The step of a policy applied, at opening or again; `terms` is in force from then.
+fn applied_step(
+    applied: &SlaTerms,
+    matched: &SlaMatch,
+    clocks: &SlaClocks,
+    terms: &mut Option<SlaTerms>,
+) -> Step {
+    let again = terms.is_some();
+    let explanation = applied_in_words(applied, matched, again, clocks);
+    *terms = Some(applied.clone());
+    Step {
+        at: None,
+        clock: None,
+        explanation,
+        policy_id: Some(applied.policy_id),
+        clocks: clocks.clone(),
+    }
+}
+
 /// The step an SLA event is, in words; `terms` follows the policy in force.
 fn step(event: &TicketEvent, terms: &mut Option<SlaTerms>) -> Option<Step> {
     let step = |clock: Option<ClockKind>, explanation: String, clocks: &SlaClocks| Step {
@@ -122,15 +164,7 @@ fn step(event: &TicketEvent, terms: &mut Option<SlaTerms>) -> Option<Step> {
             terms: applied,
             matched,
             clocks,
-        } => {
-            let again = terms.is_some();
-            let explanation = applied_in_words(applied, matched, again, clocks);
-            *terms = Some(applied.clone());
-            Step {
-                policy_id: Some(applied.policy_id),
-                ..step(None, explanation, clocks)
-            }
-        }
+        } => applied_step(applied, matched, clocks, terms),
         TicketEvent::SlaClocksPaused { clocks } => step(
             None,
             format!(

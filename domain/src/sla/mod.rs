@@ -113,6 +113,15 @@ pub struct SlaTerms {
     pub notify_on_breach: bool,
 }
 
+/// A policy as a ticket's opening applies it: its terms, why it matched, and the clocks it starts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OpeningSla {
+    pub terms: SlaTerms,
+    pub matched: SlaMatch,
+    pub clocks: SlaClocks,
+}
+
 /// The policy a ticket runs under and its clocks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AppliedSla {

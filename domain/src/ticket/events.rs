@@ -8,7 +8,7 @@ use super::values::{
     AgentId, CommentBody, CommentVisibility, ErasureReason, Labels, Reason, TicketCategory,
     TicketDescription, TicketNumber, TicketPriority, TicketTitle,
 };
-use crate::sla::{ClockKind, ClockMoment, CustomerTier, SlaClocks, SlaMatch, SlaTerms};
+use crate::sla::{ClockKind, ClockMoment, CustomerTier, OpeningSla, SlaClocks, SlaMatch, SlaTerms};
 use crate::{Actor, PersonalData};
 
 /// Everything that can happen to a ticket. Each variant is one fact; a request that changes
@@ -22,6 +22,11 @@ pub enum TicketEvent {
         #[serde(flatten)]
         content: TicketContent,
         created_by: String,
+        /// The policy the ticket opened under, if one matched: in the opening itself rather than
+        /// a second event, which would double what every ticket costs the store, the bus and
+        /// each read model.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sla: Option<Box<OpeningSla>>,
     },
     TicketRetitled {
         title: TicketTitle,
@@ -87,8 +92,9 @@ pub enum TicketEvent {
     TicketIncidentUnlinked {
         incident_id: Uuid,
     },
-    /// The ticket runs under a policy from now: at opening, or matched again after a change of
-    /// priority or tier (the clocks keep the time they counted). The terms are a copy, so a later
+    /// The ticket runs under another policy from now, matched again after a change of priority
+    /// or tier (the clocks keep the time they counted). The policy of its opening comes with
+    /// `TicketOpened`. The terms are a copy, so a later
     /// edit of the policy never rewrites the ticket's past.
     SlaPolicyApplied {
         terms: SlaTerms,

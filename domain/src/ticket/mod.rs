@@ -26,7 +26,7 @@ pub use values::{
     TicketCategory, TicketChannel, TicketDescription, TicketNumber, TicketPriority, TicketTitle,
 };
 
-use crate::sla::{AppliedSla, ClockChange, Due, DueKind, SlaClocks, SlaPolicyBook};
+use crate::sla::{AppliedSla, ClockChange, Due, DueKind, OpeningSla, SlaClocks, SlaPolicyBook};
 use crate::{ActorRole, Caller, DomainError, Refusal};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -157,11 +157,18 @@ impl Aggregate for Ticket {
     fn apply(&mut self, event: TicketEvent) {
         match event {
             TicketEvent::TicketOpened {
-                ticket_id, content, ..
+                ticket_id,
+                content,
+                sla,
+                ..
             } => {
                 self.id = Some(ticket_id);
                 self.status = Some(TicketStatus::Open);
                 self.content = Some(content);
+                self.sla = sla.map(|sla| AppliedSla {
+                    terms: sla.terms,
+                    clocks: sla.clocks,
+                });
             }
             TicketEvent::TicketRetitled { title } => self.content_mut().title = title,
             TicketEvent::TicketDescriptionChanged { description } => {
@@ -272,19 +279,20 @@ impl Ticket {
         let sla = open
             .policies
             .matching(open.content.priority, open.content.customer_tier)
-            .map(|(terms, matched)| TicketEvent::SlaPolicyApplied {
-                terms: terms.clone(),
-                matched,
-                clocks: SlaClocks::start(terms, open.at),
+            .map(|(terms, matched)| {
+                Box::new(OpeningSla {
+                    terms: terms.clone(),
+                    matched,
+                    clocks: SlaClocks::start(terms, open.at),
+                })
             });
-        let mut events = vec![TicketEvent::TicketOpened {
+        Ok(vec![TicketEvent::TicketOpened {
             ticket_id: open.ticket_id,
             ticket_number: open.ticket_number,
             content: open.content,
             created_by: open.created_by,
-        }];
-        events.extend(sla);
-        Ok(events)
+            sla,
+        }])
     }
 
     fn update(&self, update: UpdateTicket) -> Result<Vec<TicketEvent>, TicketError> {

@@ -175,6 +175,7 @@ fn clocks(events: &[TicketEvent]) -> SlaClocks {
         .iter()
         .rev()
         .find_map(|event| match event {
+            TicketEvent::TicketOpened { sla, .. } => sla.as_ref().map(|sla| sla.clocks.clone()),
             TicketEvent::SlaPolicyApplied { clocks, .. }
             | TicketEvent::SlaClocksPaused { clocks }
             | TicketEvent::SlaClocksResumed { clocks }
@@ -196,15 +197,15 @@ fn concat(mut given: Vec<TicketEvent>, more: Vec<TicketEvent>) -> Vec<TicketEven
 #[tokio::test]
 async fn opening_under_a_policy_starts_both_clocks_with_a_copy_of_its_terms() {
     let events = decide(Vec::new(), open_at(t0(), content(), book())).await;
-    assert_eq!(names(&events), ["TicketOpened", "SlaPolicyApplied"]);
-    let TicketEvent::SlaPolicyApplied {
+    assert_eq!(names(&events), ["TicketOpened"]);
+    let TicketEvent::TicketOpened { sla: Some(sla), .. } = &events[0] else {
+        panic!("the opening carries the policy it applied: {events:?}")
+    };
+    let OpeningSla {
         terms,
         matched,
         clocks,
-    } = &events[1]
-    else {
-        unreachable!()
-    };
+    } = sla.as_ref();
     assert_eq!(*terms, p1());
     assert_eq!(
         *matched,
@@ -227,6 +228,10 @@ async fn a_ticket_no_policy_matches_has_no_clocks() {
     low.priority = TicketPriority::Low;
     let events = decide(Vec::new(), open_at(t0(), low, book())).await;
     assert_eq!(names(&events), ["TicketOpened"]);
+    assert!(matches!(
+        &events[0],
+        TicketEvent::TicketOpened { sla: None, .. }
+    ));
     let later = decide(events, status(t0() + minutes(5), TicketStatus::Cancelled)).await;
     assert_eq!(names(&later), ["TicketStatusChanged"]);
 }

@@ -16,6 +16,7 @@ fn opened() -> TicketEvent {
         ticket_number: TicketNumber::parse("TKT-20261126-0001").unwrap(),
         content: content(),
         created_by: "customer-123".into(),
+        sla: None,
     }
 }
 
@@ -716,6 +717,7 @@ fn every_personal_field_points_at_text_in_the_stored_payload() {
             ..content()
         },
         created_by: "customer-123".into(),
+        sla: None,
     };
     let events = [
         with_customer,

@@ -7,7 +7,7 @@
 
 mod query;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -83,26 +83,14 @@ impl Projection for SlaReportProjection {
                     .map_err(|e| ProjectionError::undecodable_event(event, e))?,
             );
         }
-        let mut touched = tickets.clone();
-        touched.sort_unstable();
-        touched.dedup();
-        let mut states: HashMap<Uuid, TicketState> = sqlx::query_as::<_, TicketState>(
-            "SELECT * FROM sla_report_tickets WHERE ticket_id = ANY($1)",
-        )
-        .bind(&touched)
-        .fetch_all(&mut *conn)
-        .await?
-        .into_iter()
-        .map(|state| (state.ticket_id, state))
-        .collect();
-        let mut verdicts: HashMap<(Uuid, String), VerdictRow> =
-            sqlx::query_as::<_, VerdictRow>("SELECT * FROM sla_report WHERE ticket_id = ANY($1)")
-                .bind(&touched)
-                .fetch_all(&mut *conn)
-                .await?
-                .into_iter()
-                .map(|row| ((row.ticket_id, row.clock.clone()), row))
-                .collect();
+        // Tickets the batch opens have no rows yet: only the others are read and written again.
+        let mut stored = already_stored(&read, &tickets);
+        stored.sort_unstable();
+        stored.dedup();
+        let (mut states, mut verdicts) = match stored.is_empty() {
+            true => (HashMap::new(), HashMap::new()),
+            false => stored_rows(conn, &stored).await?,
+        };
 
         for (event, ticket) in read.iter().zip(tickets) {
             let decoded = TicketEvent::from_parts(&event.event_type, &event.payload)
@@ -110,6 +98,7 @@ impl Projection for SlaReportProjection {
             if let TicketEvent::TicketOpened {
                 ticket_number,
                 content,
+                sla,
                 ..
             } = &decoded
             {
@@ -121,10 +110,11 @@ impl Projection for SlaReportProjection {
                         priority: content.priority.as_str().to_owned(),
                         category: content.category.as_str().to_owned(),
                         customer_tier: content.customer_tier.map(|t| t.as_str().to_owned()),
-                        policy_id: None,
+                        policy_id: sla.as_ref().map(|sla| sla.terms.policy_id),
                         opened_at: event.occurred_at,
                     },
                 );
+                // Clocks just started have no verdict.
                 continue;
             }
             let state = states.get_mut(&ticket).ok_or_else(|| {
@@ -167,14 +157,15 @@ impl Projection for SlaReportProjection {
         }
 
         // Each touched ticket's rows are written again, whatever changed.
-        sqlx::query("DELETE FROM sla_report_tickets WHERE ticket_id = ANY($1)")
-            .bind(&touched)
+        if !stored.is_empty() {
+            sqlx::query(
+                "WITH states AS (DELETE FROM sla_report_tickets WHERE ticket_id = ANY($1)) \
+                 DELETE FROM sla_report WHERE ticket_id = ANY($1)",
+            )
+            .bind(&stored)
             .execute(&mut *conn)
             .await?;
-        sqlx::query("DELETE FROM sla_report WHERE ticket_id = ANY($1)")
-            .bind(&touched)
-            .execute(&mut *conn)
-            .await?;
+        }
         let mut states: Vec<TicketState> = states.into_values().collect();
         states.sort_unstable_by_key(|s| s.ticket_id);
         copy_rows(conn, "sla_report_tickets", &states).await?;
@@ -183,6 +174,51 @@ impl Projection for SlaReportProjection {
         copy_rows(conn, "sla_report", &verdicts).await?;
         Ok(())
     }
+}
+
+/// The tickets of `events` (their ids in `tickets`) whose rows may be stored already: all but
+/// those the batch opens, whose first event in it is their first.
+fn already_stored(events: &[&RecordedEvent], tickets: &[Uuid]) -> Vec<Uuid> {
+    let mut opened = HashSet::new();
+    let mut stored = Vec::new();
+    for (event, ticket) in events.iter().zip(tickets) {
+        if event.sequence == 1 {
+            opened.insert(*ticket);
+        } else if !opened.contains(ticket) {
+            stored.push(*ticket);
+        }
+    }
+    stored
+}
+
+type StoredRows = (
+    HashMap<Uuid, TicketState>,
+    HashMap<(Uuid, String), VerdictRow>,
+);
+
+/// The state and verdict rows of `tickets`.
+async fn stored_rows(
+    conn: &mut PgConnection,
+    tickets: &[Uuid],
+) -> Result<StoredRows, ProjectionError> {
+    let states = sqlx::query_as::<_, TicketState>(
+        "SELECT * FROM sla_report_tickets WHERE ticket_id = ANY($1)",
+    )
+    .bind(tickets)
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|state| (state.ticket_id, state))
+    .collect();
+    let verdicts =
+        sqlx::query_as::<_, VerdictRow>("SELECT * FROM sla_report WHERE ticket_id = ANY($1)")
+            .bind(tickets)
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .map(|row| ((row.ticket_id, row.clock.clone()), row))
+            .collect();
+    Ok((states, verdicts))
 }
 
 /// A row of `sla_report_tickets`.

@@ -1,8 +1,9 @@
 //! `sla_timers`: one row per SLA warning or deadline still to come, which the SLA timer claims
-//! when it falls due. Every SLA event carries both clocks as they stand after it, so a ticket's
-//! rows are simply replaced by what its last SLA event of a batch says.
+//! when it falls due. Every SLA event, and an opening under a policy, carries both clocks as they
+//! stand after it, so a ticket's rows are simply replaced by what its last such event of a batch
+//! says.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -42,10 +43,14 @@ impl Projection for SlaTimersProjection {
         events: &[&RecordedEvent],
     ) -> Result<(), ProjectionError> {
         let mut last: HashMap<Uuid, SlaClocks> = HashMap::new();
-        for event in events.iter().filter(|e| e.event_type.starts_with("Sla")) {
+        let sla_events = events
+            .iter()
+            .filter(|e| e.event_type == "TicketOpened" || e.event_type.starts_with("Sla"));
+        for event in sla_events {
             let clocks = match TicketEvent::from_parts(&event.event_type, &event.payload)
                 .map_err(|e| ProjectionError::undecodable_event(event, Redacted(&e)))?
             {
+                TicketEvent::TicketOpened { sla: Some(sla), .. } => sla.clocks,
                 TicketEvent::SlaPolicyApplied { clocks, .. }
                 | TicketEvent::SlaClocksPaused { clocks }
                 | TicketEvent::SlaClocksResumed { clocks }
@@ -63,7 +68,17 @@ impl Projection for SlaTimersProjection {
         if last.is_empty() {
             return Ok(());
         }
-        let tickets: Vec<Uuid> = last.keys().copied().collect();
+        // A ticket the batch opens has no rows yet.
+        let opened: HashSet<Uuid> = events
+            .iter()
+            .filter(|e| e.sequence == 1)
+            .filter_map(|e| Uuid::parse_str(&e.aggregate_id).ok())
+            .collect();
+        let stored: Vec<Uuid> = last
+            .keys()
+            .filter(|id| !opened.contains(id))
+            .copied()
+            .collect();
         let (mut ids, mut kinds_of_clock, mut kinds, mut due) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for (id, clocks) in &last {
@@ -76,10 +91,12 @@ impl Projection for SlaTimersProjection {
                 }
             }
         }
-        sqlx::query("DELETE FROM sla_timers WHERE ticket_id = ANY($1)")
-            .bind(&tickets)
-            .execute(&mut *conn)
-            .await?;
+        if !stored.is_empty() {
+            sqlx::query("DELETE FROM sla_timers WHERE ticket_id = ANY($1)")
+                .bind(&stored)
+                .execute(&mut *conn)
+                .await?;
+        }
         if let Some(earliest) = due.iter().min() {
             sqlx::query(
                 "INSERT INTO sla_timers (ticket_id, clock, kind, due_at) \

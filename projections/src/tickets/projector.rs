@@ -9,7 +9,7 @@ use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
 use sqlx::types::Json;
 use sqlx::{PgConnection, Postgres};
-use support_domain::sla::{AppliedSla, SlaClocks, SlaTerms};
+use support_domain::sla::{AppliedSla, OpeningSla, SlaClocks, SlaTerms};
 use support_domain::ticket::{CommentVisibility, TicketContent, TicketEvent, TicketStatus};
 use support_domain::{RecordedEvent, ERASED};
 use uuid::Uuid;
@@ -91,6 +91,7 @@ async fn apply_all(
             ticket_number,
             content,
             created_by,
+            sla,
             ..
         } = ticket_event
         {
@@ -99,6 +100,7 @@ async fn apply_all(
                 ticket_number.as_str(),
                 content,
                 created_by,
+                sla,
                 &target,
             ));
         } else {
@@ -586,6 +588,7 @@ impl NewRow {
         ticket_number: &str,
         content: TicketContent,
         created_by: String,
+        sla: Option<Box<OpeningSla>>,
         target: &Target,
     ) -> Self {
         let TicketContent {
@@ -602,7 +605,7 @@ impl NewRow {
         let (customer_id, customer_name, customer_email) = customer
             .map(|c| (Some(c.id), c.name, c.email))
             .unwrap_or_default();
-        Self {
+        let mut row = Self {
             id: target.id,
             version: target.sequence,
             created_at: target.at,
@@ -635,7 +638,11 @@ impl NewRow {
             resolution_due_at: None,
             sla_breached: false,
             sla: None,
+        };
+        if let Some(sla) = sla {
+            row.set_sla(sla.terms, &SlaColumns::of(sla.clocks));
         }
+        row
     }
 
     /// Replaces its personal fields with the erased marker, as `apply` does in SQL.
@@ -698,19 +705,24 @@ impl NewRow {
                     applied.terms
                 }
             };
-            self.sla_id = Some(terms.policy_id);
-            self.sla_state = Some(columns.sla_state);
-            self.response_deadline = columns.response_deadline;
-            self.resolution_deadline = columns.resolution_deadline;
-            self.response_due_at = columns.response_due_at;
-            self.resolution_due_at = columns.resolution_due_at;
-            self.sla_breached = columns.sla_breached;
-            let applied = AppliedSla {
-                terms,
-                clocks: columns.sla_clocks.clone(),
-            };
-            self.sla = Some(serde_json::to_string(&applied).expect("AppliedSla serializes"));
+            self.set_sla(terms, columns);
         }
+    }
+
+    /// Sets the SLA columns to a policy's terms and its clocks' columns.
+    fn set_sla(&mut self, terms: SlaTerms, columns: &SlaColumns) {
+        self.sla_id = Some(terms.policy_id);
+        self.sla_state = Some(columns.sla_state);
+        self.response_deadline = columns.response_deadline;
+        self.resolution_deadline = columns.resolution_deadline;
+        self.response_due_at = columns.response_due_at;
+        self.resolution_due_at = columns.resolution_due_at;
+        self.sla_breached = columns.sla_breached;
+        let applied = AppliedSla {
+            terms,
+            clocks: columns.sla_clocks.clone(),
+        };
+        self.sla = Some(serde_json::to_string(&applied).expect("AppliedSla serializes"));
     }
 }
 
@@ -731,6 +743,7 @@ pub fn fold_detail(
             ticket_number,
             content,
             created_by,
+            sla,
             ..
         },
         target,
@@ -741,7 +754,7 @@ pub fn fold_detail(
             "a ticket's first event is its opening",
         ));
     };
-    let mut row = NewRow::opened(ticket_number.as_str(), content, created_by, &target);
+    let mut row = NewRow::opened(ticket_number.as_str(), content, created_by, sla, &target);
     let (mut related_tickets, mut related_incidents) = (Vec::new(), Vec::new());
     let mut comments = Vec::new();
     for recorded in events {
@@ -936,6 +949,7 @@ mod tests {
                         tags: Labels::default(),
                     },
                     created_by: "c-1".to_owned(),
+                    sla: None,
                 },
             );
             id
@@ -1063,7 +1077,13 @@ mod tests {
         let mut tx = pool.begin().await?;
         for batch in batches {
             let keys = DataKeys::new(&MasterKey::development());
-            crate::apply_batch(&mut tx, &keys, &TicketsProjection, batch).await?;
+            crate::apply_batch(
+                &mut tx,
+                &keys,
+                &[std::sync::Arc::new(TicketsProjection)],
+                batch,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(())

@@ -7,8 +7,8 @@ use chrono::Duration;
 use serde_json::Value;
 use sqlx::PgPool;
 use support_domain::sla::{
-    BusinessCalendar, CalendarFields, ClockChange, PolicyName, SlaMatch, SlaTerms, TargetMinutes,
-    WarningPercent,
+    BusinessCalendar, CalendarFields, ClockChange, OpeningSla, PolicyName, SlaMatch, SlaTerms,
+    TargetMinutes, WarningPercent,
 };
 use support_domain::ticket::{
     Labels, TicketCategory, TicketChannel, TicketContent, TicketDescription, TicketNumber,
@@ -128,23 +128,21 @@ impl Desk {
                     tags: Labels::default(),
                 },
                 created_by: "agent-1".to_owned(),
+                sla: terms.as_ref().map(|terms| {
+                    Box::new(OpeningSla {
+                        terms: terms.clone(),
+                        matched: SlaMatch {
+                            priority,
+                            customer_tier: None,
+                            policy_tier: None,
+                        },
+                        clocks: SlaClocks::start(terms, when),
+                    })
+                }),
             },
         );
         if let Some(terms) = terms {
             let clocks = SlaClocks::start(&terms, when);
-            self.record(
-                id,
-                when,
-                TicketEvent::SlaPolicyApplied {
-                    terms: terms.clone(),
-                    matched: SlaMatch {
-                        priority,
-                        customer_tier: None,
-                        policy_tier: None,
-                    },
-                    clocks: clocks.clone(),
-                },
-            );
             self.sla.insert(id, (terms, clocks));
         }
         id
@@ -314,7 +312,13 @@ async fn apply_in(pool: &PgPool, batches: &[&[RecordedEvent]]) -> Result<(), Pro
     let mut tx = pool.begin().await?;
     for batch in batches {
         let keys = DataKeys::new(&MasterKey::development());
-        crate::apply_batch(&mut tx, &keys, &SlaReportProjection, batch).await?;
+        crate::apply_batch(
+            &mut tx,
+            &keys,
+            &[std::sync::Arc::new(SlaReportProjection)],
+            batch,
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(())
