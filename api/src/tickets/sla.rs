@@ -31,7 +31,7 @@ pub struct SlaExplanation {
     pub steps: Vec<SlaStep>,
 }
 
-/// One step of a ticket's SLA: one SLA event.
+/// One step of a ticket's SLA: one SLA event, or the opening under a policy.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SlaStep {
