@@ -95,13 +95,13 @@ async fn watch(ctx: &ApiContext) -> Result<(), ApiError> {
 pub async fn record_due(ctx: &ApiContext, now: DateTime<Utc>) -> Result<usize, ApiError> {
     // As every command's time: in microseconds, as PostgreSQL keeps them.
     let now = now.trunc_subsecs(6);
-    let due: Vec<(Uuid, String, String, DateTime<Utc>)> = sqlx::query_as(
+    let due: Vec<(Uuid, String, DateTime<Utc>)> = sqlx::query_as(
         "UPDATE sla_timers t SET claimed_until = $3 FROM ( \
-             SELECT ticket_id, clock, kind FROM sla_timers \
+             SELECT ticket_id FROM sla_timers \
              WHERE due_at <= $1 AND (claimed_until IS NULL OR claimed_until <= $1) \
              ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED) AS c \
-         WHERE t.ticket_id = c.ticket_id AND t.clock = c.clock AND t.kind = c.kind \
-         RETURNING t.ticket_id, t.clock, t.kind, t.due_at",
+         WHERE t.ticket_id = c.ticket_id \
+         RETURNING t.ticket_id, t.kind, t.due_at",
     )
     .bind(now)
     .bind(BATCH)
@@ -110,15 +110,11 @@ pub async fn record_due(ctx: &ApiContext, now: DateTime<Utc>) -> Result<usize, A
     .await?;
     let claimed = due.len();
     // One command a ticket, which records whatever fell due on it in the order it happened.
-    let mut tickets: Vec<(Uuid, DueKind)> = Vec::new();
-    for (ticket, _, kind, _) in &due {
-        let kind = DueKind::parse(kind).map_err(anyhow::Error::msg)?;
-        match tickets.iter_mut().find(|(t, _)| t == ticket) {
-            Some((_, known)) if kind == DueKind::Breach => *known = kind,
-            Some(_) => {}
-            None => tickets.push((*ticket, kind)),
-        }
-    }
+    let tickets = due
+        .iter()
+        .map(|(ticket, kind, _)| Ok((*ticket, DueKind::parse(kind)?)))
+        .collect::<Result<Vec<(Uuid, DueKind)>, String>>()
+        .map_err(anyhow::Error::msg)?;
     let recorded: Vec<Uuid> = stream::iter(tickets)
         .map(|(ticket, kind)| async move { (ticket, record(ctx, ticket, kind, now).await) })
         .buffer_unordered(IN_FLIGHT)
@@ -133,26 +129,20 @@ pub async fn record_due(ctx: &ApiContext, now: DateTime<Utc>) -> Result<usize, A
         })
         .collect()
         .await;
-    let (mut tickets, mut clocks, mut kinds, mut instants) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for (ticket, clock, kind, due_at) in due {
+    let (mut tickets, mut instants) = (Vec::new(), Vec::new());
+    for (ticket, _, due_at) in due {
         if recorded.contains(&ticket) {
             tickets.push(ticket);
-            clocks.push(clock);
-            kinds.push(kind);
             instants.push(due_at);
         }
     }
     // Only the row as claimed: one the projection moved meanwhile is a new instant to wait for.
     sqlx::query(
-        "DELETE FROM sla_timers t USING unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[]) \
-             AS d(ticket_id, clock, kind, due_at) \
-         WHERE t.ticket_id = d.ticket_id AND t.clock = d.clock AND t.kind = d.kind \
-             AND t.due_at = d.due_at",
+        "DELETE FROM sla_timers t USING unnest($1::uuid[], $2::timestamptz[]) \
+             AS d(ticket_id, due_at) \
+         WHERE t.ticket_id = d.ticket_id AND t.due_at = d.due_at",
     )
     .bind(&tickets)
-    .bind(&clocks)
-    .bind(&kinds)
     .bind(&instants)
     .execute(&ctx.pool)
     .await?;

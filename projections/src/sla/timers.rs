@@ -1,5 +1,6 @@
-//! `sla_timers`: one row per SLA warning or deadline still to come, which the SLA timer claims
-//! when it falls due. Every SLA event, and an opening under a policy, carries both clocks as they
+//! `sla_timers`: one row per ticket under a running clock, its next SLA warning or deadline, which
+//! the SLA timer claims when it falls due; the SLA event that records it brings the row of the
+//! next one. Every SLA event, and an opening under a policy, carries both clocks as they
 //! stand after it, so a ticket's rows are simply replaced by what its last such event of a batch
 //! says.
 
@@ -79,16 +80,16 @@ impl Projection for SlaTimersProjection {
             .filter(|id| !opened.contains(id))
             .copied()
             .collect();
-        let (mut ids, mut kinds_of_clock, mut kinds, mut due) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut ids, mut kinds, mut due) = (Vec::new(), Vec::new(), Vec::new());
         for (id, clocks) in &last {
-            for clock_kind in ClockKind::ALL {
-                for (kind, at) in timers(clocks.clock(*clock_kind)) {
-                    ids.push(*id);
-                    kinds_of_clock.push(clock_kind.as_str());
-                    kinds.push(kind.as_str());
-                    due.push(at);
-                }
+            let next = ClockKind::ALL
+                .iter()
+                .flat_map(|kind| timers(clocks.clock(*kind)))
+                .min_by_key(|(kind, at)| (*at, *kind == DueKind::Warning));
+            if let Some((kind, at)) = next {
+                ids.push(*id);
+                kinds.push(kind.as_str());
+                due.push(at);
             }
         }
         if !stored.is_empty() {
@@ -99,11 +100,10 @@ impl Projection for SlaTimersProjection {
         }
         if let Some(earliest) = due.iter().min() {
             sqlx::query(
-                "INSERT INTO sla_timers (ticket_id, clock, kind, due_at) \
-                 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[])",
+                "INSERT INTO sla_timers (ticket_id, kind, due_at) \
+                 SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[])",
             )
             .bind(&ids)
-            .bind(&kinds_of_clock)
             .bind(&kinds)
             .bind(&due)
             .execute(&mut *conn)
