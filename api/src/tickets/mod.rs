@@ -191,7 +191,7 @@ pub async fn create_ticket(
         content,
         created_by,
         at: metadata.occurred_at,
-        policies: (*ctx.active_policies.get(&ctx).await?).clone(),
+        policies: ctx.active_policies.get(&ctx).await?,
     });
     let committed = ctx.create::<Ticket>(id, command, &metadata).await?;
     Ok(answer_with_ticket(
@@ -309,7 +309,7 @@ pub async fn update_ticket(
         }
     }
     if body.rematches() {
-        update.policies = (*ctx.active_policies.get(&ctx).await?).clone();
+        update.policies = ctx.active_policies.get(&ctx).await?;
     }
     let committed = ctx
         .execute::<Ticket>(id, TicketCommand::Update(update), &metadata)

@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -30,8 +32,9 @@ pub struct OpenTicket {
     pub content: TicketContent,
     pub created_by: String,
     pub at: DateTime<Utc>,
-    /// The active SLA policies, one of which the ticket may run under.
-    pub policies: SlaPolicyBook,
+    /// The active SLA policies, one of which the ticket may run under; shared, as the API keeps
+    /// them, rather than copied into every command.
+    pub policies: Arc<SlaPolicyBook>,
 }
 
 /// What a requester writes when opening a ticket: the one list of a ticket's own fields, which the
@@ -58,7 +61,7 @@ pub struct UpdateTicket {
     pub caller: Caller,
     pub at: DateTime<Utc>,
     /// The active SLA policies, for a change of priority or tier to match again.
-    pub policies: SlaPolicyBook,
+    pub policies: Arc<SlaPolicyBook>,
     pub title: Option<TicketTitle>,
     pub description: Option<TicketDescription>,
     pub priority: Option<TicketPriority>,
@@ -112,7 +115,7 @@ impl UpdateTicket {
         Self {
             caller,
             at,
-            policies: SlaPolicyBook::default(),
+            policies: Arc::default(),
             title: None,
             description: None,
             priority: None,

@@ -99,7 +99,7 @@ fn open_at(when: DateTime<Utc>, content: TicketContent, policies: SlaPolicyBook)
         content,
         created_by: "customer-123".into(),
         at: when,
-        policies,
+        policies: policies.into(),
     })
 }
 
@@ -515,7 +515,7 @@ async fn a_priority_change_matches_again_and_keeps_the_time_counted() {
     let given = opened().await;
     let mut update = UpdateTicket::by(caller(ActorRole::Admin), t0() + minutes(10));
     update.priority = Some(TicketPriority::Critical);
-    update.policies = book();
+    update.policies = book().into();
     let events = decide(given.clone(), TicketCommand::Update(update)).await;
     assert_eq!(names(&events), ["TicketReprioritized", "SlaPolicyApplied"]);
     let TicketEvent::SlaPolicyApplied { terms, clocks, .. } = &events[1] else {
@@ -532,7 +532,7 @@ async fn a_priority_change_matches_again_and_keeps_the_time_counted() {
     // Past the new target already: breached at the moment of the change.
     let mut update = UpdateTicket::by(caller(ActorRole::Admin), t0() + minutes(30));
     update.priority = Some(TicketPriority::Critical);
-    update.policies = book();
+    update.policies = book().into();
     let events = decide(given, TicketCommand::Update(update)).await;
     assert_eq!(
         names(&events),
@@ -559,7 +559,7 @@ async fn a_tier_change_matches_again() {
     let given = opened().await;
     let mut update = UpdateTicket::by(caller(ActorRole::Admin), t0() + minutes(5));
     update.customer_tier = Some(Some(CustomerTier::Enterprise));
-    update.policies = policies;
+    update.policies = policies.into();
     let events = decide(given, TicketCommand::Update(update)).await;
     assert_eq!(
         names(&events),

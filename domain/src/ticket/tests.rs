@@ -2,7 +2,6 @@ use cqrs_es::test::TestFramework;
 use uuid::Uuid;
 
 use super::*;
-use crate::sla::SlaPolicyBook;
 use crate::{Actor, ActorRole, Caller, PersonalData};
 use TicketStatus::*;
 
@@ -500,7 +499,7 @@ async fn a_ticket_is_opened_once_and_changed_only_once_opened() {
         content: content(),
         created_by: "customer-123".into(),
         at: now(),
-        policies: SlaPolicyBook::default(),
+        policies: Default::default(),
     });
     TicketTest::with(())
         .given_no_previous_events()
