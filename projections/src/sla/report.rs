@@ -7,7 +7,7 @@
 
 mod query;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -83,13 +83,12 @@ impl Projection for SlaReportProjection {
                     .map_err(|e| ProjectionError::undecodable_event(event, e))?,
             );
         }
-        // Tickets the batch opens have no rows yet: only the others are read and written again.
-        let mut stored = already_stored(&read, &tickets);
-        stored.sort_unstable();
-        stored.dedup();
-        let (mut states, mut verdicts) = match stored.is_empty() {
-            true => (HashMap::new(), HashMap::new()),
-            false => stored_rows(conn, &stored).await?,
+        // Only the rows of tickets opened before the batch are read and written again.
+        let stored = super::already_stored(events, tickets.iter().copied());
+        let (mut states, mut verdicts) = if stored.is_empty() {
+            (HashMap::new(), HashMap::new())
+        } else {
+            stored_rows(conn, &stored).await?
         };
 
         for (event, ticket) in read.iter().zip(tickets) {
@@ -174,21 +173,6 @@ impl Projection for SlaReportProjection {
         copy_rows(conn, "sla_report", &verdicts).await?;
         Ok(())
     }
-}
-
-/// The tickets of `events` (their ids in `tickets`) whose rows may be stored already: all but
-/// those the batch opens, whose first event in it is their first.
-fn already_stored(events: &[&RecordedEvent], tickets: &[Uuid]) -> Vec<Uuid> {
-    let mut opened = HashSet::new();
-    let mut stored = Vec::new();
-    for (event, ticket) in events.iter().zip(tickets) {
-        if event.sequence == 1 {
-            opened.insert(*ticket);
-        } else if !opened.contains(ticket) {
-            stored.push(*ticket);
-        }
-    }
-    stored
 }
 
 type StoredRows = (

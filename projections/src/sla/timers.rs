@@ -4,7 +4,7 @@
 //! stand after it, so a ticket's rows are simply replaced by what its last such event of a batch
 //! says.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -69,17 +69,7 @@ impl Projection for SlaTimersProjection {
         if last.is_empty() {
             return Ok(());
         }
-        // A ticket the batch opens has no rows yet.
-        let opened: HashSet<Uuid> = events
-            .iter()
-            .filter(|e| e.sequence == 1)
-            .filter_map(|e| Uuid::parse_str(&e.aggregate_id).ok())
-            .collect();
-        let stored: Vec<Uuid> = last
-            .keys()
-            .filter(|id| !opened.contains(id))
-            .copied()
-            .collect();
+        let stored = super::already_stored(events, last.keys().copied());
         let (mut ids, mut kinds, mut due) = (Vec::new(), Vec::new(), Vec::new());
         for (id, clocks) in &last {
             let next = ClockKind::ALL
