@@ -53,6 +53,12 @@ impl Relay {
             .bind(LEADER_LOCK)
             .execute(&mut leader)
             .await?;
+        // The leader's statements live as long as it does. A generic plan settled while the
+        // events table was small scans the whole table for every batch; a plan of each batch's
+        // own keeps to the index as the table grows.
+        sqlx::query("SET plan_cache_mode = force_custom_plan")
+            .execute(&mut leader)
+            .await?;
         tracing::info!("relay elected leader");
         let mut listener = PgListener::connect_with(&self.pool).await?;
         listener.listen("event_outbox").await?;
