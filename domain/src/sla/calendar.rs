@@ -26,14 +26,17 @@ use crate::{FieldErrors, NUL_REFUSED};
 pub struct CalendarFields {
     pub apply_business_hours_only: bool,
     /// `HH:MM`, local time in `timezone`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub business_hours_start: Option<String>,
     /// `HH:MM`, after the start; `24:00` is the end of the day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub business_hours_end: Option<String>,
     /// ISO weekdays, 1 = Monday ... 7 = Sunday.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub business_days: Option<Vec<u8>>,
     /// An IANA time zone name.
     pub timezone: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub holidays: Vec<NaiveDate>,
 }
 

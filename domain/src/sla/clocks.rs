@@ -48,14 +48,20 @@ pub struct SlaClock {
     /// microseconds: exact, as instants are.
     pub counted_micros: i64,
     /// Since when the clock counts; `None` while paused or ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counting_since: Option<DateTime<Utc>>,
     /// When the target runs out; unknown while paused (it moves by the paused time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline: Option<DateTime<Utc>>,
     /// When the warning is due, while it is still to come.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warning_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warned_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub breached_at: Option<DateTime<Utc>>,
     /// When the clock ended: met, completed after its breach, or stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<DateTime<Utc>>,
 }
 

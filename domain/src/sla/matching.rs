@@ -28,7 +28,9 @@ pub struct SlaPolicyBook(Vec<ApplicablePolicy>);
 #[serde(rename_all = "camelCase")]
 pub struct SlaMatch {
     pub priority: TicketPriority,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_tier: Option<CustomerTier>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_tier: Option<CustomerTier>,
 }
 
