@@ -11,7 +11,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use sqlx::PgPool;
-use support_domain::sla::{ClockKind, ClockMoment, ClockState, CustomerTier, SlaClocks, SlaTerms};
+use support_domain::sla::{
+    ClockKind, ClockMoment, ClockState, CustomerTier, OpeningSla, SlaClocks, SlaTerms,
+};
 use support_domain::ticket::{TicketPriority, TicketStatus};
 use support_domain::FieldErrors;
 use support_projections::schema;
@@ -251,12 +253,13 @@ pub async fn ticket_lives(
     }
 
     // Each ticket's clocks as its last SLA event left them: every SLA event carries both, and an
-    // opening under a policy those it started.
-    let last: Vec<(String, Option<Json<SlaClocks>>)> = sqlx::query_as(
-        "SELECT t.id, last.clocks FROM unnest($2::text[]) AS t(id) \
+    // opening under a policy what they started from.
+    type Last = (String, Option<Json<SlaClocks>>, Option<Json<OpeningSla>>);
+    let last: Vec<Last> = sqlx::query_as(
+        "SELECT t.id, last.clocks, last.opening FROM unnest($2::text[]) AS t(id) \
          LEFT JOIN LATERAL ( \
-             SELECT coalesce(payload -> event_type -> 'clocks', \
-                             payload -> event_type -> 'sla' -> 'clocks') AS clocks FROM events \
+             SELECT payload -> event_type -> 'clocks' AS clocks, \
+                    payload -> event_type -> 'sla' AS opening FROM events \
              WHERE aggregate_type = $1 AND aggregate_id = t.id AND event_type = ANY($3) \
              ORDER BY sequence DESC LIMIT 1) AS last ON true",
     )
@@ -268,7 +271,12 @@ pub async fn ticket_lives(
     tx.commit().await?;
     let mut clocks: HashMap<String, SlaClocks> = last
         .into_iter()
-        .filter_map(|(id, clocks)| clocks.map(|Json(c)| (id, c)))
+        .filter_map(|(id, clocks, opening)| {
+            let clocks = clocks.map(|Json(c)| c);
+            clocks
+                .or_else(|| opening.map(|Json(o)| o.clocks()))
+                .map(|c| (id, c))
+        })
         .collect();
 
     opened

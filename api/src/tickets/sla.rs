@@ -84,7 +84,7 @@ pub async fn explain_sla(
             let Some(sla) = opening_sla(recorded)? else {
                 continue;
             };
-            applied_step(&sla.terms, &sla.matched, &sla.clocks, &mut terms)
+            applied_step(&sla.terms, &sla.matched, &sla.clocks(), &mut terms)
         } else {
             let event = TicketEvent::from_parts(&recorded.event_type, &recorded.payload)
                 .map_err(|e| ProjectionError::undecodable_event(recorded, Redacted(&e)))?;

@@ -10,6 +10,7 @@ mod preview;
 
 use std::fmt;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -113,13 +114,22 @@ pub struct SlaTerms {
     pub notify_on_breach: bool,
 }
 
-/// A policy as a ticket's opening applies it: its terms, why it matched, and the clocks it starts.
+/// A policy as a ticket's opening applies it: its terms, why it matched, and when its clocks
+/// started. The clocks themselves follow from those (`clocks`), so the opening, the one event
+/// every ticket has, does not carry them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OpeningSla {
     pub terms: SlaTerms,
     pub matched: SlaMatch,
-    pub clocks: SlaClocks,
+    pub started_at: DateTime<Utc>,
+}
+
+impl OpeningSla {
+    /// The clocks the opening started.
+    pub fn clocks(&self) -> SlaClocks {
+        SlaClocks::start(&self.terms, self.started_at)
+    }
 }
 
 /// The policy a ticket runs under and its clocks.

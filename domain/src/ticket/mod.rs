@@ -166,8 +166,8 @@ impl Aggregate for Ticket {
                 self.status = Some(TicketStatus::Open);
                 self.content = Some(content);
                 self.sla = sla.map(|sla| AppliedSla {
+                    clocks: sla.clocks(),
                     terms: sla.terms,
-                    clocks: sla.clocks,
                 });
             }
             TicketEvent::TicketRetitled { title } => self.content_mut().title = title,
@@ -283,7 +283,7 @@ impl Ticket {
                 Box::new(OpeningSla {
                     terms: terms.clone(),
                     matched,
-                    clocks: SlaClocks::start(terms, open.at),
+                    started_at: open.at,
                 })
             });
         Ok(vec![TicketEvent::TicketOpened {

@@ -175,7 +175,7 @@ fn clocks(events: &[TicketEvent]) -> SlaClocks {
         .iter()
         .rev()
         .find_map(|event| match event {
-            TicketEvent::TicketOpened { sla, .. } => sla.as_ref().map(|sla| sla.clocks.clone()),
+            TicketEvent::TicketOpened { sla, .. } => sla.as_ref().map(|sla| sla.clocks()),
             TicketEvent::SlaPolicyApplied { clocks, .. }
             | TicketEvent::SlaClocksPaused { clocks }
             | TicketEvent::SlaClocksResumed { clocks }
@@ -204,9 +204,10 @@ async fn opening_under_a_policy_starts_both_clocks_with_a_copy_of_its_terms() {
     let OpeningSla {
         terms,
         matched,
-        clocks,
+        started_at,
     } = sla.as_ref();
     assert_eq!(*terms, p1());
+    assert_eq!(*started_at, t0());
     assert_eq!(
         *matched,
         SlaMatch {
@@ -215,6 +216,7 @@ async fn opening_under_a_policy_starts_both_clocks_with_a_copy_of_its_terms() {
             policy_tier: None,
         }
     );
+    let clocks = sla.clocks();
     assert_eq!(clocks.response.state, ClockState::Running);
     assert_eq!(clocks.response.deadline, Some(t0() + minutes(60)));
     assert_eq!(clocks.response.warning_at, Some(t0() + minutes(48)));

@@ -51,7 +51,7 @@ impl Projection for SlaTimersProjection {
             let clocks = match TicketEvent::from_parts(&event.event_type, &event.payload)
                 .map_err(|e| ProjectionError::undecodable_event(event, Redacted(&e)))?
             {
-                TicketEvent::TicketOpened { sla: Some(sla), .. } => sla.clocks,
+                TicketEvent::TicketOpened { sla: Some(sla), .. } => sla.clocks(),
                 TicketEvent::SlaPolicyApplied { clocks, .. }
                 | TicketEvent::SlaClocksPaused { clocks }
                 | TicketEvent::SlaClocksResumed { clocks }

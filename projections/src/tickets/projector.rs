@@ -640,7 +640,8 @@ impl NewRow {
             sla: None,
         };
         if let Some(sla) = sla {
-            row.set_sla(sla.terms, &SlaColumns::of(sla.clocks));
+            let clocks = sla.clocks();
+            row.set_sla(sla.terms, &SlaColumns::of(clocks));
         }
         row
     }

@@ -136,7 +136,7 @@ impl Desk {
                             customer_tier: None,
                             policy_tier: None,
                         },
-                        clocks: SlaClocks::start(terms, when),
+                        started_at: when,
                     })
                 }),
             },
