@@ -558,8 +558,8 @@ fn a_calendar_round_trips_through_its_fields_and_json() {
             "businessHoursEnd": "17:00",
             "businessDays": [1, 2, 3, 4, 5],
             "timezone": "Europe/Berlin",
-            "holidays": [],
-        })
+        }),
+        "no holidays: the empty list is left out"
     );
 }
 

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::*;
 use crate::sla::{
     ApplicablePolicy, BusinessCalendar, CalendarFields, ClockKind, ClockMoment, ClockState,
-    CustomerTier, PolicyName, SlaMatch, SlaTerms, TargetMinutes, WarningPercent,
+    CustomerTier, PolicyName, SlaClock, SlaMatch, SlaTerms, TargetMinutes, WarningPercent,
 };
 use crate::{Actor, ActorRole, Caller};
 
@@ -222,6 +222,65 @@ async fn opening_under_a_policy_starts_both_clocks_with_a_copy_of_its_terms() {
     assert_eq!(clocks.response.warning_at, Some(t0() + minutes(48)));
     assert_eq!(clocks.resolution.deadline, Some(t0() + minutes(480)));
     assert_eq!(clocks.resolution.warning_at, Some(t0() + minutes(384)));
+}
+
+/// The opening is every ticket's one event: its SLA part carries the terms, why they matched and
+/// when the clocks started, leaves the clocks (which follow) and empty fields out, and reads back
+/// whole, as does a clock recorded with its empty fields spelled `null`.
+#[tokio::test]
+async fn the_opening_records_its_policy_without_clocks_or_empty_fields() {
+    let events = decide(Vec::new(), open_at(t0(), content(), book())).await;
+    let TicketEvent::TicketOpened { sla: Some(sla), .. } = &events[0] else {
+        panic!("the opening carries the policy it applied: {events:?}")
+    };
+    let wire = serde_json::to_value(sla).unwrap();
+    let mut keys: Vec<&str> = wire
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
+    keys.sort();
+    assert_eq!(keys, ["matched", "startedAt", "terms"]);
+    assert_eq!(wire["startedAt"], "2026-11-23T09:00:00Z");
+    assert_eq!(wire["matched"], serde_json::json!({"priority": "P1_HIGH"}));
+    for empty in [
+        "businessHoursStart",
+        "businessHoursEnd",
+        "businessDays",
+        "holidays",
+    ] {
+        assert!(wire["terms"].get(empty).is_none(), "{empty} in {wire}");
+    }
+    let back: OpeningSla = serde_json::from_value(wire).unwrap();
+    assert_eq!(&back, sla.as_ref());
+
+    let running = serde_json::to_value(&sla.clocks().response).unwrap();
+    let mut keys: Vec<&str> = running
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "countedMicros",
+            "countingSince",
+            "deadline",
+            "state",
+            "target",
+            "warningAt",
+            "warningThreshold"
+        ]
+    );
+    let mut spelled = running.clone();
+    for empty in ["warnedAt", "breachedAt", "endedAt"] {
+        spelled[empty] = serde_json::Value::Null;
+    }
+    let read: SlaClock = serde_json::from_value(spelled).unwrap();
+    assert_eq!(read, sla.clocks().response);
 }
 
 #[tokio::test]
