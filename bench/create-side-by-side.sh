@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Ticket creation throughput of two supportd builds, side by side in one run on one machine:
-# before, after with SLA matching off (every SLA policy deactivated), after, twice over, each on a
-# fresh database and a JetStream stream of its own, driven by the same load generator (the second
+# before, after with SLA matching off (every SLA policy deactivated), after, then the same in the
+# reverse order, each on a fresh database and a JetStream stream of its own, driven by the same load generator (the second
 # build's `supportd bench`).
 #
 #   bench/create-side-by-side.sh OLD_SUPPORTD NEW_SUPPORTD [CLIENTS] [SECONDS]
@@ -65,9 +65,11 @@ measure() { # label binary n [off]
   echo "$label run $n: $rate creations/s"
 }
 
+# The second round runs in the reverse order, so that a machine slowing (or speeding up) over the
+# run weighs on each configuration alike.
 measure before "$old" 1
 measure "after, SLA matching off" "$new" 2 off
 measure after "$new" 3
-measure before "$old" 4
+measure after "$new" 4
 measure "after, SLA matching off" "$new" 5 off
-measure after "$new" 6
+measure before "$old" 6
