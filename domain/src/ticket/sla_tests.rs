@@ -224,6 +224,18 @@ async fn opening_under_a_policy_starts_both_clocks_with_a_copy_of_its_terms() {
     assert_eq!(clocks.resolution.warning_at, Some(t0() + minutes(384)));
 }
 
+/// An object's field names, sorted.
+fn keys(object: &serde_json::Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = object
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort();
+    keys
+}
+
 /// The opening is every ticket's one event: its SLA part carries the terms, why they matched and
 /// when the clocks started, leaves the clocks (which follow) and empty fields out, and reads back
 /// whole, as does a clock recorded with its empty fields spelled `null`.
@@ -234,14 +246,7 @@ async fn the_opening_records_its_policy_without_clocks_or_empty_fields() {
         panic!("the opening carries the policy it applied: {events:?}")
     };
     let wire = serde_json::to_value(sla).unwrap();
-    let mut keys: Vec<&str> = wire
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(|k| k.as_str())
-        .collect();
-    keys.sort();
-    assert_eq!(keys, ["matched", "startedAt", "terms"]);
+    assert_eq!(keys(&wire), ["matched", "startedAt", "terms"]);
     assert_eq!(wire["startedAt"], "2026-11-23T09:00:00Z");
     assert_eq!(wire["matched"], serde_json::json!({"priority": "P1_HIGH"}));
     for empty in [
@@ -256,15 +261,8 @@ async fn the_opening_records_its_policy_without_clocks_or_empty_fields() {
     assert_eq!(&back, sla.as_ref());
 
     let running = serde_json::to_value(&sla.clocks().response).unwrap();
-    let mut keys: Vec<&str> = running
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(|k| k.as_str())
-        .collect();
-    keys.sort();
     assert_eq!(
-        keys,
+        keys(&running),
         [
             "countedMicros",
             "countingSince",
