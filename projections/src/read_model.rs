@@ -219,6 +219,23 @@ pub async fn apply_batch(
     Ok(())
 }
 
+/// Applies `batches` to one read model as the runner does, through the framework's guard, in one
+/// transaction: the projections' own tests feed it recorded events.
+#[cfg(test)]
+pub(crate) async fn apply_batches(
+    pool: &PgPool,
+    projection: Arc<dyn Projection>,
+    batches: &[&[RecordedEvent]],
+) -> Result<(), ProjectionError> {
+    let keys = DataKeys::new(&crate::personal_data::MasterKey::development());
+    let mut tx = pool.begin().await?;
+    for batch in batches {
+        apply_batch(&mut tx, &keys, std::slice::from_ref(&projection), batch).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
 /// The longest list of positions an announcement carries: `pg_notify` payloads end below 8,000
 /// bytes. Without the list, waiters ask `projection_positions` instead.
 const ANNOUNCED_POSITIONS: usize = 7_000;

@@ -889,7 +889,7 @@ mod tests {
     use support_domain::{Actor, ActorRole, EventMetadata};
 
     use super::*;
-    use crate::personal_data::{DataKeys, MasterKey};
+    use crate::read_model::apply_batches;
     use crate::tickets::{find_detail, Snapshot, TicketKey, TicketScope};
 
     /// Builds each ticket's events as the store records them, in an interleaved global order.
@@ -1073,21 +1073,8 @@ mod tests {
         s
     }
 
-    /// Applies the batches as the runner does: through the framework's guard.
     async fn apply_in(pool: &PgPool, batches: &[&[RecordedEvent]]) -> Result<(), ProjectionError> {
-        let mut tx = pool.begin().await?;
-        for batch in batches {
-            let keys = DataKeys::new(&MasterKey::development());
-            crate::apply_batch(
-                &mut tx,
-                &keys,
-                &[std::sync::Arc::new(TicketsProjection)],
-                batch,
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        apply_batches(pool, std::sync::Arc::new(TicketsProjection), batches).await
     }
 
     async fn rebuild(pool: &PgPool, batches: &[&[RecordedEvent]]) -> Snapshot {

@@ -18,6 +18,7 @@ use support_domain::{ActorRole, EventMetadata};
 
 use super::*;
 use crate::personal_data::{DataKeys, MasterKey};
+use crate::read_model::apply_batches;
 
 const P1_POLICY: Uuid = Uuid::from_u128(11);
 const P0_POLICY: Uuid = Uuid::from_u128(10);
@@ -307,21 +308,8 @@ fn tickets() -> Tickets {
     }
 }
 
-/// Applies the batches as the runner does: through the framework's guard.
 async fn apply_in(pool: &PgPool, batches: &[&[RecordedEvent]]) -> Result<(), ProjectionError> {
-    let mut tx = pool.begin().await?;
-    for batch in batches {
-        let keys = DataKeys::new(&MasterKey::development());
-        crate::apply_batch(
-            &mut tx,
-            &keys,
-            &[std::sync::Arc::new(SlaReportProjection)],
-            batch,
-        )
-        .await?;
-    }
-    tx.commit().await?;
-    Ok(())
+    apply_batches(pool, std::sync::Arc::new(SlaReportProjection), batches).await
 }
 
 /// The read model's rows, as comparable data.
