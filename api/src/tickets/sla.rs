@@ -5,7 +5,7 @@
 use axum::extract::{Path, State};
 use axum::Json;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use support_domain::sla::{ClockKind, OpeningSla, SlaClocks, SlaMatch, SlaTerms};
 use support_domain::ticket::TicketEvent;
 use support_domain::RecordedEvent;
@@ -125,7 +125,7 @@ struct Step {
 fn opening_sla(opening: &RecordedEvent) -> Result<Option<OpeningSla>, ProjectionError> {
     match opening.payload.get("sla") {
         None | Some(serde_json::Value::Null) => Ok(None),
-        Some(sla) => serde_json::from_value(sla.clone())
+        Some(sla) => OpeningSla::deserialize(sla)
             .map(Some)
             .map_err(|e| ProjectionError::undecodable_event(opening, Redacted(&e))),
     }

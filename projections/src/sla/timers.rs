@@ -1,8 +1,8 @@
 //! `sla_timers`: one row per ticket under a running clock, its next SLA warning or deadline, which
 //! the SLA timer claims when it falls due; the SLA event that records it brings the row of the
-//! next one. Every SLA event, and an opening under a policy, carries both clocks as they
-//! stand after it, so a ticket's rows are simply replaced by what its last such event of a batch
-//! says.
+//! next one. Every SLA event carries both clocks as they stand after it, and an opening under a
+//! policy what they start from, so a ticket's row is simply replaced by what its last such event
+//! of a batch says.
 
 use std::collections::HashMap;
 
