@@ -3,6 +3,7 @@
 
 pub mod actor;
 pub mod field;
+pub mod notification;
 pub mod personal_data;
 pub mod recorded;
 pub mod refusal;
