@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use common::{spawn_app, ticket_body};
+use serde_json::{json, Value};
 use sqlx::PgPool;
 use support_domain::sla::default_policy_id;
 use support_domain::ticket::TicketPriority;
@@ -78,6 +79,18 @@ async fn schemathesis_finds_the_api_as_documented(pool: PgPool) {
 
     // A default policy, which the service created at start-up.
     let policy = default_policy_id(TicketPriority::High);
+    // An escalation policy, to read and change.
+    let ladder: Value = app
+        .post(
+            "/api/v1/support/escalation-policies",
+            &admin,
+            json!({"name": "Ladder", "rules": [{"triggers": ["MANUAL"],
+                "levels": [{"recipients": {"roles": ["admin"]}, "delayMinutes": 5}]}]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
 
     let schemathesis = schemathesis().await;
     for (caller, token, ticket, related) in [
@@ -94,6 +107,7 @@ async fn schemathesis_finds_the_api_as_documented(pool: PgPool) {
             .env("SUPPORTD_RELATED_TICKET", related["id"].as_str().unwrap())
             .env("SUPPORTD_DEAD_LETTER", letter.to_string())
             .env("SUPPORTD_SLA_POLICY", policy.to_string())
+            .env("SUPPORTD_ESCALATION_POLICY", ladder["id"].as_str().unwrap())
             .env("SCHEMATHESIS_HOOKS", format!("{DIR}/hooks.py"))
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .args([

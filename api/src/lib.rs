@@ -1,5 +1,6 @@
 //! The support desk service: the REST API, its auth and errors, and the `supportd` command line.
 
+pub mod active_policies;
 pub mod audit;
 pub mod auth;
 pub mod bench;
@@ -7,6 +8,7 @@ pub mod clock;
 pub mod commands;
 pub mod database;
 pub mod dead_letters;
+pub mod escalation_policies;
 pub mod extract;
 pub mod health;
 pub mod idempotency;

@@ -22,7 +22,8 @@ use crate::problem::PROBLEM_JSON;
 use crate::startup::{ApiContext, SUPPORT_API};
 use crate::tickets::requests::CrossFieldRules;
 use crate::{
-    audit, dead_letters, health, idempotency, personal_data, sla_policies, sla_report, tickets,
+    audit, dead_letters, escalation_policies, health, idempotency, personal_data, sla_policies,
+    sla_report, tickets,
 };
 
 const PROBLEM_REF: &str = "#/components/schemas/Problem";
@@ -33,7 +34,11 @@ const PROBLEM_REF: &str = "#/components/schemas/Problem";
     paths(
         tickets::create_ticket, tickets::list_tickets, tickets::get_ticket, tickets::update_ticket,
         tickets::add_comment, tickets::escalate_ticket, tickets::ticket_history,
-        tickets::sla::explain_sla,
+        tickets::sla::explain_sla, tickets::escalations::ticket_escalations,
+        escalation_policies::create_escalation_policy,
+        escalation_policies::list_escalation_policies,
+        escalation_policies::get_escalation_policy,
+        escalation_policies::update_escalation_policy,
         sla_policies::create_sla_policy, sla_policies::list_sla_policies,
         sla_policies::get_sla_policy, sla_policies::update_sla_policy,
         sla_policies::checks::preview_sla_policy, sla_policies::checks::what_if_sla_policy,
@@ -44,7 +49,7 @@ const PROBLEM_REF: &str = "#/components/schemas/Problem";
         health::healthz, health::readyz, health::metrics,
     ),
     modifiers(&BearerAuth, &CrossFieldRules, &JsonBodies, &QueryStrings, &PathParameters, &Authenticated, &IdempotentPosts, &RateLimited, &ProblemDocuments),
-    tags((name = "tickets", description = "Support tickets"), (name = "sla", description = "SLA policies: the targets tickets are held to, and reports of how they were kept"), (name = "audit", description = "The event store searched: who did what, and when"), (name = "privacy", description = "Customers' personal data: export and erasure"), (name = "operations", description = "Health, metrics and dead letters"))
+    tags((name = "tickets", description = "Support tickets"), (name = "sla", description = "SLA policies: the targets tickets are held to, and reports of how they were kept"), (name = "escalation", description = "Escalation policies: the ladders tickets climb on breaches, warnings and by hand"), (name = "audit", description = "The event store searched: who did what, and when"), (name = "privacy", description = "Customers' personal data: export and erasure"), (name = "operations", description = "Health, metrics and dead letters"))
 )]
 pub struct ApiDoc;
 

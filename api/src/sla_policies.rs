@@ -2,7 +2,6 @@
 //! A fresh desk gets a default policy for each priority, which the service creates at start-up
 //! through the same command path (`create_defaults`).
 
-pub mod active;
 pub mod checks;
 pub mod requests;
 

@@ -1,17 +1,19 @@
-//! The SLA timer: records warnings and breaches when their instants come. It sleeps until the
-//! earliest row of `sla_timers`, or until the projection announces an earlier one, leases the due
-//! rows (claimed with `FOR UPDATE SKIP LOCKED` and committed at once, so timers side by side share
-//! the work and no lock is held while the tickets are commanded), and sends each ticket the
-//! command that records it. The ticket decides on its own
-//! state, with the true instant: a row made stale by a pause, or recorded already, records
+//! The SLA timer: records warnings and breaches, and climbs escalation ladders, when their
+//! instants come. It sleeps until the earliest row of `sla_timers` or `escalation_timers`, or
+//! until a projection announces an earlier one, leases the due rows (claimed with
+//! `FOR UPDATE SKIP LOCKED` and committed at once, so timers side by side share the work and no
+//! lock is held while the tickets are commanded), and sends each ticket the command that records
+//! what is due on it. The ticket decides on its own state, with the true instant: a row made stale by a pause, or recorded already, records
 //! nothing; a timer that was down over a deadline records the breach at the deadline when it
 //! starts.
 
 use chrono::{DateTime, SubsecRound, Utc};
 use futures::stream::{self, StreamExt};
 use sqlx::postgres::{PgListener, PgPoolOptions};
-use support_domain::sla::DueKind;
-use support_domain::ticket::{RecordSlaDue, Ticket, TicketCommand};
+use std::sync::Arc;
+
+use support_domain::escalation::EscalationBook;
+use support_domain::ticket::{RecordDue, Ticket, TicketCommand};
 use support_domain::{Actor, ActorRole, Caller, EventMetadata};
 use support_projections::sla::timers::TIMERS_CHANNEL;
 use support_projections::Redacted;
@@ -23,8 +25,11 @@ use crate::startup::ApiContext;
 
 /// Who the timer's events are recorded as.
 pub const TIMER_ACTOR: &str = "sla-timer";
-/// Rows claimed in one transaction, and recorded this many at once.
+/// Rows claimed from each table in one pass.
 const BATCH: i64 = 256;
+/// The read models of due instants, each one row a ticket: SLA warnings and deadlines, and the
+/// next levels of climbs.
+const TIMER_TABLES: [&str; 2] = ["sla_timers", "escalation_timers"];
 const IN_FLIGHT: usize = 16;
 /// A command that loses a race with another command on its ticket is tried again at once.
 const ATTEMPTS: usize = 5;
@@ -56,12 +61,16 @@ async fn watch(ctx: &ApiContext) -> Result<(), ApiError> {
         .await
         .map_err(anyhow::Error::from)?;
     loop {
-        while record_due(ctx, ctx.clock.now()).await? == BATCH as usize {}
+        while record_due(ctx, ctx.clock.now()).await? >= BATCH as usize {}
         let mut wake_at: Option<DateTime<Utc>> = sqlx::query_scalar(
             "SELECT least( \
                  (SELECT due_at FROM sla_timers WHERE claimed_until IS NULL \
                   ORDER BY due_at LIMIT 1), \
-                 (SELECT min(claimed_until) FROM sla_timers WHERE claimed_until IS NOT NULL))",
+                 (SELECT min(claimed_until) FROM sla_timers WHERE claimed_until IS NOT NULL), \
+                 (SELECT due_at FROM escalation_timers WHERE claimed_until IS NULL \
+                  ORDER BY due_at LIMIT 1), \
+                 (SELECT min(claimed_until) FROM escalation_timers \
+                  WHERE claimed_until IS NOT NULL))",
         )
         .fetch_one(&ctx.pool)
         .await?;
@@ -89,73 +98,82 @@ async fn watch(ctx: &ApiContext) -> Result<(), ApiError> {
     }
 }
 
-/// Leases the rows due at `now`, earliest first, records each, and returns how many it leased.
-/// A row is deleted once its ticket took the command, whatever it recorded; a row whose command
-/// failed keeps its lease, and is tried again when the lease runs out.
+/// Leases the rows due at `now`, earliest first, of every timer table, sends each ticket one
+/// command, and returns how many rows it leased. A row is deleted once its ticket took the
+/// command, whatever it recorded; a row whose command failed keeps its lease, and is tried again
+/// when the lease runs out.
 pub async fn record_due(ctx: &ApiContext, now: DateTime<Utc>) -> Result<usize, ApiError> {
     // As every command's time: in microseconds, as PostgreSQL keeps them.
     let now = now.trunc_subsecs(6);
-    let due: Vec<(Uuid, String, DateTime<Utc>)> = sqlx::query_as(
-        "UPDATE sla_timers t SET claimed_until = $3 FROM ( \
-             SELECT ticket_id FROM sla_timers \
-             WHERE due_at <= $1 AND (claimed_until IS NULL OR claimed_until <= $1) \
-             ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED) AS c \
-         WHERE t.ticket_id = c.ticket_id \
-         RETURNING t.ticket_id, t.kind, t.due_at",
-    )
-    .bind(now)
-    .bind(BATCH)
-    .bind(now + LEASE)
-    .fetch_all(&ctx.pool)
-    .await?;
-    let claimed = due.len();
+    let mut claimed: Vec<(&str, Uuid, DateTime<Utc>)> = Vec::new();
+    for table in TIMER_TABLES {
+        let rows: Vec<(Uuid, DateTime<Utc>)> = sqlx::query_as(&format!(
+            "UPDATE {table} t SET claimed_until = $3 FROM ( \
+                 SELECT ticket_id FROM {table} \
+                 WHERE due_at <= $1 AND (claimed_until IS NULL OR claimed_until <= $1) \
+                 ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED) AS c \
+             WHERE t.ticket_id = c.ticket_id \
+             RETURNING t.ticket_id, t.due_at"
+        ))
+        .bind(now)
+        .bind(BATCH)
+        .bind(now + LEASE)
+        .fetch_all(&ctx.pool)
+        .await?;
+        claimed.extend(rows.into_iter().map(|(ticket, due)| (table, ticket, due)));
+    }
     // One command a ticket, which records whatever fell due on it in the order it happened.
-    let tickets = due
-        .iter()
-        .map(|(ticket, kind, _)| Ok((*ticket, DueKind::parse(kind)?)))
-        .collect::<Result<Vec<(Uuid, DueKind)>, String>>()
-        .map_err(anyhow::Error::msg)?;
+    let mut tickets: Vec<Uuid> = claimed.iter().map(|(_, ticket, _)| *ticket).collect();
+    tickets.sort_unstable();
+    tickets.dedup();
+    let escalations = ctx.active_escalations.get(ctx).await?;
     let recorded: Vec<Uuid> = stream::iter(tickets)
-        .map(|(ticket, kind)| async move { (ticket, record(ctx, ticket, kind, now).await) })
+        .map(|ticket| {
+            let escalations = escalations.clone();
+            async move { (ticket, record(ctx, ticket, escalations, now).await) }
+        })
         .buffer_unordered(IN_FLIGHT)
         .filter_map(|(ticket, outcome)| async move {
             match outcome {
                 Ok(()) | Err(ApiError::NotFound(_)) => Some(ticket),
                 Err(error) => {
-                    tracing::warn!(%ticket, error = %Redacted(&error), "cannot record an SLA timer; tried again when its lease runs out");
+                    tracing::warn!(%ticket, error = %Redacted(&error), "cannot record a due timer; tried again when its lease runs out");
                     None
                 }
             }
         })
         .collect()
         .await;
-    let (mut tickets, mut instants) = (Vec::new(), Vec::new());
-    for (ticket, _, due_at) in due {
-        if recorded.contains(&ticket) {
-            tickets.push(ticket);
-            instants.push(due_at);
+    for table in TIMER_TABLES {
+        let (mut tickets, mut instants) = (Vec::new(), Vec::new());
+        for (_, ticket, due_at) in claimed.iter().filter(|(t, ..)| *t == table) {
+            if recorded.contains(ticket) {
+                tickets.push(*ticket);
+                instants.push(*due_at);
+            }
         }
+        // Only the row as claimed: one the projection moved meanwhile is a new instant to wait
+        // for.
+        sqlx::query(&format!(
+            "DELETE FROM {table} t USING unnest($1::uuid[], $2::timestamptz[]) \
+                 AS d(ticket_id, due_at) \
+             WHERE t.ticket_id = d.ticket_id AND t.due_at = d.due_at"
+        ))
+        .bind(&tickets)
+        .bind(&instants)
+        .execute(&ctx.pool)
+        .await?;
     }
-    // Only the row as claimed: one the projection moved meanwhile is a new instant to wait for.
-    sqlx::query(
-        "DELETE FROM sla_timers t USING unnest($1::uuid[], $2::timestamptz[]) \
-             AS d(ticket_id, due_at) \
-         WHERE t.ticket_id = d.ticket_id AND t.due_at = d.due_at",
-    )
-    .bind(&tickets)
-    .bind(&instants)
-    .execute(&ctx.pool)
-    .await?;
-    Ok(claimed)
+    Ok(claimed.len())
 }
 
 async fn record(
     ctx: &ApiContext,
     ticket: Uuid,
-    kind: DueKind,
+    escalations: Arc<EscalationBook>,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
-    let due = RecordSlaDue {
+    let command = TicketCommand::RecordDue(RecordDue {
         caller: Caller {
             actor: Actor {
                 sub: TIMER_ACTOR.to_owned(),
@@ -164,11 +182,8 @@ async fn record(
             customer_id: None,
         },
         at: now,
-    };
-    let command = match kind {
-        DueKind::Warning => TicketCommand::RecordSlaWarning(due),
-        DueKind::Breach => TicketCommand::RecordSlaBreach(due),
-    };
+        escalations,
+    });
     // The pass's instant, the same the ticket decides with.
     let metadata = EventMetadata {
         occurred_at: now,

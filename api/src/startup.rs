@@ -19,17 +19,19 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
+use crate::active_policies::ActivePolicies;
 use crate::auth::TokenVerifier;
 use crate::clock::Clock;
 use crate::problem::ApiError;
 use crate::rate_limit::{self, RateLimitState, RateLimiters};
 use crate::read_your_writes::Checkpoints;
 use crate::settings::Settings;
-use crate::sla_policies::active::ActivePolicies;
 use crate::{
-    audit, dead_letters, health, idempotency, openapi, personal_data, retention, sla_policies,
-    sla_report, sla_timer, tickets,
+    audit, dead_letters, escalation_policies, health, idempotency, openapi, personal_data,
+    retention, sla_policies, sla_report, sla_timer, tickets,
 };
+use support_domain::escalation::EscalationBook;
+use support_domain::sla::SlaPolicyBook;
 
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -47,7 +49,9 @@ pub struct ApiContext {
     pub nats: async_nats::Client,
     pub data_keys: DataKeys,
     /// The active SLA policies, which ticket commands match among.
-    pub active_policies: ActivePolicies,
+    pub active_policies: ActivePolicies<SlaPolicyBook>,
+    /// The active escalation policies, whose ladders ticket commands start climbs on.
+    pub active_escalations: ActivePolicies<EscalationBook>,
 }
 
 /// What the service is made of: its read models and its routes under `/api/v1/support`. An
@@ -65,6 +69,7 @@ impl Registry {
             routes: Router::new()
                 .merge(tickets::routes())
                 .merge(sla_policies::routes())
+                .merge(escalation_policies::routes())
                 .merge(personal_data::routes())
                 .merge(dead_letters::routes())
                 .merge(audit::routes())
@@ -194,6 +199,7 @@ impl Application {
             nats: js.client(),
             data_keys,
             active_policies: ActivePolicies::default(),
+            active_escalations: ActivePolicies::default(),
         };
         // Before the API answers, so that a fresh desk never serves a moment without policies.
         if serve_api {

@@ -4,6 +4,7 @@
 pub mod audit;
 mod copy_rows;
 pub mod dead_letters;
+pub mod escalation;
 pub mod event_log;
 pub mod page;
 pub mod personal_data;

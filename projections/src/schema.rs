@@ -5,9 +5,10 @@
 use std::sync::LazyLock;
 
 use serde_json::Value;
+use support_domain::escalation::{EscalationTrigger, Recipients, TeamName};
 use support_domain::sla::{ClockKind, ClockState, CustomerTier, TargetMinutes};
 use support_domain::ticket::{
-    CommentVisibility, TicketCategory, TicketChannel, TicketPriority, TicketStatus,
+    AgentId, CommentVisibility, TicketCategory, TicketChannel, TicketPriority, TicketStatus,
 };
 use support_domain::ActorRole;
 use utoipa::openapi::schema::{Array, ArrayBuilder, Object, ObjectBuilder, SchemaType, Type};
@@ -171,6 +172,55 @@ pub fn email(max: usize) -> ObjectBuilder {
         .pattern(Some(format!(
             "^[{space}]*{local}+@{visible}*\\.{visible}*[{space}]*$"
         )))
+}
+
+fn array_of(item: Object) -> Array {
+    ArrayBuilder::new().items(item).build()
+}
+
+/// Priorities a rule applies to; none: every priority.
+pub fn ticket_priorities() -> Array {
+    array_of(ticket_priority())
+}
+
+/// Categories a rule applies to; none: every category.
+pub fn ticket_categories() -> Array {
+    array_of(ticket_category())
+}
+
+pub fn escalation_trigger() -> Object {
+    string_enum(EscalationTrigger::ALL.iter().map(|v| v.as_str()))
+}
+
+/// What starts a climb on a rule's ladder: at least one.
+pub fn escalation_triggers() -> Array {
+    ArrayBuilder::new()
+        .items(escalation_trigger())
+        .min_items(Some(1))
+        .build()
+}
+
+/// Recipients of one kind on an escalation level.
+fn recipients(item: Object) -> Array {
+    ArrayBuilder::new()
+        .items(item)
+        .max_items(Some(Recipients::MAX_EACH))
+        .build()
+}
+
+/// Roles an escalation level calls on.
+pub fn staff_roles() -> Array {
+    recipients(actor_role())
+}
+
+/// Agents an escalation level calls on, by id.
+pub fn agent_ids() -> Array {
+    recipients(text(AgentId::MAX_CHARS).build())
+}
+
+/// Teams an escalation level calls on.
+pub fn team_names() -> Array {
+    recipients(text(TeamName::MAX_CHARS).build())
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The ticket endpoints: thin handlers that parse, authorise, run one command and answer with the
 //! read model as it stands after that command.
 
+pub mod escalations;
 pub mod requests;
 pub mod sla;
 
@@ -56,6 +57,10 @@ pub fn routes() -> Router<ApiContext> {
         .route("/tickets/{key}", get(get_ticket).put(update_ticket))
         .route("/tickets/{key}/comments", post(add_comment))
         .route("/tickets/{key}/escalate", post(escalate_ticket))
+        .route(
+            "/tickets/{key}/escalations",
+            get(escalations::ticket_escalations),
+        )
         .route("/tickets/{key}/history", get(ticket_history))
         .route("/tickets/{key}/sla", get(sla::explain_sla))
         .layer(Extension(LongLists::default()))
@@ -311,6 +316,7 @@ pub async fn update_ticket(
     if body.rematches() {
         update.policies = ctx.active_policies.get(&ctx).await?;
     }
+    update.escalations = ctx.active_escalations.get(&ctx).await?;
     let committed = ctx
         .execute::<Ticket>(id, TicketCommand::Update(update), &metadata)
         .await?;
@@ -354,6 +360,7 @@ pub async fn add_comment(
         at: metadata.occurred_at,
         body,
         visibility,
+        escalations: ctx.active_escalations.get(&ctx).await?,
     });
     let committed = ctx.execute::<Ticket>(id, command, &metadata).await?;
     Ok(answer_with_ticket(
@@ -367,6 +374,10 @@ pub async fn add_comment(
 }
 
 /// Escalate a ticket one level, with a reason. Staff only.
+///
+/// A ticket climbing a ladder steps onto its next level (or, past the last, the first again while
+/// the ladder repeats); one not climbing starts the ladder of the first escalation rule for
+/// `MANUAL` that applies to it; without such a rule it goes one level up, calling nobody.
 #[utoipa::path(post, path = "/api/v1/support/tickets/{key}/escalate", tag = "tickets", request_body = EscalateRequest,
     params(("key" = String, Path, description = KEY)),
     responses(
@@ -374,7 +385,7 @@ pub async fn add_comment(
         (status = 202, description = ACCEPTED, body = CommandAccepted, headers(("Location" = String, description = "The ticket's URL"))),
         (status = 403, description = "Customers, services and auditors cannot escalate", body = Problem),
         (status = 404, description = NOT_FOUND, body = Problem),
-        (status = 409, description = "The ticket is resolved or final, or a concurrent change", body = Problem)),
+        (status = 409, description = "The ticket is resolved or final, on the last level of a ladder that repeats no more, or a concurrent change", body = Problem)),
     security(("bearer" = [])))]
 pub async fn escalate_ticket(
     State(ctx): State<ApiContext>,
@@ -386,11 +397,13 @@ pub async fn escalate_ticket(
     principal.require(STAFF, "escalate tickets")?;
     let reason = body.parse().map_err(ApiError::Validation)?;
     let id = ticket_id(&ctx, &key).await?;
+    let metadata = ctx.metadata(&principal, &ids)?;
     let command = TicketCommand::Escalate(EscalateTicket {
         caller: principal.caller(),
+        at: metadata.occurred_at,
         reason,
+        escalations: ctx.active_escalations.get(&ctx).await?,
     });
-    let metadata = ctx.metadata(&principal, &ids)?;
     let committed = ctx.execute::<Ticket>(id, command, &metadata).await?;
     Ok(answer_with_ticket(
         &ctx,

@@ -263,6 +263,7 @@ impl UpdateTicketRequest {
         let update = UpdateTicket {
             caller,
             at,
+            escalations: Default::default(),
             policies: Default::default(),
             title: parsed(
                 &mut errors,

@@ -9,6 +9,7 @@ use super::values::{
     AgentId, CommentBody, CommentVisibility, Customer, ErasureReason, Labels, Reason,
     TicketCategory, TicketChannel, TicketDescription, TicketNumber, TicketPriority, TicketTitle,
 };
+use crate::escalation::EscalationBook;
 use crate::sla::{CustomerTier, SlaPolicyBook};
 use crate::Caller;
 
@@ -19,10 +20,8 @@ pub enum TicketCommand {
     AddComment(AddComment),
     Escalate(EscalateTicket),
     ErasePersonalData(ErasePersonalData),
-    /// The timer: a warning instant has come.
-    RecordSlaWarning(RecordSlaDue),
-    /// The timer: a deadline has come.
-    RecordSlaBreach(RecordSlaDue),
+    /// The timer: an SLA warning, a deadline or the next level of an escalation has come.
+    RecordDue(RecordDue),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -62,6 +61,8 @@ pub struct UpdateTicket {
     pub at: DateTime<Utc>,
     /// The active SLA policies, for a change of priority or tier to match again.
     pub policies: Arc<SlaPolicyBook>,
+    /// The active escalation policies, for a breach the command records to start a climb.
+    pub escalations: Arc<EscalationBook>,
     pub title: Option<TicketTitle>,
     pub description: Option<TicketDescription>,
     pub priority: Option<TicketPriority>,
@@ -85,12 +86,18 @@ pub struct AddComment {
     pub at: DateTime<Utc>,
     pub body: CommentBody,
     pub visibility: CommentVisibility,
+    /// The active escalation policies, for a breach the command records to start a climb.
+    pub escalations: Arc<EscalationBook>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct EscalateTicket {
     pub caller: Caller,
+    pub at: DateTime<Utc>,
     pub reason: Reason,
+    /// The active escalation policies: a ticket not yet climbing starts the ladder of the rule
+    /// for manual escalation.
+    pub escalations: Arc<EscalationBook>,
 }
 
 /// Destroys the ticket's data key; `receipt_id` names the erasure receipt that covers it.
@@ -101,12 +108,15 @@ pub struct ErasePersonalData {
     pub receipt_id: Uuid,
 }
 
-/// A timer's command: records whatever fell due by `at`, each with its true instant, and nothing
-/// that was recorded already or is not due (the deadline moved).
+/// A timer's command: records whatever fell due by `at` (SLA warnings and breaches each with its
+/// true instant, the next level of a climb), and nothing that was recorded already or is not due
+/// (the deadline moved, the clock was met).
 #[derive(Debug, Clone, PartialEq)]
-pub struct RecordSlaDue {
+pub struct RecordDue {
     pub caller: Caller,
     pub at: DateTime<Utc>,
+    /// The active escalation policies, for a breach recorded now to start a climb.
+    pub escalations: Arc<EscalationBook>,
 }
 
 impl UpdateTicket {
@@ -116,6 +126,7 @@ impl UpdateTicket {
             caller,
             at,
             policies: Arc::default(),
+            escalations: Arc::default(),
             title: None,
             description: None,
             priority: None,

@@ -8,6 +8,7 @@ use super::values::{
     AgentId, CommentBody, CommentVisibility, ErasureReason, Labels, Reason, TicketCategory,
     TicketDescription, TicketNumber, TicketPriority, TicketTitle,
 };
+use crate::escalation::{EscalationLadder, EscalationStep, EscalationTrigger, Recipients};
 use crate::sla::{ClockKind, ClockMoment, CustomerTier, OpeningSla, SlaClocks, SlaMatch, SlaTerms};
 use crate::{Actor, PersonalData};
 
@@ -76,9 +77,25 @@ pub enum TicketEvent {
         comment_id: Uuid,
         responder: String,
     },
+    /// A step onto a level of an escalation ladder (or, without a ladder, one level up).
     TicketEscalated {
         level: u32,
         reason: Reason,
+        /// Events before ladders are manual escalations.
+        #[serde(default = "manual")]
+        trigger: EscalationTrigger,
+        /// Who the level calls on.
+        #[serde(default, skip_serializing_if = "Recipients::is_empty")]
+        recipients: Recipients,
+        /// The ladder, copied when a climb starts (on its first step only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ladder: Option<Box<EscalationLadder>>,
+        /// Which climb of the ladder this is: 1, then one more for each repeat.
+        #[serde(default = "first_round", skip_serializing_if = "is_first_round")]
+        round: u32,
+        /// When the ticket climbs on by itself if its clock is still unmet.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next_level_at: Option<chrono::DateTime<chrono::Utc>>,
     },
     TicketRelatedTicketLinked {
         related_ticket_id: Uuid,
@@ -195,6 +212,37 @@ impl TicketEvent {
     pub fn from_parts(event_type: &str, payload: &serde_json::Value) -> serde_json::Result<Self> {
         crate::recorded::decode_event(event_type, payload)
     }
+
+    /// The step onto `step`'s level of `ladder`; the ladder itself is copied on a climb's first
+    /// step (`starts`) only.
+    pub(crate) fn escalated(
+        ladder: &EscalationLadder,
+        step: EscalationStep,
+        trigger: EscalationTrigger,
+        reason: Reason,
+        starts: bool,
+    ) -> Self {
+        TicketEvent::TicketEscalated {
+            level: step.level,
+            reason,
+            trigger,
+            recipients: ladder.level(step.level).recipients.clone(),
+            ladder: starts.then(|| Box::new(ladder.clone())),
+            round: step.round,
+            next_level_at: step.next_level_at,
+        }
+    }
+
+    /// The clock whose promise ends the climb this event starts, if it starts one.
+    pub(crate) fn until(&self) -> Option<ClockKind> {
+        match self {
+            TicketEvent::TicketEscalated {
+                ladder: Some(ladder),
+                ..
+            } => Some(ladder.until),
+            _ => None,
+        }
+    }
 }
 
 /// The customer's name and email, and the text the ticket carries: title, description, comment
@@ -259,4 +307,16 @@ impl DomainEvent for TicketEvent {
     fn event_version(&self) -> String {
         Self::VERSION.to_owned()
     }
+}
+
+fn manual() -> EscalationTrigger {
+    EscalationTrigger::Manual
+}
+
+fn first_round() -> u32 {
+    1
+}
+
+fn is_first_round(round: &u32) -> bool {
+    *round == 1
 }

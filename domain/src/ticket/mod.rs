@@ -6,6 +6,8 @@ mod status;
 pub(crate) mod values;
 
 #[cfg(test)]
+mod escalation_tests;
+#[cfg(test)]
 mod sla_tests;
 #[cfg(test)]
 mod tests;
@@ -16,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use commands::{
-    AddComment, ErasePersonalData, EscalateTicket, OpenTicket, RecordSlaDue, TicketCommand,
+    AddComment, ErasePersonalData, EscalateTicket, OpenTicket, RecordDue, TicketCommand,
     TicketContent, UpdateTicket,
 };
 pub use events::TicketEvent;
@@ -26,7 +28,10 @@ pub use values::{
     TicketCategory, TicketChannel, TicketDescription, TicketNumber, TicketPriority, TicketTitle,
 };
 
-use crate::sla::{AppliedSla, ClockChange, Due, DueKind, OpeningSla, SlaClocks, SlaPolicyBook};
+use crate::escalation::{EscalationBook, EscalationRun, EscalationTrigger};
+use crate::sla::{
+    AppliedSla, ClockChange, ClockKind, Due, DueKind, OpeningSla, SlaClocks, SlaPolicyBook,
+};
 use crate::{ActorRole, Caller, DomainError, Refusal};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -55,6 +60,10 @@ pub enum TicketError {
     RelatedToItself,
     #[error("a {0} ticket cannot be escalated")]
     NotEscalatable(TicketStatus),
+    #[error(
+        "the ticket is on the last level of its escalation ladder ({level}), which repeats no more"
+    )]
+    TopOfLadder { level: u32 },
     #[error("customers can only post public comments")]
     CustomerInternalComment,
     #[error("the ticket's personal data was erased; it accepts no further changes")]
@@ -88,7 +97,8 @@ impl DomainError for TicketError {
             | TicketError::NoteOnResolved
             | TicketError::AssigneeRequired(_)
             | TicketError::AssigneeForbidden
-            | TicketError::NotEscalatable(_) => conflict(None),
+            | TicketError::NotEscalatable(_)
+            | TicketError::TopOfLadder { .. } => conflict(None),
             TicketError::NoteWithoutResolution => Refusal::InvalidField {
                 field: "resolutionNote",
             },
@@ -111,6 +121,8 @@ pub struct Ticket {
     assignee: Option<AgentId>,
     responded: bool,
     escalation_level: u32,
+    /// The climb under way, until its clock is met or its ladder ends.
+    escalation: Option<EscalationRun>,
     related_tickets: Vec<Uuid>,
     related_incidents: Vec<Uuid>,
     erased: bool,
@@ -134,19 +146,18 @@ impl Aggregate for Ticket {
             TicketCommand::Open(open) => self.open(open)?,
             TicketCommand::Update(mut update) => {
                 let (at, policies) = (update.at, std::mem::take(&mut update.policies));
+                let escalations = std::mem::take(&mut update.escalations);
                 let decided = self.update(update)?;
-                self.with_sla(at, &policies, decided)
+                self.with_sla(at, &policies, &escalations, decided)
             }
-            TicketCommand::AddComment(comment) => {
-                let at = comment.at;
+            TicketCommand::AddComment(mut comment) => {
+                let (at, escalations) = (comment.at, std::mem::take(&mut comment.escalations));
                 let decided = self.add_comment(comment)?;
-                self.with_sla(at, &SlaPolicyBook::default(), decided)
+                self.with_sla(at, &SlaPolicyBook::default(), &escalations, decided)
             }
             TicketCommand::Escalate(escalate) => self.escalate(escalate)?,
             TicketCommand::ErasePersonalData(erase) => self.erase(erase)?,
-            TicketCommand::RecordSlaWarning(due) | TicketCommand::RecordSlaBreach(due) => {
-                self.record_due(due)?
-            }
+            TicketCommand::RecordDue(due) => self.record_due(due)?,
         };
         for event in events {
             sink.write(event, self).await;
@@ -185,10 +196,48 @@ impl Aggregate for Ticket {
             }
             TicketEvent::TicketAssigned { assignee, .. } => self.assignee = Some(assignee),
             TicketEvent::TicketUnassigned { .. } => self.assignee = None,
-            TicketEvent::TicketStatusChanged { to, .. } => self.status = Some(to),
+            TicketEvent::TicketStatusChanged { to, .. } => {
+                self.status = Some(to);
+                if to == TicketStatus::Resolved || to.is_final() {
+                    self.escalation = None;
+                }
+            }
             TicketEvent::TicketCommentAdded { .. } => {}
-            TicketEvent::TicketFirstResponseRecorded { .. } => self.responded = true,
-            TicketEvent::TicketEscalated { level, .. } => self.escalation_level = level,
+            TicketEvent::TicketFirstResponseRecorded { .. } => {
+                self.responded = true;
+                if self
+                    .escalation
+                    .as_ref()
+                    .is_some_and(|run| run.ladder.until == ClockKind::Response)
+                {
+                    self.escalation = None;
+                }
+            }
+            TicketEvent::TicketEscalated {
+                level,
+                trigger,
+                ladder,
+                round,
+                next_level_at,
+                ..
+            } => {
+                self.escalation_level = level;
+                match (ladder, self.escalation.as_mut()) {
+                    (Some(ladder), _) => {
+                        self.escalation = Some(EscalationRun {
+                            ladder: *ladder,
+                            trigger,
+                            level,
+                            round,
+                            next_level_at,
+                        })
+                    }
+                    (None, Some(run)) => {
+                        (run.level, run.round, run.next_level_at) = (level, round, next_level_at)
+                    }
+                    (None, None) => {}
+                }
+            }
             TicketEvent::TicketRelatedTicketLinked { related_ticket_id } => {
                 self.related_tickets.push(related_ticket_id)
             }
@@ -452,15 +501,40 @@ impl Ticket {
         Ok(events)
     }
 
+    /// One level up by hand: the next level of the climb under way, else the first of the ladder
+    /// for manual escalation, else (no ladder applies) one level up with nobody called.
     fn escalate(&self, escalate: EscalateTicket) -> Result<Vec<TicketEvent>, TicketError> {
         let status = self.changeable_status(&escalate.caller)?;
         if status == TicketStatus::Resolved {
             return Err(TicketError::NotEscalatable(status));
         }
-        Ok(vec![TicketEvent::TicketEscalated {
-            level: self.escalation_level + 1,
-            reason: escalate.reason,
-        }])
+        let content = self.content.as_ref().ok_or(TicketError::NotFound)?;
+        let trigger = EscalationTrigger::Manual;
+        let event = if let Some(run) = &self.escalation {
+            let step = run
+                .ladder
+                .step_after(run.level, run.round, escalate.at)
+                .ok_or(TicketError::TopOfLadder { level: run.level })?;
+            TicketEvent::escalated(&run.ladder, step, trigger, escalate.reason, false)
+        } else if let Some(ladder) =
+            escalate
+                .escalations
+                .matching(content.priority, content.category, trigger, None)
+        {
+            let step = ladder.first_step(escalate.at);
+            TicketEvent::escalated(&ladder, step, trigger, escalate.reason, true)
+        } else {
+            TicketEvent::TicketEscalated {
+                level: self.escalation_level + 1,
+                reason: escalate.reason,
+                trigger,
+                recipients: Default::default(),
+                ladder: None,
+                round: 1,
+                next_level_at: None,
+            }
+        };
+        Ok(vec![event])
     }
 }
 
@@ -494,6 +568,7 @@ impl Ticket {
         &self,
         at: chrono::DateTime<chrono::Utc>,
         policies: &SlaPolicyBook,
+        escalations: &EscalationBook,
         decided: Vec<TicketEvent>,
     ) -> Vec<TicketEvent> {
         let (Some(applied), Some(content)) = (&self.sla, &self.content) else {
@@ -507,10 +582,18 @@ impl Ticket {
         let mut events = record_all_due(&mut clocks, at);
         let (mut priority, mut tier, mut rematch) =
             (content.priority, content.customer_tier, false);
+        let mut category = content.category;
+        // Whether the climb a breach could start would end at once.
+        let (mut responded, mut settled) = (self.responded, false);
         for event in &decided {
             match event {
                 TicketEvent::TicketReprioritized { to, .. } => (priority, rematch) = (*to, true),
                 TicketEvent::TicketCustomerTierChanged { to, .. } => (tier, rematch) = (*to, true),
+                TicketEvent::TicketRecategorized { to, .. } => category = *to,
+                TicketEvent::TicketFirstResponseRecorded { .. } => responded = true,
+                TicketEvent::TicketStatusChanged { to, .. } => {
+                    settled = *to == TicketStatus::Resolved || to.is_final()
+                }
                 _ => {}
             }
         }
@@ -534,22 +617,118 @@ impl Ticket {
         after.extend(record_all_due(&mut clocks, at));
         events.extend(decided);
         events.extend(after);
+        let climb = self
+            .climb_start(&events, &terms, priority, category, escalations, at)
+            .filter(|start| match start.until() {
+                Some(ClockKind::Response) => !responded && !settled,
+                _ => !settled,
+            });
+        events.extend(climb);
         events
     }
 
-    /// The timer's command: records what fell due by `at`, on either clock, earliest first.
-    /// Idempotent: what was recorded already, or moved (a pause, a new policy), is not due.
-    fn record_due(&self, due: RecordSlaDue) -> Result<Vec<TicketEvent>, TicketError> {
-        self.current_status()?;
+    /// The timer's command: records what fell due by `at`, on either clock, earliest first, and
+    /// the climb a breach or warning starts, or else the next level of the climb under way.
+    /// Idempotent: what was recorded already, or moved (a pause, a new policy, a met clock), is
+    /// not due.
+    fn record_due(&self, due: RecordDue) -> Result<Vec<TicketEvent>, TicketError> {
+        let status = self.current_status()?;
         if !matches!(due.caller.actor.role, ActorRole::Service) {
             return Err(TicketError::TimerOnly);
         }
         // An erased ticket records nothing more: its erasure stays its last event.
-        let Some(applied) = self.sla.as_ref().filter(|_| !self.erased) else {
+        if self.erased {
             return Ok(Vec::new());
-        };
+        }
         // Whatever fell due, on either clock, in the order it happened.
-        Ok(record_all_due(&mut applied.clocks.clone(), due.at))
+        let mut events = match &self.sla {
+            Some(applied) => record_all_due(&mut applied.clocks.clone(), due.at),
+            None => Vec::new(),
+        };
+        let content = self.content.as_ref().ok_or(TicketError::NotFound)?;
+        let started = self.sla.as_ref().and_then(|applied| {
+            self.climb_start(
+                &events,
+                &applied.terms,
+                content.priority,
+                content.category,
+                &due.escalations,
+                due.at,
+            )
+        });
+        if let Some(start) = started {
+            events.push(start);
+        } else if let Some(run) = &self.escalation {
+            let step = run
+                .next_level_at
+                .filter(|next| *next <= due.at && !status.is_final())
+                .and_then(|_| run.ladder.step_after(run.level, run.round, due.at));
+            if let Some(step) = step {
+                let waited = run.ladder.level(run.level).delay_minutes.get();
+                let reason = Reason::parse(&format!(
+                    "level {} went unanswered for {waited} min",
+                    run.level
+                ))
+                .expect("the reason is short");
+                events.push(TicketEvent::escalated(
+                    &run.ladder,
+                    step,
+                    run.trigger,
+                    reason,
+                    false,
+                ));
+            }
+        }
+        Ok(events)
+    }
+
+    /// The climb that the first breach or warning among `events` starts, if the ticket is not
+    /// climbing already and a rule applies: breaches only under terms that escalate on breach;
+    /// warnings wherever a rule names them.
+    fn climb_start(
+        &self,
+        events: &[TicketEvent],
+        terms: &crate::sla::SlaTerms,
+        priority: TicketPriority,
+        category: TicketCategory,
+        escalations: &EscalationBook,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Option<TicketEvent> {
+        if self.escalation.is_some() {
+            return None;
+        }
+        events.iter().find_map(|event| {
+            let (trigger, clock) = match event {
+                TicketEvent::SlaBreached { clock, .. } if terms.auto_escalate_on_breach => {
+                    let trigger = match clock {
+                        ClockKind::Response => EscalationTrigger::ResponseBreach,
+                        ClockKind::Resolution => EscalationTrigger::ResolutionBreach,
+                    };
+                    (trigger, *clock)
+                }
+                TicketEvent::SlaWarningReached { clock, .. } => {
+                    (EscalationTrigger::Warning, *clock)
+                }
+                _ => return None,
+            };
+            let ladder = escalations.matching(priority, category, trigger, Some(clock))?;
+            let reason = match trigger {
+                EscalationTrigger::Warning => format!(
+                    "the {} SLA clock passed its warning",
+                    clock.as_str().to_lowercase()
+                ),
+                _ => format!("the {} SLA was breached", clock.as_str().to_lowercase()),
+            };
+            let reason = Reason::parse(&format!("{reason} ({})", ladder.policy_name.as_str()))
+                .expect("the reason is short");
+            Some(TicketEvent::escalated(
+                &ladder,
+                ladder.first_step(at),
+                trigger,
+                reason,
+                true,
+            ))
+        })
     }
 }
 

@@ -11,26 +11,31 @@ use crate::sla::{
 };
 use crate::{Actor, ActorRole, Caller};
 
-type TicketTest = TestFramework<Ticket>;
+pub(super) type TicketTest = TestFramework<Ticket>;
 
-const TICKET: Uuid = Uuid::from_u128(1);
+pub(super) const TICKET: Uuid = Uuid::from_u128(1);
 const P1_POLICY: Uuid = Uuid::from_u128(11);
 const P0_POLICY: Uuid = Uuid::from_u128(10);
 
-fn at(text: &str) -> DateTime<Utc> {
+pub(super) fn at(text: &str) -> DateTime<Utc> {
     text.parse().unwrap()
 }
 
 /// Monday 09:00 UTC.
-fn t0() -> DateTime<Utc> {
+pub(super) fn t0() -> DateTime<Utc> {
     at("2026-11-23T09:00:00Z")
 }
 
-fn minutes(n: i64) -> TimeDelta {
+pub(super) fn minutes(n: i64) -> TimeDelta {
     TimeDelta::minutes(n)
 }
 
-fn terms(policy_id: Uuid, response: i64, resolution: i64, calendar: BusinessCalendar) -> SlaTerms {
+pub(super) fn terms(
+    policy_id: Uuid,
+    response: i64,
+    resolution: i64,
+    calendar: BusinessCalendar,
+) -> SlaTerms {
     SlaTerms {
         policy_id,
         policy_name: PolicyName::parse("Policy").unwrap(),
@@ -45,7 +50,7 @@ fn terms(policy_id: Uuid, response: i64, resolution: i64, calendar: BusinessCale
     }
 }
 
-fn utc() -> BusinessCalendar {
+pub(super) fn utc() -> BusinessCalendar {
     BusinessCalendar::around_the_clock(chrono_tz::UTC)
 }
 
@@ -78,7 +83,7 @@ fn book() -> SlaPolicyBook {
     ])
 }
 
-fn content() -> TicketContent {
+pub(super) fn content() -> TicketContent {
     TicketContent {
         title: TicketTitle::parse("Dashboard down").unwrap(),
         description: TicketDescription::parse("500 on load").unwrap(),
@@ -92,7 +97,11 @@ fn content() -> TicketContent {
     }
 }
 
-fn open_at(when: DateTime<Utc>, content: TicketContent, policies: SlaPolicyBook) -> TicketCommand {
+pub(super) fn open_at(
+    when: DateTime<Utc>,
+    content: TicketContent,
+    policies: SlaPolicyBook,
+) -> TicketCommand {
     TicketCommand::Open(OpenTicket {
         ticket_id: TICKET,
         ticket_number: TicketNumber::parse("TKT-20261123-0001").unwrap(),
@@ -103,7 +112,7 @@ fn open_at(when: DateTime<Utc>, content: TicketContent, policies: SlaPolicyBook)
     })
 }
 
-fn caller(role: ActorRole) -> Caller {
+pub(super) fn caller(role: ActorRole) -> Caller {
     Caller {
         actor: Actor {
             sub: format!("{}-1", role.as_str()),
@@ -114,7 +123,7 @@ fn caller(role: ActorRole) -> Caller {
 }
 
 /// Decides `command` on the ticket `given` leaves, expecting success.
-async fn decide(given: Vec<TicketEvent>, command: TicketCommand) -> Vec<TicketEvent> {
+pub(super) async fn decide(given: Vec<TicketEvent>, command: TicketCommand) -> Vec<TicketEvent> {
     TicketTest::with(())
         .given(given)
         .when_async(command)
@@ -151,18 +160,16 @@ fn reply(when: DateTime<Utc>, role: ActorRole) -> TicketCommand {
         at: when,
         body: CommentBody::parse("On it").unwrap(),
         visibility: CommentVisibility::Public,
+        escalations: Default::default(),
     })
 }
 
-fn timer(when: DateTime<Utc>, kind: DueKind) -> TicketCommand {
-    let due = RecordSlaDue {
+fn timer(when: DateTime<Utc>) -> TicketCommand {
+    TicketCommand::RecordDue(RecordDue {
         caller: caller(ActorRole::Service),
         at: when,
-    };
-    match kind {
-        DueKind::Warning => TicketCommand::RecordSlaWarning(due),
-        DueKind::Breach => TicketCommand::RecordSlaBreach(due),
-    }
+        escalations: Default::default(),
+    })
 }
 
 fn names(events: &[TicketEvent]) -> Vec<&'static str> {
@@ -473,7 +480,7 @@ async fn cancelling_stops_the_clocks_without_a_verdict() {
 #[tokio::test]
 async fn the_timer_records_a_breach_at_its_true_instant_once() {
     let given = opened().await;
-    let early = decide(given.clone(), timer(t0() + minutes(59), DueKind::Breach)).await;
+    let early = decide(given.clone(), timer(t0() + minutes(59))).await;
     assert_eq!(
         names(&early),
         ["SlaWarningReached"],
@@ -481,7 +488,7 @@ async fn the_timer_records_a_breach_at_its_true_instant_once() {
     );
 
     // The timer was down over both instants: each is recorded as it happened.
-    let late = decide(given.clone(), timer(t0() + minutes(75), DueKind::Breach)).await;
+    let late = decide(given.clone(), timer(t0() + minutes(75))).await;
     assert_eq!(names(&late), ["SlaWarningReached", "SlaBreached"]);
     let TicketEvent::SlaBreached {
         clock, at: when, ..
@@ -497,14 +504,14 @@ async fn the_timer_records_a_breach_at_its_true_instant_once() {
     assert_eq!(breached.resolution.state, ClockState::Running);
 
     let given = concat(given, late);
-    let again = decide(given, timer(t0() + minutes(76), DueKind::Breach)).await;
+    let again = decide(given, timer(t0() + minutes(76))).await;
     assert!(again.is_empty(), "recorded once: {again:?}");
 }
 
 #[tokio::test]
 async fn a_warning_is_recorded_at_its_threshold() {
     let given = opened().await;
-    let events = decide(given, timer(t0() + minutes(50), DueKind::Warning)).await;
+    let events = decide(given, timer(t0() + minutes(50))).await;
     let [TicketEvent::SlaWarningReached {
         clock,
         at: when,
@@ -538,7 +545,7 @@ async fn a_paused_clock_does_not_breach_and_a_stale_timer_records_nothing() {
         ]
     );
     let given = concat(given, paused);
-    let stale = decide(given, timer(t0() + minutes(61), DueKind::Breach)).await;
+    let stale = decide(given, timer(t0() + minutes(61))).await;
     assert!(stale.is_empty(), "paused at 50 of 60 minutes: {stale:?}");
 }
 
@@ -634,13 +641,14 @@ async fn a_tier_change_matches_again() {
 #[tokio::test]
 async fn only_the_timer_records_warnings_and_breaches() {
     let given = opened().await;
-    let due = RecordSlaDue {
+    let due = RecordDue {
         caller: caller(ActorRole::Agent),
         at: t0() + minutes(90),
+        escalations: Default::default(),
     };
     TicketTest::with(())
         .given(given)
-        .when_async(TicketCommand::RecordSlaBreach(due))
+        .when_async(TicketCommand::RecordDue(due))
         .await
         .then_expect_error(TicketError::TimerOnly);
 }
@@ -749,7 +757,7 @@ async fn replaying_a_tickets_moments_gives_the_clocks_its_events_recorded() {
     for (n, life) in lives.into_iter().enumerate() {
         let mut commands = life;
         // The timer, late, records what fell due on both clocks.
-        commands.push((until, timer(until, DueKind::Breach)));
+        commands.push((until, timer(until)));
         let (events, moments) = lived(commands).await;
         assert_eq!(
             SlaClocks::replayed(&p1(), t0(), moments, until),

@@ -91,6 +91,7 @@ fn comment(role: ActorRole, visibility: CommentVisibility) -> (TicketCommand, Uu
         at: now(),
         body: CommentBody::parse("Any news?").unwrap(),
         visibility,
+        escalations: Default::default(),
     });
     (command, comment_id)
 }
@@ -455,19 +456,15 @@ async fn closed_and_cancelled_tickets_take_no_comments() {
 async fn escalation_raises_the_level_one_step_at_a_time() {
     let reason = Reason::parse("Customer is losing revenue").unwrap();
     TicketTest::with(())
-        .given(vec![
-            opened(),
-            TicketEvent::TicketEscalated {
-                level: 1,
-                reason: reason.clone(),
-            },
-        ])
+        .given(vec![opened(), escalated_by_hand(1, reason.clone())])
         .when_async(TicketCommand::Escalate(EscalateTicket {
             caller: caller(ActorRole::Agent),
+            at: now(),
             reason: reason.clone(),
+            escalations: Default::default(),
         }))
         .await
-        .then_expect_events(vec![TicketEvent::TicketEscalated { level: 2, reason }]);
+        .then_expect_events(vec![escalated_by_hand(2, reason)]);
 }
 
 #[tokio::test]
@@ -476,7 +473,9 @@ async fn resolved_and_final_tickets_cannot_be_escalated() {
     let escalate = || {
         TicketCommand::Escalate(EscalateTicket {
             caller: caller(ActorRole::Agent),
+            at: now(),
             reason: reason.clone(),
+            escalations: Default::default(),
         })
     };
     TicketTest::with(())
@@ -604,10 +603,13 @@ async fn an_auditor_changes_no_ticket() {
             at: now(),
             body: CommentBody::parse("Noted").unwrap(),
             visibility: CommentVisibility::Internal,
+            escalations: Default::default(),
         }),
         TicketCommand::Escalate(EscalateTicket {
             caller: auditor,
+            at: now(),
             reason: Reason::parse("Audit").unwrap(),
+            escalations: Default::default(),
         }),
     ];
     for command in commands {
@@ -737,10 +739,7 @@ fn every_personal_field_points_at_text_in_the_stored_payload() {
             body: CommentBody::parse("Any news?").unwrap(),
             visibility: CommentVisibility::Public,
         },
-        TicketEvent::TicketEscalated {
-            level: 1,
-            reason: Reason::parse("Jo is waiting").unwrap(),
-        },
+        escalated_by_hand(1, Reason::parse("Jo is waiting").unwrap()),
     ];
     for event in events {
         let stored = serde_json::to_value(&event).unwrap();
@@ -757,4 +756,17 @@ fn every_personal_field_points_at_text_in_the_stored_payload() {
     assert_eq!(opened().data_subject(), Some("customer-123"));
     assert!(erased().erases_personal_data());
     assert!(erased().personal_fields().is_empty());
+}
+
+/// A step up by hand with no ladder, as tickets escalated before ladders existed.
+fn escalated_by_hand(level: u32, reason: Reason) -> TicketEvent {
+    TicketEvent::TicketEscalated {
+        level,
+        reason,
+        trigger: EscalationTrigger::Manual,
+        recipients: Default::default(),
+        ladder: None,
+        round: 1,
+        next_level_at: None,
+    }
 }

@@ -1042,6 +1042,11 @@ mod tests {
             TicketEvent::TicketEscalated {
                 level: 1,
                 reason: Reason::parse("Angry").unwrap(),
+                trigger: support_domain::escalation::EscalationTrigger::Manual,
+                recipients: Default::default(),
+                ladder: None,
+                round: 1,
+                next_level_at: None,
             },
         );
         s.record(d, assign("agent-2"));
