@@ -491,8 +491,9 @@ mod tests {
             .collect();
         assert_eq!(
             with_body.len(),
-            8,
-            "tickets: create, update, comment, escalate; policies: create, update, preview, what-if"
+            10,
+            "tickets: create, update, comment, escalate; SLA policies: create, update, preview, \
+             what-if; escalation policies: create, update"
         );
         for (name, operation) in with_body {
             let statuses = statuses(operation);
