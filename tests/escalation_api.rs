@@ -91,7 +91,6 @@ async fn open_p2(app: &TestApp) -> String {
 }
 
 async fn caught_up(app: &TestApp) {
-    wait_until_applied(&app.pool, "escalation_timers", "ticket").await;
     wait_until_applied(&app.pool, "sla_timers", "ticket").await;
 }
 

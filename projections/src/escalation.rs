@@ -1,6 +1,6 @@
 //! The escalation read models: the policies (`escalation_policies`), which the API lists and
-//! hands commands the active ones of, and the climbs' next levels (`escalation_timers`), which
-//! the SLA timer claims when they fall due.
+//! hands commands the active ones of, and the climbs' next levels (`escalation_timers`, kept with
+//! the SLA timers), which the SLA timer claims when they fall due.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -17,13 +17,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::page::PageRequest;
-use crate::sla::timers::TIMERS_CHANNEL;
 use crate::{schema, Projection, ProjectionError, Redacted};
 
 pub const AGGREGATE_TYPE: &str = "escalation_policy";
 /// The policies' read model: its consumer, checkpoint and dead letters.
 pub const READ_MODEL: &str = "escalation_policies";
-pub const TIMERS_READ_MODEL: &str = "escalation_timers";
 
 /// Who a level calls on, as requests write it and the API shows it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -361,100 +359,76 @@ pub async fn active_policies<'e>(
 const ACTIVE: &str =
     "SELECT id, created_at, definition FROM escalation_policies WHERE active ORDER BY created_at, id";
 
-/// The `escalation_timers` read model: a ticket's row holds when its climb's next level is due,
-/// from the step that set it until the climb ends (its clock met, its ladder climbed).
-pub struct EscalationTimersProjection;
-
-#[async_trait]
-impl Projection for EscalationTimersProjection {
-    fn name(&self) -> &'static str {
-        TIMERS_READ_MODEL
-    }
-
-    fn aggregate_types(&self) -> &'static [&'static str] {
-        &[crate::tickets::AGGREGATE_TYPE]
-    }
-
-    fn tables(&self) -> &'static [&'static str] {
-        &["escalation_timers"]
-    }
-
-    async fn apply(
-        &self,
-        conn: &mut PgConnection,
-        events: &[&RecordedEvent],
-    ) -> Result<(), ProjectionError> {
-        let mut earliest: Option<DateTime<Utc>> = None;
-        let relevant = events.iter().filter(|e| {
-            matches!(
-                e.event_type.as_str(),
-                "TicketEscalated" | "TicketFirstResponseRecorded" | "TicketStatusChanged"
-            )
-        });
-        for event in relevant {
-            let ticket = Uuid::parse_str(&event.aggregate_id)
-                .map_err(|e| ProjectionError::undecodable_event(event, e))?;
-            let decoded = TicketEvent::from_parts(&event.event_type, &event.payload)
-                .map_err(|e| ProjectionError::undecodable_event(event, Redacted(&e)))?;
-            match decoded {
-                TicketEvent::TicketEscalated {
-                    ladder,
-                    next_level_at: Some(due),
-                    ..
-                } => {
-                    // A climb's first step names the clock that ends it; later steps keep it.
-                    let until = ladder.map(|l| l.until.as_str());
-                    sqlx::query(
-                        "INSERT INTO escalation_timers (ticket_id, due_at, until) \
-                         VALUES ($1, $2, coalesce($3, 'RESOLUTION')) \
-                         ON CONFLICT (ticket_id) DO UPDATE SET due_at = excluded.due_at, \
-                             until = coalesce($3, escalation_timers.until), claimed_until = NULL",
-                    )
-                    .bind(ticket)
-                    .bind(due)
-                    .bind(until)
-                    .execute(&mut *conn)
-                    .await?;
-                    earliest = Some(earliest.map_or(due, |e| e.min(due)));
-                }
-                TicketEvent::TicketEscalated {
-                    next_level_at: None,
-                    ..
-                } => {
-                    sqlx::query("DELETE FROM escalation_timers WHERE ticket_id = $1")
-                        .bind(ticket)
-                        .execute(&mut *conn)
-                        .await?;
-                }
-                TicketEvent::TicketFirstResponseRecorded { .. } => {
-                    sqlx::query(
-                        "DELETE FROM escalation_timers WHERE ticket_id = $1 AND until = 'RESPONSE'",
-                    )
-                    .bind(ticket)
-                    .execute(&mut *conn)
-                    .await?;
-                }
-                TicketEvent::TicketStatusChanged { to, .. }
-                    if to == TicketStatus::Resolved || to.is_final() =>
-                {
-                    sqlx::query("DELETE FROM escalation_timers WHERE ticket_id = $1")
-                        .bind(ticket)
-                        .execute(&mut *conn)
-                        .await?;
-                }
-                _ => {}
-            }
-        }
-        // The timer sleeps until its next row, and wakes early only for an earlier one.
-        if let Some(earliest) = earliest {
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(TIMERS_CHANNEL)
-                .bind(earliest.to_rfc3339())
+/// Keeps `escalation_timers`: a ticket's row holds when its climb's next level is due, from the
+/// step that set it until the climb ends (its clock met, its ladder climbed). Part of the
+/// `sla_timers` read model, whose batches it shares (see `SlaTimersProjection`): the timer claims
+/// both tables alike. Returns the earliest instant it set, for the timer's wake-up.
+pub(crate) async fn apply_climbs(
+    conn: &mut PgConnection,
+    events: &[&RecordedEvent],
+) -> Result<Option<DateTime<Utc>>, ProjectionError> {
+    let mut earliest: Option<DateTime<Utc>> = None;
+    let relevant = events.iter().filter(|e| {
+        matches!(
+            e.event_type.as_str(),
+            "TicketEscalated" | "TicketFirstResponseRecorded" | "TicketStatusChanged"
+        )
+    });
+    for event in relevant {
+        let ticket = Uuid::parse_str(&event.aggregate_id)
+            .map_err(|e| ProjectionError::undecodable_event(event, e))?;
+        let decoded = TicketEvent::from_parts(&event.event_type, &event.payload)
+            .map_err(|e| ProjectionError::undecodable_event(event, Redacted(&e)))?;
+        match decoded {
+            TicketEvent::TicketEscalated {
+                ladder,
+                next_level_at: Some(due),
+                ..
+            } => {
+                // A climb's first step names the clock that ends it; later steps keep it.
+                let until = ladder.map(|l| l.until.as_str());
+                sqlx::query(
+                    "INSERT INTO escalation_timers (ticket_id, due_at, until) \
+                     VALUES ($1, $2, coalesce($3, 'RESOLUTION')) \
+                     ON CONFLICT (ticket_id) DO UPDATE SET due_at = excluded.due_at, \
+                         until = coalesce($3, escalation_timers.until), claimed_until = NULL",
+                )
+                .bind(ticket)
+                .bind(due)
+                .bind(until)
                 .execute(&mut *conn)
                 .await?;
+                earliest = Some(earliest.map_or(due, |e| e.min(due)));
+            }
+            TicketEvent::TicketEscalated {
+                next_level_at: None,
+                ..
+            } => {
+                sqlx::query("DELETE FROM escalation_timers WHERE ticket_id = $1")
+                    .bind(ticket)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            TicketEvent::TicketFirstResponseRecorded { .. } => {
+                sqlx::query(
+                    "DELETE FROM escalation_timers WHERE ticket_id = $1 AND until = 'RESPONSE'",
+                )
+                .bind(ticket)
+                .execute(&mut *conn)
+                .await?;
+            }
+            TicketEvent::TicketStatusChanged { to, .. }
+                if to == TicketStatus::Resolved || to.is_final() =>
+            {
+                sqlx::query("DELETE FROM escalation_timers WHERE ticket_id = $1")
+                    .bind(ticket)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            _ => {}
         }
-        Ok(())
     }
+    Ok(earliest)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! `sla_timers`: one row per ticket under a running clock, its next SLA warning or deadline, which
 //! the SLA timer claims when it falls due; the SLA event that records it brings the row of the
-//! next one. Every SLA event carries both clocks as they stand after it, and an opening under a
+//! next one. The same read model keeps `escalation_timers`, the next level of each climb
+//! (`crate::escalation::apply_climbs`), which the timer claims alike. Every SLA event carries both clocks as they stand after it, and an opening under a
 //! policy what they start from, so a ticket's row is simply replaced by what its last such event
 //! of a batch says.
 
@@ -34,8 +35,10 @@ impl Projection for SlaTimersProjection {
         &[AGGREGATE_TYPE]
     }
 
+    /// With the climbs' next levels: the same timer claims both, and one read model of the
+    /// ticket group more would cost every ticket event another position to keep.
     fn tables(&self) -> &'static [&'static str] {
-        &["sla_timers"]
+        &["sla_timers", "escalation_timers"]
     }
 
     async fn apply(
@@ -43,6 +46,7 @@ impl Projection for SlaTimersProjection {
         conn: &mut PgConnection,
         events: &[&RecordedEvent],
     ) -> Result<(), ProjectionError> {
+        let climbs = crate::escalation::apply_climbs(conn, events).await?;
         let mut last: HashMap<Uuid, SlaClocks> = HashMap::new();
         let sla_events = events
             .iter()
@@ -67,7 +71,7 @@ impl Projection for SlaTimersProjection {
             last.insert(id, clocks);
         }
         if last.is_empty() {
-            return Ok(());
+            return notify(conn, climbs).await;
         }
         let stored = super::already_stored(events, last.keys().copied());
         let (mut ids, mut kinds, mut due) = (Vec::new(), Vec::new(), Vec::new());
@@ -88,7 +92,7 @@ impl Projection for SlaTimersProjection {
                 .execute(&mut *conn)
                 .await?;
         }
-        if let Some(earliest) = due.iter().min() {
+        if !ids.is_empty() {
             sqlx::query(
                 "INSERT INTO sla_timers (ticket_id, kind, due_at) \
                  SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[])",
@@ -98,14 +102,25 @@ impl Projection for SlaTimersProjection {
             .bind(&due)
             .execute(&mut *conn)
             .await?;
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(TIMERS_CHANNEL)
-                .bind(earliest.to_rfc3339())
-                .execute(&mut *conn)
-                .await?;
         }
-        Ok(())
+        let earliest = due.iter().copied().chain(climbs).min();
+        notify(conn, earliest).await
     }
+}
+
+/// Wakes the timer for `earliest`, the earliest instant a batch set, if it set one.
+async fn notify(
+    conn: &mut PgConnection,
+    earliest: Option<DateTime<Utc>>,
+) -> Result<(), ProjectionError> {
+    if let Some(earliest) = earliest {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(TIMERS_CHANNEL)
+            .bind(earliest.to_rfc3339())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// What is still to come on a clock: its warning, and its deadline while it counts toward it.
