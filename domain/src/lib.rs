@@ -9,6 +9,7 @@ pub mod recorded;
 pub mod refusal;
 pub mod sla;
 pub mod ticket;
+pub mod webhook;
 
 pub use actor::{Actor, ActorRole, Caller};
 pub use field::{FieldError, FieldErrors, NUL_REFUSED};
