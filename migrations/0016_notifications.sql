@@ -41,6 +41,8 @@ CREATE TABLE notification_deliveries
     id              uuid PRIMARY KEY,
     -- `RecordedEvent::message_id` of the event: `<aggregate type>:<aggregate id>:<sequence>`.
     message_id      text        NOT NULL,
+    -- The envelope's `eventId`, which the delivery log shows.
+    event_id        uuid        NOT NULL,
     global_position bigint      NOT NULL,
     event_type      text        NOT NULL,
     -- Opaque to the worker: a webhook endpoint's id, a user's sub.

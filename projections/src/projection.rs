@@ -127,4 +127,6 @@ pub fn standard() -> Projections {
         .with(crate::sla::timers::SlaTimersProjection)
         .with(crate::sla::policies::SlaPoliciesProjection)
         .with(crate::sla::report::SlaReportProjection)
+        .with(crate::notifications::endpoints::WebhookEndpointsProjection)
+        .with(crate::notifications::planner::NotificationPlanner::standard())
 }
