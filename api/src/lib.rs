@@ -27,3 +27,4 @@ pub mod sla_what_if;
 pub mod startup;
 pub mod telemetry;
 pub mod tickets;
+pub mod webhooks;

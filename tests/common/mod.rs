@@ -104,6 +104,7 @@ pub fn settings(bus: &Bus) -> Settings {
         read_timeout: Duration::from_secs(10),
         clock: Arc::new(SystemClock),
         rate_limits: RateLimits::everyone(UNREACHABLE_RATE_LIMIT),
+        webhooks: Default::default(),
     }
 }
 
@@ -126,6 +127,21 @@ pub async fn spawn_app_without_sla_timer(
     let workers = |projections: &Projections| {
         let mut workers = Worker::all(projections);
         workers.retain(|w| *w != Worker::SlaTimer);
+        workers
+    };
+    spawn_registry(pool, Registry::standard(), workers, configure).await
+}
+
+/// As `spawn_app_with`, without the given workers: for a test that runs their passes itself at
+/// chosen instants.
+pub async fn spawn_app_without(
+    pool: PgPool,
+    without: &[Worker],
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
+    let workers = |projections: &Projections| {
+        let mut workers = Worker::all(projections);
+        workers.retain(|w| !without.contains(w));
         workers
     };
     spawn_registry(pool, Registry::standard(), workers, configure).await
