@@ -7,6 +7,7 @@ pub mod clock;
 pub mod commands;
 pub mod database;
 pub mod dead_letters;
+pub mod due_passes;
 pub mod extract;
 pub mod health;
 pub mod idempotency;

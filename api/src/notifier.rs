@@ -17,7 +17,6 @@ use std::time::Instant;
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use futures::stream::{self, StreamExt};
-use sqlx::postgres::{PgListener, PgPoolOptions};
 use support_domain::notification::{NotificationChannel, NotificationKind};
 use support_domain::ticket::Reason;
 use support_domain::webhook::{DisableWebhookEndpoint, WebhookEndpoint, WebhookEndpointCommand};
@@ -28,6 +27,7 @@ use support_projections::Redacted;
 use support_workers::supervise::supervise;
 use uuid::Uuid;
 
+use crate::due_passes;
 use crate::problem::ApiError;
 use crate::startup::ApiContext;
 use channel::{Channel, Notification, Outcome};
@@ -119,47 +119,13 @@ pub async fn run(ctx: ApiContext) {
 }
 
 async fn watch(ctx: &ApiContext) -> Result<(), ApiError> {
-    // A connection of its own, outside the pool, which the listener holds for good.
-    let own = PgPoolOptions::new()
-        .max_connections(1)
-        .connect_lazy_with((*ctx.pool.connect_options()).clone());
-    let mut listener = PgListener::connect_with(&own)
-        .await
-        .map_err(anyhow::Error::from)?;
-    listener
-        .listen(DELIVERIES_CHANNEL)
-        .await
-        .map_err(anyhow::Error::from)?;
-    loop {
-        while deliver_due(ctx, ctx.clock.now()).await? == BATCH as usize {}
-        let mut wake_at: Option<DateTime<Utc>> = sqlx::query_scalar(
-            "SELECT min(coalesce(lease_until, next_attempt_at)) FROM notification_deliveries \
-             WHERE state = 'PENDING'",
-        )
-        .fetch_one(&ctx.pool)
-        .await?;
-        // Sleeps until the next row is due (a day at most); a new row wakes it only if it is
-        // due sooner.
-        loop {
-            let until = wake_at
-                .unwrap_or(DateTime::<Utc>::MAX_UTC)
-                .min(ctx.clock.now() + TimeDelta::days(1));
-            tokio::select! {
-                _ = ctx.clock.sleep_until(until) => break,
-                notification = listener.recv() => {
-                    let notification = notification.map_err(anyhow::Error::from)?;
-                    let due = DateTime::parse_from_rfc3339(notification.payload())
-                        .map(|d| d.with_timezone(&Utc))
-                        .ok();
-                    match (due, wake_at) {
-                        (Some(due), Some(at)) if due >= at => {}
-                        (Some(due), _) => wake_at = Some(due),
-                        (None, _) => break,
-                    }
-                }
-            }
-        }
-    }
+    // The earliest pending delivery, or the earliest lease to run out.
+    let next_due = "SELECT min(coalesce(lease_until, next_attempt_at)) \
+         FROM notification_deliveries WHERE state = 'PENDING'";
+    due_passes::run(ctx, DELIVERIES_CHANNEL, BATCH as usize, next_due, |now| {
+        deliver_due(ctx, now)
+    })
+    .await
 }
 
 /// A delivery as the worker claimed it.

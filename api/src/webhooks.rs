@@ -13,9 +13,7 @@ use support_domain::notification::NotificationChannel;
 use support_domain::webhook::{RegisterWebhookEndpoint, WebhookEndpoint, WebhookEndpointCommand};
 use support_domain::ActorRole;
 use support_projections::notifications::deliveries::{self, DeliveryView};
-use support_projections::notifications::endpoints::{
-    self, WebhookEndpointPage, WebhookEndpointView, READ_MODEL,
-};
+use support_projections::notifications::endpoints::{self, WebhookEndpointView, READ_MODEL};
 use support_projections::page::Page;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -27,7 +25,7 @@ use crate::notifier::webhook::generate_secret;
 use crate::notifier::{resend, Resent};
 use crate::problem::{ApiError, Problem};
 use crate::startup::ApiContext;
-use requests::{CreateWebhookRequest, DeliveryLogQuery, UpdateWebhookRequest, WebhookListQuery};
+use requests::{CreateWebhookRequest, CursorPageQuery, UpdateWebhookRequest};
 
 /// Who reads endpoints and their delivery logs.
 const READERS: &[ActorRole] = &[ActorRole::Admin, ActorRole::Service, ActorRole::Auditor];
@@ -164,17 +162,17 @@ fn location(id: Uuid) -> String {
     format!("/api/v1/support/webhooks/{id}")
 }
 
-/// List webhook endpoints, in the order they were registered. Admins, the service and auditors.
-#[utoipa::path(get, path = "/api/v1/support/webhooks", tag = "webhooks", params(WebhookListQuery),
-    responses((status = 200, description = "A page of endpoints", body = WebhookEndpointPage),
+/// List webhook endpoints, newest first. Admins, the service and auditors.
+#[utoipa::path(get, path = "/api/v1/support/webhooks", tag = "webhooks", params(CursorPageQuery),
+    responses((status = 200, description = "A page of endpoints", body = Page<WebhookEndpointView>),
         (status = 403, description = NOT_READERS, body = Problem),
         (status = 422, description = "A parameter is invalid or unknown (all are listed)", body = Problem)),
     security(("bearer" = [])))]
 pub async fn list_webhooks(
     State(ctx): State<ApiContext>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<WebhookListQuery>,
-) -> Result<Json<WebhookEndpointPage>, ApiError> {
+    ApiQuery(query): ApiQuery<CursorPageQuery>,
+) -> Result<Json<Page<WebhookEndpointView>>, ApiError> {
     principal.require(READERS, "read webhook endpoints")?;
     let page = query.parse().map_err(ApiError::Validation)?;
     Ok(Json(endpoints::list(&ctx.pool, page).await?))
@@ -248,7 +246,7 @@ pub async fn update_webhook(
 /// An endpoint's deliveries, newest first, each with its attempts (time, HTTP status, latency,
 /// error, next try). Admins, the service and auditors.
 #[utoipa::path(get, path = "/api/v1/support/webhooks/{webhook_id}/deliveries", tag = "webhooks",
-    params(("webhook_id" = String, Path, description = ID), DeliveryLogQuery),
+    params(("webhook_id" = String, Path, description = ID), CursorPageQuery),
     responses((status = 200, description = "A page of deliveries", body = Page<DeliveryView>),
         (status = 403, description = NOT_READERS, body = Problem),
         (status = 404, description = NOT_FOUND, body = Problem),
@@ -258,7 +256,7 @@ pub async fn list_webhook_deliveries(
     State(ctx): State<ApiContext>,
     principal: Principal,
     ApiPath(webhook_id): ApiPath<String>,
-    ApiQuery(query): ApiQuery<DeliveryLogQuery>,
+    ApiQuery(query): ApiQuery<CursorPageQuery>,
 ) -> Result<Json<Page<DeliveryView>>, ApiError> {
     principal.require(READERS, "read webhook deliveries")?;
     let page = query.parse().map_err(ApiError::Validation)?;

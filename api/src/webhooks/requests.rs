@@ -7,7 +7,7 @@ use support_domain::webhook::{
     EventTypes, WebhookDefinition, WebhookDescription, WebhookUrl, SUBSCRIBABLE,
 };
 use support_domain::{Caller, FieldErrors};
-use support_projections::page::{PageRequest, PageStart};
+use support_projections::page::PageRequest;
 use support_projections::schema;
 use utoipa::openapi::schema::{Array, ArrayBuilder, Object, ObjectBuilder, Type};
 use utoipa::{IntoParams, ToSchema};
@@ -155,68 +155,15 @@ impl UpdateWebhookRequest {
     }
 }
 
-fn whole_number(field: &str, max: u32) -> impl Fn(&str) -> Result<u32, String> + '_ {
-    move |value| {
-        value
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=max).contains(n))
-            .ok_or_else(|| format!("{field} must be a whole number from 1 to {max}"))
-    }
-}
-
-/// The page of `GET /webhooks`. An unknown parameter is refused, not ignored.
+/// The page of `GET /webhooks` and of `GET /webhooks/{webhook_id}/deliveries`: newest first,
+/// from a cursor. An unknown parameter is refused, not ignored.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
-pub struct WebhookListQuery {
-    /// 1-based page number (default 1).
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
-    pub page: Option<String>,
-    /// Endpoints per page (default 20).
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
-    pub limit: Option<String>,
-    #[serde(flatten)]
-    #[param(ignore)]
-    pub unknown: UnknownParameters,
-}
-
-/// Pages reach this deep: a desk has few endpoints.
-const MAX_PAGE: u32 = 500;
-
-impl WebhookListQuery {
-    pub fn parse(&self) -> Result<PageRequest, FieldErrors> {
-        let mut errors = FieldErrors::default();
-        self.unknown.refuse(&mut errors);
-        let page = errors.take(
-            "page",
-            self.page
-                .as_deref()
-                .map_or(Ok(1), whole_number("page", MAX_PAGE)),
-        );
-        let limit = errors.take(
-            "limit",
-            self.limit.as_deref().map_or(
-                Ok(PageRequest::DEFAULT_LIMIT),
-                whole_number("limit", PageRequest::MAX_LIMIT),
-            ),
-        );
-        errors.into_result()?;
-        Ok(PageRequest {
-            start: PageStart::Number(page.expect("checked")),
-            limit: limit.expect("checked"),
-        })
-    }
-}
-
-/// The page of `GET /webhooks/{webhook_id}/deliveries`: newest first, from a cursor.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(rename_all = "camelCase")]
-#[into_params(parameter_in = Query)]
-pub struct DeliveryLogQuery {
+pub struct CursorPageQuery {
     /// The `nextCursor` of the previous page, unchanged: the page that follows it.
     pub cursor: Option<String>,
-    /// Deliveries per page (default 20).
+    /// Items per page (default 20).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
     #[serde(flatten)]
@@ -224,19 +171,23 @@ pub struct DeliveryLogQuery {
     pub unknown: UnknownParameters,
 }
 
-impl DeliveryLogQuery {
+impl CursorPageQuery {
     pub fn parse(&self) -> Result<PageRequest, FieldErrors> {
         let mut errors = FieldErrors::default();
         self.unknown.refuse(&mut errors);
         let limit = parsed(&mut errors, "limit", self.limit.as_deref(), |v| {
-            whole_number("limit", PageRequest::MAX_LIMIT)(v)
+            v.parse::<u32>()
+                .map_err(|_| "must be a whole number".to_owned())
         });
+        let page = match PageRequest::parse(None, self.cursor.as_deref(), limit) {
+            Ok(page) => Some(page),
+            Err((field, message)) => {
+                errors.push(field, message);
+                None
+            }
+        };
         errors.into_result()?;
-        PageRequest::parse(None, self.cursor.as_deref(), limit).map_err(|(field, message)| {
-            let mut errors = FieldErrors::default();
-            errors.push(field, message);
-            errors
-        })
+        Ok(page.expect("checked"))
     }
 }
 

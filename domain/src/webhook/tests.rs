@@ -5,21 +5,11 @@ use cqrs_es::test::TestFramework;
 use serde_json::json;
 
 use super::*;
-use crate::Actor;
+use crate::actor::test_caller as caller;
 
 type EndpointTest = TestFramework<WebhookEndpoint>;
 
 const ENDPOINT: Uuid = Uuid::from_u128(11);
-
-fn caller(role: ActorRole) -> Caller {
-    Caller {
-        actor: Actor {
-            sub: format!("{}-1", role.as_str()),
-            role,
-        },
-        customer_id: (role == ActorRole::Customer).then(|| "customer-1".to_owned()),
-    }
-}
 
 fn types(names: &[&str]) -> EventTypes {
     let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();

@@ -72,22 +72,18 @@ pub async fn log(
     channel: NotificationChannel,
     page: PageRequest,
 ) -> Result<Page<DeliveryView>, sqlx::Error> {
-    let (after_at, after_id) = match page.cursor() {
-        Some(cursor) => (Some(cursor.created_at), Some(cursor.id)),
-        None => (None, None),
-    };
+    let (after_at, after_id) = page.cursor().map(|c| (c.created_at, c.id)).unzip();
     let rows: Vec<DeliveryRow> = sqlx::query_as(&format!(
         "SELECT {DELIVERY_COLUMNS} FROM notification_deliveries \
          WHERE recipient = $1 AND channel = $2 \
            AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4)) \
-         ORDER BY created_at DESC, id DESC LIMIT $5 OFFSET $6"
+         ORDER BY created_at DESC, id DESC LIMIT $5"
     ))
     .bind(recipient)
     .bind(channel.as_str())
     .bind(after_at)
     .bind(after_id)
     .bind(i64::from(page.limit) + 1)
-    .bind(page.offset() as i64)
     .fetch_all(pool)
     .await?;
     let total: i64 = sqlx::query_scalar(
@@ -97,28 +93,17 @@ pub async fn log(
     .bind(channel.as_str())
     .fetch_one(pool)
     .await?;
-    let mut items = with_attempts(pool, rows).await?;
-    let next_cursor = if items.len() > page.limit as usize {
-        items.truncate(page.limit as usize);
-        items.last().map(|last| {
-            Cursor {
-                created_at: last.created_at,
-                id: last.id,
-            }
-            .encode()
-        })
-    } else {
-        None
+    let items = with_attempts(pool, rows).await?;
+    let cursor_of = |last: &DeliveryView| Cursor {
+        created_at: last.created_at,
+        id: last.id,
     };
-    let total = Total::exact(total);
-    Ok(Page {
+    Ok(Page::with_lookahead(
         items,
-        page: page.number(),
-        limit: page.limit,
-        total: total.count,
-        total_is_estimate: total.is_estimate,
-        next_cursor,
-    })
+        page,
+        Total::exact(total),
+        cursor_of,
+    ))
 }
 
 /// One delivery of `recipient` on `channel`.

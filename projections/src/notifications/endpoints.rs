@@ -5,13 +5,15 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{PgConnection, PgExecutor, PgPool};
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
+use sqlx::{PgConnection, PgExecutor, PgPool, Postgres};
 use support_domain::webhook::{WebhookDefinition, WebhookEndpointEvent};
 use support_domain::RecordedEvent;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::page::PageRequest;
+use crate::page::{Cursor, Page, PageRequest, Total};
 use crate::{Projection, ProjectionError, Redacted};
 
 pub const AGGREGATE_TYPE: &str = "webhook_endpoint";
@@ -77,41 +79,22 @@ async fn apply(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), Pro
         .map_err(|e| ProjectionError::undecodable_event(event, Redacted(&e)))?;
     let id = Uuid::parse_str(&event.aggregate_id)
         .map_err(|e| ProjectionError::undecodable_event(event, e))?;
-    let definition_of = |definition: WebhookDefinition| {
-        (
-            definition.url.as_str().to_owned(),
-            definition.event_types.as_slice().to_vec(),
-            definition.description.map(|d| d.as_str().to_owned()),
-        )
-    };
     let query = match endpoint_event {
-        WebhookEndpointEvent::WebhookEndpointRegistered { definition, .. } => {
-            let (url, types, description) = definition_of(definition);
-            sqlx::query(
-                "INSERT INTO webhook_endpoints (id, version, updated_at, url, event_types, \
-                     description, active, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, true, $3)",
-            )
-            .bind(id)
-            .bind(event.sequence)
-            .bind(event.occurred_at)
-            .bind(url)
-            .bind(types)
-            .bind(description)
-        }
-        WebhookEndpointEvent::WebhookEndpointChanged { definition } => {
-            let (url, types, description) = definition_of(definition);
-            sqlx::query(
-                "UPDATE webhook_endpoints SET version = $2, updated_at = $3, url = $4, \
-                     event_types = $5, description = $6 WHERE id = $1",
-            )
-            .bind(id)
-            .bind(event.sequence)
-            .bind(event.occurred_at)
-            .bind(url)
-            .bind(types)
-            .bind(description)
-        }
+        WebhookEndpointEvent::WebhookEndpointRegistered { definition, .. } => with_definition(
+            "INSERT INTO webhook_endpoints (id, version, updated_at, url, event_types, \
+                 description, active, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, true, $3)",
+            id,
+            event,
+            definition,
+        ),
+        WebhookEndpointEvent::WebhookEndpointChanged { definition } => with_definition(
+            "UPDATE webhook_endpoints SET version = $2, updated_at = $3, url = $4, \
+                 event_types = $5, description = $6 WHERE id = $1",
+            id,
+            event,
+            definition,
+        ),
         WebhookEndpointEvent::WebhookEndpointDeactivated { reason } => sqlx::query(
             "UPDATE webhook_endpoints SET version = $2, updated_at = $3, active = false, \
                  disabled_reason = $4 WHERE id = $1",
@@ -141,6 +124,22 @@ async fn apply(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), Pro
     })
 }
 
+/// `sql` with the endpoint's id, the event's sequence and time, and the definition's columns.
+fn with_definition(
+    sql: &'static str,
+    id: Uuid,
+    event: &RecordedEvent,
+    definition: WebhookDefinition,
+) -> Query<'static, Postgres, PgArguments> {
+    sqlx::query(sql)
+        .bind(id)
+        .bind(event.sequence)
+        .bind(event.occurred_at)
+        .bind(definition.url.as_str().to_owned())
+        .bind(definition.event_types.as_slice().to_vec())
+        .bind(definition.description.map(|d| d.as_str().to_owned()))
+}
+
 pub async fn find<'e>(
     executor: impl PgExecutor<'e>,
     id: Uuid,
@@ -153,35 +152,34 @@ pub async fn find<'e>(
     .await
 }
 
-/// A page of endpoints, oldest first.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct WebhookEndpointPage {
-    pub items: Vec<WebhookEndpointView>,
-    /// The page number asked for.
-    pub page: u32,
-    pub limit: u32,
-    /// How many endpoints there are over all pages.
-    pub total: i64,
-}
-
-/// The page `page` of the endpoints, in the order they were registered. A desk has few, so the
-/// total is always counted and pages are numbered.
-pub async fn list(pool: &PgPool, page: PageRequest) -> Result<WebhookEndpointPage, sqlx::Error> {
+/// A page of endpoints, newest first, after the page's cursor. A desk has few, so the total is
+/// always counted.
+pub async fn list(
+    pool: &PgPool,
+    page: PageRequest,
+) -> Result<Page<WebhookEndpointView>, sqlx::Error> {
+    let (after_at, after_id) = page.cursor().map(|c| (c.created_at, c.id)).unzip();
     let total: i64 = sqlx::query_scalar("SELECT count(*) FROM webhook_endpoints")
         .fetch_one(pool)
         .await?;
-    let items = sqlx::query_as(&format!(
-        "SELECT {ROW_COLUMNS} FROM webhook_endpoints ORDER BY created_at, id LIMIT $1 OFFSET $2"
+    let items: Vec<WebhookEndpointView> = sqlx::query_as(&format!(
+        "SELECT {ROW_COLUMNS} FROM webhook_endpoints \
+         WHERE $1::timestamptz IS NULL OR (created_at, id) < ($1, $2) \
+         ORDER BY created_at DESC, id DESC LIMIT $3"
     ))
-    .bind(i64::from(page.limit))
-    .bind(page.offset() as i64)
+    .bind(after_at)
+    .bind(after_id)
+    .bind(i64::from(page.limit) + 1)
     .fetch_all(pool)
     .await?;
-    Ok(WebhookEndpointPage {
+    let cursor_of = |last: &WebhookEndpointView| Cursor {
+        created_at: last.created_at,
+        id: last.id,
+    };
+    Ok(Page::with_lookahead(
         items,
-        page: page.number().unwrap_or(1),
-        limit: page.limit,
-        total,
-    })
+        page,
+        Total::exact(total),
+        cursor_of,
+    ))
 }

@@ -6,7 +6,6 @@ use support_domain::ticket::{AgentId, TicketEvent};
 use support_domain::webhook::{
     EventTypes, SigningSecret, WebhookDefinition, WebhookEndpointEvent, WebhookUrl,
 };
-use support_domain::{ActorRole, EventMetadata};
 
 use super::*;
 
@@ -25,26 +24,16 @@ impl Stream {
         let position = self.0.len() as i64 + 1;
         let occurred_at =
             "2026-11-26T08:00:00Z".parse::<DateTime<Utc>>().unwrap() + Duration::minutes(position);
-        self.0.push(RecordedEvent {
-            event_id: Uuid::new_v4(),
-            aggregate_type: aggregate_type.to_owned(),
-            aggregate_id: id.to_string(),
-            sequence,
-            global_position: position,
-            event_type: name.to_owned(),
-            event_version: "1".to_owned(),
-            occurred_at,
-            metadata: EventMetadata {
-                actor_sub: "admin-1".to_owned(),
-                actor_role: ActorRole::Admin,
-                request_id: format!("r-{position}"),
-                correlation_id: format!("r-{position}"),
-                causation_id: None,
-                occurred_at,
-                source: "api".to_owned(),
-            },
-            payload,
+        // As the bus carries it (docs/events.md).
+        let envelope = serde_json::json!({
+            "eventId": Uuid::new_v4(), "aggregateType": aggregate_type, "aggregateId": id,
+            "sequence": sequence, "globalPosition": position, "eventType": name,
+            "eventVersion": "1", "occurredAt": occurred_at,
+            "metadata": {"actorSub": "admin-1", "actorRole": "admin", "requestId": "r",
+                         "correlationId": "r", "occurredAt": occurred_at, "source": "api"},
+            "payload": payload,
         });
+        self.0.push(serde_json::from_value(envelope).unwrap());
     }
 
     fn endpoint(&mut self, id: Uuid, event: WebhookEndpointEvent) {
