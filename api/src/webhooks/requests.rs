@@ -243,17 +243,16 @@ mod tests {
     }
 
     #[test]
-    fn list_queries_refuse_unknown_parameters_and_bad_values_by_name() {
-        let query: WebhookListQuery =
-            serde_json::from_value(json!({"page": "0", "limit": "101", "size": "5"})).unwrap();
-        assert_eq!(
-            fields(&query.parse().unwrap_err()),
-            ["size", "page", "limit"]
-        );
-        let log: DeliveryLogQuery =
-            serde_json::from_value(json!({"cursor": "nope", "limit": "5"})).unwrap();
-        assert_eq!(fields(&log.parse().unwrap_err()), ["cursor"]);
-        let first = DeliveryLogQuery::default().parse().unwrap();
+    fn page_queries_refuse_unknown_parameters_and_bad_values_by_name() {
+        let query: CursorPageQuery =
+            serde_json::from_value(json!({"limit": "x", "page": "2"})).unwrap();
+        assert_eq!(fields(&query.parse().unwrap_err()), ["page", "limit"]);
+        for (cursor, limit, refused) in [("nope", "5", "cursor"), ("", "101", "limit")] {
+            let query: CursorPageQuery =
+                serde_json::from_value(json!({"cursor": cursor, "limit": limit})).unwrap();
+            assert_eq!(fields(&query.parse().unwrap_err()), [refused]);
+        }
+        let first = CursorPageQuery::default().parse().unwrap();
         assert_eq!(first.limit, PageRequest::DEFAULT_LIMIT);
     }
 }
