@@ -24,7 +24,7 @@ use sha2::Sha256;
 use sqlx::PgPool;
 use support_domain::notification::NotificationChannel;
 use support_domain::webhook::{SigningSecret, WebhookEndpoint, WebhookEndpointEvent};
-use support_projections::event_log::opened_history;
+use support_projections::event_log::aggregate_history;
 use support_projections::personal_data::DataKeys;
 use support_projections::Redacted;
 use uuid::Uuid;
@@ -219,8 +219,11 @@ impl WebhookChannel {
     /// The endpoint as its events leave it, secret open: from the store, not the read model,
     /// which may lag behind a deactivation and holds no secret.
     async fn endpoint(&self, id: &str) -> anyhow::Result<WebhookEndpoint> {
+        let mut conn = self.pool.acquire().await?;
+        let history = aggregate_history(&mut *conn, WebhookEndpoint::TYPE, id).await?;
+        let history = self.keys.open_with_secrets(&mut conn, history).await?;
         let mut endpoint = WebhookEndpoint::default();
-        for event in opened_history(&self.pool, &self.keys, WebhookEndpoint::TYPE, id).await? {
+        for event in history {
             let event = WebhookEndpointEvent::from_parts(&event.event_type, &event.payload)
                 .map_err(|e| anyhow::anyhow!("{}", Redacted(&e)))?;
             endpoint.apply(event);
