@@ -18,7 +18,7 @@ use axum::Router;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use chrono::{DateTime, TimeDelta, Utc};
-use common::{spawn_app_without, wait_until_applied, TestApp};
+use common::{spawn_app_without_sla_timer, wait_until_applied, TestApp};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use support_domain::ActorRole;
@@ -26,7 +26,6 @@ use support_projections::event_log::aggregate_history;
 use supportd::clock::ManualClock;
 use supportd::notifier::deliver_due;
 use supportd::notifier::webhook::{Egress, WebhookSettings};
-use supportd::startup::Worker;
 
 const WEBHOOKS: &str = "/api/v1/support/webhooks";
 
@@ -151,8 +150,8 @@ fn verify(secret: &str, received: &Received, now: DateTime<Utc>) -> String {
     id
 }
 
-/// The app at `t0`, with webhooks allowed to loopback (unless `egress` says otherwise) and
-/// without the notifier and SLA timer, whose passes the tests run themselves.
+/// The app at `t0`, webhooks allowed to what `egress` names, without the notifier and the SLA
+/// timer, whose passes the tests run themselves.
 async fn app(pool: PgPool, egress: &str, timeout: Duration) -> (TestApp, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(t0()));
     let injected = clock.clone();
@@ -160,7 +159,7 @@ async fn app(pool: PgPool, egress: &str, timeout: Duration) -> (TestApp, Arc<Man
         egress: Egress::parse(egress).unwrap(),
         timeout,
     };
-    let app = spawn_app_without(pool, &[Worker::Notifier, Worker::SlaTimer], move |s| {
+    let app = spawn_app_without_sla_timer(pool, move |s| {
         s.clock = injected;
         s.webhooks = webhooks;
     })
