@@ -92,6 +92,35 @@ async fn schemathesis_finds_the_api_as_documented(pool: PgPool) {
         .await
         .unwrap();
 
+    // A webhook endpoint (inactive, so that nothing leaves the machine) and a delivery of it to
+    // read and resend.
+    let webhook: serde_json::Value = app
+        .post(
+            "/api/v1/support/webhooks",
+            &admin,
+            serde_json::json!({
+                "url": "https://hooks.example.com/supportd", "eventTypes": ["TicketOpened"],
+                "active": false,
+            }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let webhook = webhook["id"].as_str().unwrap().to_owned();
+    let delivery: uuid::Uuid = sqlx::query_scalar(
+        "INSERT INTO notification_deliveries (id, message_id, event_id, global_position, \
+             event_type, recipient, channel, kind, state, next_attempt_at, created_at) \
+         SELECT gen_random_uuid(), 'ticket:' || aggregate_id || ':1', gen_random_uuid(), \
+             global_position, event_type, $2, 'WEBHOOK', 'EVENT', 'FAILED', now(), now() \
+         FROM events WHERE aggregate_id = $1 AND sequence = 1 RETURNING id",
+    )
+    .bind(other["id"].as_str().unwrap())
+    .bind(&webhook)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+
     let schemathesis = schemathesis().await;
     for (caller, token, ticket, related) in [
         ("admin", admin, &other, &theirs),
@@ -108,6 +137,8 @@ async fn schemathesis_finds_the_api_as_documented(pool: PgPool) {
             .env("SUPPORTD_DEAD_LETTER", letter.to_string())
             .env("SUPPORTD_SLA_POLICY", policy.to_string())
             .env("SUPPORTD_ESCALATION_POLICY", ladder["id"].as_str().unwrap())
+            .env("SUPPORTD_WEBHOOK", &webhook)
+            .env("SUPPORTD_WEBHOOK_DELIVERY", delivery.to_string())
             .env("SCHEMATHESIS_HOOKS", format!("{DIR}/hooks.py"))
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .args([

@@ -11,6 +11,7 @@ use support_workers::Bus;
 
 use crate::clock::{Clock, SystemClock};
 use crate::jwks::JwksSource;
+use crate::notifier::webhook::WebhookSettings;
 use crate::rate_limit::RateLimits;
 
 pub const DEVELOPMENT_JWT_SECRET: &str = "supportd-development-secret-do-not-use-in-production";
@@ -36,6 +37,8 @@ pub struct Settings {
     pub clock: Arc<dyn Clock>,
     /// Requests a minute each caller of the support API may make, by role.
     pub rate_limits: RateLimits,
+    /// Where webhooks may go, and how long each may take.
+    pub webhooks: WebhookSettings,
 }
 
 /// Tokens signed by an identity provider (Keycloak, Auth0, Azure AD, ...) with RS256, ES256 or
@@ -252,6 +255,7 @@ impl Settings {
             read_timeout: Duration::from_millis(read_timeout_ms),
             clock: Arc::new(SystemClock),
             rate_limits: RateLimits::from_env()?,
+            webhooks: WebhookSettings::from_env()?,
         })
     }
 }

@@ -3,13 +3,12 @@
 //! until a projection announces an earlier one, leases the due rows (claimed with
 //! `FOR UPDATE SKIP LOCKED` and committed at once, so timers side by side share the work and no
 //! lock is held while the tickets are commanded), and sends each ticket the command that records
-//! what is due on it. The ticket decides on its own state, with the true instant: a row made stale by a pause, or recorded already, records
-//! nothing; a timer that was down over a deadline records the breach at the deadline when it
+//! what is due on it. The ticket decides on its own state, with the true instant: a row made
+//! stale by a pause, or recorded already, records nothing; a timer that was down over a deadline records the breach at the deadline when it
 //! starts.
 
 use chrono::{DateTime, SubsecRound, Utc};
 use futures::stream::{self, StreamExt};
-use sqlx::postgres::{PgListener, PgPoolOptions};
 use std::sync::Arc;
 
 use support_domain::escalation::EscalationBook;
@@ -20,12 +19,13 @@ use support_projections::Redacted;
 use support_workers::supervise::supervise;
 use uuid::Uuid;
 
+use crate::due_passes;
 use crate::problem::ApiError;
 use crate::startup::ApiContext;
 
 /// Who the timer's events are recorded as.
 pub const TIMER_ACTOR: &str = "sla-timer";
-/// Rows claimed from each table in one pass.
+/// Rows claimed from each table in one pass; a pass that claims as many or more runs again at once.
 const BATCH: i64 = 256;
 /// The read models of due instants, each one row a ticket: SLA warnings and deadlines, and the
 /// next levels of climbs.
@@ -48,54 +48,17 @@ pub async fn run(ctx: ApiContext) {
 }
 
 async fn watch(ctx: &ApiContext) -> Result<(), ApiError> {
-    // A connection of its own, outside the pool: the listener holds it for good, and the pool's
-    // connections are for the commands.
-    let own = PgPoolOptions::new()
-        .max_connections(1)
-        .connect_lazy_with((*ctx.pool.connect_options()).clone());
-    let mut listener = PgListener::connect_with(&own)
-        .await
-        .map_err(anyhow::Error::from)?;
-    listener
-        .listen(TIMERS_CHANNEL)
-        .await
-        .map_err(anyhow::Error::from)?;
-    loop {
-        while record_due(ctx, ctx.clock.now()).await? >= BATCH as usize {}
-        let mut wake_at: Option<DateTime<Utc>> = sqlx::query_scalar(
-            "SELECT least( \
-                 (SELECT due_at FROM sla_timers WHERE claimed_until IS NULL \
-                  ORDER BY due_at LIMIT 1), \
-                 (SELECT min(claimed_until) FROM sla_timers WHERE claimed_until IS NOT NULL), \
-                 (SELECT due_at FROM escalation_timers WHERE claimed_until IS NULL \
-                  ORDER BY due_at LIMIT 1), \
-                 (SELECT min(claimed_until) FROM escalation_timers \
-                  WHERE claimed_until IS NOT NULL))",
-        )
-        .fetch_one(&ctx.pool)
-        .await?;
-        // Sleeps until the next row is due (a day at most: a clock moved by hand or a lost
-        // notification costs no more); a new row wakes it only if it is due sooner.
-        loop {
-            let until = wake_at
-                .unwrap_or(DateTime::<Utc>::MAX_UTC)
-                .min(ctx.clock.now() + chrono::TimeDelta::days(1));
-            tokio::select! {
-                _ = ctx.clock.sleep_until(until) => break,
-                notification = listener.recv() => {
-                    let notification = notification.map_err(anyhow::Error::from)?;
-                    let due = DateTime::parse_from_rfc3339(notification.payload())
-                        .map(|d| d.with_timezone(&Utc))
-                        .ok();
-                    match (due, wake_at) {
-                        (Some(due), Some(at)) if due >= at => {}
-                        (Some(due), _) => wake_at = Some(due),
-                        (None, _) => break,
-                    }
-                }
-            }
-        }
-    }
+    // The earliest unclaimed row, or the earliest lease to run out, of either table.
+    let next_due = "SELECT least( \
+         (SELECT due_at FROM sla_timers WHERE claimed_until IS NULL ORDER BY due_at LIMIT 1), \
+         (SELECT min(claimed_until) FROM sla_timers WHERE claimed_until IS NOT NULL), \
+         (SELECT due_at FROM escalation_timers WHERE claimed_until IS NULL \
+          ORDER BY due_at LIMIT 1), \
+         (SELECT min(claimed_until) FROM escalation_timers WHERE claimed_until IS NOT NULL))";
+    due_passes::run(ctx, TIMERS_CHANNEL, BATCH as usize, next_due, |now| {
+        record_due(ctx, now)
+    })
+    .await
 }
 
 /// Leases the rows due at `now`, earliest first, of every timer table, sends each ticket one

@@ -22,13 +22,15 @@ use tracing::Span;
 use crate::active_policies::ActivePolicies;
 use crate::auth::TokenVerifier;
 use crate::clock::Clock;
+use crate::notifier::webhook::{WebhookChannel, WebhookSettings};
+use crate::notifier::Channels;
 use crate::problem::ApiError;
 use crate::rate_limit::{self, RateLimitState, RateLimiters};
 use crate::read_your_writes::Checkpoints;
 use crate::settings::Settings;
 use crate::{
-    audit, dead_letters, escalation_policies, health, idempotency, openapi, personal_data,
-    retention, sla_policies, sla_report, sla_timer, tickets,
+    audit, dead_letters, escalation_policies, health, idempotency, notifier, openapi,
+    personal_data, retention, sla_policies, sla_report, sla_timer, tickets, webhooks,
 };
 use support_domain::escalation::EscalationBook;
 use support_domain::sla::SlaPolicyBook;
@@ -52,6 +54,10 @@ pub struct ApiContext {
     pub active_policies: ActivePolicies<SlaPolicyBook>,
     /// The active escalation policies, whose ladders ticket commands start climbs on.
     pub active_escalations: ActivePolicies<EscalationBook>,
+    /// What notifications go out through.
+    pub channels: Channels,
+    /// Where webhooks may go: endpoints are checked against it when registered.
+    pub webhooks: WebhookSettings,
 }
 
 /// What the service is made of: its read models and its routes under `/api/v1/support`. An
@@ -73,7 +79,8 @@ impl Registry {
                 .merge(personal_data::routes())
                 .merge(dead_letters::routes())
                 .merge(audit::routes())
-                .merge(sla_report::routes()),
+                .merge(sla_report::routes())
+                .merge(webhooks::routes()),
         }
     }
 
@@ -98,6 +105,8 @@ pub enum Worker {
     Retention,
     /// Records SLA warnings and breaches when they fall due.
     SlaTimer,
+    /// Sends the planned notifications when they fall due, retrying by one rule.
+    Notifier,
 }
 
 impl Worker {
@@ -111,6 +120,7 @@ impl Worker {
         );
         workers.push(Worker::Retention);
         workers.push(Worker::SlaTimer);
+        workers.push(Worker::Notifier);
         workers
     }
 
@@ -120,6 +130,7 @@ impl Worker {
             Worker::Projection(name) => format!("projection-{name}"),
             Worker::Retention => "retention".to_owned(),
             Worker::SlaTimer => "sla-timer".to_owned(),
+            Worker::Notifier => "notifier".to_owned(),
         }
     }
 
@@ -182,7 +193,7 @@ impl Application {
                 }
                 // They command through the command path, so they start below, with the API's
                 // context.
-                Worker::Retention | Worker::SlaTimer => continue,
+                Worker::Retention | Worker::SlaTimer | Worker::Notifier => continue,
             };
             background.push(task);
         }
@@ -190,6 +201,11 @@ impl Application {
             Checkpoints::follow(pool.clone(), &registry.projections, settings.read_timeout).await?;
         background.push(follower);
 
+        let channels = Channels::new(vec![Arc::new(WebhookChannel::new(
+            pool.clone(),
+            data_keys.clone(),
+            settings.webhooks.clone(),
+        ))]);
         let context = ApiContext {
             pool,
             tokens,
@@ -200,6 +216,8 @@ impl Application {
             data_keys,
             active_policies: ActivePolicies::default(),
             active_escalations: ActivePolicies::default(),
+            channels,
+            webhooks: settings.webhooks.clone(),
         };
         // Before the API answers, so that a fresh desk never serves a moment without policies.
         if serve_api {
@@ -215,6 +233,9 @@ impl Application {
         }
         if workers.contains(&Worker::SlaTimer) {
             background.push(tokio::spawn(sla_timer::run(context.clone())));
+        }
+        if workers.contains(&Worker::Notifier) {
+            background.push(tokio::spawn(notifier::run(context.clone())));
         }
         let (bind, router) = if serve_api {
             let limiters = Arc::new(RateLimiters::new(&settings.rate_limits));

@@ -74,3 +74,16 @@ pub struct Caller {
     /// The customer account a customer acts for; `None` for staff and services.
     pub customer_id: Option<String>,
 }
+
+/// A caller in `role` for the aggregates' tests: `<role>-1`, acting for `customer-1` when a
+/// customer.
+#[cfg(test)]
+pub(crate) fn test_caller(role: ActorRole) -> Caller {
+    Caller {
+        actor: Actor {
+            sub: format!("{}-1", role.as_str()),
+            role,
+        },
+        customer_id: (role == ActorRole::Customer).then(|| "customer-1".to_owned()),
+    }
+}

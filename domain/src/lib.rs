@@ -10,9 +10,10 @@ pub mod recorded;
 pub mod refusal;
 pub mod sla;
 pub mod ticket;
+pub mod webhook;
 
 pub use actor::{Actor, ActorRole, Caller};
 pub use field::{FieldError, FieldErrors, NUL_REFUSED};
-pub use personal_data::{PersonalData, ERASED};
+pub use personal_data::{PersonalData, ERASED, SECRET, SECRET_FIELDS};
 pub use recorded::{EventMetadata, RecordedEvent};
 pub use refusal::{DomainError, Refusal};

@@ -5,6 +5,14 @@
 /// What an erased field reads as once its key is gone: in read models, exports and history.
 pub const ERASED: &str = "[erased]";
 
+/// What a secret field reads as wherever events are shown or projected.
+pub const SECRET: &str = "[secret]";
+
+/// Sealed fields that hold a secret rather than a person's data, as (event type, JSON pointer):
+/// opened only where the secret is used (the delivery worker signs with an endpoint's secret),
+/// never for a read model, a history or the audit log, which show `SECRET` instead.
+pub const SECRET_FIELDS: &[(&str, &str)] = &[("WebhookEndpointRegistered", "/secret")];
+
 /// Implemented by each aggregate's event type.
 pub trait PersonalData {
     /// JSON pointers, within the event's payload, of the text fields that carry personal data;

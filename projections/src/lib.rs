@@ -6,6 +6,7 @@ mod copy_rows;
 pub mod dead_letters;
 pub mod escalation;
 pub mod event_log;
+pub mod notifications;
 pub mod page;
 pub mod personal_data;
 pub mod projection;

@@ -163,6 +163,32 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+impl<T> Page<T> {
+    /// A page read with one item beyond its limit: that item, dropped, says a next page exists,
+    /// which starts after the last item kept (`cursor_of`).
+    pub fn with_lookahead(
+        mut items: Vec<T>,
+        page: PageRequest,
+        total: Total,
+        cursor_of: impl Fn(&T) -> Cursor,
+    ) -> Self {
+        let next_cursor = if items.len() > page.limit as usize {
+            items.truncate(page.limit as usize);
+            items.last().map(|last| cursor_of(last).encode())
+        } else {
+            None
+        };
+        Self {
+            items,
+            page: page.number(),
+            limit: page.limit,
+            total: total.count,
+            total_is_estimate: total.is_estimate,
+            next_cursor,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,7 @@ use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
-use support_domain::{RecordedEvent, ERASED};
+use support_domain::{RecordedEvent, ERASED, SECRET, SECRET_FIELDS};
 
 use crate::ProjectionError;
 
@@ -164,8 +164,9 @@ impl DataKeys {
         Ok(Some(self.load(conn, &sealed).await?))
     }
 
-    /// `events` with their personal fields open, or `ERASED` where the key is gone. Events without
-    /// a sealed field are passed through; the others are copied once, opened.
+    /// `events` with their personal fields open, or `ERASED` where the key is gone, and their
+    /// secrets (`SECRET_FIELDS`) as `SECRET`. Events without a sealed field are passed through;
+    /// the others are copied once, opened.
     pub async fn open_events<'e>(
         &self,
         conn: &mut PgConnection,
@@ -181,7 +182,7 @@ impl DataKeys {
                     return Ok(Cow::Borrowed(*event));
                 }
                 let mut opened = (*event).clone();
-                keys.open(&mut opened)?;
+                keys.open(&mut opened, Secrets::Hidden)?;
                 Ok(Cow::Owned(opened))
             })
             .collect()
@@ -191,15 +192,41 @@ impl DataKeys {
     pub async fn open_all(
         &self,
         conn: &mut PgConnection,
+        events: Vec<RecordedEvent>,
+    ) -> Result<Vec<RecordedEvent>, ProjectionError> {
+        self.open_owned(conn, events, Secrets::Hidden).await
+    }
+
+    /// As `open_all`, and the secrets (`SECRET_FIELDS`) open too: only for the code that uses
+    /// them, never for what is shown or projected.
+    pub async fn open_with_secrets(
+        &self,
+        conn: &mut PgConnection,
+        events: Vec<RecordedEvent>,
+    ) -> Result<Vec<RecordedEvent>, ProjectionError> {
+        self.open_owned(conn, events, Secrets::Open).await
+    }
+
+    async fn open_owned(
+        &self,
+        conn: &mut PgConnection,
         mut events: Vec<RecordedEvent>,
+        secrets: Secrets,
     ) -> Result<Vec<RecordedEvent>, ProjectionError> {
         if let Some(keys) = self.keys_for(conn, events.iter()).await? {
             for event in &mut events {
-                keys.open(event)?;
+                keys.open(event, secrets)?;
             }
         }
         Ok(events)
     }
+}
+
+/// Whether opening an event opens its secret fields too, or shows them as `SECRET`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Secrets {
+    Open,
+    Hidden,
 }
 
 /// Data keys, open, by aggregate type and id, of the aggregates that have one.
@@ -229,9 +256,18 @@ impl OpenKeys {
     }
 
     /// Opens the event's sealed fields in place, as `ERASED` where its key is gone.
-    fn open(&self, event: &mut RecordedEvent) -> Result<(), ProjectionError> {
+    fn open(&self, event: &mut RecordedEvent, secrets: Secrets) -> Result<(), ProjectionError> {
         if !holds_sealed(&event.payload) {
             return Ok(());
+        }
+        if secrets == Secrets::Hidden {
+            for (event_type, pointer) in SECRET_FIELDS {
+                if event.event_type == *event_type {
+                    if let Some(field) = event.payload.pointer_mut(pointer) {
+                        *field = Value::String(SECRET.to_owned());
+                    }
+                }
+            }
         }
         let key = self.get(&event.aggregate_type, &event.aggregate_id);
         let binding = field_binding(&event.aggregate_type, &event.aggregate_id);

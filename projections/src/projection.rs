@@ -128,4 +128,6 @@ pub fn standard() -> Projections {
         .with(crate::sla::policies::SlaPoliciesProjection)
         .with(crate::sla::report::SlaReportProjection)
         .with(crate::escalation::EscalationPoliciesProjection)
+        .with(crate::notifications::endpoints::WebhookEndpointsProjection)
+        .with(crate::notifications::planner::NotificationPlanner::standard())
 }

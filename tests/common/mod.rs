@@ -104,6 +104,7 @@ pub fn settings(bus: &Bus) -> Settings {
         read_timeout: Duration::from_secs(10),
         clock: Arc::new(SystemClock),
         rate_limits: RateLimits::everyone(UNREACHABLE_RATE_LIMIT),
+        webhooks: Default::default(),
     }
 }
 
@@ -117,15 +118,25 @@ pub async fn spawn_app_with(pool: PgPool, configure: impl FnOnce(&mut Settings))
     spawn_registry(pool, Registry::standard(), Worker::all, configure).await
 }
 
-/// As `spawn_app_with`, without the SLA timer: for a clock that counts its reads, or a test that
-/// runs the timer's passes itself.
+/// As `spawn_app_with`, without the workers that act when their rows fall due (the SLA timer and
+/// the notifier): for a clock that counts its reads, or a test that runs their passes itself.
 pub async fn spawn_app_without_sla_timer(
     pool: PgPool,
     configure: impl FnOnce(&mut Settings),
 ) -> TestApp {
+    spawn_app_without(pool, &[Worker::SlaTimer, Worker::Notifier], configure).await
+}
+
+/// As `spawn_app_with`, without the given workers: for a test that runs their passes itself at
+/// chosen instants.
+pub async fn spawn_app_without(
+    pool: PgPool,
+    without: &[Worker],
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
     let workers = |projections: &Projections| {
         let mut workers = Worker::all(projections);
-        workers.retain(|w| *w != Worker::SlaTimer);
+        workers.retain(|w| !without.contains(w));
         workers
     };
     spawn_registry(pool, Registry::standard(), workers, configure).await

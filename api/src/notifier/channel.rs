@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use support_domain::notification::{NotificationChannel, NotificationKind};
 use support_domain::RecordedEvent;
 use uuid::Uuid;
@@ -20,6 +21,8 @@ pub struct Notification {
     /// Who it is for, as the planner named them: a webhook endpoint's id, a user's sub.
     pub recipient: String,
     pub event: RecordedEvent,
+    /// When this attempt is made, by the service's clock (`webhook-timestamp`, an email's Date).
+    pub attempted_at: DateTime<Utc>,
 }
 
 /// What one attempt came to.

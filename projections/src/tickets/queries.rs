@@ -621,7 +621,7 @@ pub async fn list(
     page: PageRequest,
     long_lists: &LongLists,
 ) -> Result<Page<TicketView>, sqlx::Error> {
-    let (mut items, total) = match counted_page(pool, filter, scope, page, long_lists).await? {
+    let (items, total) = match counted_page(pool, filter, scope, page, long_lists).await? {
         Some(counted) => counted,
         None => {
             let mut items = page_query("", filter, scope, page);
@@ -635,26 +635,10 @@ pub async fn list(
             (items?, total?)
         }
     };
-    let next_cursor = if items.len() > page.limit as usize {
-        items.truncate(page.limit as usize);
-        items.last().map(|last| {
-            Cursor {
-                created_at: last.created_at,
-                id: last.id,
-            }
-            .encode()
-        })
-    } else {
-        None
-    };
-    Ok(Page {
-        items,
-        page: page.number(),
-        limit: page.limit,
-        total: total.count,
-        total_is_estimate: total.is_estimate,
-        next_cursor,
-    })
+    Ok(Page::with_lookahead(items, page, total, |last| Cursor {
+        created_at: last.created_at,
+        id: last.id,
+    }))
 }
 
 #[cfg(test)]

@@ -6,21 +6,12 @@ use cqrs_es::test::TestFramework;
 use uuid::Uuid;
 
 use super::*;
-use crate::{Actor, FieldError};
+use crate::actor::test_caller as caller;
+use crate::FieldError;
 
 type PolicyTest = TestFramework<SlaPolicy>;
 
 const POLICY: Uuid = Uuid::from_u128(7);
-
-fn caller(role: ActorRole) -> Caller {
-    Caller {
-        actor: Actor {
-            sub: format!("{}-1", role.as_str()),
-            role,
-        },
-        customer_id: (role == ActorRole::Customer).then(|| "customer-1".to_owned()),
-    }
-}
 
 fn minutes(m: i64) -> TargetMinutes {
     TargetMinutes::parse(m).unwrap()
