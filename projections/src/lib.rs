@@ -5,6 +5,7 @@ pub mod audit;
 mod copy_rows;
 pub mod dead_letters;
 pub mod event_log;
+pub mod notification_preferences;
 pub mod page;
 pub mod personal_data;
 pub mod projection;

@@ -127,4 +127,5 @@ pub fn standard() -> Projections {
         .with(crate::sla::timers::SlaTimersProjection)
         .with(crate::sla::policies::SlaPoliciesProjection)
         .with(crate::sla::report::SlaReportProjection)
+        .with(crate::notification_preferences::NotificationPreferencesProjection)
 }
