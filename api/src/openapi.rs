@@ -22,7 +22,8 @@ use crate::problem::PROBLEM_JSON;
 use crate::startup::{ApiContext, SUPPORT_API};
 use crate::tickets::requests::CrossFieldRules;
 use crate::{
-    audit, dead_letters, health, idempotency, personal_data, sla_policies, sla_report, tickets,
+    audit, dead_letters, health, idempotency, notification_preferences, personal_data,
+    sla_policies, sla_report, tickets,
 };
 
 const PROBLEM_REF: &str = "#/components/schemas/Problem";
@@ -40,11 +41,13 @@ const PROBLEM_REF: &str = "#/components/schemas/Problem";
         audit::search_audit_log,
         sla_report::get_sla_report,
         personal_data::export_personal_data, personal_data::erase_personal_data,
+        notification_preferences::get_notification_preferences,
+        notification_preferences::put_notification_preferences,
         dead_letters::list_dead_letters, dead_letters::retry_dead_letter,
         health::healthz, health::readyz, health::metrics,
     ),
     modifiers(&BearerAuth, &CrossFieldRules, &JsonBodies, &QueryStrings, &PathParameters, &Authenticated, &IdempotentPosts, &RateLimited, &ProblemDocuments),
-    tags((name = "tickets", description = "Support tickets"), (name = "sla", description = "SLA policies: the targets tickets are held to, and reports of how they were kept"), (name = "audit", description = "The event store searched: who did what, and when"), (name = "privacy", description = "Customers' personal data: export and erasure"), (name = "operations", description = "Health, metrics and dead letters"))
+    tags((name = "tickets", description = "Support tickets"), (name = "sla", description = "SLA policies: the targets tickets are held to, and reports of how they were kept"), (name = "audit", description = "The event store searched: who did what, and when"), (name = "privacy", description = "Customers' personal data: export and erasure"), (name = "notifications", description = "How each user is told of what happens: channels, addresses, working hours"), (name = "operations", description = "Health, metrics and dead letters"))
 )]
 pub struct ApiDoc;
 

@@ -54,6 +54,8 @@ pub struct IdentityProvider {
     pub customer_claim: String,
     /// JSON pointer to the customer's tier (`ENTERPRISE`, `PROFESSIONAL`, `STANDARD`, `FREE`).
     pub tier_claim: String,
+    /// JSON pointer to the list of the caller's team names.
+    pub teams_claim: String,
     /// How far apart our clock and the provider's may be, for `exp` and `nbf`.
     pub leeway: Duration,
 }
@@ -71,6 +73,7 @@ impl IdentityProvider {
                 "SUPPORTD_JWT_AUDIENCE",
                 "SUPPORTD_JWT_ROLE_CLAIM",
                 "SUPPORTD_JWT_CUSTOMER_CLAIM",
+                "SUPPORTD_JWT_TEAMS_CLAIM",
                 "SUPPORTD_JWT_LEEWAY_SECONDS",
             ]
             .into_iter()
@@ -127,6 +130,7 @@ impl IdentityProvider {
             role_claim: pointer("SUPPORTD_JWT_ROLE_CLAIM", "/role")?,
             customer_claim: pointer("SUPPORTD_JWT_CUSTOMER_CLAIM", "/customerId")?,
             tier_claim: pointer("SUPPORTD_JWT_TIER_CLAIM", "/tier")?,
+            teams_claim: pointer("SUPPORTD_JWT_TEAMS_CLAIM", "/teams")?,
             leeway: Duration::from_secs(leeway),
         }))
     }
@@ -302,6 +306,7 @@ mod tests {
         assert_eq!(keycloak.audience, ["supportd", "account"]);
         assert_eq!(keycloak.role_claim, "/realm_access/roles");
         assert_eq!(keycloak.customer_claim, "/customerId");
+        assert_eq!(keycloak.teams_claim, "/teams");
         assert_eq!(keycloak.leeway, Duration::from_secs(60));
         assert_eq!(provider(&[]).unwrap(), None);
     }
@@ -316,6 +321,7 @@ mod tests {
         };
         assert!(with("SUPPORTD_JWT_ROLE_CLAIM", "realm_access.roles").contains("starts with /"));
         assert!(with("SUPPORTD_JWT_CUSTOMER_CLAIM", "/a~2b").contains("~ is followed by"));
+        assert!(with("SUPPORTD_JWT_TEAMS_CLAIM", "groups").contains("starts with /"));
         assert!(with("SUPPORTD_JWKS_URL", "ldap://idp").contains("file://, http:// or https://"));
         assert!(with("SUPPORTD_JWT_LEEWAY_SECONDS", "301").contains("at most 300"));
         assert!(with("SUPPORTD_JWT_AUDIENCE", " , ").contains("no audience"));

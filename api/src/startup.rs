@@ -27,8 +27,8 @@ use crate::read_your_writes::Checkpoints;
 use crate::settings::Settings;
 use crate::sla_policies::active::ActivePolicies;
 use crate::{
-    audit, dead_letters, health, idempotency, openapi, personal_data, retention, sla_policies,
-    sla_report, sla_timer, tickets,
+    audit, dead_letters, health, idempotency, notification_preferences, openapi, personal_data,
+    retention, sla_policies, sla_report, sla_timer, tickets,
 };
 
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -68,7 +68,8 @@ impl Registry {
                 .merge(personal_data::routes())
                 .merge(dead_letters::routes())
                 .merge(audit::routes())
-                .merge(sla_report::routes()),
+                .merge(sla_report::routes())
+                .merge(notification_preferences::routes()),
         }
     }
 

@@ -159,7 +159,7 @@ impl ChannelChoices {
 
     /// Each kind's list names only `CHANNELS`, each at most once; errors name the item
     /// (`channels.SLA_BREACH[1]`).
-    fn check(&self, errors: &mut FieldErrors) {
+    pub fn check(&self, errors: &mut FieldErrors) {
         for &kind in Self::KINDS {
             let channels = self.for_kind(kind);
             for (index, channel) in channels.iter().enumerate() {
