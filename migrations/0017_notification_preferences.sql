@@ -31,3 +31,7 @@ CREATE INDEX notification_preferences_by_team ON notification_preferences USING 
 -- A customer account's export and erasure.
 CREATE INDEX notification_preferences_by_customer ON notification_preferences (customer_id)
     WHERE customer_id IS NOT NULL;
+
+-- An erasure receipt lists the notification preferences it erased beside the tickets.
+ALTER TABLE personal_data_erasures
+    ADD COLUMN notification_preferences uuid[] NOT NULL DEFAULT '{}';

@@ -12,7 +12,7 @@ use support_domain::notification::{
     WorkingHoursFields, WorkingTime,
 };
 use support_domain::{ActorRole, RecordedEvent, ERASED};
-use utoipa::openapi::schema::{AdditionalProperties, Object, ObjectBuilder, SchemaType, Type};
+use utoipa::openapi::schema::{Object, SchemaType, Type};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -284,17 +284,14 @@ pub async fn of_customer<'e>(
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
-/// An object with one list of channels per kind a user chooses for.
+/// Every kind's channels, as a saved user always has them.
 fn channel_choices() -> Object {
-    let mut object = ObjectBuilder::new()
-        .schema_type(Type::Object)
-        .additional_properties(Some(AdditionalProperties::FreeForm(false)));
-    for kind in ChannelChoices::KINDS {
-        object = object
-            .property(kind.as_str(), schema::notification_channels())
-            .required(kind.as_str());
-    }
-    object.build()
+    ChannelChoices::KINDS
+        .iter()
+        .fold(schema::channel_choices(), |object, kind| {
+            object.required(kind.as_str())
+        })
+        .build()
 }
 
 fn working_hours_or_null() -> Object {

@@ -129,6 +129,17 @@ pub fn notification_channels() -> Array {
         .build()
 }
 
+/// An object with one list of channels per kind a user chooses for (`ChannelChoices`), and no
+/// other property.
+pub fn channel_choices() -> ObjectBuilder {
+    ChannelChoices::KINDS.iter().fold(
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .additional_properties(Some(AdditionalProperties::FreeForm(false))),
+        |object, kind| object.property(kind.as_str(), notification_channels()),
+    )
+}
+
 /// Working hours (`WorkingHoursFields`): weekdays, and a local start and end as `HH:MM`.
 pub fn working_hours() -> ObjectBuilder {
     let time = |pattern: &str| {

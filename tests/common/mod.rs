@@ -299,3 +299,34 @@ pub fn data_keys() -> DataKeys {
 pub async fn read_model_snapshot(pool: &PgPool) -> Snapshot {
     Snapshot::take(pool).await.unwrap()
 }
+
+/// Reads a problem document, checking its status and media type.
+pub async fn problem(response: Response, status: u16) -> Value {
+    assert_eq!(response.status(), status);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json",
+        "errors are problem documents"
+    );
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["status"], status);
+    problem
+}
+
+/// The fields a problem document's `errors` name, in order.
+pub fn fields(problem: &Value) -> Vec<&str> {
+    problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect()
+}
+
+/// Reads a JSON answer, checking its status.
+pub async fn ok_json(response: Response, status: u16) -> Value {
+    let actual = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(actual, status, "{body}");
+    body
+}

@@ -11,7 +11,7 @@ use support_domain::notification::{
 use support_domain::ticket::Customer;
 use support_domain::FieldErrors;
 use support_projections::schema;
-use utoipa::openapi::schema::{Array, Object, ObjectBuilder, Type};
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 use utoipa::ToSchema;
 
 use crate::extract::{parsed, required};
@@ -40,8 +40,8 @@ fn time_zone() -> Object {
         .build()
 }
 
-fn channels() -> Array {
-    schema::notification_channels()
+fn channel_choices() -> Object {
+    schema::channel_choices().build()
 }
 
 fn working_hours() -> Object {
@@ -54,7 +54,9 @@ fn working_hours() -> Object {
 #[serde(rename_all = "camelCase")]
 pub struct PutNotificationPreferencesRequest {
     /// Channels per kind of notification; a kind left out keeps its default (IN_APP, plus EMAIL
-    /// for SLA_BREACH and ESCALATION when `email` is sent).
+    /// for SLA_BREACH and ESCALATION when `email` is sent). Each list names `EMAIL`, `SMS` or
+    /// `IN_APP` at most once; `[]`: not notified of that kind.
+    #[schema(schema_with = channel_choices)]
     pub channels: Option<ChannelChoicesRequest>,
     /// Where email notifications go; none when not sent. Required when a kind chooses EMAIL.
     #[schema(schema_with = email)]
@@ -73,27 +75,20 @@ pub struct PutNotificationPreferencesRequest {
     pub working_hours: Option<WorkingHoursRequest>,
 }
 
-/// The channels of each kind of notification, each `EMAIL`, `SMS` or `IN_APP` at most once; `[]`:
-/// not notified of that kind.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+/// The channels of each kind of notification, as sent.
+#[derive(Debug, Default, Deserialize)]
 pub struct ChannelChoicesRequest {
     #[serde(rename = "SLA_WARNING")]
-    #[schema(schema_with = channels)]
     pub sla_warning: Option<Vec<String>>,
     #[serde(rename = "SLA_BREACH")]
-    #[schema(schema_with = channels)]
     pub sla_breach: Option<Vec<String>>,
     #[serde(rename = "ESCALATION")]
-    #[schema(schema_with = channels)]
     pub escalation: Option<Vec<String>>,
     #[serde(rename = "ASSIGNMENT")]
-    #[schema(schema_with = channels)]
     pub assignment: Option<Vec<String>>,
     #[serde(rename = "PUBLIC_REPLY")]
-    #[schema(schema_with = channels)]
     pub public_reply: Option<Vec<String>>,
     #[serde(rename = "STATUS_CHANGE")]
-    #[schema(schema_with = channels)]
     pub status_change: Option<Vec<String>>,
 }
 
@@ -114,7 +109,7 @@ impl ChannelChoicesRequest {
 }
 
 /// Working hours as sent: all three fields are required.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize)]
 pub struct WorkingHoursRequest {
     pub days: Option<Vec<u8>>,
     pub start: Option<String>,
