@@ -11,6 +11,8 @@ use support_workers::Bus;
 
 use crate::clock::{Clock, SystemClock};
 use crate::jwks::JwksSource;
+use crate::notifier::email::EmailSettings;
+use crate::notifier::sms::SmsSettings;
 use crate::rate_limit::RateLimits;
 
 pub const DEVELOPMENT_JWT_SECRET: &str = "supportd-development-secret-do-not-use-in-production";
@@ -36,6 +38,10 @@ pub struct Settings {
     pub clock: Arc<dyn Clock>,
     /// Requests a minute each caller of the support API may make, by role.
     pub rate_limits: RateLimits,
+    /// The email channel's SMTP server and sender (`SUPPORTD_SMTP_URL`); none: no email.
+    pub email: Option<EmailSettings>,
+    /// The SMS channel's provider (`SUPPORTD_SMS_*`); none: no SMS.
+    pub sms: Option<SmsSettings>,
 }
 
 /// Tokens signed by an identity provider (Keycloak, Auth0, Azure AD, ...) with RS256, ES256 or
@@ -256,6 +262,8 @@ impl Settings {
             read_timeout: Duration::from_millis(read_timeout_ms),
             clock: Arc::new(SystemClock),
             rate_limits: RateLimits::from_env()?,
+            email: EmailSettings::from_vars(|name| std::env::var(name).ok())?,
+            sms: SmsSettings::from_vars(|name| std::env::var(name).ok())?,
         })
     }
 }

@@ -104,6 +104,8 @@ pub fn settings(bus: &Bus) -> Settings {
         read_timeout: Duration::from_secs(10),
         clock: Arc::new(SystemClock),
         rate_limits: RateLimits::everyone(UNREACHABLE_RATE_LIMIT),
+        email: None,
+        sms: None,
     }
 }
 
