@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this
 
+pub mod python;
+
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
