@@ -5,13 +5,15 @@
 mod common;
 
 use chrono::Duration;
-use common::{fields, ok_json, problem, spawn_app, TestApp};
+use common::{data_keys, fields, ok_json, problem, spawn_app, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use support_domain::notification::{preferences_id, NotificationChannel, NotificationKind};
 use support_domain::ActorRole;
-use support_projections::notification_preferences::recipients;
+use support_projections::notification_preferences::{
+    recipients, NotificationPreferencesProjection,
+};
 
 const PREFERENCES: &str = "/api/v1/support/notification-preferences";
 
@@ -303,4 +305,45 @@ async fn a_customers_export_shows_their_preferences_and_erasure_erases_them(pool
         .await
         .unwrap();
     assert_eq!(recipients[0].preferences.email, None);
+
+    // A replay from the store, where the address no longer opens, gives the same erased row.
+    let replayed =
+        support_projections::replay(&app.pool, &data_keys(), &NotificationPreferencesProjection)
+            .await
+            .unwrap();
+    assert!(replayed.events > 0, "{replayed:?}");
+    assert_eq!(
+        ok_json(app.get(PREFERENCES, &customer).await, 200).await,
+        erased
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_openapi_document_describes_both_routes(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let document: Value =
+        serde_json::from_str(&app.get_text("/api/v1/openapi.json").await).unwrap();
+    let path = &document["paths"][PREFERENCES];
+    assert_eq!(path["get"]["operationId"], "get_notification_preferences");
+    assert_eq!(path["put"]["operationId"], "put_notification_preferences");
+    for status in ["200", "403", "409", "422"] {
+        assert!(path["put"]["responses"][status].is_object(), "{status}");
+    }
+    let schemas = &document["components"]["schemas"];
+    let request = &schemas["PutNotificationPreferencesRequest"];
+    assert_eq!(request["additionalProperties"], false);
+    let channels = &request["properties"]["channels"];
+    assert_eq!(channels["additionalProperties"], false);
+    assert_eq!(
+        channels["properties"]["SLA_BREACH"]["items"]["enum"],
+        json!(["EMAIL", "SMS", "IN_APP"])
+    );
+    let view = &schemas["NotificationPreferencesView"];
+    assert_eq!(
+        view["properties"]["channels"]["required"]
+            .as_array()
+            .unwrap()
+            .len(),
+        6
+    );
 }
