@@ -282,11 +282,14 @@ struct Received {
     form: HashMap<String, String>,
 }
 
+/// The statuses (and `Retry-After`s) the SMS receiver answers with, in order.
+type Answers = VecDeque<(StatusCode, Option<&'static str>)>;
+
 /// An HTTP server in the test that records each request and answers the next status queued.
 #[derive(Clone, Default)]
 struct SmsReceiver {
     received: Arc<Mutex<Vec<Received>>>,
-    answers: Arc<Mutex<VecDeque<(StatusCode, Option<&'static str>)>>>,
+    answers: Arc<Mutex<Answers>>,
 }
 
 async fn receive(

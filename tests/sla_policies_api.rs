@@ -5,7 +5,7 @@
 mod common;
 
 use common::{fields, ok_json, problem, spawn_app, spawn_registry, wait_until_applied, TestApp};
-use reqwest::{Method, Response};
+use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use support_domain::sla::{default_policy_id, CustomerTier};

@@ -79,11 +79,11 @@ pub async fn put_notification_preferences(
     let preferences = body.parse().map_err(ApiError::Validation)?;
     let metadata = ctx.metadata(&principal, &ids)?;
     let id = preferences_id(&principal.sub);
-    let command = NotificationPreferencesCommand::Set(SetNotificationPreferences {
+    let command = NotificationPreferencesCommand::Set(Box::new(SetNotificationPreferences {
         caller: principal.caller(),
         teams: principal.teams.clone(),
         preferences,
-    });
+    }));
     let committed = ctx
         .execute::<NotificationPreferences>(id, command, &metadata)
         .await?;

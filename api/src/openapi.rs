@@ -489,8 +489,9 @@ mod tests {
             .collect();
         assert_eq!(
             with_body.len(),
-            8,
-            "tickets: create, update, comment, escalate; policies: create, update, preview, what-if"
+            9,
+            "tickets: create, update, comment, escalate; policies: create, update, preview, \
+             what-if; notification preferences: put"
         );
         for (name, operation) in with_body {
             let statuses = statuses(operation);

@@ -226,9 +226,12 @@ mod tests {
                 "workingHours.days[0]",
                 "channels.SLA_BREACH[1]",
                 "channels.ESCALATION[1]",
-                "phone",
             ]
         );
+        // A kind with a bad channel is refused as a whole: its SMS asks for no phone. Once the
+        // kind is right, it does.
+        let fields = refused(json!({"channels": {"SLA_BREACH": ["SMS"]}}));
+        assert_eq!(fields, ["phone"]);
     }
 
     #[test]

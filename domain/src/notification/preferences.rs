@@ -262,7 +262,7 @@ pub struct Recipient {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum NotificationPreferencesCommand {
-    Set(SetNotificationPreferences),
+    Set(Box<SetNotificationPreferences>),
     Erase(EraseNotificationPreferences),
 }
 
@@ -293,7 +293,7 @@ pub enum NotificationPreferencesEvent {
         #[serde(flatten)]
         recipient: Recipient,
         #[serde(flatten)]
-        preferences: Preferences,
+        preferences: Box<Preferences>,
     },
     /// The data key was destroyed: the email and phone of every earlier event read as erased.
     NotificationPreferencesErased {
@@ -407,7 +407,7 @@ impl Aggregate for NotificationPreferences {
         sink: &EventSink<Self>,
     ) -> Result<(), NotificationPreferencesError> {
         let events = match command {
-            NotificationPreferencesCommand::Set(set) => self.set(set)?,
+            NotificationPreferencesCommand::Set(set) => self.set(*set)?,
             NotificationPreferencesCommand::Erase(erase) => self.erase(erase)?,
         };
         for event in events {
@@ -421,7 +421,7 @@ impl Aggregate for NotificationPreferences {
             NotificationPreferencesEvent::NotificationPreferencesSet {
                 recipient,
                 preferences,
-            } => self.saved = Some((recipient, preferences)),
+            } => self.saved = Some((recipient, *preferences)),
             NotificationPreferencesEvent::NotificationPreferencesErased { .. } => {
                 self.erased = true
             }
@@ -468,7 +468,7 @@ impl NotificationPreferences {
         Ok(vec![
             NotificationPreferencesEvent::NotificationPreferencesSet {
                 recipient,
-                preferences,
+                preferences: Box::new(preferences),
             },
         ])
     }

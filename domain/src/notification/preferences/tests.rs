@@ -33,11 +33,11 @@ fn with_email() -> Preferences {
 }
 
 fn set(role: ActorRole, sub: &str, preferences: Preferences) -> NotificationPreferencesCommand {
-    NotificationPreferencesCommand::Set(SetNotificationPreferences {
+    NotificationPreferencesCommand::Set(Box::new(SetNotificationPreferences {
         caller: caller(role, sub),
         teams: teams(&["billing"]),
         preferences,
-    })
+    }))
 }
 
 fn saved(role: ActorRole, sub: &str, preferences: Preferences) -> NotificationPreferencesEvent {
@@ -48,7 +48,7 @@ fn saved(role: ActorRole, sub: &str, preferences: Preferences) -> NotificationPr
             teams: teams(&["billing"]),
             customer_id: (role == ActorRole::Customer).then(|| "customer-1".to_owned()),
         },
-        preferences,
+        preferences: Box::new(preferences),
     }
 }
 
