@@ -68,6 +68,18 @@ impl ProjectionError {
         }
     }
 
+    /// An event that changes a row the read model does not hold. The framework hands over an
+    /// aggregate's events in order from the one that creates its row, so the read model lost the
+    /// row: an error, never a silent skip.
+    pub fn missing_row(aggregate_type: &str, event: &RecordedEvent) -> Self {
+        Self::OutOfOrder {
+            aggregate: aggregate_type.to_owned(),
+            id: event.aggregate_id.clone(),
+            current: None,
+            sequence: event.sequence,
+        }
+    }
+
     /// `undecodable` for a recorded event, named by its message id (formatted only on failure).
     pub fn undecodable_event(event: &RecordedEvent, reason: impl std::fmt::Display) -> Self {
         Self::undecodable(

@@ -214,17 +214,11 @@ async fn apply(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), Pro
         .bind(event.occurred_at)
         .bind(ERASED),
     };
-    // Preferences are erased only once saved: an erasure that finds no row means the read model
-    // lost it, an error rather than a silent skip.
+    // Preferences are erased only once saved.
     if query.execute(&mut *conn).await?.rows_affected() == 1 {
         return Ok(());
     }
-    Err(ProjectionError::OutOfOrder {
-        aggregate: AGGREGATE_TYPE.to_owned(),
-        id: event.aggregate_id.clone(),
-        current: None,
-        sequence: event.sequence,
-    })
+    Err(ProjectionError::missing_row(AGGREGATE_TYPE, event))
 }
 
 /// The preferences of the user `sub`, if they ever saved any.

@@ -314,6 +314,8 @@ pub async fn problem(response: Response, status: u16) -> Value {
     );
     let problem: Value = response.json().await.unwrap();
     assert_eq!(problem["status"], status);
+    assert!(problem["type"].as_str().unwrap().starts_with("/problems/"));
+    assert!(problem["title"].is_string() && problem["detail"].is_string());
     problem
 }
 

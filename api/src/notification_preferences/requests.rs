@@ -194,13 +194,8 @@ mod tests {
 
     fn refused(body: serde_json::Value) -> Vec<String> {
         let request: PutNotificationPreferencesRequest = serde_json::from_value(body).unwrap();
-        request
-            .parse()
-            .unwrap_err()
-            .0
-            .into_iter()
-            .map(|e| e.field)
-            .collect()
+        let errors = request.parse().unwrap_err();
+        errors.fields().into_iter().map(str::to_owned).collect()
     }
 
     #[test]

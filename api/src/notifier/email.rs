@@ -13,7 +13,7 @@ use sqlx::PgPool;
 use support_domain::notification::NotificationChannel;
 
 use super::channel::{Channel, Notification, Outcome};
-use super::ticket_message::{recipient_preferences, TicketMessage};
+use super::ticket_message::{Addressed, TicketMessage};
 
 /// `SUPPORTD_SMTP_URL` and `SUPPORTD_SMTP_FROM`. No `Debug`: the URL may hold the SMTP password.
 #[derive(Clone)]
@@ -70,7 +70,7 @@ impl EmailChannel {
     }
 
     /// The message about `ticket` to `to`, as `delivery` sends it every time.
-    pub fn message(
+    fn message(
         &self,
         notification: &Notification,
         ticket: &TicketMessage,
@@ -103,8 +103,8 @@ impl Channel for EmailChannel {
     }
 
     async fn send(&self, notification: &Notification) -> Outcome {
-        let preferences = match recipient_preferences(&self.pool, notification).await {
-            Ok(preferences) => preferences,
+        let (preferences, ticket) = match Addressed::read(&self.pool, notification).await {
+            Ok(addressed) => (addressed.preferences, addressed.ticket),
             Err(outcome) => return outcome,
         };
         let Some(email) = preferences.email else {
@@ -113,10 +113,6 @@ impl Channel for EmailChannel {
         // The address is personal data: errors name what is wrong, never the address.
         let Ok(to) = email.as_str().parse::<Mailbox>() else {
             return failed("the recipient's email address is not one SMTP can send to");
-        };
-        let ticket = match TicketMessage::of(&self.pool, notification).await {
-            Ok(ticket) => ticket,
-            Err(outcome) => return outcome,
         };
         let message = match self.message(notification, &ticket, to) {
             Ok(message) => message,

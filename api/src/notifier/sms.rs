@@ -12,7 +12,7 @@ use sqlx::PgPool;
 use support_domain::notification::NotificationChannel;
 
 use super::channel::{Channel, Notification, Outcome};
-use super::ticket_message::{recipient_preferences, TicketMessage};
+use super::ticket_message::{Addressed, TicketMessage};
 
 /// One SMS segment of 7-bit characters: longer texts are cut to it.
 pub const MAX_BODY_CHARS: usize = 160;
@@ -116,8 +116,8 @@ impl Channel for SmsChannel {
     }
 
     async fn send(&self, notification: &Notification) -> Outcome {
-        let preferences = match recipient_preferences(&self.pool, notification).await {
-            Ok(preferences) => preferences,
+        let (preferences, ticket) = match Addressed::read(&self.pool, notification).await {
+            Ok(addressed) => (addressed.preferences, addressed.ticket),
             Err(outcome) => return outcome,
         };
         let Some(phone) = preferences.phone else {
@@ -125,10 +125,6 @@ impl Channel for SmsChannel {
                 status: None,
                 error: "the recipient's notification preferences hold no phone number".to_owned(),
             };
-        };
-        let ticket = match TicketMessage::of(&self.pool, notification).await {
-            Ok(ticket) => ticket,
-            Err(outcome) => return outcome,
         };
         let body = text(&ticket);
         let form = [

@@ -66,9 +66,26 @@ impl TicketMessage {
     }
 }
 
+/// What a channel needs to send a notification: the recipient's preferences (their address) and
+/// the message.
+pub struct Addressed {
+    pub preferences: Preferences,
+    pub ticket: TicketMessage,
+}
+
+impl Addressed {
+    /// Or the outcome of an attempt that cannot be made.
+    pub async fn read(pool: &PgPool, notification: &Notification) -> Result<Self, Outcome> {
+        Ok(Self {
+            preferences: recipient_preferences(pool, notification).await?,
+            ticket: TicketMessage::of(pool, notification).await?,
+        })
+    }
+}
+
 /// The recipient's preferences, or why there are none to send by: a user who never saved any
 /// has no address.
-pub async fn recipient_preferences(
+async fn recipient_preferences(
     pool: &PgPool,
     notification: &Notification,
 ) -> Result<Preferences, Outcome> {

@@ -360,17 +360,8 @@ pub enum NotificationPreferencesError {
     ErasureForbidden,
     #[error("the preferences' personal data was erased; they accept no further changes")]
     Erased,
-    #[error("the preferences would be invalid: {}", describe(.0))]
+    #[error("the preferences would be invalid: {0}")]
     Invalid(FieldErrors),
-}
-
-fn describe(errors: &FieldErrors) -> String {
-    let each: Vec<_> = errors
-        .0
-        .iter()
-        .map(|e| format!("{}: {}", e.field, e.message))
-        .collect();
-    each.join("; ")
 }
 
 impl DomainError for NotificationPreferencesError {

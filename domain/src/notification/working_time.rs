@@ -127,14 +127,7 @@ impl TryFrom<WorkingTimeFields> for WorkingTime {
     type Error = String;
 
     fn try_from(fields: WorkingTimeFields) -> Result<Self, String> {
-        Self::parse(&fields).map_err(|errors| {
-            errors
-                .0
-                .iter()
-                .map(|e| format!("{}: {}", e.field, e.message))
-                .collect::<Vec<_>>()
-                .join("; ")
-        })
+        Self::parse(&fields).map_err(|errors| errors.to_string())
     }
 }
 

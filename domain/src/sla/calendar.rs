@@ -486,14 +486,7 @@ impl TryFrom<CalendarFields> for BusinessCalendar {
     type Error = String;
 
     fn try_from(fields: CalendarFields) -> Result<Self, String> {
-        Self::parse(&fields).map_err(|errors| {
-            errors
-                .0
-                .iter()
-                .map(|e| format!("{}: {}", e.field, e.message))
-                .collect::<Vec<_>>()
-                .join("; ")
-        })
+        Self::parse(&fields).map_err(|errors| errors.to_string())
     }
 }
 

@@ -4,7 +4,7 @@
 use cqrs_es::test::TestFramework;
 
 use super::*;
-use crate::{Actor, FieldError};
+use crate::Actor;
 
 type PreferencesTest = TestFramework<NotificationPreferences>;
 
@@ -68,15 +68,7 @@ fn erased() -> NotificationPreferencesEvent {
 }
 
 fn invalid(errors: &[(&str, &str)]) -> NotificationPreferencesError {
-    NotificationPreferencesError::Invalid(FieldErrors(
-        errors
-            .iter()
-            .map(|(field, message)| FieldError {
-                field: (*field).to_owned(),
-                message: (*message).to_owned(),
-            })
-            .collect(),
-    ))
+    NotificationPreferencesError::Invalid(errors.iter().copied().collect())
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use cqrs_es::test::TestFramework;
 use uuid::Uuid;
 
 use super::*;
-use crate::{Actor, FieldError};
+use crate::Actor;
 
 type PolicyTest = TestFramework<SlaPolicy>;
 
@@ -64,15 +64,7 @@ fn update(change: impl FnOnce(&mut UpdateSlaPolicy)) -> SlaPolicyCommand {
 }
 
 fn invalid(errors: &[(&str, &str)]) -> SlaPolicyError {
-    SlaPolicyError::Invalid(FieldErrors(
-        errors
-            .iter()
-            .map(|(field, message)| FieldError {
-                field: (*field).to_owned(),
-                message: (*message).to_owned(),
-            })
-            .collect(),
-    ))
+    SlaPolicyError::Invalid(errors.iter().copied().collect())
 }
 
 // Without a calendar.
