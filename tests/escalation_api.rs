@@ -11,6 +11,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use common::{spawn_app_without_sla_timer, wait_until_applied, TestApp};
 use serde_json::{json, Value};
 use sqlx::PgPool;
+use support_domain::sla::default_policy_id;
+use support_domain::ticket::TicketPriority;
 use support_domain::ActorRole;
 use supportd::clock::ManualClock;
 use supportd::sla_timer::record_due;
@@ -35,8 +37,18 @@ async fn app_at_t0(pool: PgPool) -> (TestApp, Arc<ManualClock>) {
     (app, clock)
 }
 
-/// A policy answering P2 tickets within a minute, escalating on breach.
+/// A policy answering P2 tickets within a minute, escalating on breach, in place of the default
+/// P2 policy (which, created at the same instant, could win the tie).
 async fn one_minute_policy(app: &TestApp) {
+    let default = default_policy_id(TicketPriority::Medium);
+    let deactivated = app
+        .put(
+            &format!("{SLA_POLICIES}/{default}"),
+            &app.admin(),
+            json!({"active": false}),
+        )
+        .await;
+    assert_eq!(deactivated.status(), 200);
     let response = app
         .post(
             SLA_POLICIES,

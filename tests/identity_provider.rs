@@ -163,6 +163,7 @@ async fn spawn(pool: PgPool, jwks: &str, configure: impl FnOnce(&mut IdentityPro
         role_claim: "/role".to_owned(),
         customer_claim: "/customerId".to_owned(),
         tier_claim: "/tier".to_owned(),
+        teams_claim: "/teams".to_owned(),
         leeway: Duration::from_secs(60),
     };
     configure(&mut provider);
@@ -406,6 +407,7 @@ async fn a_jwks_file_and_an_explicit_secret_take_both_kinds_of_token(pool: PgPoo
             role_claim: "/role".to_owned(),
             customer_claim: "/customerId".to_owned(),
             tier_claim: "/tier".to_owned(),
+            teams_claim: "/teams".to_owned(),
             leeway: Duration::from_secs(60),
         });
     })

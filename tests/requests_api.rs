@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{spawn_app, spec_create_example, ticket_body, TestApp};
+use common::{fields, spawn_app, spec_create_example, ticket_body, TestApp};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use support_domain::ActorRole;
@@ -68,15 +68,6 @@ async fn count_events(app: &TestApp, event_type: &str) -> i64 {
         .unwrap()
 }
 
-fn refused_fields(problem: &Value) -> Vec<&str> {
-    problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect()
-}
-
 /// Opens a ticket as an admin and returns its path.
 async fn ticket_path(app: &TestApp) -> String {
     let ticket = app
@@ -110,7 +101,7 @@ async fn unknown_fields_are_refused_by_name_and_record_nothing(pool: PgPool) {
     ];
     for (target, body, unknown) in cases {
         let refused = problem(app.post(&target, &admin, body).await, 422, "validation").await;
-        assert_eq!(refused_fields(&refused), unknown, "{target}");
+        assert_eq!(fields(&refused), unknown, "{target}");
         assert!(refused["errors"]
             .as_array()
             .unwrap()
@@ -128,7 +119,7 @@ async fn unknown_fields_are_refused_by_name_and_record_nothing(pool: PgPool) {
         "validation",
     )
     .await;
-    assert_eq!(refused_fields(&refused), ["asignedTo"]);
+    assert_eq!(fields(&refused), ["asignedTo"]);
     assert_eq!(
         refused["detail"],
         "asignedTo: is not a field of this request"
@@ -241,7 +232,7 @@ async fn is_internal_makes_a_note_the_customer_never_sees(pool: PgPool) {
         "validation",
     )
     .await;
-    assert_eq!(refused_fields(&disagreeing), ["visibility", "isInternal"]);
+    assert_eq!(fields(&disagreeing), ["visibility", "isInternal"]);
     problem(
         app.post(
             &comments,
@@ -285,7 +276,7 @@ async fn arrays_are_bounded(pool: PgPool) {
     let mut create = ticket_body("Too many tags", "customer-123");
     create["tags"] = json!(tags);
     let refused = problem(app.post(TICKETS, &admin, create).await, 422, "validation").await;
-    assert_eq!(refused_fields(&refused), ["tags"]);
+    assert_eq!(fields(&refused), ["tags"]);
     assert_eq!(app.event_count().await, before, "nothing was recorded");
 }
 
@@ -299,7 +290,7 @@ async fn nul_characters_are_refused_by_field_not_failed_on(pool: PgPool) {
     let mut create = ticket_body("Null\u{0}byte", "customer-123");
     create["tags"] = json!(["ok", "b\u{0}d"]);
     let refused = problem(app.post(TICKETS, &admin, create).await, 422, "validation").await;
-    assert_eq!(refused_fields(&refused), ["title", "tags[1]"]);
+    assert_eq!(fields(&refused), ["title", "tags[1]"]);
     let comment = json!({"body": "\u{0}"});
     let refused = problem(
         app.post(&format!("{path}/comments"), &admin, comment).await,
@@ -307,7 +298,7 @@ async fn nul_characters_are_refused_by_field_not_failed_on(pool: PgPool) {
         "validation",
     )
     .await;
-    assert_eq!(refused_fields(&refused), ["body"]);
+    assert_eq!(fields(&refused), ["body"]);
     let refused = problem(
         app.get("/api/v1/support/admin/dead-letters?projection=t%00", &admin)
             .await,
@@ -315,7 +306,7 @@ async fn nul_characters_are_refused_by_field_not_failed_on(pool: PgPool) {
         "validation",
     )
     .await;
-    assert_eq!(refused_fields(&refused), ["projection"]);
+    assert_eq!(fields(&refused), ["projection"]);
     assert_eq!(app.event_count().await, before, "nothing was recorded");
 }
 
@@ -350,7 +341,7 @@ async fn a_retried_create_gets_the_first_answer_and_opens_one_ticket(pool: PgPoo
             "validation",
         )
         .await;
-        assert_eq!(refused_fields(&refused), ["Idempotency-Key"], "{path}");
+        assert_eq!(fields(&refused), ["Idempotency-Key"], "{path}");
     }
     assert_eq!(app.event_count().await, before, "nothing was recorded");
 }
@@ -427,7 +418,7 @@ async fn invalid_keys_are_refused_and_tokenless_requests_pass_through(pool: PgPo
             "validation",
         )
         .await;
-        assert_eq!(refused_fields(&refused), ["Idempotency-Key"]);
+        assert_eq!(fields(&refused), ["Idempotency-Key"]);
     }
     let tokenless = app
         .http

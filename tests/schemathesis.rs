@@ -7,6 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use common::python::{succeed, venv};
 use common::{spawn_app, ticket_body};
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -18,35 +19,12 @@ use tokio::process::Command;
 /// The pinned requirements, the run's configuration and its hooks.
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/schemathesis");
 
-/// The schemathesis executable of a venv in the target directory, installed from the pinned
-/// requirements when the venv is missing or was made from other ones.
+/// The schemathesis executable, in a venv of its own.
 async fn schemathesis() -> PathBuf {
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("schemathesis-venv");
-    let installed = venv.join("requirements.txt");
-    let requirements = format!("{DIR}/requirements.txt");
-    let wanted = std::fs::read_to_string(&requirements).unwrap();
-    if std::fs::read_to_string(&installed).ok() != Some(wanted.clone()) {
-        let mut create = Command::new("python3");
-        create.args(["-m", "venv", "--clear"]).arg(&venv);
-        succeed(&mut create).await;
-        let mut install = Command::new(venv.join("bin/pip"));
-        install.args(["install", "--quiet", "--disable-pip-version-check", "-r"]);
-        install.arg(&requirements);
-        succeed(&mut install).await;
-        std::fs::write(&installed, wanted).unwrap();
-    }
-    venv.join("bin/schemathesis")
-}
-
-async fn succeed(command: &mut Command) -> String {
-    let output = command.output().await.expect("the command starts");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "{command:?} failed:\n{text}");
-    text
+    let requirements = Path::new(DIR).join("requirements.txt");
+    venv("schemathesis-venv", &requirements)
+        .await
+        .join("bin/schemathesis")
 }
 
 #[sqlx::test(migrations = "../migrations")]

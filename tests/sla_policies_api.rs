@@ -4,8 +4,8 @@
 
 mod common;
 
-use common::{spawn_app, spawn_registry, wait_until_applied, TestApp};
-use reqwest::{Method, Response};
+use common::{fields, ok_json, problem, spawn_app, spawn_registry, wait_until_applied, TestApp};
+use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use support_domain::sla::{default_policy_id, CustomerTier};
@@ -15,34 +15,6 @@ use support_projections::sla::policies::{active_policies, AGGREGATE_TYPE, READ_M
 use supportd::startup::Registry;
 
 const POLICIES: &str = "/api/v1/support/sla-policies";
-
-async fn problem(response: Response, status: u16) -> Value {
-    assert_eq!(response.status(), status);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json",
-        "errors are problem documents"
-    );
-    let problem: Value = response.json().await.unwrap();
-    assert_eq!(problem["status"], status);
-    problem
-}
-
-fn fields(problem: &Value) -> Vec<&str> {
-    problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect()
-}
-
-async fn ok_json(response: Response, status: u16) -> Value {
-    let actual = response.status();
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(actual, status, "{body}");
-    body
-}
 
 /// Every field of a policy, each with a value other than its default.
 fn enterprise_p1() -> Value {

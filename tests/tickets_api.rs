@@ -2,27 +2,13 @@
 
 mod common;
 
-use common::{spawn_app, spawn_app_with, spec_create_example, ticket_body};
+use common::{problem, spawn_app, spawn_app_with, spec_create_example, ticket_body};
 use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use support_domain::ActorRole;
 
 const TICKETS: &str = "/api/v1/support/tickets";
-
-async fn problem(response: reqwest::Response, status: u16) -> Value {
-    assert_eq!(response.status(), status);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json",
-        "errors are problem documents"
-    );
-    let problem: Value = response.json().await.unwrap();
-    assert_eq!(problem["status"], status);
-    assert!(problem["type"].as_str().unwrap().starts_with("/problems/"));
-    assert!(problem["title"].is_string() && problem["detail"].is_string());
-    problem
-}
 
 #[sqlx::test(migrations = "../migrations")]
 async fn the_spec_create_example_opens_a_ticket_that_a_get_sees_at_once(pool: PgPool) {

@@ -14,6 +14,7 @@ use jsonwebtoken::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use support_domain::sla::CustomerTier;
+use support_domain::ticket::Labels;
 use support_domain::{Actor, ActorRole, Caller};
 use support_projections::tickets::TicketScope;
 
@@ -32,6 +33,9 @@ struct Claims {
     /// The customer's plan, which can pick a stricter SLA policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     tier: Option<String>,
+    /// The teams a staff member belongs to, which escalation levels name recipients by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    teams: Option<Value>,
     iat: i64,
     exp: i64,
 }
@@ -70,12 +74,26 @@ impl TokenKeys {
         tier: Option<CustomerTier>,
         ttl: Duration,
     ) -> String {
+        self.sign(role, sub, customer_id, tier, &[], ttl)
+    }
+
+    /// Every claim a supportd token can carry; `teams` is left out when there are none.
+    pub fn sign(
+        &self,
+        role: ActorRole,
+        sub: &str,
+        customer_id: Option<&str>,
+        tier: Option<CustomerTier>,
+        teams: &[&str],
+        ttl: Duration,
+    ) -> String {
         let now = Utc::now();
         let claims = Claims {
             sub: sub.to_owned(),
             role: role.as_str().to_owned(),
             customer_id: customer_id.map(str::to_owned),
             tier: tier.map(|t| t.as_str().to_owned()),
+            teams: (!teams.is_empty()).then(|| Value::from(teams.to_vec())),
             iat: now.timestamp(),
             exp: (now + ttl).timestamp(),
         };
@@ -96,7 +114,8 @@ impl TokenKeys {
             ))
         })?;
         let tier = tier_from_claim(claims.tier.map(Value::String).as_ref(), "tier")?;
-        Principal::new(claims.sub, role, claims.customer_id, tier)
+        let teams = teams_from_claim(claims.teams.as_ref(), "teams")?;
+        Principal::new(claims.sub, role, claims.customer_id, tier, teams)
     }
 }
 
@@ -219,7 +238,11 @@ impl ProviderTokens {
             claims.pointer(&self.settings.tier_claim),
             &self.settings.tier_claim,
         )?;
-        Principal::new(sub, role, customer_id, tier)
+        let teams = teams_from_claim(
+            claims.pointer(&self.settings.teams_claim),
+            &self.settings.teams_claim,
+        )?;
+        Principal::new(sub, role, customer_id, tier, teams)
     }
 }
 
@@ -241,6 +264,26 @@ fn tier_from_claim(claim: Option<&Value>, name: &str) -> Result<Option<CustomerT
             "the bearer token's {name} claim is not a customer tier"
         ))),
     }
+}
+
+/// A teams claim: absent, null, or a list of team names (as labels are: trimmed, 1 to 100
+/// characters, at most 50, repeats dropped).
+fn teams_from_claim(claim: Option<&Value>, name: &str) -> Result<Labels, ApiError> {
+    let not_teams = || {
+        unauthorized(format!(
+            "the bearer token's {name} claim is not a list of team names"
+        ))
+    };
+    let names: Vec<String> = match claim {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| item.as_str().map(str::to_owned))
+            .collect::<Option<_>>()
+            .ok_or_else(not_teams)?,
+        Some(_) => return Err(not_teams()),
+    };
+    Labels::parse(&names).map_err(|_| not_teams())
 }
 
 /// How a request's bearer token is checked: HS256 with the configured secret, and, with an
@@ -298,6 +341,8 @@ pub struct Principal {
     /// The plan of the customer account, as the token says; it picks the SLA policy of the
     /// tickets a customer opens.
     pub tier: Option<CustomerTier>,
+    /// The teams the token names; escalation levels name recipients by team.
+    pub teams: Labels,
 }
 
 impl Principal {
@@ -307,6 +352,7 @@ impl Principal {
         role: ActorRole,
         customer_id: Option<String>,
         tier: Option<CustomerTier>,
+        teams: Labels,
     ) -> Result<Self, ApiError> {
         if sub.trim().is_empty() {
             return Err(unauthorized("the bearer token has no subject"));
@@ -320,6 +366,7 @@ impl Principal {
             role,
             customer_id,
             tier,
+            teams,
         })
     }
 
@@ -436,6 +483,33 @@ mod tests {
             assert!(matches!(roles(refused), Err(ApiError::Unauthorized(_))));
         }
         assert!(role_from_claim(None, pointer).is_err());
+    }
+
+    #[test]
+    fn teams_are_a_list_of_names_or_nothing() {
+        let keys = TokenKeys::new("secret");
+        let token = keys.sign(
+            ActorRole::Agent,
+            "alice",
+            None,
+            None,
+            &["billing", " tier-2 ", "billing"],
+            Duration::hours(1),
+        );
+        let principal = keys.verify(&token).unwrap();
+        assert_eq!(principal.teams.as_slice(), ["billing", "tier-2"]);
+        let none = keys.issue(ActorRole::Agent, "bob", None, Duration::hours(1));
+        assert!(keys.verify(&none).unwrap().teams.as_slice().is_empty());
+        for refused in [
+            serde_json::json!("billing"),
+            serde_json::json!([1]),
+            serde_json::json!([""]),
+        ] {
+            assert!(matches!(
+                teams_from_claim(Some(&refused), "/teams"),
+                Err(ApiError::Unauthorized(_))
+            ));
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod extract;
 pub mod health;
 pub mod idempotency;
 pub mod jwks;
+pub mod notification_preferences;
 pub mod notifier;
 pub mod numbering;
 pub mod openapi;

@@ -42,6 +42,9 @@ enum Command {
         /// The customer account a customer token acts for (defaults to --sub).
         #[arg(long)]
         customer_id: Option<String>,
+        /// A team the caller belongs to (repeatable): escalation levels name recipients by team.
+        #[arg(long = "team")]
+        teams: Vec<String>,
         #[arg(long, default_value_t = 24)]
         ttl_hours: i64,
     },
@@ -110,6 +113,7 @@ async fn main() -> anyhow::Result<()> {
             role,
             sub,
             customer_id,
+            teams,
             ttl_hours,
         } => {
             let role: ActorRole = role.parse().map_err(anyhow::Error::msg)?;
@@ -120,10 +124,12 @@ async fn main() -> anyhow::Result<()> {
             let keys = TokenKeys::new(secret);
             println!(
                 "{}",
-                keys.issue(
+                keys.sign(
                     role,
                     &sub,
                     customer_id.as_deref(),
+                    None,
+                    &teams.iter().map(String::as_str).collect::<Vec<_>>(),
                     Duration::hours(ttl_hours)
                 )
             );

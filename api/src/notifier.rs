@@ -9,6 +9,9 @@
 //! again: the receiver gets it at least once, with the same id (`webhook-id`) to drop a repeat by.
 
 pub mod channel;
+pub mod email;
+pub mod sms;
+pub mod ticket_message;
 pub mod webhook;
 
 use std::collections::HashMap;

@@ -1,6 +1,7 @@
 //! A customer's personal data: everything held about them, as an export, and its erasure. Erasure
-//! destroys the data keys of the customer's tickets (crypto-shredding, see
-//! `support_projections::personal_data`), which records `PersonalDataErased` on each ticket; the
+//! destroys the data keys of the customer's tickets and of their users' notification preferences
+//! (crypto-shredding, see `support_projections::personal_data`), which records
+//! `PersonalDataErased` on each ticket and `NotificationPreferencesErased` on each preferences; the
 //! read models then replace the personal fields with a marker, and a replay gives the same rows.
 
 use axum::extract::State;
@@ -10,16 +11,20 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
+use support_domain::notification::{
+    EraseNotificationPreferences, NotificationPreferences, NotificationPreferencesCommand,
+};
 use support_domain::ticket::{Customer, ErasePersonalData, ErasureReason, Ticket, TicketCommand};
 use support_domain::{ActorRole, EventMetadata};
 use support_projections::event_log::opened_history;
+use support_projections::notification_preferences::{self, NotificationPreferencesView};
 use support_projections::tickets::{self, TicketDetail, TicketKey, TicketScope, READ_MODEL};
 use support_projections::Redacted;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::Principal;
-use crate::commands::RequestIds;
+use crate::commands::{CommandAggregate, Committed, RequestIds};
 use crate::extract::ApiPath;
 use crate::idempotency;
 use crate::problem::{ApiError, Problem};
@@ -44,6 +49,9 @@ pub struct PersonalDataExport {
     pub exported_at: DateTime<Utc>,
     /// The customer's tickets whose personal data has not been erased, oldest first.
     pub tickets: Vec<ExportedTicket>,
+    /// The notification preferences of the account's users (their email addresses and phone
+    /// numbers), not erased yet.
+    pub notification_preferences: Vec<NotificationPreferencesView>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -66,6 +74,8 @@ pub struct ErasureReceipt {
     pub reason: String,
     /// The tickets whose data keys this erasure destroyed.
     pub tickets: Vec<Uuid>,
+    /// The notification preferences (of the customer's users) whose data keys it destroyed.
+    pub notification_preferences: Vec<Uuid>,
     pub erased_at: DateTime<Utc>,
     pub erased_by: String,
 }
@@ -145,10 +155,13 @@ pub async fn export_personal_data(
             history: history_entries(events, include_internal),
         });
     }
+    let notification_preferences =
+        notification_preferences::of_customer(&ctx.pool, &customer_id).await?;
     Ok(Json(PersonalDataExport {
         customer_id,
         exported_at,
         tickets: exported,
+        notification_preferences,
     }))
 }
 
@@ -175,6 +188,7 @@ pub async fn erase_personal_data(
     principal.require(&[ActorRole::Admin], "erase personal data")?;
     let customer_id = account_id(customer_id)?;
     let tickets = customer_tickets(&ctx.pool, &customer_id).await?;
+    let preferences = customer_preferences(&ctx.pool, &customer_id).await?;
     let metadata = ctx.metadata(&principal, &ids)?;
     let receipt = erase(
         &ctx,
@@ -182,6 +196,7 @@ pub async fn erase_personal_data(
         Some(customer_id),
         ErasureReason::CustomerRequest,
         &tickets,
+        &preferences,
     )
     .await?;
     Ok((StatusCode::OK, Json(receipt)))
@@ -201,62 +216,82 @@ async fn customer_tickets(pool: &PgPool, customer_id: &str) -> Result<Vec<Uuid>,
     .await
 }
 
-/// Erases `tickets` under one receipt, each through the command path, forgets kept answers that
-/// showed them, records the receipt and waits (within the read bound) for the read model to show
-/// the erasures. Tickets already erased are left out of the receipt.
+/// The notification preferences of the customer's users that still hold personal data: those
+/// with a data key filed under the customer, and those the read model files under them.
+async fn customer_preferences(pool: &PgPool, customer_id: &str) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT aggregate_id::uuid FROM data_keys \
+         WHERE customer_id = $1 AND aggregate_type = $2 \
+         UNION \
+         SELECT id FROM notification_preferences WHERE customer_id = $1 AND erased_at IS NULL",
+    )
+    .bind(customer_id)
+    .bind(notification_preferences::AGGREGATE_TYPE)
+    .fetch_all(pool)
+    .await
+}
+
+/// Erases `tickets` and `preferences` (notification preferences) under one receipt, each through
+/// the command path, forgets kept answers that showed the tickets, records the receipt and waits
+/// (within the read bound) for the read models to show the erasures. Aggregates already erased
+/// are left out of the receipt.
 pub async fn erase(
     ctx: &ApiContext,
     metadata: &EventMetadata,
     customer_id: Option<String>,
     reason: ErasureReason,
     tickets: &[Uuid],
+    preferences: &[Uuid],
 ) -> Result<ErasureReceipt, ApiError> {
     let receipt_id = Uuid::new_v4();
     let caller = support_domain::Caller {
         actor: metadata.actor(),
         customer_id: None,
     };
-    let mut erased = Vec::new();
-    let mut last = None;
-    // A failure part way (the database gone, a concurrent change) still records what was erased
-    // before it, then answers the failure: a retry erases the rest under a receipt of its own.
-    let mut failure = None;
-    for &id in tickets {
-        let command = TicketCommand::ErasePersonalData(ErasePersonalData {
+    let erased_tickets = erase_each::<Ticket>(ctx, metadata, tickets, || {
+        TicketCommand::ErasePersonalData(ErasePersonalData {
             caller: caller.clone(),
             reason,
             receipt_id,
-        });
-        let committed = match ctx.execute::<Ticket>(id, command, metadata).await {
-            Ok(committed) => committed,
-            Err(error) => {
-                failure = Some(error);
-                break;
-            }
-        };
-        // The erasure's event was appended: this receipt destroyed the key.
-        if committed.appended {
-            erased.push(id);
-            last = Some(committed);
+        })
+    })
+    .await;
+    // A failure part way (the database gone, a concurrent change) still records what was erased
+    // before it, then answers the failure: a retry erases the rest under a receipt of its own.
+    let erased_preferences = match erased_tickets.failure {
+        Some(_) => Erasures::default(),
+        None => {
+            erase_each::<NotificationPreferences>(ctx, metadata, preferences, || {
+                NotificationPreferencesCommand::Erase(EraseNotificationPreferences {
+                    caller: caller.clone(),
+                    reason,
+                    receipt_id,
+                })
+            })
+            .await
         }
-    }
-    idempotency::forget_answers_about(&ctx.pool, &erased).await?;
+    };
+    idempotency::forget_answers_about(&ctx.pool, &erased_tickets.erased).await?;
     let receipt = ErasureReceipt {
         receipt_id,
         customer_id,
         reason: reason.as_str().to_owned(),
-        tickets: erased,
+        tickets: erased_tickets.erased,
+        notification_preferences: erased_preferences.erased,
         erased_at: metadata.occurred_at,
         erased_by: metadata.actor_sub.clone(),
     };
+    let failure = erased_tickets.failure.or(erased_preferences.failure);
     // Retention finds nothing to keep a receipt of when another process erased the ticket first.
-    if receipt.tickets.is_empty() && (receipt.customer_id.is_none() || failure.is_some()) {
+    let nothing = receipt.tickets.is_empty() && receipt.notification_preferences.is_empty();
+    if nothing && (receipt.customer_id.is_none() || failure.is_some()) {
         return failure.map_or(Ok(receipt), Err);
     }
     sqlx::query(
         "INSERT INTO personal_data_erasures \
-             (receipt_id, customer_id, reason, erased_by, erased_at, tickets) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+             (receipt_id, customer_id, reason, erased_by, erased_at, tickets, \
+              notification_preferences) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(receipt.receipt_id)
     .bind(&receipt.customer_id)
@@ -264,27 +299,77 @@ pub async fn erase(
     .bind(&receipt.erased_by)
     .bind(receipt.erased_at)
     .bind(&receipt.tickets)
+    .bind(&receipt.notification_preferences)
     .execute(&ctx.pool)
     .await?;
     if let Some(failure) = failure {
         return Err(failure);
     }
-    // Tickets are erased one after another: once the last shows, the read model shows them all
-    // but for ones another batch carried, which follow within moments.
-    if let (Some(committed), Some(head)) = (&last, last.as_ref().and_then(|c| c.head)) {
-        let shown = ctx
-            .checkpoints
-            .wait_until(
-                READ_MODEL,
-                AGGREGATE_TYPE,
-                &committed.id.to_string(),
-                head,
-                || async { Ok(Some(())) },
-            )
-            .await;
-        if let Err(error) = shown {
-            tracing::warn!(error = %Redacted(error.as_ref()), "cannot wait for an erasure to reach the read model");
-        }
+    for (read_model, last) in [
+        (READ_MODEL, erased_tickets.last),
+        (
+            notification_preferences::READ_MODEL,
+            erased_preferences.last,
+        ),
+    ] {
+        wait_for_erasure(ctx, read_model, last).await;
     }
     Ok(receipt)
+}
+
+/// What erasing aggregates of one type came to.
+#[derive(Default)]
+struct Erasures {
+    /// Those whose key this erasure destroyed.
+    erased: Vec<Uuid>,
+    /// The last of them.
+    last: Option<Committed>,
+    /// Why it stopped before the end.
+    failure: Option<ApiError>,
+}
+
+/// Sends `command()` to each of `ids` in turn, stopping at the first failure.
+async fn erase_each<A: CommandAggregate>(
+    ctx: &ApiContext,
+    metadata: &EventMetadata,
+    ids: &[Uuid],
+    command: impl Fn() -> A::Command,
+) -> Erasures {
+    let mut erasures = Erasures::default();
+    for &id in ids {
+        match ctx.execute::<A>(id, command(), metadata).await {
+            // The erasure's event was appended: this receipt destroyed the key.
+            Ok(committed) if committed.appended => {
+                erasures.erased.push(id);
+                erasures.last = Some(committed);
+            }
+            Ok(_) => {}
+            Err(error) => {
+                erasures.failure = Some(error);
+                break;
+            }
+        }
+    }
+    erasures
+}
+
+/// Aggregates are erased one after another: once the last shows in `read_model`, it shows them
+/// all but for ones another batch carried, which follow within moments.
+async fn wait_for_erasure(ctx: &ApiContext, read_model: &'static str, last: Option<Committed>) {
+    let Some((committed, head)) = last.and_then(|c| c.head.map(|head| (c, head))) else {
+        return;
+    };
+    let shown = ctx
+        .checkpoints
+        .wait_until(
+            read_model,
+            committed.aggregate_type,
+            &committed.id.to_string(),
+            head,
+            || async { Ok(Some(())) },
+        )
+        .await;
+    if let Err(error) = shown {
+        tracing::warn!(error = %Redacted(error.as_ref()), "cannot wait for an erasure to reach the read model");
+    }
 }

@@ -11,6 +11,8 @@ use support_workers::Bus;
 
 use crate::clock::{Clock, SystemClock};
 use crate::jwks::JwksSource;
+use crate::notifier::email::EmailSettings;
+use crate::notifier::sms::SmsSettings;
 use crate::notifier::webhook::WebhookSettings;
 use crate::rate_limit::RateLimits;
 
@@ -39,6 +41,10 @@ pub struct Settings {
     pub rate_limits: RateLimits,
     /// Where webhooks may go, and how long each may take.
     pub webhooks: WebhookSettings,
+    /// The email channel's SMTP server and sender (`SUPPORTD_SMTP_URL`); none: no email.
+    pub email: Option<EmailSettings>,
+    /// The SMS channel's provider (`SUPPORTD_SMS_*`); none: no SMS.
+    pub sms: Option<SmsSettings>,
 }
 
 /// Tokens signed by an identity provider (Keycloak, Auth0, Azure AD, ...) with RS256, ES256 or
@@ -57,6 +63,8 @@ pub struct IdentityProvider {
     pub customer_claim: String,
     /// JSON pointer to the customer's tier (`ENTERPRISE`, `PROFESSIONAL`, `STANDARD`, `FREE`).
     pub tier_claim: String,
+    /// JSON pointer to the list of the caller's team names.
+    pub teams_claim: String,
     /// How far apart our clock and the provider's may be, for `exp` and `nbf`.
     pub leeway: Duration,
 }
@@ -74,6 +82,7 @@ impl IdentityProvider {
                 "SUPPORTD_JWT_AUDIENCE",
                 "SUPPORTD_JWT_ROLE_CLAIM",
                 "SUPPORTD_JWT_CUSTOMER_CLAIM",
+                "SUPPORTD_JWT_TEAMS_CLAIM",
                 "SUPPORTD_JWT_LEEWAY_SECONDS",
             ]
             .into_iter()
@@ -130,6 +139,7 @@ impl IdentityProvider {
             role_claim: pointer("SUPPORTD_JWT_ROLE_CLAIM", "/role")?,
             customer_claim: pointer("SUPPORTD_JWT_CUSTOMER_CLAIM", "/customerId")?,
             tier_claim: pointer("SUPPORTD_JWT_TIER_CLAIM", "/tier")?,
+            teams_claim: pointer("SUPPORTD_JWT_TEAMS_CLAIM", "/teams")?,
             leeway: Duration::from_secs(leeway),
         }))
     }
@@ -256,6 +266,8 @@ impl Settings {
             clock: Arc::new(SystemClock),
             rate_limits: RateLimits::from_env()?,
             webhooks: WebhookSettings::from_env()?,
+            email: EmailSettings::from_vars(|name| std::env::var(name).ok())?,
+            sms: SmsSettings::from_vars(|name| std::env::var(name).ok())?,
         })
     }
 }
@@ -306,6 +318,7 @@ mod tests {
         assert_eq!(keycloak.audience, ["supportd", "account"]);
         assert_eq!(keycloak.role_claim, "/realm_access/roles");
         assert_eq!(keycloak.customer_claim, "/customerId");
+        assert_eq!(keycloak.teams_claim, "/teams");
         assert_eq!(keycloak.leeway, Duration::from_secs(60));
         assert_eq!(provider(&[]).unwrap(), None);
     }
@@ -320,6 +333,7 @@ mod tests {
         };
         assert!(with("SUPPORTD_JWT_ROLE_CLAIM", "realm_access.roles").contains("starts with /"));
         assert!(with("SUPPORTD_JWT_CUSTOMER_CLAIM", "/a~2b").contains("~ is followed by"));
+        assert!(with("SUPPORTD_JWT_TEAMS_CLAIM", "groups").contains("starts with /"));
         assert!(with("SUPPORTD_JWKS_URL", "ldap://idp").contains("file://, http:// or https://"));
         assert!(with("SUPPORTD_JWT_LEEWAY_SECONDS", "301").contains("at most 300"));
         assert!(with("SUPPORTD_JWT_AUDIENCE", " , ").contains("no audience"));

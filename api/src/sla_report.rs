@@ -140,13 +140,8 @@ mod tests {
     use super::*;
 
     fn fields(query: SlaReportQuery) -> Vec<String> {
-        query
-            .parse()
-            .unwrap_err()
-            .0
-            .into_iter()
-            .map(|e| e.field)
-            .collect()
+        let errors = query.parse().unwrap_err();
+        errors.fields().into_iter().map(str::to_owned).collect()
     }
 
     #[test]

@@ -22,6 +22,9 @@ use tracing::Span;
 use crate::active_policies::ActivePolicies;
 use crate::auth::TokenVerifier;
 use crate::clock::Clock;
+use crate::notifier::channel::Channel;
+use crate::notifier::email::EmailChannel;
+use crate::notifier::sms::SmsChannel;
 use crate::notifier::webhook::{WebhookChannel, WebhookSettings};
 use crate::notifier::Channels;
 use crate::problem::ApiError;
@@ -29,8 +32,9 @@ use crate::rate_limit::{self, RateLimitState, RateLimiters};
 use crate::read_your_writes::Checkpoints;
 use crate::settings::Settings;
 use crate::{
-    audit, dead_letters, escalation_policies, health, idempotency, notifier, openapi,
-    personal_data, retention, sla_policies, sla_report, sla_timer, tickets, webhooks,
+    audit, dead_letters, escalation_policies, health, idempotency, notification_preferences,
+    notifier, openapi, personal_data, retention, sla_policies, sla_report, sla_timer, tickets,
+    webhooks,
 };
 use support_domain::escalation::EscalationBook;
 use support_domain::sla::SlaPolicyBook;
@@ -80,7 +84,8 @@ impl Registry {
                 .merge(dead_letters::routes())
                 .merge(audit::routes())
                 .merge(sla_report::routes())
-                .merge(webhooks::routes()),
+                .merge(webhooks::routes())
+                .merge(notification_preferences::routes()),
         }
     }
 
@@ -201,11 +206,18 @@ impl Application {
             Checkpoints::follow(pool.clone(), &registry.projections, settings.read_timeout).await?;
         background.push(follower);
 
-        let channels = Channels::new(vec![Arc::new(WebhookChannel::new(
+        let mut channels: Vec<Arc<dyn Channel>> = vec![Arc::new(WebhookChannel::new(
             pool.clone(),
             data_keys.clone(),
             settings.webhooks.clone(),
-        ))]);
+        ))];
+        if let Some(email) = &settings.email {
+            channels.push(Arc::new(EmailChannel::new(pool.clone(), email)?));
+        }
+        if let Some(sms) = &settings.sms {
+            channels.push(Arc::new(SmsChannel::new(pool.clone(), sms.clone())?));
+        }
+        let channels = Channels::new(channels);
         let context = ApiContext {
             pool,
             tokens,

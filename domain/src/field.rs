@@ -41,4 +41,31 @@ impl FieldErrors {
             Err(self)
         }
     }
+
+    /// The fields named, in order.
+    pub fn fields(&self) -> Vec<&str> {
+        self.0.iter().map(|e| e.field.as_str()).collect()
+    }
+}
+
+/// `field: message; field: message`, for an error message on one line.
+impl std::fmt::Display for FieldErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (index, error) in self.0.iter().enumerate() {
+            let separator = if index == 0 { "" } else { "; " };
+            write!(f, "{separator}{}: {}", error.field, error.message)?;
+        }
+        Ok(())
+    }
+}
+
+/// Errors from `(field, message)` pairs.
+impl<'a> FromIterator<(&'a str, &'a str)> for FieldErrors {
+    fn from_iter<I: IntoIterator<Item = (&'a str, &'a str)>>(pairs: I) -> Self {
+        let mut errors = Self::default();
+        for (field, message) in pairs {
+            errors.push(field, message);
+        }
+        errors
+    }
 }

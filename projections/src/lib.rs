@@ -6,6 +6,7 @@ mod copy_rows;
 pub mod dead_letters;
 pub mod escalation;
 pub mod event_log;
+pub mod notification_preferences;
 pub mod notifications;
 pub mod page;
 pub mod personal_data;
@@ -66,6 +67,18 @@ impl ProjectionError {
         Self::Undecodable {
             event: event.to_owned(),
             reason: reason.to_string(),
+        }
+    }
+
+    /// An event that changes a row the read model does not hold. The framework hands over an
+    /// aggregate's events in order from the one that creates its row, so the read model lost the
+    /// row: an error, never a silent skip.
+    pub fn missing_row(aggregate_type: &str, event: &RecordedEvent) -> Self {
+        Self::OutOfOrder {
+            aggregate: aggregate_type.to_owned(),
+            id: event.aggregate_id.clone(),
+            current: None,
+            sequence: event.sequence,
         }
     }
 

@@ -130,4 +130,5 @@ pub fn standard() -> Projections {
         .with(crate::escalation::EscalationPoliciesProjection)
         .with(crate::notifications::endpoints::WebhookEndpointsProjection)
         .with(crate::notifications::planner::NotificationPlanner::standard())
+        .with(crate::notification_preferences::NotificationPreferencesProjection)
 }

@@ -6,12 +6,15 @@ use std::sync::LazyLock;
 
 use serde_json::Value;
 use support_domain::escalation::{EscalationTrigger, Recipients, TeamName};
+use support_domain::notification::ChannelChoices;
 use support_domain::sla::{ClockKind, ClockState, CustomerTier, TargetMinutes};
 use support_domain::ticket::{
     AgentId, CommentVisibility, TicketCategory, TicketChannel, TicketPriority, TicketStatus,
 };
 use support_domain::ActorRole;
-use utoipa::openapi::schema::{Array, ArrayBuilder, Object, ObjectBuilder, SchemaType, Type};
+use utoipa::openapi::schema::{
+    AdditionalProperties, Array, ArrayBuilder, Object, ObjectBuilder, SchemaType, Type,
+};
 
 fn string_enum(values: impl IntoIterator<Item = &'static str>) -> Object {
     ObjectBuilder::new()
@@ -114,6 +117,50 @@ pub fn business_days_or_null() -> Array {
     business_days()
         .schema_type(SchemaType::Array(vec![Type::Array, Type::Null]))
         .build()
+}
+
+/// The channels a user chooses for one kind of notification (`ChannelChoices::CHANNELS`), each
+/// at most once.
+pub fn notification_channels() -> Array {
+    let channel = string_enum(ChannelChoices::CHANNELS.iter().map(|c| c.as_str()));
+    ArrayBuilder::new()
+        .items(channel)
+        .unique_items(true)
+        .max_items(Some(ChannelChoices::CHANNELS.len()))
+        .build()
+}
+
+/// An object with one list of channels per kind a user chooses for (`ChannelChoices`), and no
+/// other property.
+pub fn channel_choices() -> ObjectBuilder {
+    ChannelChoices::KINDS.iter().fold(
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .additional_properties(Some(AdditionalProperties::FreeForm(false))),
+        |object, kind| object.property(kind.as_str(), notification_channels()),
+    )
+}
+
+/// Working hours (`WorkingHoursFields`): weekdays, and a local start and end as `HH:MM`.
+pub fn working_hours() -> ObjectBuilder {
+    let time = |pattern: &str| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(pattern))
+            .examples([Value::from("09:00")])
+    };
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property(
+            "days",
+            business_days().min_items(Some(1)).unique_items(true),
+        )
+        .property("start", time("^([01][0-9]|2[0-3]):[0-5][0-9]$"))
+        .property("end", time("^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"))
+        .required("days")
+        .required("start")
+        .required("end")
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
 }
 
 /// The characters `str::trim` removes (`char::is_whitespace`), as the inside of a regex character

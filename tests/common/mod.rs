@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this
 
+pub mod python;
+
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
@@ -105,6 +107,8 @@ pub fn settings(bus: &Bus) -> Settings {
         clock: Arc::new(SystemClock),
         rate_limits: RateLimits::everyone(UNREACHABLE_RATE_LIMIT),
         webhooks: Default::default(),
+        email: None,
+        sms: None,
     }
 }
 
@@ -309,4 +313,37 @@ pub fn data_keys() -> DataKeys {
 /// The tickets read model as comparable data.
 pub async fn read_model_snapshot(pool: &PgPool) -> Snapshot {
     Snapshot::take(pool).await.unwrap()
+}
+
+/// Reads a problem document, checking its status and media type.
+pub async fn problem(response: Response, status: u16) -> Value {
+    assert_eq!(response.status(), status);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json",
+        "errors are problem documents"
+    );
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["status"], status);
+    assert!(problem["type"].as_str().unwrap().starts_with("/problems/"));
+    assert!(problem["title"].is_string() && problem["detail"].is_string());
+    problem
+}
+
+/// The fields a problem document's `errors` name, in order.
+pub fn fields(problem: &Value) -> Vec<&str> {
+    problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect()
+}
+
+/// Reads a JSON answer, checking its status.
+pub async fn ok_json(response: Response, status: u16) -> Value {
+    let actual = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(actual, status, "{body}");
+    body
 }

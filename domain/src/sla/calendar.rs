@@ -223,6 +223,35 @@ impl BusinessCalendar {
             .any(|(opens, closes)| opens <= at && at < closes)
     }
 
+    /// The earliest instant at or after `at` at which time counts: `at` itself around the clock
+    /// or inside a window, else the opening of the next window (a notification held for a
+    /// recipient's working hours goes then).
+    ///
+    /// # Panics
+    ///
+    /// When the result is beyond chrono's range of dates (the year 262143).
+    pub fn next_counted(&self, at: DateTime<Utc>) -> DateTime<Utc> {
+        let Schedule::BusinessHours(hours) = &self.schedule else {
+            return at;
+        };
+        // Terminates: parse refuses a calendar without business days, and holidays are finite.
+        assert!(
+            !hours.days.is_empty(),
+            "business hours without a business day"
+        );
+        let mut date = self.first_date_to_scan(at);
+        loop {
+            if let Some((opens, closes)) = hours.window_on(self.timezone, date) {
+                if at < closes {
+                    return opens.max(at);
+                }
+            }
+            date = date
+                .succ_opt()
+                .expect("an opening within chrono's range of dates");
+        }
+    }
+
     /// The earliest instant at which `amount` of counted time has passed since `from`; `from`
     /// itself for a zero amount. A negative amount counts as zero.
     ///
@@ -457,14 +486,7 @@ impl TryFrom<CalendarFields> for BusinessCalendar {
     type Error = String;
 
     fn try_from(fields: CalendarFields) -> Result<Self, String> {
-        Self::parse(&fields).map_err(|errors| {
-            errors
-                .0
-                .iter()
-                .map(|e| format!("{}: {}", e.field, e.message))
-                .collect::<Vec<_>>()
-                .join("; ")
-        })
+        Self::parse(&fields).map_err(|errors| errors.to_string())
     }
 }
 

@@ -661,6 +661,16 @@ fn amount() -> impl Strategy<Value = TimeDelta> {
 
 proptest! {
     #[test]
+    fn the_next_counted_instant_counts_and_none_before_it_does(
+        (calendar, at) in calendar_and_instant(),
+    ) {
+        let next = calendar.next_counted(at);
+        prop_assert!(next >= at);
+        prop_assert!(calendar.counts_at(next));
+        prop_assert_eq!(calendar.counted_between(at, next), TimeDelta::zero());
+    }
+
+    #[test]
     fn a_positive_amount_ends_in_business_time(
         (calendar, from) in calendar_and_instant(),
         amount in amount(),

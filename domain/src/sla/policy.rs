@@ -300,17 +300,8 @@ pub enum SlaPolicyError {
     Forbidden,
     #[error("the auditor role reads SLA policies and changes none")]
     ReadOnlyCaller,
-    #[error("the policy would be invalid: {}", describe(.0))]
+    #[error("the policy would be invalid: {0}")]
     Invalid(FieldErrors),
-}
-
-fn describe(errors: &FieldErrors) -> String {
-    let each: Vec<_> = errors
-        .0
-        .iter()
-        .map(|e| format!("{}: {}", e.field, e.message))
-        .collect();
-    each.join("; ")
 }
 
 impl DomainError for SlaPolicyError {

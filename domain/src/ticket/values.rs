@@ -223,7 +223,7 @@ impl Customer {
     }
 }
 
-fn parse_email(value: &str) -> Result<String, String> {
+pub(crate) fn parse_email(value: &str) -> Result<String, String> {
     let email = bounded_text(value, 3, Customer::EMAIL_MAX_CHARS)?;
     let (local, domain) = email
         .split_once('@')

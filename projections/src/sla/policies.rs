@@ -179,17 +179,10 @@ async fn apply(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), Pro
             .bind(active)
         }
     };
-    // The framework hands over a policy's events in order from its creation, so a change that
-    // finds no row means the read model lost it: an error, never a silent skip.
     if query.execute(&mut *conn).await?.rows_affected() == 1 {
         return Ok(());
     }
-    Err(ProjectionError::OutOfOrder {
-        aggregate: AGGREGATE_TYPE.to_owned(),
-        id: event.aggregate_id.clone(),
-        current: None,
-        sequence: event.sequence,
-    })
+    Err(ProjectionError::missing_row(AGGREGATE_TYPE, event))
 }
 
 /// `sql` with the policy's id, the event's sequence and time, and the definition's columns.

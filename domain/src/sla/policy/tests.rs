@@ -7,7 +7,6 @@ use uuid::Uuid;
 
 use super::*;
 use crate::actor::test_caller as caller;
-use crate::FieldError;
 
 type PolicyTest = TestFramework<SlaPolicy>;
 
@@ -55,15 +54,7 @@ fn update(change: impl FnOnce(&mut UpdateSlaPolicy)) -> SlaPolicyCommand {
 }
 
 fn invalid(errors: &[(&str, &str)]) -> SlaPolicyError {
-    SlaPolicyError::Invalid(FieldErrors(
-        errors
-            .iter()
-            .map(|(field, message)| FieldError {
-                field: (*field).to_owned(),
-                message: (*message).to_owned(),
-            })
-            .collect(),
-    ))
+    SlaPolicyError::Invalid(errors.iter().copied().collect())
 }
 
 // Without a calendar.

@@ -1,5 +1,6 @@
 //! What the desk tells people, and how: the kinds of notification a recipient can choose channels
-//! for, and the channels that carry them.
+//! for, the channels that carry them, and each recipient's preferences (which channels for which
+//! kind, where to reach them, and when they work).
 
 use serde::{Deserialize, Serialize};
 
@@ -28,3 +29,14 @@ screaming_enum!(
         InApp => "IN_APP",
     }
 );
+
+mod preferences;
+mod working_time;
+
+pub use preferences::{
+    check_contacts, preferences_id, ChannelChoices, EmailAddress, EraseNotificationPreferences,
+    NotificationPreferences, NotificationPreferencesCommand, NotificationPreferencesError,
+    NotificationPreferencesEvent, PhoneNumber, Preferences, Recipient, SetNotificationPreferences,
+    PREFERENCES_NAMESPACE,
+};
+pub use working_time::{WorkingHoursFields, WorkingTime, WorkingTimeFields};
