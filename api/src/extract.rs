@@ -15,6 +15,7 @@ use serde::{Deserialize, Deserializer};
 use serde_ignored::Path;
 use serde_json::error::Category;
 use support_domain::{FieldErrors, NUL_REFUSED};
+use uuid::Uuid;
 
 use crate::problem::ApiError;
 use crate::startup::MAX_BODY_BYTES;
@@ -108,6 +109,11 @@ where
     T: Deserialize<'de>,
 {
     Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// An id from a path; anything else (NUL, any length) names no `resource`: 404.
+pub fn path_id(value: &str, resource: &'static str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(value).map_err(|_| ApiError::NotFound(resource))
 }
 
 /// The value of a required field, or an error saying it is required.

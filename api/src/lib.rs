@@ -15,6 +15,7 @@ pub mod health;
 pub mod idempotency;
 pub mod jwks;
 pub mod notification_preferences;
+pub mod notifications;
 pub mod notifier;
 pub mod numbering;
 pub mod openapi;

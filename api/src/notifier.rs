@@ -10,6 +10,7 @@
 
 pub mod channel;
 pub mod email;
+pub mod in_app;
 pub mod sms;
 pub mod ticket_message;
 pub mod webhook;
@@ -185,7 +186,7 @@ pub async fn deliver_due(ctx: &ApiContext, now: DateTime<Utc>) -> Result<usize, 
 }
 
 /// The events at `positions`, personal fields opened (or erased), by position.
-async fn events_at(
+pub(crate) async fn events_at(
     ctx: &ApiContext,
     positions: Vec<i64>,
 ) -> Result<HashMap<i64, RecordedEvent>, ApiError> {

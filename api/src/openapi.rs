@@ -23,7 +23,7 @@ use crate::startup::{ApiContext, SUPPORT_API};
 use crate::tickets::requests::CrossFieldRules;
 use crate::{
     audit, dead_letters, escalation_policies, health, idempotency, notification_preferences,
-    personal_data, sla_policies, sla_report, tickets, webhooks,
+    notifications, personal_data, sla_policies, sla_report, tickets, webhooks,
 };
 
 const PROBLEM_REF: &str = "#/components/schemas/Problem";
@@ -47,6 +47,8 @@ const PROBLEM_REF: &str = "#/components/schemas/Problem";
         personal_data::export_personal_data, personal_data::erase_personal_data,
         notification_preferences::get_notification_preferences,
         notification_preferences::put_notification_preferences,
+        notifications::list_notifications, notifications::read_notification,
+        notifications::read_all_notifications,
         dead_letters::list_dead_letters, dead_letters::retry_dead_letter,
         webhooks::create_webhook, webhooks::list_webhooks, webhooks::get_webhook,
         webhooks::update_webhook, webhooks::list_webhook_deliveries,
@@ -54,7 +56,7 @@ const PROBLEM_REF: &str = "#/components/schemas/Problem";
         health::healthz, health::readyz, health::metrics,
     ),
     modifiers(&BearerAuth, &CrossFieldRules, &JsonBodies, &QueryStrings, &PathParameters, &Authenticated, &IdempotentPosts, &RateLimited, &ProblemDocuments),
-    tags((name = "tickets", description = "Support tickets"), (name = "sla", description = "SLA policies: the targets tickets are held to, and reports of how they were kept"), (name = "escalation", description = "Escalation policies: the ladders tickets climb on breaches, warnings and by hand"), (name = "audit", description = "The event store searched: who did what, and when"), (name = "privacy", description = "Customers' personal data: export and erasure"), (name = "notifications", description = "How each user is told of what happens: channels, addresses, working hours"), (name = "operations", description = "Health, metrics and dead letters"), (name = "webhooks", description = "Webhook endpoints: the desk's events, signed, delivered to URLs admins register, and the log of each delivery"))
+    tags((name = "tickets", description = "Support tickets"), (name = "sla", description = "SLA policies: the targets tickets are held to, and reports of how they were kept"), (name = "escalation", description = "Escalation policies: the ladders tickets climb on breaches, warnings and by hand"), (name = "audit", description = "The event store searched: who did what, and when"), (name = "privacy", description = "Customers' personal data: export and erasure"), (name = "notifications", description = "How each user is told of what happens: channels, addresses, working hours, and the in-app inbox"), (name = "operations", description = "Health, metrics and dead letters"), (name = "webhooks", description = "Webhook endpoints: the desk's events, signed, delivered to URLs admins register, and the log of each delivery"))
 )]
 pub struct ApiDoc;
 

@@ -24,6 +24,7 @@ use crate::auth::TokenVerifier;
 use crate::clock::Clock;
 use crate::notifier::channel::Channel;
 use crate::notifier::email::EmailChannel;
+use crate::notifier::in_app::InAppChannel;
 use crate::notifier::sms::SmsChannel;
 use crate::notifier::webhook::{WebhookChannel, WebhookSettings};
 use crate::notifier::Channels;
@@ -33,7 +34,7 @@ use crate::read_your_writes::Checkpoints;
 use crate::settings::Settings;
 use crate::{
     audit, dead_letters, escalation_policies, health, idempotency, notification_preferences,
-    notifier, openapi, personal_data, retention, sla_policies, sla_report, sla_timer, tickets,
+    notifications, notifier, openapi, personal_data, retention, sla_policies, sla_report, sla_timer, tickets,
     webhooks,
 };
 use support_domain::escalation::EscalationBook;
@@ -85,6 +86,7 @@ impl Registry {
                 .merge(audit::routes())
                 .merge(sla_report::routes())
                 .merge(webhooks::routes())
+                .merge(notifications::routes())
                 .merge(notification_preferences::routes()),
         }
     }
@@ -206,11 +208,15 @@ impl Application {
             Checkpoints::follow(pool.clone(), &registry.projections, settings.read_timeout).await?;
         background.push(follower);
 
-        let mut channels: Vec<Arc<dyn Channel>> = vec![Arc::new(WebhookChannel::new(
-            pool.clone(),
-            data_keys.clone(),
-            settings.webhooks.clone(),
-        ))];
+        // Webhooks and the inbox need no settings; email and SMS need a server.
+        let mut channels: Vec<Arc<dyn Channel>> = vec![
+            Arc::new(WebhookChannel::new(
+                pool.clone(),
+                data_keys.clone(),
+                settings.webhooks.clone(),
+            )),
+            Arc::new(InAppChannel),
+        ];
         if let Some(email) = &settings.email {
             channels.push(Arc::new(EmailChannel::new(pool.clone(), email)?));
         }

@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::commands::{CommandAccepted, Committed, RequestIds};
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::extract::{path_id, ApiJson, ApiPath, ApiQuery};
 use crate::notifier::webhook::generate_secret;
 use crate::notifier::{resend, Resent};
 use crate::problem::{ApiError, Problem};
@@ -54,11 +54,6 @@ pub fn routes() -> Router<ApiContext> {
             "/webhooks/{webhook_id}/deliveries/{delivery_id}/resend",
             post(resend_webhook_delivery),
         )
-}
-
-/// An id from a path; anything else names nothing.
-fn id(value: &str, resource: &'static str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(value).map_err(|_| ApiError::NotFound(resource))
 }
 
 /// A new endpoint, with its signing secret: shown this once, never again.
@@ -195,7 +190,7 @@ pub async fn get_webhook(
 }
 
 async fn find(ctx: &ApiContext, webhook_id: &str) -> Result<WebhookEndpointView, ApiError> {
-    let id = id(webhook_id, "webhook endpoint")?;
+    let id = path_id(webhook_id, "webhook endpoint")?;
     endpoints::find(&ctx.pool, id)
         .await?
         .ok_or(ApiError::NotFound("webhook endpoint"))
@@ -227,7 +222,7 @@ pub async fn update_webhook(
     let update = body
         .parse(principal.caller(), &ctx.webhooks.egress)
         .map_err(ApiError::Validation)?;
-    let id = id(&webhook_id, "webhook endpoint")?;
+    let id = path_id(&webhook_id, "webhook endpoint")?;
     let metadata = ctx.metadata(&principal, &ids)?;
     let committed: Committed = ctx
         .execute::<WebhookEndpoint>(id, WebhookEndpointCommand::Update(update), &metadata)
@@ -286,7 +281,7 @@ pub async fn resend_webhook_delivery(
 ) -> Result<Json<DeliveryView>, ApiError> {
     principal.require(WRITERS, "resend webhook deliveries")?;
     let endpoint = find(&ctx, &webhook_id).await?;
-    let delivery = id(&delivery_id, "webhook delivery")?;
+    let delivery = path_id(&delivery_id, "webhook delivery")?;
     let recipient = endpoint.id.to_string();
     let channel = NotificationChannel::Webhook;
     match resend(&ctx, &recipient, channel, delivery, ctx.clock.now()).await? {

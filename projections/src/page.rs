@@ -43,6 +43,10 @@ impl Cursor {
     }
 }
 
+/// Why a `cursor` parameter is refused.
+pub const NOT_A_CURSOR: &str =
+    "is not a cursor this list gave out: pass a nextCursor back unchanged";
+
 /// Where a page starts: a page number (counted from the top, so bounded in depth) or a cursor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PageStart {
@@ -69,13 +73,7 @@ impl PageRequest {
         cursor: Option<&str>,
         limit: Option<u32>,
     ) -> Result<Self, (&'static str, String)> {
-        let limit = limit.unwrap_or(Self::DEFAULT_LIMIT);
-        if limit == 0 || limit > Self::MAX_LIMIT {
-            return Err((
-                "limit",
-                format!("must be between 1 and {}", Self::MAX_LIMIT),
-            ));
-        }
+        let limit = Self::limit(limit)?;
         let start = match (page, cursor) {
             (Some(_), Some(_)) => {
                 return Err((
@@ -83,10 +81,9 @@ impl PageRequest {
                     "cannot be combined with page: send one or the other".to_owned(),
                 ))
             }
-            (_, Some(cursor)) => PageStart::After(Cursor::decode(cursor).ok_or((
-                "cursor",
-                "is not a cursor this list gave out: pass a nextCursor back unchanged".to_owned(),
-            ))?),
+            (_, Some(cursor)) => {
+                PageStart::After(Cursor::decode(cursor).ok_or(("cursor", NOT_A_CURSOR.to_owned()))?)
+            }
             (Some(0), None) => return Err(("page", "must be 1 or more".to_owned())),
             (page, None) => PageStart::Number(page.unwrap_or(1)),
         };
@@ -102,6 +99,18 @@ impl PageRequest {
             ));
         }
         Ok(request)
+    }
+
+    /// A page size asked for, or the default; on failure, the parameter at fault and why.
+    pub fn limit(limit: Option<u32>) -> Result<u32, (&'static str, String)> {
+        let limit = limit.unwrap_or(Self::DEFAULT_LIMIT);
+        if limit == 0 || limit > Self::MAX_LIMIT {
+            return Err((
+                "limit",
+                format!("must be between 1 and {}", Self::MAX_LIMIT),
+            ));
+        }
+        Ok(limit)
     }
 
     /// How many rows come before the page (none when it starts at a cursor).
@@ -172,12 +181,7 @@ impl<T> Page<T> {
         total: Total,
         cursor_of: impl Fn(&T) -> Cursor,
     ) -> Self {
-        let next_cursor = if items.len() > page.limit as usize {
-            items.truncate(page.limit as usize);
-            items.last().map(|last| cursor_of(last).encode())
-        } else {
-            None
-        };
+        let next_cursor = next_cursor(&mut items, page.limit, |last| cursor_of(last).encode());
         Self {
             items,
             page: page.number(),
@@ -187,6 +191,20 @@ impl<T> Page<T> {
             next_cursor,
         }
     }
+}
+
+/// Of `items` read with one beyond `limit`: drops that one, and answers where the next page starts
+/// (after the last item kept, as `encode` writes it), or `None` on the last page.
+pub fn next_cursor<T>(
+    items: &mut Vec<T>,
+    limit: u32,
+    encode: impl Fn(&T) -> String,
+) -> Option<String> {
+    if items.len() <= limit as usize {
+        return None;
+    }
+    items.truncate(limit as usize);
+    items.last().map(encode)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use sqlx::PgPool;
 use support_domain::notification::Preferences;
 use support_domain::sla::ClockKind;
 use support_domain::ticket::TicketEvent;
+use support_domain::RecordedEvent;
 use support_projections::notification_preferences::recipients;
 use support_projections::tickets::{self, TicketKey, TicketScope};
 use support_projections::Redacted;
@@ -53,9 +54,7 @@ impl TicketMessage {
             title: ticket.title,
             priority: ticket.priority,
             status: ticket.status,
-            headline: decoded
-                .as_ref()
-                .map_or_else(|| event.event_type.clone(), headline),
+            headline: headline(event),
             reply: match decoded {
                 Some(TicketEvent::TicketCommentAdded { body, .. }) => {
                     Some(body.as_str().to_owned())
@@ -122,8 +121,16 @@ fn clock_name(clock: &ClockKind) -> &'static str {
     }
 }
 
-/// What the event says happened; events without words of their own are named by their type.
-fn headline(event: &TicketEvent) -> String {
+/// What the event says happened, in the same words on every channel (the in-app inbox too);
+/// events without words of their own, and other aggregates' events, are named by their type.
+pub fn headline(event: &RecordedEvent) -> String {
+    match TicketEvent::from_parts(&event.event_type, &event.payload) {
+        Ok(decoded) => ticket_headline(&decoded),
+        Err(_) => event.event_type.clone(),
+    }
+}
+
+fn ticket_headline(event: &TicketEvent) -> String {
     match event {
         TicketEvent::SlaWarningReached { clock, .. } => {
             format!("SLA warning: {} due soon", clock_name(clock))

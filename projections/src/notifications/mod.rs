@@ -1,6 +1,7 @@
 //! Notifications: the webhook endpoints as the API lists them, the planner that turns events
-//! into deliveries, and the delivery log.
+//! into deliveries, the delivery log, and the in-app inbox.
 
 pub mod deliveries;
 pub mod endpoints;
+pub mod inbox;
 pub mod planner;
