@@ -124,7 +124,10 @@ pub async fn read_notification(
         .await?
         .ok_or(ApiError::NotFound("notification"))?;
     let mut worded = worded(&ctx, vec![entry]).await?;
-    worded.pop().map(Json).ok_or(ApiError::NotFound("notification"))
+    worded
+        .pop()
+        .map(Json)
+        .ok_or(ApiError::NotFound("notification"))
 }
 
 /// Mark all the caller's delivered notifications read. Any role.

@@ -34,8 +34,8 @@ use crate::read_your_writes::Checkpoints;
 use crate::settings::Settings;
 use crate::{
     audit, dead_letters, escalation_policies, health, idempotency, notification_preferences,
-    notifications, notifier, openapi, personal_data, retention, sla_policies, sla_report, sla_timer, tickets,
-    webhooks,
+    notifications, notifier, openapi, personal_data, retention, sla_policies, sla_report,
+    sla_timer, tickets, webhooks,
 };
 use support_domain::escalation::EscalationBook;
 use support_domain::sla::SlaPolicyBook;

@@ -92,9 +92,11 @@ mod tests {
                 limit: PageRequest::DEFAULT_LIMIT,
             }
         );
-        assert!(query(json!({"unread": "true", "limit": "100"}))
-            .parse()
-            .unwrap()
-            .unread_only);
+        assert!(
+            query(json!({"unread": "true", "limit": "100"}))
+                .parse()
+                .unwrap()
+                .unread_only
+        );
     }
 }

@@ -128,9 +128,7 @@ pub async fn list(
     .bind(i64::from(request.limit) + 1)
     .fetch_all(pool)
     .await?;
-    let next_cursor = next_cursor(&mut entries, request.limit, |last| {
-        last.cursor().encode()
-    });
+    let next_cursor = next_cursor(&mut entries, request.limit, |last| last.cursor().encode());
     Ok(InboxPage {
         entries,
         next_cursor,
