@@ -99,11 +99,34 @@ async fn schemathesis_finds_the_api_as_documented(pool: PgPool) {
     .await
     .unwrap();
 
+    // An in-app notification of each caller's, delivered, to read.
+    let mut notifications = vec![];
+    for (recipient, ticket) in [("admin-1", &other), ("customer-1", &theirs)] {
+        let notification: uuid::Uuid = sqlx::query_scalar(
+            "INSERT INTO notification_deliveries (id, message_id, event_id, global_position, \
+                 event_type, recipient, channel, kind, state, attempts, next_attempt_at, \
+                 created_at, delivered_at) \
+             SELECT gen_random_uuid(), 'ticket:' || aggregate_id || ':1', gen_random_uuid(), \
+                 global_position, event_type, $2, 'IN_APP', 'ASSIGNMENT', 'DELIVERED', 1, now(), \
+                 now(), now() \
+             FROM events WHERE aggregate_id = $1 AND sequence = 1 RETURNING id",
+        )
+        .bind(ticket["id"].as_str().unwrap())
+        .bind(recipient)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        notifications.push(notification.to_string());
+    }
+
     let schemathesis = schemathesis().await;
-    for (caller, token, ticket, related) in [
+    for ((caller, token, ticket, related), notification) in [
         ("admin", admin, &other, &theirs),
         ("customer", customer, &theirs, &other),
-    ] {
+    ]
+    .into_iter()
+    .zip(notifications)
+    {
         let started = Instant::now();
         let mut run = Command::new(&schemathesis);
         // Every check is enabled, and the exceptions explained, in schemathesis.toml. A fixed seed
@@ -117,6 +140,7 @@ async fn schemathesis_finds_the_api_as_documented(pool: PgPool) {
             .env("SUPPORTD_ESCALATION_POLICY", ladder["id"].as_str().unwrap())
             .env("SUPPORTD_WEBHOOK", &webhook)
             .env("SUPPORTD_WEBHOOK_DELIVERY", delivery.to_string())
+            .env("SUPPORTD_NOTIFICATION", &notification)
             .env("SCHEMATHESIS_HOOKS", format!("{DIR}/hooks.py"))
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .args([
