@@ -19,6 +19,7 @@ use crate::notifier::events_at;
 use crate::notifier::ticket_message::headline;
 use crate::problem::{ApiError, Problem};
 use crate::startup::ApiContext;
+use crate::webhooks::requests::CursorPageQuery;
 use requests::InboxQuery;
 
 const NOT_FOUND: &str = "The caller has no delivered notification with this id";
@@ -87,7 +88,7 @@ pub struct MarkedRead {
 ///
 /// A notification appears once the notifier delivered it: one that waits for the caller's
 /// working hours is not listed before they begin. Page with `nextCursor`.
-#[utoipa::path(get, path = "/api/v1/support/notifications", tag = "notifications", params(InboxQuery),
+#[utoipa::path(get, path = "/api/v1/support/notifications", tag = "notifications", params(InboxQuery, CursorPageQuery),
     responses((status = 200, description = "A page of the caller's notifications", body = Inbox),
         (status = 422, description = "A parameter is invalid or unknown (all are listed)", body = Problem)),
     security(("bearer" = [])))]

@@ -4,13 +4,13 @@
 use serde::Deserialize;
 use support_domain::FieldErrors;
 use support_projections::notifications::inbox::{InboxCursor, InboxRequest};
-use support_projections::page::{PageRequest, NOT_A_CURSOR};
 use utoipa::IntoParams;
 
-use crate::extract::{parsed, UnknownParameters};
+use crate::extract::parsed;
+use crate::webhooks::requests::CursorPageQuery;
 
-/// The page of `GET /notifications`: unread first, then newest first, from a cursor. An unknown
-/// parameter is refused, not ignored.
+/// The query of `GET /notifications`: a filter, and a page (`CursorPageQuery`, with the inbox's
+/// own cursor) unread first, then newest first. An unknown parameter is refused, not ignored.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
@@ -18,41 +18,26 @@ pub struct InboxQuery {
     /// `true`: only the unread ones. `false` or not sent: all.
     #[param(value_type = Option<bool>)]
     pub unread: Option<String>,
-    /// The `nextCursor` of the previous page, unchanged: the page that follows it.
-    pub cursor: Option<String>,
-    /// Items per page (default 20).
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
-    pub limit: Option<String>,
+    /// Documented as its own parameters, next to these.
     #[serde(flatten)]
     #[param(ignore)]
-    pub unknown: UnknownParameters,
+    pub page: CursorPageQuery,
 }
 
 impl InboxQuery {
     pub fn parse(&self) -> Result<InboxRequest, FieldErrors> {
         let mut errors = FieldErrors::default();
-        self.unknown.refuse(&mut errors);
         let unread_only = parsed(&mut errors, "unread", self.unread.as_deref(), |v| match v {
             "true" => Ok(true),
             "false" => Ok(false),
             _ => Err("must be true or false".to_owned()),
         });
-        let limit = parsed(&mut errors, "limit", self.limit.as_deref(), |v| {
-            v.parse::<u32>()
-                .map_err(|_| "must be a whole number".to_owned())
-        });
-        // Unreadable, it is reported above, and the default stands in until the errors return.
-        let limit = PageRequest::limit(limit)
-            .map_err(|(field, message)| errors.push(field, message))
-            .ok();
-        let after = parsed(&mut errors, "cursor", self.cursor.as_deref(), |v| {
-            InboxCursor::decode(v).ok_or_else(|| NOT_A_CURSOR.to_owned())
-        });
+        let (after, limit) = self.page.read(&mut errors, InboxCursor::decode);
         errors.into_result()?;
         Ok(InboxRequest {
             unread_only: unread_only.unwrap_or(false),
             after,
-            limit: limit.expect("checked"),
+            limit,
         })
     }
 }
@@ -60,6 +45,7 @@ impl InboxQuery {
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+    use support_projections::page::PageRequest;
 
     use super::*;
 

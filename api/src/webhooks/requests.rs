@@ -7,7 +7,7 @@ use support_domain::webhook::{
     EventTypes, WebhookDefinition, WebhookDescription, WebhookUrl, SUBSCRIBABLE,
 };
 use support_domain::{Caller, FieldErrors};
-use support_projections::page::PageRequest;
+use support_projections::page::{Cursor, PageRequest, PageStart, NOT_A_CURSOR};
 use support_projections::schema;
 use utoipa::openapi::schema::{Array, ArrayBuilder, Object, ObjectBuilder, Type};
 use utoipa::{IntoParams, ToSchema};
@@ -155,8 +155,9 @@ impl UpdateWebhookRequest {
     }
 }
 
-/// The page of `GET /webhooks` and of `GET /webhooks/{webhook_id}/deliveries`: newest first,
-/// from a cursor. An unknown parameter is refused, not ignored.
+/// The page of `GET /webhooks` and of `GET /webhooks/{webhook_id}/deliveries` (and, with a cursor
+/// of its own, of the inbox): newest first, from a cursor. An unknown parameter is refused, not
+/// ignored.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
@@ -174,20 +175,38 @@ pub struct CursorPageQuery {
 impl CursorPageQuery {
     pub fn parse(&self) -> Result<PageRequest, FieldErrors> {
         let mut errors = FieldErrors::default();
-        self.unknown.refuse(&mut errors);
-        let limit = parsed(&mut errors, "limit", self.limit.as_deref(), |v| {
+        let (after, limit) = self.read(&mut errors, Cursor::decode);
+        errors.into_result()?;
+        Ok(PageRequest {
+            start: after.map_or(PageStart::Number(1), PageStart::After),
+            limit,
+        })
+    }
+
+    /// The cursor, as `decode` reads the list's own, and the page size; what is wrong goes to
+    /// `errors` (and the default size stands in for a wrong one).
+    pub fn read<C>(
+        &self,
+        errors: &mut FieldErrors,
+        decode: fn(&str) -> Option<C>,
+    ) -> (Option<C>, u32) {
+        self.unknown.refuse(errors);
+        let limit = parsed(errors, "limit", self.limit.as_deref(), |v| {
             v.parse::<u32>()
                 .map_err(|_| "must be a whole number".to_owned())
         });
-        let page = match PageRequest::parse(None, self.cursor.as_deref(), limit) {
-            Ok(page) => Some(page),
-            Err((field, message)) => {
-                errors.push(field, message);
-                None
+        let limit = PageRequest::limit(limit).unwrap_or_else(|(field, message)| {
+            errors.push(field, message);
+            PageRequest::DEFAULT_LIMIT
+        });
+        let after = self.cursor.as_deref().and_then(|text| {
+            let after = decode(text);
+            if after.is_none() {
+                errors.push("cursor", NOT_A_CURSOR);
             }
-        };
-        errors.into_result()?;
-        Ok(page.expect("checked"))
+            after
+        });
+        (after, limit)
     }
 }
 
@@ -247,10 +266,13 @@ mod tests {
         let query: CursorPageQuery =
             serde_json::from_value(json!({"limit": "x", "page": "2"})).unwrap();
         assert_eq!(fields(&query.parse().unwrap_err()), ["page", "limit"]);
-        for (cursor, limit, refused) in [("nope", "5", "cursor"), ("", "101", "limit")] {
+        for (cursor, limit, refused) in [
+            ("nope", "5", &["cursor"][..]),
+            ("", "101", &["limit", "cursor"]),
+        ] {
             let query: CursorPageQuery =
                 serde_json::from_value(json!({"cursor": cursor, "limit": limit})).unwrap();
-            assert_eq!(fields(&query.parse().unwrap_err()), [refused]);
+            assert_eq!(fields(&query.parse().unwrap_err()), refused);
         }
         let first = CursorPageQuery::default().parse().unwrap();
         assert_eq!(first.limit, PageRequest::DEFAULT_LIMIT);
