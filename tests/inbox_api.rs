@@ -7,7 +7,10 @@ mod common;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use common::{fields, ok_json, problem, spawn_app_without_sla_timer, ticket_body, TestApp};
+use common::{
+    fields, ok_json, problem, spawn_app_without_sla_timer, ticket_body, wait_until_projected,
+    TestApp,
+};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use support_domain::ActorRole;
@@ -338,4 +341,31 @@ async fn bad_parameters_are_refused_all_at_once(pool: PgPool) {
         problem(app.get(&format!("{INBOX}?{query}"), &agent).await, 422).await;
     }
     problem(app.send(reqwest::Method::GET, INBOX, None, None).await, 401).await;
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_erased_customers_ticket_reads_erased_in_the_inbox(pool: PgPool) {
+    let (app, _clock) = app(pool).await;
+    let admin = app.admin();
+    let agent = app.token(ActorRole::Agent, AGENT);
+    let ticket = app
+        .open_ticket(&admin, ticket_body("Dashboard down", "customer-1"))
+        .await;
+    plan(&app, &ticket, OPENED, AGENT, minutes(1)).await;
+    deliver_due(&app.context, minutes(1)).await.unwrap();
+    assert_eq!(
+        inbox(&app, &agent, "").await["items"][0]["title"],
+        "Dashboard down"
+    );
+
+    let erase = "/api/v1/support/customers/customer-1/personal-data";
+    let response = app
+        .send(reqwest::Method::DELETE, erase, Some(&admin), None)
+        .await;
+    ok_json(response, 200).await;
+    wait_until_projected(&app.pool).await;
+    let item = &inbox(&app, &agent, "").await["items"][0];
+    assert_eq!(item["title"], "[erased]");
+    assert_eq!(item["headline"], "New ticket");
+    assert_eq!(item["ticketNumber"], ticket["ticketNumber"]);
 }
