@@ -262,6 +262,25 @@ const RECIPIENTS: &str = "SELECT sub, role, teams, customer_id, channels, email,
      FROM notification_preferences \
      WHERE sub = ANY($1) OR role = ANY($2) OR teams && $3 ORDER BY sub";
 
+/// The users of the customer accounts `customer_ids`, with their preferences, in sub order: who
+/// a notification to a customer reaches. Served by `notification_preferences_by_customer`.
+pub async fn of_customers<'e>(
+    executor: impl PgExecutor<'e>,
+    customer_ids: &[String],
+) -> Result<Vec<RecipientPreferences>, sqlx::Error> {
+    let rows: Vec<PreferencesRow> = sqlx::query_as(
+        "SELECT sub, role, teams, customer_id, channels, email, phone, working_time, updated_at, \
+             version \
+         FROM notification_preferences WHERE customer_id = ANY($1) ORDER BY sub",
+    )
+    .bind(customer_ids)
+    .fetch_all(executor)
+    .await?;
+    rows.into_iter()
+        .map(RecipientPreferences::try_from)
+        .collect()
+}
+
 /// The preferences filed under a customer account (its users'), not erased yet, by sub: what
 /// an export shows and an erasure reaches.
 pub async fn of_customer<'e>(

@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses a different part of this
 
 pub mod python;
+pub mod receivers;
 
 use std::num::NonZeroU32;
 use std::sync::Arc;

@@ -4,4 +4,5 @@
 pub mod deliveries;
 pub mod endpoints;
 pub mod inbox;
+pub mod notices;
 pub mod planner;

@@ -91,16 +91,14 @@ pub struct NotificationPlanner {
 }
 
 impl NotificationPlanner {
-    /// The desk's rules: webhooks, and whatever the rules beside it plan.
+    /// The desk's rules: webhooks, and notices to people (`notices`).
     pub fn standard() -> Self {
         Self {
-            rules: vec![Box::new(WebhookRule)],
+            rules: vec![
+                Box::new(WebhookRule),
+                Box::new(super::notices::TicketNoticeRule),
+            ],
         }
-    }
-
-    pub fn with_rule(mut self, rule: impl PlanningRule) -> Self {
-        self.rules.push(Box::new(rule));
-        self
     }
 }
 
@@ -118,7 +116,7 @@ impl Projection for NotificationPlanner {
 
     /// The rules' own tables; never the deliveries (see the module's comment).
     fn tables(&self) -> &'static [&'static str] {
-        &["webhook_subscriptions"]
+        &["webhook_subscriptions", "notice_tickets"]
     }
 
     async fn apply(
