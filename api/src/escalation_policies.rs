@@ -17,14 +17,16 @@ use support_domain::{ActorRole, FieldErrors};
 use support_projections::escalation::{
     self, EscalationPolicyPage, EscalationPolicyView, EscalationRuleFields, READ_MODEL,
 };
-use support_projections::page::{PageRequest, PageStart};
+use support_projections::page::PageRequest;
 use support_projections::schema;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::commands::{CommandAccepted, Committed, RequestIds};
-use crate::extract::{parsed, required, ApiJson, ApiPath, ApiQuery, UnknownParameters};
+use crate::extract::{
+    boolean, numbered_page, parsed, required, ApiJson, ApiPath, ApiQuery, UnknownParameters,
+};
 use crate::problem::{ApiError, Problem};
 use crate::startup::ApiContext;
 
@@ -266,34 +268,9 @@ impl EscalationPolicyListQuery {
     fn parse(&self) -> Result<(Option<bool>, PageRequest), FieldErrors> {
         let mut errors = FieldErrors::default();
         self.unknown.refuse(&mut errors);
-        let active = parsed(&mut errors, "active", self.active.as_deref(), |v| match v {
-            "true" => Ok(true),
-            "false" => Ok(false),
-            _ => Err("must be true or false".to_owned()),
-        });
-        let page = parsed(&mut errors, "page", self.page.as_deref(), |v| {
-            v.parse::<i32>()
-                .ok()
-                .filter(|page| *page >= 1)
-                .map(|page| page as u32)
-                .ok_or_else(|| format!("must be a whole number from 1 to {}", i32::MAX))
-        });
-        let limit = parsed(&mut errors, "limit", self.limit.as_deref(), |v| {
-            v.parse::<u32>()
-                .ok()
-                .filter(|limit| (1..=PageRequest::MAX_LIMIT).contains(limit))
-                .ok_or_else(|| {
-                    format!(
-                        "must be a whole number from 1 to {}",
-                        PageRequest::MAX_LIMIT
-                    )
-                })
-        });
+        let active = parsed(&mut errors, "active", self.active.as_deref(), boolean);
+        let page = numbered_page(&mut errors, self.page.as_deref(), self.limit.as_deref());
         errors.into_result()?;
-        let page = PageRequest {
-            start: PageStart::Number(page.unwrap_or(1)),
-            limit: limit.unwrap_or(PageRequest::DEFAULT_LIMIT),
-        };
         Ok((active, page))
     }
 }

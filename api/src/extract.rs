@@ -15,6 +15,7 @@ use serde::{Deserialize, Deserializer};
 use serde_ignored::Path;
 use serde_json::error::Category;
 use support_domain::{FieldErrors, NUL_REFUSED};
+use support_projections::page::{PageRequest, PageStart};
 use uuid::Uuid;
 
 use crate::problem::ApiError;
@@ -132,6 +133,47 @@ pub fn parsed<T>(
     parse: fn(&str) -> Result<T, String>,
 ) -> Option<T> {
     errors.take(field, parse(value?))
+}
+
+/// A query string's boolean: `true` or `false`.
+pub fn boolean(value: &str) -> Result<bool, String> {
+    match value {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err("must be true or false".to_owned()),
+    }
+}
+
+/// A numbered page of a short list (a desk's policies): `page` from 1 to what a 32-bit integer
+/// holds, as the OpenAPI document's `int32` says, and `limit` up to `PageRequest::MAX_LIMIT`;
+/// either one's error is recorded in `errors` (the defaults stand in for it).
+pub fn numbered_page(
+    errors: &mut FieldErrors,
+    page: Option<&str>,
+    limit: Option<&str>,
+) -> PageRequest {
+    let page = parsed(errors, "page", page, |v| {
+        v.parse::<i32>()
+            .ok()
+            .filter(|page| *page >= 1)
+            .map(|page| page as u32)
+            .ok_or_else(|| format!("must be a whole number from 1 to {}", i32::MAX))
+    });
+    let limit = parsed(errors, "limit", limit, |v| {
+        v.parse::<u32>()
+            .ok()
+            .filter(|limit| (1..=PageRequest::MAX_LIMIT).contains(limit))
+            .ok_or_else(|| {
+                format!(
+                    "must be a whole number from 1 to {}",
+                    PageRequest::MAX_LIMIT
+                )
+            })
+    });
+    PageRequest {
+        start: PageStart::Number(page.unwrap_or(1)),
+        limit: limit.unwrap_or(PageRequest::DEFAULT_LIMIT),
+    }
 }
 
 /// A JSON path named as the other field errors are: `title`, `tags[1]`, `customer.name`.

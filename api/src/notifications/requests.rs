@@ -6,7 +6,7 @@ use support_domain::FieldErrors;
 use support_projections::notifications::inbox::{InboxCursor, InboxRequest};
 use utoipa::IntoParams;
 
-use crate::extract::parsed;
+use crate::extract::{boolean, parsed};
 use crate::webhooks::requests::CursorPageQuery;
 
 /// The query of `GET /notifications`: a filter, and a page (`CursorPageQuery`, with the inbox's
@@ -27,11 +27,7 @@ pub struct InboxQuery {
 impl InboxQuery {
     pub fn parse(&self) -> Result<InboxRequest, FieldErrors> {
         let mut errors = FieldErrors::default();
-        let unread_only = parsed(&mut errors, "unread", self.unread.as_deref(), |v| match v {
-            "true" => Ok(true),
-            "false" => Ok(false),
-            _ => Err("must be true or false".to_owned()),
-        });
+        let unread_only = parsed(&mut errors, "unread", self.unread.as_deref(), boolean);
         let (after, limit) = self.page.read(&mut errors, InboxCursor::decode);
         errors.into_result()?;
         Ok(InboxRequest {

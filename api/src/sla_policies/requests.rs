@@ -11,14 +11,14 @@ use support_domain::sla::{
 };
 use support_domain::ticket::TicketPriority;
 use support_domain::{Caller, FieldErrors};
-use support_projections::page::{PageRequest, PageStart};
+use support_projections::page::PageRequest;
 use support_projections::schema;
 use support_projections::sla::policies::PolicyFilter;
 use utoipa::openapi::schema::{Array, ArrayBuilder, Object, ObjectBuilder, SchemaFormat, Type};
 use utoipa::openapi::KnownFormat;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::extract::{explicit_null, parsed, required, UnknownParameters};
+use crate::extract::{boolean, explicit_null, numbered_page, parsed, required, UnknownParameters};
 
 /// What a new policy warns at unless told otherwise, as most desks do: 80% of a target.
 const DEFAULT_WARNING_PERCENT: i64 = 80;
@@ -445,37 +445,10 @@ impl SlaPolicyListQuery {
                 self.customer_tier.as_deref(),
                 CustomerTier::parse,
             ),
-            active: parsed(&mut errors, "active", self.active.as_deref(), |v| match v {
-                "true" => Ok(true),
-                "false" => Ok(false),
-                _ => Err("must be true or false".to_owned()),
-            }),
+            active: parsed(&mut errors, "active", self.active.as_deref(), boolean),
         };
-        // At most what a 32-bit integer holds, as the OpenAPI document's `int32` says.
-        let page = parsed(&mut errors, "page", self.page.as_deref(), |v| {
-            v.parse::<i32>()
-                .ok()
-                .filter(|page| *page >= 1)
-                .map(|page| page as u32)
-                .ok_or_else(|| format!("must be a whole number from 1 to {}", i32::MAX))
-        });
-        let limit = parsed(&mut errors, "limit", self.limit.as_deref(), |v| {
-            v.parse::<u32>()
-                .ok()
-                .filter(|limit| (1..=PageRequest::MAX_LIMIT).contains(limit))
-                .ok_or_else(|| {
-                    format!(
-                        "must be a whole number from 1 to {}",
-                        PageRequest::MAX_LIMIT
-                    )
-                })
-        });
+        let page = numbered_page(&mut errors, self.page.as_deref(), self.limit.as_deref());
         errors.into_result()?;
-        // Numbered pages at any depth: a desk's policies are few, so no offset is costly.
-        let page = PageRequest {
-            start: PageStart::Number(page.unwrap_or(1)),
-            limit: limit.unwrap_or(PageRequest::DEFAULT_LIMIT),
-        };
         Ok((filter, page))
     }
 }

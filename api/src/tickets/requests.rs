@@ -20,7 +20,7 @@ use utoipa::openapi::schema::{
 use utoipa::openapi::{KnownFormat, OpenApi, RefOr};
 use utoipa::{IntoParams, Modify, ToSchema};
 
-use crate::extract::{explicit_null, parsed, required, UnknownParameters};
+use crate::extract::{boolean, explicit_null, parsed, required, UnknownParameters};
 use uuid::Uuid;
 
 fn labels(errors: &mut FieldErrors, field: &str, values: Option<&Vec<String>>) -> Option<Labels> {
@@ -593,11 +593,7 @@ impl TicketListQuery {
                 &mut errors,
                 "slaBreached",
                 self.sla_breached.as_deref(),
-                |v| match v {
-                    "true" => Ok(true),
-                    "false" => Ok(false),
-                    _ => Err("must be true or false".to_owned()),
-                },
+                boolean,
             ),
             customer_tier: parsed(
                 &mut errors,
