@@ -452,3 +452,64 @@ async fn an_escalation_email_carries_the_ticket_number_in_subject_and_reply_to(p
         ]
     );
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_team_on_a_ladder_is_told_and_a_queued_tickets_breach_goes_to_the_admins(pool: PgPool) {
+    let (app, _clock) = app(pool, None, None).await;
+    // Two members of tier-2 (as their tokens say when they save preferences), one outsider, and
+    // an admin.
+    for (sub, teams) in [
+        ("tier2-a", &["tier-2"][..]),
+        ("tier2-b", &["tier-2", "billing"][..]),
+        ("billing-c", &["billing"][..]),
+    ] {
+        let token = app.keys.sign(
+            ActorRole::Agent,
+            sub,
+            None,
+            None,
+            teams,
+            chrono::Duration::hours(1),
+        );
+        ok_json(app.put(PREFERENCES, &token, json!({})).await, 200).await;
+    }
+    save_preferences(&app, ActorRole::Admin, "admin-on-duty", json!({})).await;
+    let ladder = app
+        .post(
+            "/api/v1/support/escalation-policies",
+            &app.admin(),
+            json!({"name": "Tier 2", "rules": [{"triggers": ["MANUAL"], "levels": [
+                {"recipients": {"teams": ["tier-2"]}, "delayMinutes": 30}
+            ]}]}),
+        )
+        .await;
+    assert_eq!(ladder.status(), 201);
+    // A P1 ticket in the queue: escalated by hand, then breached (the default P1 policy answers
+    // within an hour).
+    let ticket = open(&app, "P1_HIGH", None).await;
+    let id = ticket["id"].as_str().unwrap();
+    let agent = app.token(ActorRole::Agent, "agent-1");
+    let escalated = app
+        .post(
+            &format!("{TICKETS}/{id}/escalate"),
+            &agent,
+            json!({"reason": "Needs tier 2"}),
+        )
+        .await;
+    assert_eq!(escalated.status(), 200);
+    wait_until_applied(&app.pool, "sla_timers", "ticket").await;
+    record_due(&app.context, t0() + minutes(60)).await.unwrap();
+    planned(&app).await;
+
+    let kinds = |rows: Vec<(String, String, String, DateTime<Utc>, Option<DateTime<Utc>>)>| {
+        rows.into_iter().map(|(kind, ..)| kind).collect::<Vec<_>>()
+    };
+    assert_eq!(kinds(deliveries_to(&app, "tier2-a").await), ["ESCALATION"]);
+    assert_eq!(kinds(deliveries_to(&app, "tier2-b").await), ["ESCALATION"]);
+    assert!(deliveries_to(&app, "billing-c").await.is_empty());
+    // Nobody is assigned: the warning and the breach go to the admins who saved preferences.
+    assert_eq!(
+        kinds(deliveries_to(&app, "admin-on-duty").await),
+        ["SLA_WARNING", "SLA_BREACH"]
+    );
+}
