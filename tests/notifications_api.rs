@@ -103,11 +103,11 @@ async fn planned(app: &TestApp) {
     wait_until_applied(&app.pool, "notification_planner", "ticket").await;
 }
 
-/// The deliveries to `recipient`: kind, channel, state, when due, when delivered.
-async fn deliveries_to(
-    app: &TestApp,
-    recipient: &str,
-) -> Vec<(String, String, String, DateTime<Utc>, Option<DateTime<Utc>>)> {
+/// A delivery as the tests read it: kind, channel, state, when due, when delivered.
+type Delivery = (String, String, String, DateTime<Utc>, Option<DateTime<Utc>>);
+
+/// The deliveries to `recipient`, in the order of their events.
+async fn deliveries_to(app: &TestApp, recipient: &str) -> Vec<Delivery> {
     sqlx::query_as(
         "SELECT kind, channel, state, next_attempt_at, delivered_at \
          FROM notification_deliveries WHERE recipient = $1 ORDER BY global_position, channel",
@@ -501,9 +501,7 @@ async fn a_team_on_a_ladder_is_told_and_a_queued_tickets_breach_goes_to_the_admi
     record_due(&app.context, t0() + minutes(60)).await.unwrap();
     planned(&app).await;
 
-    let kinds = |rows: Vec<(String, String, String, DateTime<Utc>, Option<DateTime<Utc>>)>| {
-        rows.into_iter().map(|(kind, ..)| kind).collect::<Vec<_>>()
-    };
+    let kinds = |rows: Vec<Delivery>| rows.into_iter().map(|(kind, ..)| kind).collect::<Vec<_>>();
     assert_eq!(kinds(deliveries_to(&app, "tier2-a").await), ["ESCALATION"]);
     assert_eq!(kinds(deliveries_to(&app, "tier2-b").await), ["ESCALATION"]);
     assert!(deliveries_to(&app, "billing-c").await.is_empty());
