@@ -247,15 +247,7 @@ async fn apply_policy_event(
     };
     // A policy's events come in order from its creation: a change that finds no row means the
     // read model lost it, an error rather than a silent skip.
-    if query.execute(&mut *conn).await?.rows_affected() == 1 {
-        return Ok(());
-    }
-    Err(ProjectionError::OutOfOrder {
-        aggregate: AGGREGATE_TYPE.to_owned(),
-        id: event.aggregate_id.clone(),
-        current: None,
-        sequence: event.sequence,
-    })
+    ProjectionError::expect_one_row(query.execute(&mut *conn).await?, event)
 }
 
 /// One policy, by id.

@@ -73,12 +73,24 @@ impl ProjectionError {
     /// An event that changes a row the read model does not hold. The framework hands over an
     /// aggregate's events in order from the one that creates its row, so the read model lost the
     /// row: an error, never a silent skip.
-    pub fn missing_row(aggregate_type: &str, event: &RecordedEvent) -> Self {
+    pub fn missing_row(event: &RecordedEvent) -> Self {
         Self::OutOfOrder {
-            aggregate: aggregate_type.to_owned(),
+            aggregate: event.aggregate_type.clone(),
             id: event.aggregate_id.clone(),
             current: None,
             sequence: event.sequence,
+        }
+    }
+
+    /// `Ok` when a statement changed the one row of `event`'s aggregate, else `missing_row`.
+    pub fn expect_one_row(
+        done: sqlx::postgres::PgQueryResult,
+        event: &RecordedEvent,
+    ) -> Result<(), Self> {
+        if done.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(Self::missing_row(event))
         }
     }
 

@@ -215,10 +215,7 @@ async fn apply(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), Pro
         .bind(ERASED),
     };
     // Preferences are erased only once saved.
-    if query.execute(&mut *conn).await?.rows_affected() == 1 {
-        return Ok(());
-    }
-    Err(ProjectionError::missing_row(AGGREGATE_TYPE, event))
+    ProjectionError::expect_one_row(query.execute(&mut *conn).await?, event)
 }
 
 /// The preferences of the user `sub`, if they ever saved any.

@@ -113,15 +113,7 @@ async fn apply(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), Pro
     };
     // Events come in order from the registration, so a change that finds no row means the read
     // model lost it: an error, never a silent skip.
-    if query.execute(&mut *conn).await?.rows_affected() == 1 {
-        return Ok(());
-    }
-    Err(ProjectionError::OutOfOrder {
-        aggregate: AGGREGATE_TYPE.to_owned(),
-        id: event.aggregate_id.clone(),
-        current: None,
-        sequence: event.sequence,
-    })
+    ProjectionError::expect_one_row(query.execute(&mut *conn).await?, event)
 }
 
 /// `sql` with the endpoint's id, the event's sequence and time, and the definition's columns.

@@ -156,12 +156,7 @@ impl PlanningRule for TicketNoticeRule {
             // The framework hands a ticket's events over in order from its opening.
             let ticket = known
                 .get_mut(&id)
-                .ok_or_else(|| ProjectionError::OutOfOrder {
-                    aggregate: event.aggregate_type.clone(),
-                    id: event.aggregate_id.clone(),
-                    current: None,
-                    sequence: event.sequence,
-                })?;
+                .ok_or_else(|| ProjectionError::missing_row(event))?;
             let notice = notice(ticket, &decoded);
             follow(ticket, decoded);
             if let Some((kind, audience)) = notice.filter(|_| event.global_position > start) {

@@ -297,12 +297,7 @@ fn follow(
     // The framework hands an endpoint's events over in order from its registration.
     let subscription = subscriptions
         .get_mut(&id)
-        .ok_or_else(|| ProjectionError::OutOfOrder {
-            aggregate: event.aggregate_type.clone(),
-            id: event.aggregate_id.clone(),
-            current: None,
-            sequence: event.sequence,
-        })?;
+        .ok_or_else(|| ProjectionError::missing_row(event))?;
     match endpoint_event {
         WebhookEndpointEvent::WebhookEndpointRegistered { .. } => {}
         WebhookEndpointEvent::WebhookEndpointChanged { definition } => {

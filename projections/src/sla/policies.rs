@@ -179,10 +179,7 @@ async fn apply(conn: &mut PgConnection, event: &RecordedEvent) -> Result<(), Pro
             .bind(active)
         }
     };
-    if query.execute(&mut *conn).await?.rows_affected() == 1 {
-        return Ok(());
-    }
-    Err(ProjectionError::missing_row(AGGREGATE_TYPE, event))
+    ProjectionError::expect_one_row(query.execute(&mut *conn).await?, event)
 }
 
 /// `sql` with the policy's id, the event's sequence and time, and the definition's columns.
