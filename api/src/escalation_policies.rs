@@ -15,7 +15,8 @@ use support_domain::sla::PolicyName;
 use support_domain::ticket::{AgentId, TicketCategory, TicketPriority};
 use support_domain::{ActorRole, FieldErrors};
 use support_projections::escalation::{
-    self, EscalationPolicyPage, EscalationPolicyView, EscalationRuleFields, READ_MODEL,
+    self, EscalationLevelFields, EscalationPolicyPage, EscalationPolicyView, EscalationRuleFields,
+    READ_MODEL,
 };
 use support_projections::page::PageRequest;
 use support_projections::schema;
@@ -96,16 +97,22 @@ fn each<T>(
         .collect()
 }
 
-/// A list of at most `Recipients::MAX_EACH`, or an error naming it.
-fn bounded<'a>(errors: &mut FieldErrors, field: &str, values: &'a [String]) -> &'a [String] {
+/// Recipients of one kind, each parsed: at most `Recipients::MAX_EACH`, or an error naming the
+/// list.
+fn recipients<T>(
+    errors: &mut FieldErrors,
+    field: &str,
+    values: &[String],
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Vec<T> {
     if values.len() > Recipients::MAX_EACH {
         errors.push(
             field,
             format!("must have at most {} items", Recipients::MAX_EACH),
         );
-        return &[];
+        return Vec::new();
     }
-    values
+    each(errors, field, values, parse)
 }
 
 /// The rules as the domain takes them, every bad field named at once. The rules' own checks
@@ -124,87 +131,96 @@ fn parse_rules(errors: &mut FieldErrors, rules: &[EscalationRuleFields]) -> Vec<
     rules
         .iter()
         .enumerate()
-        .map(|(index, rule)| {
-            let path = format!("rules[{index}]");
-            let levels = if rule.levels.len() > EscalationRule::MAX_LEVELS {
-                errors.push(
-                    format!("{path}.levels"),
-                    format!("must have 1 to {} levels", EscalationRule::MAX_LEVELS),
-                );
-                Vec::new()
-            } else {
-                rule.levels
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(number, level)| {
-                        let path = format!("{path}.levels[{number}]");
-                        let r = &level.recipients;
-                        let agents =
-                            bounded(errors, &format!("{path}.recipients.agents"), &r.agents);
-                        let agents =
-                            each(errors, &format!("{path}.recipients.agents"), agents, |a| {
-                                AgentId::parse(a).map(|a| a.as_str().to_owned())
-                            });
-                        let roles = bounded(errors, &format!("{path}.recipients.roles"), &r.roles);
-                        let roles = each(errors, &format!("{path}.recipients.roles"), roles, |r| {
-                            r.parse::<ActorRole>()
-                        });
-                        let teams = bounded(errors, &format!("{path}.recipients.teams"), &r.teams);
-                        let teams = each(
-                            errors,
-                            &format!("{path}.recipients.teams"),
-                            teams,
-                            TeamName::parse,
-                        );
-                        let delay = errors.take(
-                            &format!("{path}.delayMinutes"),
-                            DelayMinutes::parse(level.delay_minutes),
-                        )?;
-                        Some(EscalationLevel {
-                            recipients: Recipients {
-                                agents,
-                                roles,
-                                teams,
-                            },
-                            delay_minutes: delay,
-                        })
-                    })
-                    .collect()
-            };
-            let repeat = match u8::try_from(rule.repeat) {
-                Ok(repeat) if repeat <= EscalationRule::MAX_REPEAT => repeat,
-                _ => {
-                    errors.push(
-                        format!("{path}.repeat"),
-                        format!("must be from 0 to {}", EscalationRule::MAX_REPEAT),
-                    );
-                    0
-                }
-            };
-            EscalationRule {
-                priorities: each(
-                    errors,
-                    &format!("{path}.priorities"),
-                    &rule.priorities,
-                    TicketPriority::parse,
-                ),
-                categories: each(
-                    errors,
-                    &format!("{path}.categories"),
-                    &rule.categories,
-                    TicketCategory::parse,
-                ),
-                triggers: each(
-                    errors,
-                    &format!("{path}.triggers"),
-                    &rule.triggers,
-                    EscalationTrigger::parse,
-                ),
-                levels,
-                repeat,
-            }
-        })
+        .map(|(index, rule)| parse_rule(errors, &format!("rules[{index}]"), rule))
         .collect()
+}
+
+fn parse_rule(errors: &mut FieldErrors, path: &str, rule: &EscalationRuleFields) -> EscalationRule {
+    let levels = if rule.levels.len() > EscalationRule::MAX_LEVELS {
+        errors.push(
+            format!("{path}.levels"),
+            format!("must have 1 to {} levels", EscalationRule::MAX_LEVELS),
+        );
+        Vec::new()
+    } else {
+        rule.levels
+            .iter()
+            .enumerate()
+            .filter_map(|(number, level)| {
+                parse_level(errors, &format!("{path}.levels[{number}]"), level)
+            })
+            .collect()
+    };
+    let repeat = match u8::try_from(rule.repeat) {
+        Ok(repeat) if repeat <= EscalationRule::MAX_REPEAT => repeat,
+        _ => {
+            errors.push(
+                format!("{path}.repeat"),
+                format!("must be from 0 to {}", EscalationRule::MAX_REPEAT),
+            );
+            0
+        }
+    };
+    EscalationRule {
+        priorities: each(
+            errors,
+            &format!("{path}.priorities"),
+            &rule.priorities,
+            TicketPriority::parse,
+        ),
+        categories: each(
+            errors,
+            &format!("{path}.categories"),
+            &rule.categories,
+            TicketCategory::parse,
+        ),
+        triggers: each(
+            errors,
+            &format!("{path}.triggers"),
+            &rule.triggers,
+            EscalationTrigger::parse,
+        ),
+        levels,
+        repeat,
+    }
+}
+
+fn parse_level(
+    errors: &mut FieldErrors,
+    path: &str,
+    level: &EscalationLevelFields,
+) -> Option<EscalationLevel> {
+    let named = &level.recipients;
+    let agents = recipients(
+        errors,
+        &format!("{path}.recipients.agents"),
+        &named.agents,
+        |a| AgentId::parse(a).map(|a| a.as_str().to_owned()),
+    );
+    let roles = recipients(
+        errors,
+        &format!("{path}.recipients.roles"),
+        &named.roles,
+        |r| r.parse::<ActorRole>(),
+    );
+    let teams = recipients(
+        errors,
+        &format!("{path}.recipients.teams"),
+        &named.teams,
+        TeamName::parse,
+    );
+    let delay_minutes = errors.take(
+        &format!("{path}.delayMinutes"),
+        DelayMinutes::parse(level.delay_minutes),
+    )?;
+    Some(EscalationLevel {
+        recipients: Recipients {
+            agents,
+            roles,
+            teams,
+        },
+        delay_minutes,
+    })
 }
 
 impl CreateEscalationPolicyRequest {

@@ -130,7 +130,7 @@ pub enum EscalationPolicyError {
     Forbidden,
     #[error("the auditor role reads escalation policies and changes none")]
     ReadOnlyCaller,
-    #[error("the policy would be invalid")]
+    #[error("the policy would be invalid: {0}")]
     Invalid(FieldErrors),
 }
 
