@@ -100,6 +100,17 @@ async fn total(
     })
 }
 
+/// A page of a delivery log: `$1` recipient, `$2` channel, `$3` and `$4` the cursor, `$5` the
+/// limit.
+fn log_sql() -> String {
+    format!(
+        "SELECT {DELIVERY_COLUMNS} FROM notification_deliveries \
+         WHERE recipient = $1 AND channel = $2 \
+           AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4)) \
+         ORDER BY created_at DESC, id DESC LIMIT $5"
+    )
+}
+
 /// A page of `recipient`'s deliveries on `channel`, newest first, after the page's cursor.
 pub async fn log(
     pool: &PgPool,
@@ -108,19 +119,14 @@ pub async fn log(
     page: PageRequest,
 ) -> Result<Page<DeliveryView>, sqlx::Error> {
     let (after_at, after_id) = page.cursor().map(|c| (c.created_at, c.id)).unzip();
-    let rows: Vec<DeliveryRow> = sqlx::query_as(&format!(
-        "SELECT {DELIVERY_COLUMNS} FROM notification_deliveries \
-         WHERE recipient = $1 AND channel = $2 \
-           AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4)) \
-         ORDER BY created_at DESC, id DESC LIMIT $5"
-    ))
-    .bind(recipient)
-    .bind(channel.as_str())
-    .bind(after_at)
-    .bind(after_id)
-    .bind(i64::from(page.limit) + 1)
-    .fetch_all(pool)
-    .await?;
+    let rows: Vec<DeliveryRow> = sqlx::query_as(&log_sql())
+        .bind(recipient)
+        .bind(channel.as_str())
+        .bind(after_at)
+        .bind(after_id)
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(pool)
+        .await?;
     let total = total(pool, recipient, channel).await?;
     let items = with_attempts(pool, rows).await?;
     let cursor_of = |last: &DeliveryView| Cursor {
@@ -217,6 +223,29 @@ mod tests {
             .execute(pool)
             .await
             .unwrap();
+    }
+
+    #[sqlx::test(migrations = "../migrations")]
+    async fn a_page_of_a_log_is_served_by_the_recipients_index(pool: PgPool) {
+        let mut conn = pool.acquire().await.unwrap();
+        sqlx::query("SET enable_seqscan = off")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let plan: Vec<String> = sqlx::query_scalar(&format!("EXPLAIN {}", log_sql()))
+            .bind("endpoint")
+            .bind(NotificationChannel::Webhook.as_str())
+            .bind(Some(chrono::Utc::now()))
+            .bind(Some(Uuid::nil()))
+            .bind(21_i64)
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+        let plan = plan.join("\n");
+        assert!(
+            plan.contains("notification_deliveries_by_recipient"),
+            "{plan}"
+        );
     }
 
     #[sqlx::test(migrations = "../migrations")]

@@ -89,6 +89,18 @@ pub struct InboxPage {
 /// the recipient's working hours stays out of sight until the worker delivers it.
 const INBOX: &str = "d.recipient = $1 AND d.channel = $2 AND d.state = 'DELIVERED'";
 
+/// A page of an inbox: `$1` recipient, `$2` channel, `$3` unread only, `$4`..`$6` the cursor
+/// (read or not, delivered at, id), `$7` the limit.
+fn page_sql() -> String {
+    format!(
+        "SELECT {ENTRY_COLUMNS} FROM notification_deliveries d WHERE {INBOX} \
+           AND (NOT $3 OR d.read_at IS NULL) \
+           AND ($4::boolean IS NULL OR (d.read_at IS NOT NULL) > $4 \
+                OR ((d.read_at IS NOT NULL) = $4 AND (d.delivered_at, d.id) < ($5, $6))) \
+         ORDER BY d.read_at IS NOT NULL, d.delivered_at DESC, d.id DESC LIMIT $7"
+    )
+}
+
 /// The ticket each entry of `page` is about, looked up after the page is cut.
 fn with_tickets(page: &str) -> String {
     format!(
@@ -112,22 +124,16 @@ pub async fn list(
     request: InboxRequest,
 ) -> Result<InboxPage, sqlx::Error> {
     let after = request.after;
-    let mut entries: Vec<InboxEntry> = sqlx::query_as(&with_tickets(&format!(
-        "SELECT {ENTRY_COLUMNS} FROM notification_deliveries d WHERE {INBOX} \
-           AND (NOT $3 OR d.read_at IS NULL) \
-           AND ($4::boolean IS NULL OR (d.read_at IS NOT NULL) > $4 \
-                OR ((d.read_at IS NOT NULL) = $4 AND (d.delivered_at, d.id) < ($5, $6))) \
-         ORDER BY d.read_at IS NOT NULL, d.delivered_at DESC, d.id DESC LIMIT $7"
-    )))
-    .bind(recipient)
-    .bind(NotificationChannel::InApp.as_str())
-    .bind(request.unread_only)
-    .bind(after.map(|c| c.read))
-    .bind(after.map(|c| c.after.created_at))
-    .bind(after.map(|c| c.after.id))
-    .bind(i64::from(request.limit) + 1)
-    .fetch_all(pool)
-    .await?;
+    let mut entries: Vec<InboxEntry> = sqlx::query_as(&with_tickets(&page_sql()))
+        .bind(recipient)
+        .bind(NotificationChannel::InApp.as_str())
+        .bind(request.unread_only)
+        .bind(after.map(|c| c.read))
+        .bind(after.map(|c| c.after.created_at))
+        .bind(after.map(|c| c.after.id))
+        .bind(i64::from(request.limit) + 1)
+        .fetch_all(pool)
+        .await?;
     let next_cursor = next_cursor(&mut entries, request.limit, |last| last.cursor().encode());
     Ok(InboxPage {
         entries,
@@ -135,15 +141,18 @@ pub async fn list(
     })
 }
 
+/// How many of an inbox's notifications are unread: `$1` recipient, `$2` channel.
+fn unread_sql() -> String {
+    format!("SELECT count(*) FROM notification_deliveries d WHERE {INBOX} AND d.read_at IS NULL")
+}
+
 /// How many of `recipient`'s delivered in-app notifications are unread.
 pub async fn unread_count(pool: &PgPool, recipient: &str) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(&format!(
-        "SELECT count(*) FROM notification_deliveries d WHERE {INBOX} AND d.read_at IS NULL"
-    ))
-    .bind(recipient)
-    .bind(NotificationChannel::InApp.as_str())
-    .fetch_one(pool)
-    .await
+    sqlx::query_scalar(&unread_sql())
+        .bind(recipient)
+        .bind(NotificationChannel::InApp.as_str())
+        .fetch_one(pool)
+        .await
 }
 
 /// Marks one of `recipient`'s notifications read at `now` (kept at the first time when it was
@@ -186,6 +195,37 @@ pub async fn mark_all_read(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[sqlx::test(migrations = "../migrations")]
+    async fn the_page_and_the_unread_count_are_served_by_the_inbox_index(pool: PgPool) {
+        let mut conn = pool.acquire().await.unwrap();
+        sqlx::query("SET enable_seqscan = off")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let explain = |sql: String| format!("EXPLAIN {sql}");
+        let page: Vec<String> = sqlx::query_scalar(&explain(page_sql()))
+            .bind("agent-1")
+            .bind(NotificationChannel::InApp.as_str())
+            .bind(false)
+            .bind(Some(false))
+            .bind(Some(Utc::now()))
+            .bind(Some(Uuid::nil()))
+            .bind(21_i64)
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+        let page = page.join("\n");
+        assert!(page.contains("notification_deliveries_inbox"), "{page}");
+        let count: Vec<String> = sqlx::query_scalar(&explain(unread_sql()))
+            .bind("agent-1")
+            .bind(NotificationChannel::InApp.as_str())
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+        let count = count.join("\n");
+        assert!(count.contains("notification_deliveries_inbox"), "{count}");
+    }
 
     #[test]
     fn a_cursor_reads_back_as_given_out_and_nothing_else_is_one() {
