@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
 use chrono::{Duration, Utc};
@@ -437,6 +437,25 @@ impl FromRequestParts<ApiContext> for Principal {
         let principal = ctx.tokens.verify(token).await?;
         parts.extensions.insert(principal.clone());
         Ok(principal)
+    }
+}
+
+/// For what anyone may read (the published knowledge base): no `Authorization` header is an
+/// anonymous caller, but a header with a token that is not valid is still refused with 401.
+impl OptionalFromRequestParts<ApiContext> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        ctx: &ApiContext,
+    ) -> Result<Option<Self>, ApiError> {
+        if parts.headers.contains_key(header::AUTHORIZATION) {
+            <Principal as FromRequestParts<ApiContext>>::from_request_parts(parts, ctx)
+                .await
+                .map(Some)
+        } else {
+            Ok(None)
+        }
     }
 }
 

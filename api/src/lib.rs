@@ -14,6 +14,7 @@ pub mod extract;
 pub mod health;
 pub mod idempotency;
 pub mod jwks;
+pub mod kb_articles;
 pub mod notification_preferences;
 pub mod notifications;
 pub mod notifier;

@@ -22,8 +22,9 @@ use crate::problem::PROBLEM_JSON;
 use crate::startup::{ApiContext, SUPPORT_API};
 use crate::tickets::requests::CrossFieldRules;
 use crate::{
-    audit, dead_letters, escalation_policies, health, idempotency, notification_preferences,
-    notifications, personal_data, sla_policies, sla_report, tickets, webhooks,
+    audit, dead_letters, escalation_policies, health, idempotency, kb_articles,
+    notification_preferences, notifications, personal_data, sla_policies, sla_report, tickets,
+    webhooks,
 };
 
 const PROBLEM_REF: &str = "#/components/schemas/Problem";
@@ -39,6 +40,10 @@ const PROBLEM_REF: &str = "#/components/schemas/Problem";
         escalation_policies::list_escalation_policies,
         escalation_policies::get_escalation_policy,
         escalation_policies::update_escalation_policy,
+        kb_articles::create_kb_article, kb_articles::search_kb_articles,
+        kb_articles::get_kb_article, kb_articles::update_kb_article,
+        kb_articles::kb_article_revisions, kb_articles::suggest_kb_articles,
+        kb_articles::ticket_suggested_articles, kb_articles::kb_search_insights,
         sla_policies::create_sla_policy, sla_policies::list_sla_policies,
         sla_policies::get_sla_policy, sla_policies::update_sla_policy,
         sla_policies::checks::preview_sla_policy, sla_policies::checks::what_if_sla_policy,
@@ -56,7 +61,7 @@ const PROBLEM_REF: &str = "#/components/schemas/Problem";
         health::healthz, health::readyz, health::metrics,
     ),
     modifiers(&BearerAuth, &CrossFieldRules, &JsonBodies, &QueryStrings, &PathParameters, &Authenticated, &IdempotentPosts, &RateLimited, &ProblemDocuments),
-    tags((name = "tickets", description = "Support tickets"), (name = "sla", description = "SLA policies: the targets tickets are held to, and reports of how they were kept"), (name = "escalation", description = "Escalation policies: the ladders tickets climb on breaches, warnings and by hand"), (name = "audit", description = "The event store searched: who did what, and when"), (name = "privacy", description = "Customers' personal data: export and erasure"), (name = "notifications", description = "How each user is told of what happens: channels, addresses, working hours, and the in-app inbox"), (name = "operations", description = "Health, metrics and dead letters"), (name = "webhooks", description = "Webhook endpoints: the desk's events, signed, delivered to URLs admins register, and the log of each delivery"))
+    tags((name = "tickets", description = "Support tickets"), (name = "sla", description = "SLA policies: the targets tickets are held to, and reports of how they were kept"), (name = "escalation", description = "Escalation policies: the ladders tickets climb on breaches, warnings and by hand"), (name = "knowledge base", description = "Knowledge base articles: written by staff, searched and read by anyone when published and public, rated by readers, and suggested for tickets"), (name = "audit", description = "The event store searched: who did what, and when"), (name = "privacy", description = "Customers' personal data: export and erasure"), (name = "notifications", description = "How each user is told of what happens: channels, addresses, working hours, and the in-app inbox"), (name = "operations", description = "Health, metrics and dead letters"), (name = "webhooks", description = "Webhook endpoints: the desk's events, signed, delivered to URLs admins register, and the log of each delivery"))
 )]
 pub struct ApiDoc;
 

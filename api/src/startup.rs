@@ -33,9 +33,9 @@ use crate::rate_limit::{self, RateLimitState, RateLimiters};
 use crate::read_your_writes::Checkpoints;
 use crate::settings::Settings;
 use crate::{
-    audit, dead_letters, escalation_policies, health, idempotency, notification_preferences,
-    notifications, notifier, openapi, personal_data, retention, sla_policies, sla_report,
-    sla_timer, tickets, webhooks,
+    audit, dead_letters, escalation_policies, health, idempotency, kb_articles,
+    notification_preferences, notifications, notifier, openapi, personal_data, retention,
+    sla_policies, sla_report, sla_timer, tickets, webhooks,
 };
 use support_domain::escalation::EscalationBook;
 use support_domain::sla::SlaPolicyBook;
@@ -81,6 +81,7 @@ impl Registry {
                 .merge(tickets::routes())
                 .merge(sla_policies::routes())
                 .merge(escalation_policies::routes())
+                .merge(kb_articles::routes())
                 .merge(personal_data::routes())
                 .merge(dead_letters::routes())
                 .merge(audit::routes())

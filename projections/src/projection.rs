@@ -128,6 +128,7 @@ pub fn standard() -> Projections {
         .with(crate::sla::policies::SlaPoliciesProjection)
         .with(crate::sla::report::SlaReportProjection)
         .with(crate::escalation::EscalationPoliciesProjection)
+        .with(crate::kb::KbArticlesProjection)
         .with(crate::notifications::endpoints::WebhookEndpointsProjection)
         .with(crate::notifications::planner::NotificationPlanner::standard())
         .with(crate::notification_preferences::NotificationPreferencesProjection)

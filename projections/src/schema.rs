@@ -6,6 +6,7 @@ use std::sync::LazyLock;
 
 use serde_json::Value;
 use support_domain::escalation::{EscalationTrigger, Recipients, TeamName};
+use support_domain::kb::{KbCategory, KbStatus};
 use support_domain::notification::ChannelChoices;
 use support_domain::sla::{ClockKind, ClockState, CustomerTier, TargetMinutes};
 use support_domain::ticket::{
@@ -37,6 +38,14 @@ pub fn ticket_category() -> Object {
 
 pub fn ticket_channel() -> Object {
     string_enum(TicketChannel::ALL.iter().map(|v| v.as_str()))
+}
+
+pub fn kb_category() -> Object {
+    string_enum(KbCategory::ALL.iter().map(|v| v.as_str()))
+}
+
+pub fn kb_status() -> Object {
+    string_enum(KbStatus::ALL.iter().map(|v| v.as_str()))
 }
 
 pub fn comment_visibility() -> Object {

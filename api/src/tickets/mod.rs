@@ -109,7 +109,7 @@ async fn ticket_id(ctx: &ApiContext, key: &str) -> Result<Uuid, ApiError> {
     }
     let number = TicketNumber::parse(key).map_err(|_| ApiError::NotFound("ticket"))?;
     let (day, counter) = number.day_and_counter();
-    numbering::holder(&ctx.pool, TicketNumber::PREFIX, day, counter)
+    numbering::holder(&ctx.pool, TicketNumber::PREFIX, Some(day), counter)
         .await?
         .ok_or(ApiError::NotFound("ticket"))
 }
@@ -189,7 +189,7 @@ pub async fn create_ticket(
     let metadata = ctx.metadata(&principal, &ids)?;
     let id = Uuid::new_v4();
     let day = metadata.occurred_at.date_naive();
-    let counter = numbering::take(&ctx.pool, TicketNumber::PREFIX, day, id).await?;
+    let counter = numbering::take(&ctx.pool, TicketNumber::PREFIX, Some(day), id).await?;
     let command = TicketCommand::Open(OpenTicket {
         ticket_id: id,
         ticket_number: TicketNumber::new(day, counter),

@@ -23,7 +23,11 @@ use utoipa::{IntoParams, Modify, ToSchema};
 use crate::extract::{boolean, explicit_null, parsed, required, UnknownParameters};
 use uuid::Uuid;
 
-fn labels(errors: &mut FieldErrors, field: &str, values: Option<&Vec<String>>) -> Option<Labels> {
+pub(crate) fn labels(
+    errors: &mut FieldErrors,
+    field: &str,
+    values: Option<&Vec<String>>,
+) -> Option<Labels> {
     match Labels::parse(values?) {
         Ok(labels) => Some(labels),
         Err((Some(index), message)) => {
@@ -37,7 +41,7 @@ fn labels(errors: &mut FieldErrors, field: &str, values: Option<&Vec<String>>) -
     }
 }
 
-fn related_ids(
+pub(crate) fn related_ids(
     errors: &mut FieldErrors,
     field: &str,
     ids: Option<&Vec<Uuid>>,
@@ -46,7 +50,7 @@ fn related_ids(
 }
 
 /// The schema of tags and affected systems, from the limits `Labels::parse` enforces.
-fn labels_schema() -> Array {
+pub(crate) fn labels_schema() -> Array {
     ArrayBuilder::new()
         .items(schema::text(Labels::MAX_CHARS))
         .max_items(Some(Labels::MAX_ITEMS))
@@ -54,7 +58,7 @@ fn labels_schema() -> Array {
 }
 
 /// The schema of related ticket or incident ids, from the limit `RelatedIds::parse` enforces.
-fn related_ids_schema() -> Array {
+pub(crate) fn related_ids_schema() -> Array {
     let id = ObjectBuilder::new()
         .schema_type(Type::String)
         .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)));

@@ -1,0 +1,50 @@
+//! Article views: counted by inserting a row per read, so that any number of concurrent readers of
+//! one article wait on no lock, and folded into `kb_article_view_counts` in batches so that a count
+//! never sums more than one batch of rows. A view is committed before its read is answered, and a
+//! fold moves rows in one statement: a crash at any point loses none and counts none twice.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgExecutor;
+use uuid::Uuid;
+
+/// The views of article `a`: those folded and those not folded yet.
+pub(super) const VIEWS: &str = "coalesce((SELECT c.views FROM kb_article_view_counts c \
+        WHERE c.article_id = a.id), 0) \
+    + (SELECT count(*) FROM kb_article_views v WHERE v.article_id = a.id)";
+
+/// Records one read of `article_id` at `at`.
+pub async fn count_view<'e>(
+    executor: impl PgExecutor<'e>,
+    article_id: Uuid,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO kb_article_views (article_id, viewed_at) VALUES ($1, $2)")
+        .bind(article_id)
+        .bind(at)
+        .execute(executor)
+        .await?;
+    Ok(())
+}
+
+/// Folds up to `batch` unfolded views into the counts; how many it folded. Concurrent folds take
+/// disjoint rows (`SKIP LOCKED`), and the rows leave the log in the statement that counts them.
+pub async fn fold_views<'e>(executor: impl PgExecutor<'e>, batch: i64) -> Result<u64, sqlx::Error> {
+    let folded: Option<i64> = sqlx::query_scalar(
+        "WITH taken AS ( \
+             DELETE FROM kb_article_views WHERE id IN ( \
+                 SELECT id FROM kb_article_views ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) \
+             RETURNING article_id), \
+         per_article AS ( \
+             SELECT article_id, count(*) AS views FROM taken GROUP BY article_id), \
+         added AS ( \
+             INSERT INTO kb_article_view_counts (article_id, views) \
+             SELECT article_id, views FROM per_article ORDER BY article_id \
+             ON CONFLICT (article_id) DO UPDATE \
+                 SET views = kb_article_view_counts.views + excluded.views) \
+         SELECT sum(views)::bigint FROM per_article",
+    )
+    .bind(batch)
+    .fetch_one(executor)
+    .await?;
+    Ok(folded.unwrap_or(0) as u64)
+}
