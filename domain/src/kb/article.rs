@@ -6,7 +6,8 @@ use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::values::{ArticleNumber, KbArticleChanges, KbArticleFields, KbStatus};
+use super::values::{ArticleNumber, ArticleTitle, KbArticleChanges, KbArticleFields, KbStatus};
+use crate::ticket::AgentId;
 use crate::{ActorRole, Caller, DomainError, PersonalData, Refusal};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -62,10 +63,13 @@ pub enum KbArticleEvent {
         from: KbStatus,
         to: KbStatus,
     },
-    /// The spec's low KB rating alert, for the notifier.
+    /// The spec's low KB rating alert, for the notifier: the article's author and title say whom
+    /// to tell and of what.
     KbArticleRatedLow {
         rating: f64,
         rating_count: u32,
+        author: AgentId,
+        title: ArticleTitle,
     },
     KbArticleRatingRecovered {},
 }
@@ -176,13 +180,15 @@ impl Aggregate for KbArticle {
                 rating,
                 rating_count,
             } => {
-                self.check_service(&caller)?;
+                let fields = self.check_service(&caller)?;
                 if self.low_rating_alerted {
                     Vec::new()
                 } else {
                     vec![KbArticleEvent::KbArticleRatedLow {
                         rating,
                         rating_count,
+                        author: fields.author.clone(),
+                        title: fields.title.clone(),
                     }]
                 }
             }
@@ -275,14 +281,11 @@ impl KbArticle {
         Ok(events)
     }
 
-    /// The rating alerts are the service's to raise, on an article that exists.
-    fn check_service(&self, caller: &Caller) -> Result<(), KbArticleError> {
+    /// The rating alerts are the service's to raise, on an article that exists: its fields.
+    fn check_service(&self, caller: &Caller) -> Result<&KbArticleFields, KbArticleError> {
         if caller.actor.role != ActorRole::Service {
             return Err(KbArticleError::Forbidden);
         }
-        if self.fields.is_none() {
-            return Err(KbArticleError::NotFound);
-        }
-        Ok(())
+        self.fields.as_ref().ok_or(KbArticleError::NotFound)
     }
 }

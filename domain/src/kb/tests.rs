@@ -224,6 +224,8 @@ async fn the_low_rating_alert_is_raised_once_until_the_ratings_recover() {
     let low = KbArticleEvent::KbArticleRatedLow {
         rating: 1.8,
         rating_count: 5,
+        author: fields().author,
+        title: fields().title,
     };
     ArticleTest::with(())
         .given(vec![created()])
