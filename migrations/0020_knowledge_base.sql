@@ -35,8 +35,9 @@ CREATE TABLE kb_articles
 );
 
 CREATE INDEX kb_articles_document ON kb_articles USING gin (document);
--- Browsing without a search: a status (published for customers), pinned first, newest first;
--- and the same within a category, and the articles carrying a tag.
+-- Browsing without a search: pinned first, newest first; within a status (published for
+-- customers), within a category, and the articles carrying a tag.
+CREATE INDEX kb_articles_recent ON kb_articles (is_pinned DESC, updated_at DESC, id);
 CREATE INDEX kb_articles_browse ON kb_articles (status, is_pinned DESC, updated_at DESC, id);
 CREATE INDEX kb_articles_category ON kb_articles (category, status, is_pinned DESC, updated_at DESC, id);
 CREATE INDEX kb_articles_tags ON kb_articles USING gin (tags);

@@ -3,6 +3,7 @@
 
 mod breaches;
 mod create;
+mod kb_search;
 mod mixed;
 mod report;
 mod scale;
@@ -29,6 +30,8 @@ pub enum Scenario {
     SlaBreaches,
     /// SLA reports over periods of a year of `--tickets` tickets' verdicts.
     SlaReport,
+    /// Knowledge base searches over `--articles` published articles.
+    KbSearch,
 }
 
 #[derive(Debug, clap::Args)]
@@ -51,10 +54,13 @@ pub struct BenchArgs {
     /// 100,000 for sla-breaches].
     #[arg(long)]
     pub tickets: Option<u64>,
+    /// kb-search: how many published articles the store gets.
+    #[arg(long, default_value_t = 100_000)]
+    pub articles: u64,
     /// sla-breaches: tickets opened a second under the one-minute policy, each timed.
     #[arg(long, default_value_t = 20)]
     pub rate: u32,
-    /// scale, sla-report: measure the store or read model DATABASE_URL already holds (built by an
+    /// scale, sla-report, kb-search: measure the store or read model DATABASE_URL already holds (built by an
     /// earlier run) instead of building one.
     #[arg(long)]
     pub existing_store: bool,
@@ -105,6 +111,17 @@ pub async fn run(args: BenchArgs, settings: &Settings) -> anyhow::Result<()> {
                 args.clients.unwrap_or(8),
                 seconds(10),
                 verdicts,
+                settings,
+            )
+            .await
+        }
+        Scenario::KbSearch => {
+            let articles = (!args.existing_store).then_some(args.articles);
+            kb_search::run(
+                &url,
+                args.clients.unwrap_or(8),
+                seconds(10),
+                articles,
                 settings,
             )
             .await

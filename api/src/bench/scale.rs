@@ -18,7 +18,8 @@ use super::{drive, http_client, store, token, Latencies};
 use crate::database;
 use crate::settings::Settings;
 
-/// What a measured request is sent as: its path and query, and the token it carries.
+/// What a measured request is sent as: its path and query, and the token it carries (none when
+/// empty: an anonymous reader).
 #[derive(Clone)]
 pub(super) struct Request {
     pub(super) path: String,
@@ -329,12 +330,11 @@ pub(super) async fn run_requests(
         async move {
             let request = &requests[(n as usize * clients + client) % requests.len()];
             let sent = Instant::now();
-            let answered = match http
-                .get(format!("{url}{}", request.path))
-                .bearer_auth(&*request.token)
-                .send()
-                .await
-            {
+            let mut get = http.get(format!("{url}{}", request.path));
+            if !request.token.is_empty() {
+                get = get.bearer_auth(&*request.token);
+            }
+            let answered = match get.send().await {
                 Ok(response) if response.status() == reqwest::StatusCode::OK => {
                     response.bytes().await.is_ok()
                 }
