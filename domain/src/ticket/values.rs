@@ -193,6 +193,40 @@ impl RelatedIds {
     }
 }
 
+/// The knowledge-base articles the customer was shown or opened before opening a ticket, which
+/// the deflection figures of analytics count: de-duplicated, order kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SeenArticles(Vec<Uuid>);
+
+impl SeenArticles {
+    pub const MAX_ITEMS: usize = 20;
+
+    /// On failure: the index of the bad item (if one) and why.
+    pub fn parse(values: &[String]) -> Result<Self, (Option<usize>, String)> {
+        if values.len() > Self::MAX_ITEMS {
+            return Err((None, format!("must have at most {} items", Self::MAX_ITEMS)));
+        }
+        let mut ids: Vec<Uuid> = Vec::with_capacity(values.len());
+        for (index, value) in values.iter().enumerate() {
+            let id =
+                Uuid::parse_str(value).map_err(|_| (Some(index), "must be a UUID".to_owned()))?;
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        Ok(Self(ids))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn as_slice(&self) -> &[Uuid] {
+        &self.0
+    }
+}
+
 /// The customer a ticket is for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -346,6 +380,23 @@ mod tests {
         assert_eq!(
             RelatedIds::parse(&too_many),
             Err("must have at most 50 items".to_owned())
+        );
+    }
+
+    #[test]
+    fn seen_articles_are_ids_bounded_and_de_duplicated_in_order() {
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let sent = [b, a, b].map(|id| id.to_string());
+        assert_eq!(SeenArticles::parse(&sent).unwrap().as_slice(), [b, a]);
+        let bad = [a.to_string(), "kb-42".to_owned()];
+        assert_eq!(
+            SeenArticles::parse(&bad),
+            Err((Some(1), "must be a UUID".to_owned()))
+        );
+        let too_many = vec![a.to_string(); SeenArticles::MAX_ITEMS + 1];
+        assert_eq!(
+            SeenArticles::parse(&too_many),
+            Err((None, "must have at most 20 items".to_owned()))
         );
     }
 
