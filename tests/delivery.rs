@@ -72,6 +72,7 @@ impl EventWriter {
                 affected_systems: Labels::default(),
                 tags: Labels::default(),
             },
+            suggested_articles_seen: Default::default(),
             created_by: "importer".into(),
             at: chrono::Utc::now(),
             policies: Default::default(),

@@ -10,7 +10,9 @@ use sqlx::query::Query;
 use sqlx::types::Json;
 use sqlx::{PgConnection, Postgres};
 use support_domain::sla::{AppliedSla, OpeningSla, SlaClocks, SlaTerms};
-use support_domain::ticket::{CommentVisibility, TicketContent, TicketEvent, TicketStatus};
+use support_domain::ticket::{
+    CommentVisibility, SeenArticles, TicketContent, TicketEvent, TicketStatus,
+};
 use support_domain::{RecordedEvent, ERASED};
 use uuid::Uuid;
 
@@ -90,6 +92,7 @@ async fn apply_all(
         if let TicketEvent::TicketOpened {
             ticket_number,
             content,
+            suggested_articles_seen,
             created_by,
             sla,
             ..
@@ -99,6 +102,7 @@ async fn apply_all(
             rows.push(NewRow::opened(
                 ticket_number.as_str(),
                 content,
+                suggested_articles_seen,
                 created_by,
                 sla,
                 &target,
@@ -496,6 +500,7 @@ struct NewRow {
     escalation_level: i32,
     affected_systems: Vec<String>,
     tags: Vec<String>,
+    suggested_articles_seen: Vec<Uuid>,
     created_by: String,
     closed_at: Option<DateTime<Utc>>,
     customer_tier: Option<&'static str>,
@@ -535,6 +540,7 @@ impl NewRow {
             escalation_level,
             affected_systems,
             tags,
+            suggested_articles_seen,
             created_by,
             closed_at: _,
             customer_tier,
@@ -577,6 +583,7 @@ impl NewRow {
             related_incidents,
             tags,
             affected_systems,
+            suggested_articles_seen,
             created_by,
             created_at,
             updated_at,
@@ -587,6 +594,7 @@ impl NewRow {
     fn opened(
         ticket_number: &str,
         content: TicketContent,
+        suggested_articles_seen: SeenArticles,
         created_by: String,
         sla: Option<Box<OpeningSla>>,
         target: &Target,
@@ -627,6 +635,7 @@ impl NewRow {
             escalation_level: 0,
             affected_systems: affected_systems.as_slice().to_vec(),
             tags: tags.as_slice().to_vec(),
+            suggested_articles_seen: suggested_articles_seen.as_slice().to_vec(),
             created_by,
             closed_at: None,
             customer_tier: customer_tier.map(|t| t.as_str()),
@@ -743,6 +752,7 @@ pub fn fold_detail(
         TicketEvent::TicketOpened {
             ticket_number,
             content,
+            suggested_articles_seen,
             created_by,
             sla,
             ..
@@ -755,7 +765,14 @@ pub fn fold_detail(
             "a ticket's first event is its opening",
         ));
     };
-    let mut row = NewRow::opened(ticket_number.as_str(), content, created_by, sla, &target);
+    let mut row = NewRow::opened(
+        ticket_number.as_str(),
+        content,
+        suggested_articles_seen,
+        created_by,
+        sla,
+        &target,
+    );
     let (mut related_tickets, mut related_incidents) = (Vec::new(), Vec::new());
     let mut comments = Vec::new();
     for recorded in events {
@@ -949,6 +966,7 @@ mod tests {
                         affected_systems: Labels::default(),
                         tags: Labels::default(),
                     },
+                    suggested_articles_seen: Default::default(),
                     created_by: "c-1".to_owned(),
                     sla: None,
                 },
