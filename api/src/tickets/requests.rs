@@ -23,12 +23,15 @@ use utoipa::{IntoParams, Modify, ToSchema};
 use crate::extract::{boolean, explicit_null, parsed, required, UnknownParameters};
 use uuid::Uuid;
 
+/// How a list parses (`Labels::parse`): on failure, the index of the bad item (if one) and why.
+type ListParser<T> = fn(&[String]) -> Result<T, (Option<usize>, String)>;
+
 /// A list parsed whole, a bad item named by its index (`tags[1]`).
 fn listed<T>(
     errors: &mut FieldErrors,
     field: &str,
     values: Option<&Vec<String>>,
-    parse: fn(&[String]) -> Result<T, (Option<usize>, String)>,
+    parse: ListParser<T>,
 ) -> Option<T> {
     match parse(values?) {
         Ok(list) => Some(list),
