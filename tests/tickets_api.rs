@@ -840,13 +840,7 @@ async fn a_ticket_keeps_the_articles_its_customer_saw_first_through_a_replay(poo
     .await;
     assert_eq!(refused["errors"][0]["field"], "suggestedArticlesSeen");
 
-    support_projections::replay(
-        &pool,
-        &common::data_keys(),
-        &support_projections::tickets::TicketsProjection,
-    )
-    .await
-    .unwrap();
+    common::replay_tickets(&pool).await;
     let replayed: Value = app.get_json(&path, &customer).await;
     assert_eq!(replayed, created);
     let as_of = format!("{path}?asOf={}", created["createdAt"].as_str().unwrap());

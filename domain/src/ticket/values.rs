@@ -150,6 +150,26 @@ bounded_text_type!(
     200
 );
 
+/// At most `max` items, each parsed, duplicates dropped, order kept. On failure: the index of the
+/// bad item (if one) and why.
+fn distinct_items<T: PartialEq>(
+    values: &[String],
+    max: usize,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Vec<T>, (Option<usize>, String)> {
+    if values.len() > max {
+        return Err((None, format!("must have at most {max} items")));
+    }
+    let mut items: Vec<T> = Vec::with_capacity(values.len());
+    for (index, value) in values.iter().enumerate() {
+        let item = parse(value).map_err(|m| (Some(index), m))?;
+        if !items.contains(&item) {
+            items.push(item);
+        }
+    }
+    Ok(items)
+}
+
 /// A list of short labels (tags, affected systems): trimmed, de-duplicated, order kept.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -161,17 +181,10 @@ impl Labels {
 
     /// On failure: the index of the bad item (if one) and why.
     pub fn parse(values: &[String]) -> Result<Self, (Option<usize>, String)> {
-        if values.len() > Self::MAX_ITEMS {
-            return Err((None, format!("must have at most {} items", Self::MAX_ITEMS)));
-        }
-        let mut labels: Vec<String> = Vec::with_capacity(values.len());
-        for (index, value) in values.iter().enumerate() {
-            let label = bounded_text(value, 1, Self::MAX_CHARS).map_err(|m| (Some(index), m))?;
-            if !labels.contains(&label) {
-                labels.push(label);
-            }
-        }
-        Ok(Self(labels))
+        distinct_items(values, Self::MAX_ITEMS, |value| {
+            bounded_text(value, 1, Self::MAX_CHARS)
+        })
+        .map(Self)
     }
 
     pub fn as_slice(&self) -> &[String] {
@@ -204,18 +217,10 @@ impl SeenArticles {
 
     /// On failure: the index of the bad item (if one) and why.
     pub fn parse(values: &[String]) -> Result<Self, (Option<usize>, String)> {
-        if values.len() > Self::MAX_ITEMS {
-            return Err((None, format!("must have at most {} items", Self::MAX_ITEMS)));
-        }
-        let mut ids: Vec<Uuid> = Vec::with_capacity(values.len());
-        for (index, value) in values.iter().enumerate() {
-            let id =
-                Uuid::parse_str(value).map_err(|_| (Some(index), "must be a UUID".to_owned()))?;
-            if !ids.contains(&id) {
-                ids.push(id);
-            }
-        }
-        Ok(Self(ids))
+        distinct_items(values, Self::MAX_ITEMS, |value| {
+            Uuid::parse_str(value).map_err(|_| "must be a UUID".to_owned())
+        })
+        .map(Self)
     }
 
     pub fn is_empty(&self) -> bool {
