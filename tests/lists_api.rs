@@ -374,13 +374,7 @@ async fn past_ten_thousand_matches_a_counted_total_stays_exact_and_others_are_es
         .await
         .unwrap();
     remembered().await;
-    support_projections::replay(
-        &pool,
-        &common::data_keys(),
-        &support_projections::tickets::TicketsProjection,
-    )
-    .await
-    .unwrap();
+    common::replay_tickets(&pool).await;
     assert_eq!(total_of(&app, &admin, "?q=bulk").await, exact(0));
 }
 
@@ -480,13 +474,7 @@ async fn counted_totals_follow_every_change_and_a_replay(pool: PgPool) {
     }
 
     // A replay writes every row again into fresh tables: the counters end where they were.
-    support_projections::replay(
-        &pool,
-        &common::data_keys(),
-        &support_projections::tickets::TicketsProjection,
-    )
-    .await
-    .unwrap();
+    common::replay_tickets(&pool).await;
     let (kept_after, counted_after) = recount(&pool).await;
     assert_eq!(kept_after, counted_after);
     assert_eq!(kept_after, kept);

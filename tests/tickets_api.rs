@@ -803,3 +803,75 @@ async fn numbers_and_event_times_come_from_the_injected_clock(pool: PgPool) {
         .await;
     assert_eq!(wide["ticketNumber"], "TKT-20240229-10000");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_ticket_keeps_the_articles_its_customer_saw_first_through_a_replay(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let admin = app.admin();
+    let customer = app.token(ActorRole::Customer, "customer-123");
+    let (first, second) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let mut body = ticket_body("Dashboard down", "customer-123");
+    body["suggestedArticlesSeen"] = json!([first, second, first]);
+    let created = app.open_ticket(&customer, body).await;
+    assert_eq!(
+        created["suggestedArticlesSeen"],
+        json!([first, second]),
+        "duplicates collapse, order kept"
+    );
+    let path = format!("{TICKETS}/{}", created["id"].as_str().unwrap());
+    let fetched: Value = app.get_json(&path, &customer).await;
+    assert_eq!(fetched, created);
+    let history: Vec<Value> = app.get_json(&format!("{path}/history"), &admin).await;
+    assert_eq!(
+        history[0]["changes"]["suggestedArticlesSeen"],
+        json!([first, second])
+    );
+    let without = app
+        .open_ticket(&admin, ticket_body("No articles", "customer-123"))
+        .await;
+    assert_eq!(without["suggestedArticlesSeen"], json!([]));
+
+    // Only the opening records them.
+    let refused = problem(
+        app.put(&path, &admin, json!({"suggestedArticlesSeen": [second]}))
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(refused["errors"][0]["field"], "suggestedArticlesSeen");
+
+    common::replay_tickets(&pool).await;
+    let replayed: Value = app.get_json(&path, &customer).await;
+    assert_eq!(replayed, created);
+    let as_of = format!("{path}?asOf={}", created["createdAt"].as_str().unwrap());
+    let folded: Value = app.get_json(&as_of, &customer).await;
+    assert_eq!(folded["suggestedArticlesSeen"], json!([first, second]));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn articles_seen_are_bounded_and_a_bad_one_is_named_with_the_other_errors(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let admin = app.admin();
+    let before = app.event_count().await;
+
+    let mut too_many = ticket_body("Too many articles", "customer-123");
+    let ids: Vec<_> = (0..21).map(|_| uuid::Uuid::new_v4()).collect();
+    too_many["suggestedArticlesSeen"] = json!(ids);
+    let refused = problem(app.post(TICKETS, &admin, too_many).await, 422).await;
+    assert_eq!(
+        refused["errors"],
+        json!([{"field": "suggestedArticlesSeen", "message": "must have at most 20 items"}])
+    );
+
+    let mut bad = ticket_body("Not an article", "customer-123");
+    bad["priority"] = json!("URGENT");
+    bad["suggestedArticlesSeen"] = json!([uuid::Uuid::new_v4(), "kb-42"]);
+    let refused = problem(app.post(TICKETS, &admin, bad).await, 422).await;
+    assert_eq!(refused["type"], "/problems/validation");
+    assert_eq!(
+        common::fields(&refused),
+        ["priority", "suggestedArticlesSeen[1]"]
+    );
+    assert_eq!(refused["errors"][1]["message"], "must be a UUID");
+    assert_eq!(app.event_count().await, before, "nothing was recorded");
+}

@@ -426,7 +426,7 @@ pub fn routes() -> Router<ApiContext> {
 #[cfg(test)]
 mod tests {
     use serde_json::json;
-    use support_domain::ticket::{Labels, RelatedIds, TicketTitle};
+    use support_domain::ticket::{Labels, RelatedIds, SeenArticles, TicketTitle};
 
     use super::*;
 
@@ -599,6 +599,10 @@ mod tests {
         assert_eq!(update["tags"]["maxItems"], Labels::MAX_ITEMS);
         assert_eq!(update["tags"]["items"]["maxLength"], Labels::MAX_CHARS);
         assert_eq!(update["relatedTickets"]["maxItems"], RelatedIds::MAX_ITEMS);
+        let create = &schemas["CreateTicketRequest"]["properties"];
+        let seen = &create["suggestedArticlesSeen"];
+        assert_eq!(seen["maxItems"], SeenArticles::MAX_ITEMS);
+        assert_eq!(seen["items"]["format"], "uuid");
     }
 
     #[test]

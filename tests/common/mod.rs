@@ -17,7 +17,7 @@ use sqlx::PgPool;
 use support_domain::ActorRole;
 use support_projections::personal_data::{DataKeys, MasterKey};
 use support_projections::read_model::APPLIED_CHANNEL;
-use support_projections::tickets::Snapshot;
+use support_projections::tickets::{Snapshot, TicketsProjection};
 use support_projections::Projections;
 use support_workers::Bus;
 use supportd::auth::TokenKeys;
@@ -309,6 +309,13 @@ pub async fn wait_until_applied(pool: &PgPool, read_model: &str, aggregate_type:
 /// The data keys every test app seals personal data with.
 pub fn data_keys() -> DataKeys {
     DataKeys::new(&MasterKey::development())
+}
+
+/// Rebuilds the tickets read model from the event store, as `supportd replay` does.
+pub async fn replay_tickets(pool: &PgPool) {
+    support_projections::replay(pool, &data_keys(), &TicketsProjection)
+        .await
+        .unwrap();
 }
 
 /// The tickets read model as comparable data.

@@ -174,7 +174,7 @@ pub async fn create_ticket(
             "customers cannot choose their tier: it comes from their token".to_owned(),
         ));
     }
-    let mut content = body
+    let (mut content, suggested_articles_seen) = body
         .parse(customer_id.as_deref())
         .map_err(ApiError::Validation)?;
     if principal.role == ActorRole::Customer {
@@ -194,6 +194,7 @@ pub async fn create_ticket(
         ticket_id: id,
         ticket_number: TicketNumber::new(day, counter),
         content,
+        suggested_articles_seen,
         created_by,
         at: metadata.occurred_at,
         policies: ctx.active_policies.get(&ctx).await?,

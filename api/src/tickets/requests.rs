@@ -6,9 +6,9 @@ use serde::Deserialize;
 use serde_json::json;
 use support_domain::sla::{ClockState, CustomerTier};
 use support_domain::ticket::{
-    AgentId, CommentBody, CommentVisibility, Customer, Labels, Reason, RelatedIds, TicketCategory,
-    TicketChannel, TicketContent, TicketDescription, TicketPriority, TicketStatus, TicketTitle,
-    UpdateTicket,
+    AgentId, CommentBody, CommentVisibility, Customer, Labels, Reason, RelatedIds, SeenArticles,
+    TicketCategory, TicketChannel, TicketContent, TicketDescription, TicketPriority, TicketStatus,
+    TicketTitle, UpdateTicket,
 };
 use support_domain::{Caller, FieldErrors};
 use support_projections::page::PageRequest;
@@ -23,13 +23,18 @@ use utoipa::{IntoParams, Modify, ToSchema};
 use crate::extract::{boolean, explicit_null, parsed, required, UnknownParameters};
 use uuid::Uuid;
 
-pub(crate) fn labels(
+/// How a list parses (`Labels::parse`): on failure, the index of the bad item (if one) and why.
+type ListParser<T> = fn(&[String]) -> Result<T, (Option<usize>, String)>;
+
+/// A list parsed whole, a bad item named by its index (`tags[1]`).
+fn listed<T>(
     errors: &mut FieldErrors,
     field: &str,
     values: Option<&Vec<String>>,
-) -> Option<Labels> {
-    match Labels::parse(values?) {
-        Ok(labels) => Some(labels),
+    parse: ListParser<T>,
+) -> Option<T> {
+    match parse(values?) {
+        Ok(list) => Some(list),
         Err((Some(index), message)) => {
             errors.push(format!("{field}[{index}]"), message);
             None
@@ -39,6 +44,14 @@ pub(crate) fn labels(
             None
         }
     }
+}
+
+pub(crate) fn labels(
+    errors: &mut FieldErrors,
+    field: &str,
+    values: Option<&Vec<String>>,
+) -> Option<Labels> {
+    listed(errors, field, values, Labels::parse)
 }
 
 pub(crate) fn related_ids(
@@ -57,15 +70,24 @@ pub(crate) fn labels_schema() -> Array {
         .build()
 }
 
-/// The schema of related ticket or incident ids, from the limit `RelatedIds::parse` enforces.
-pub(crate) fn related_ids_schema() -> Array {
+fn ids_schema(max_items: usize) -> Array {
     let id = ObjectBuilder::new()
         .schema_type(Type::String)
         .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)));
     ArrayBuilder::new()
         .items(id)
-        .max_items(Some(RelatedIds::MAX_ITEMS))
+        .max_items(Some(max_items))
         .build()
+}
+
+/// The schema of related ticket or incident ids, from the limit `RelatedIds::parse` enforces.
+pub(crate) fn related_ids_schema() -> Array {
+    ids_schema(RelatedIds::MAX_ITEMS)
+}
+
+/// The schema of the articles a customer saw, from the limit `SeenArticles::parse` enforces.
+fn seen_articles_schema() -> Array {
+    ids_schema(SeenArticles::MAX_ITEMS)
 }
 
 fn title() -> Object {
@@ -142,13 +164,22 @@ pub struct CreateTicketRequest {
     #[serde(default)]
     #[schema(schema_with = labels_schema)]
     pub tags: Option<Vec<String>>,
+    /// The knowledge-base articles the customer was shown or opened before opening the ticket,
+    /// for deflection figures; duplicates are dropped, order kept. Only when opening a ticket.
+    #[serde(default)]
+    #[schema(schema_with = seen_articles_schema)]
+    pub suggested_articles_seen: Option<Vec<String>>,
     /// Honoured for the service role (an integration acting for someone); otherwise the caller.
     pub created_by: Option<String>,
 }
 
 impl CreateTicketRequest {
-    /// The ticket's content, once every field is valid; it gets its id and number afterwards.
-    pub fn parse(&self, customer_id: Option<&str>) -> Result<TicketContent, FieldErrors> {
+    /// The ticket's content and the articles the customer saw, once every field is valid; it gets
+    /// its id and number afterwards.
+    pub fn parse(
+        &self,
+        customer_id: Option<&str>,
+    ) -> Result<(TicketContent, SeenArticles), FieldErrors> {
         let mut errors = FieldErrors::default();
         let title = required(&mut errors, "title", self.title.as_deref());
         let title = title.and_then(|t| errors.take("title", TicketTitle::parse(t)));
@@ -198,6 +229,12 @@ impl CreateTicketRequest {
             self.affected_systems.as_ref(),
         );
         let tags = labels(&mut errors, "tags", self.tags.as_ref());
+        let seen = listed(
+            &mut errors,
+            "suggestedArticlesSeen",
+            self.suggested_articles_seen.as_ref(),
+            SeenArticles::parse,
+        );
         let customer_tier = parsed(
             &mut errors,
             "customerTier",
@@ -205,7 +242,7 @@ impl CreateTicketRequest {
             CustomerTier::parse,
         );
         errors.into_result()?;
-        Ok(TicketContent {
+        let content = TicketContent {
             title: title.expect("checked"),
             description: description.expect("checked"),
             priority: priority.expect("checked"),
@@ -215,7 +252,8 @@ impl CreateTicketRequest {
             customer_tier,
             affected_systems: affected_systems.unwrap_or_default(),
             tags: tags.unwrap_or_default(),
-        })
+        };
+        Ok((content, seen.unwrap_or_default()))
     }
 }
 
@@ -670,13 +708,21 @@ mod tests {
             "priority": "URGENT",
             "channel": "FAX",
             "tags": ["ok", ""],
+            "suggestedArticlesSeen": [uuid::Uuid::nil(), "kb-42"],
         }))
         .unwrap();
         let errors = request.parse(Some("c-1")).err().unwrap();
         let fields: Vec<_> = errors.0.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
-            ["title", "description", "priority", "channel", "tags[1]"]
+            [
+                "title",
+                "description",
+                "priority",
+                "channel",
+                "tags[1]",
+                "suggestedArticlesSeen[1]"
+            ]
         );
     }
 

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::status::TicketStatus;
 use super::values::{
-    AgentId, CommentBody, CommentVisibility, Customer, ErasureReason, Labels, Reason,
+    AgentId, CommentBody, CommentVisibility, Customer, ErasureReason, Labels, Reason, SeenArticles,
     TicketCategory, TicketChannel, TicketDescription, TicketNumber, TicketPriority, TicketTitle,
 };
 use crate::escalation::EscalationBook;
@@ -29,6 +29,9 @@ pub struct OpenTicket {
     pub ticket_id: Uuid,
     pub ticket_number: TicketNumber,
     pub content: TicketContent,
+    /// The knowledge-base articles the customer saw first: recorded for analytics, which the
+    /// ticket itself never decides on, so not part of its content.
+    pub suggested_articles_seen: SeenArticles,
     pub created_by: String,
     pub at: DateTime<Utc>,
     /// The active SLA policies, one of which the ticket may run under; shared, as the API keeps

@@ -5,8 +5,8 @@ use uuid::Uuid;
 use super::commands::TicketContent;
 use super::status::TicketStatus;
 use super::values::{
-    AgentId, CommentBody, CommentVisibility, ErasureReason, Labels, Reason, TicketCategory,
-    TicketDescription, TicketNumber, TicketPriority, TicketTitle,
+    AgentId, CommentBody, CommentVisibility, ErasureReason, Labels, Reason, SeenArticles,
+    TicketCategory, TicketDescription, TicketNumber, TicketPriority, TicketTitle,
 };
 use crate::escalation::{EscalationLadder, EscalationStep, EscalationTrigger, Recipients};
 use crate::sla::{ClockKind, ClockMoment, CustomerTier, OpeningSla, SlaClocks, SlaMatch, SlaTerms};
@@ -22,6 +22,9 @@ pub enum TicketEvent {
         ticket_number: TicketNumber,
         #[serde(flatten)]
         content: TicketContent,
+        /// Absent when empty, as in openings recorded before it.
+        #[serde(default, skip_serializing_if = "SeenArticles::is_empty")]
+        suggested_articles_seen: SeenArticles,
         created_by: String,
         /// The policy the ticket opened under, if one matched: in the opening itself rather than
         /// a second event, which would double what every ticket costs the store, the bus and

@@ -25,7 +25,8 @@ pub use events::TicketEvent;
 pub use status::{AssigneeRule, TicketStatus};
 pub use values::{
     AgentId, CommentBody, CommentVisibility, Customer, ErasureReason, Labels, Reason, RelatedIds,
-    TicketCategory, TicketChannel, TicketDescription, TicketNumber, TicketPriority, TicketTitle,
+    SeenArticles, TicketCategory, TicketChannel, TicketDescription, TicketNumber, TicketPriority,
+    TicketTitle,
 };
 
 use crate::escalation::{EscalationBook, EscalationRun, EscalationTrigger};
@@ -339,6 +340,7 @@ impl Ticket {
             ticket_id: open.ticket_id,
             ticket_number: open.ticket_number,
             content: open.content,
+            suggested_articles_seen: open.suggested_articles_seen,
             created_by: open.created_by,
             sla,
         }])

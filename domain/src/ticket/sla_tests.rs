@@ -106,6 +106,7 @@ pub(super) fn open_at(
         ticket_id: TICKET,
         ticket_number: TicketNumber::parse("TKT-20261123-0001").unwrap(),
         content,
+        suggested_articles_seen: Default::default(),
         created_by: "customer-123".into(),
         at: when,
         policies: policies.into(),

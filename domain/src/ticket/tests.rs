@@ -14,6 +14,7 @@ fn opened() -> TicketEvent {
         ticket_id: TICKET,
         ticket_number: TicketNumber::parse("TKT-20261126-0001").unwrap(),
         content: content(),
+        suggested_articles_seen: SeenArticles::default(),
         created_by: "customer-123".into(),
         sla: None,
     }
@@ -496,6 +497,7 @@ async fn a_ticket_is_opened_once_and_changed_only_once_opened() {
         ticket_id: TICKET,
         ticket_number: TicketNumber::parse("TKT-20261126-0001").unwrap(),
         content: content(),
+        suggested_articles_seen: SeenArticles::default(),
         created_by: "customer-123".into(),
         at: now(),
         policies: Default::default(),
@@ -515,6 +517,49 @@ async fn a_ticket_is_opened_once_and_changed_only_once_opened() {
         .when_async(update(|u| u.status = Some(Resolved)))
         .await
         .then_expect_error(TicketError::NotFound);
+}
+
+#[tokio::test]
+async fn the_opening_records_the_articles_the_customer_saw_and_old_openings_read_without() {
+    let seen = SeenArticles::parse(&[Uuid::from_u128(7).to_string()]).unwrap();
+    let open = TicketCommand::Open(OpenTicket {
+        ticket_id: TICKET,
+        ticket_number: TicketNumber::parse("TKT-20261126-0001").unwrap(),
+        content: content(),
+        suggested_articles_seen: seen.clone(),
+        created_by: "customer-123".into(),
+        at: now(),
+        policies: Default::default(),
+    });
+    let with_seen = TicketEvent::TicketOpened {
+        ticket_id: TICKET,
+        ticket_number: TicketNumber::parse("TKT-20261126-0001").unwrap(),
+        content: content(),
+        suggested_articles_seen: seen,
+        created_by: "customer-123".into(),
+        sla: None,
+    };
+    TicketTest::with(())
+        .given_no_previous_events()
+        .when_async(open)
+        .await
+        .then_expect_events(vec![with_seen.clone()]);
+
+    let stored = serde_json::to_value(&with_seen).unwrap();
+    assert_eq!(
+        stored["TicketOpened"]["suggestedArticlesSeen"],
+        serde_json::json!([Uuid::from_u128(7)])
+    );
+    assert!(!with_seen
+        .personal_fields()
+        .contains(&"/suggestedArticlesSeen"));
+    // Without any, the key is left out, as in openings recorded before it, which read as none.
+    let stored = serde_json::to_value(opened()).unwrap();
+    assert!(stored["TicketOpened"]
+        .get("suggestedArticlesSeen")
+        .is_none());
+    let read = TicketEvent::from_parts("TicketOpened", &stored["TicketOpened"]).unwrap();
+    assert_eq!(read, opened());
 }
 
 #[test]
@@ -717,6 +762,7 @@ fn every_personal_field_points_at_text_in_the_stored_payload() {
             ),
             ..content()
         },
+        suggested_articles_seen: SeenArticles::default(),
         created_by: "customer-123".into(),
         sla: None,
     };

@@ -150,6 +150,26 @@ bounded_text_type!(
     200
 );
 
+/// At most `max` items, each parsed, duplicates dropped, order kept. On failure: the index of the
+/// bad item (if one) and why.
+fn distinct_items<T: PartialEq>(
+    values: &[String],
+    max: usize,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Vec<T>, (Option<usize>, String)> {
+    if values.len() > max {
+        return Err((None, format!("must have at most {max} items")));
+    }
+    let mut items: Vec<T> = Vec::with_capacity(values.len());
+    for (index, value) in values.iter().enumerate() {
+        let item = parse(value).map_err(|m| (Some(index), m))?;
+        if !items.contains(&item) {
+            items.push(item);
+        }
+    }
+    Ok(items)
+}
+
 /// A list of short labels (tags, affected systems): trimmed, de-duplicated, order kept.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -161,17 +181,10 @@ impl Labels {
 
     /// On failure: the index of the bad item (if one) and why.
     pub fn parse(values: &[String]) -> Result<Self, (Option<usize>, String)> {
-        if values.len() > Self::MAX_ITEMS {
-            return Err((None, format!("must have at most {} items", Self::MAX_ITEMS)));
-        }
-        let mut labels: Vec<String> = Vec::with_capacity(values.len());
-        for (index, value) in values.iter().enumerate() {
-            let label = bounded_text(value, 1, Self::MAX_CHARS).map_err(|m| (Some(index), m))?;
-            if !labels.contains(&label) {
-                labels.push(label);
-            }
-        }
-        Ok(Self(labels))
+        distinct_items(values, Self::MAX_ITEMS, |value| {
+            bounded_text(value, 1, Self::MAX_CHARS)
+        })
+        .map(Self)
     }
 
     pub fn as_slice(&self) -> &[String] {
@@ -190,6 +203,32 @@ impl RelatedIds {
             return Err(format!("must have at most {} items", Self::MAX_ITEMS));
         }
         Ok(ids.to_vec())
+    }
+}
+
+/// The knowledge-base articles the customer was shown or opened before opening a ticket, which
+/// the deflection figures of analytics count: de-duplicated, order kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SeenArticles(Vec<Uuid>);
+
+impl SeenArticles {
+    pub const MAX_ITEMS: usize = 20;
+
+    /// On failure: the index of the bad item (if one) and why.
+    pub fn parse(values: &[String]) -> Result<Self, (Option<usize>, String)> {
+        distinct_items(values, Self::MAX_ITEMS, |value| {
+            Uuid::parse_str(value).map_err(|_| "must be a UUID".to_owned())
+        })
+        .map(Self)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn as_slice(&self) -> &[Uuid] {
+        &self.0
     }
 }
 
@@ -346,6 +385,23 @@ mod tests {
         assert_eq!(
             RelatedIds::parse(&too_many),
             Err("must have at most 50 items".to_owned())
+        );
+    }
+
+    #[test]
+    fn seen_articles_are_ids_bounded_and_de_duplicated_in_order() {
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let sent = [b, a, b].map(|id| id.to_string());
+        assert_eq!(SeenArticles::parse(&sent).unwrap().as_slice(), [b, a]);
+        let bad = [a.to_string(), "kb-42".to_owned()];
+        assert_eq!(
+            SeenArticles::parse(&bad),
+            Err((Some(1), "must be a UUID".to_owned()))
+        );
+        let too_many = vec![a.to_string(); SeenArticles::MAX_ITEMS + 1];
+        assert_eq!(
+            SeenArticles::parse(&too_many),
+            Err((None, "must have at most 20 items".to_owned()))
         );
     }
 

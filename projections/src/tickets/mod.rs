@@ -69,6 +69,8 @@ pub struct TicketView {
     pub related_incidents: Vec<Uuid>,
     pub tags: Vec<String>,
     pub affected_systems: Vec<String>,
+    /// The knowledge-base articles the customer was shown or opened before opening the ticket.
+    pub suggested_articles_seen: Vec<Uuid>,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

@@ -9,7 +9,7 @@ use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
 use sqlx::types::Json;
 use sqlx::{PgConnection, Postgres};
-use support_domain::sla::{AppliedSla, OpeningSla, SlaClocks, SlaTerms};
+use support_domain::sla::{AppliedSla, SlaClocks, SlaTerms};
 use support_domain::ticket::{CommentVisibility, TicketContent, TicketEvent, TicketStatus};
 use support_domain::{RecordedEvent, ERASED};
 use uuid::Uuid;
@@ -87,22 +87,9 @@ async fn apply_all(
     for event in events {
         let (ticket_event, target) = decode(event)?;
         count_changes.add(&ticket_event);
-        if let TicketEvent::TicketOpened {
-            ticket_number,
-            content,
-            created_by,
-            sla,
-            ..
-        } = ticket_event
-        {
+        if let Some(row) = NewRow::opening(&ticket_event, &target) {
             row_of.insert(target.id, rows.len());
-            rows.push(NewRow::opened(
-                ticket_number.as_str(),
-                content,
-                created_by,
-                sla,
-                &target,
-            ));
+            rows.push(row);
         } else {
             let index = *events_of.entry(target.id).or_insert_with(|| {
                 by_ticket.push(Vec::new());
@@ -496,6 +483,7 @@ struct NewRow {
     escalation_level: i32,
     affected_systems: Vec<String>,
     tags: Vec<String>,
+    suggested_articles_seen: Vec<Uuid>,
     created_by: String,
     closed_at: Option<DateTime<Utc>>,
     customer_tier: Option<&'static str>,
@@ -535,6 +523,7 @@ impl NewRow {
             escalation_level,
             affected_systems,
             tags,
+            suggested_articles_seen,
             created_by,
             closed_at: _,
             customer_tier,
@@ -577,6 +566,7 @@ impl NewRow {
             related_incidents,
             tags,
             affected_systems,
+            suggested_articles_seen,
             created_by,
             created_at,
             updated_at,
@@ -584,13 +574,19 @@ impl NewRow {
         }
     }
 
-    fn opened(
-        ticket_number: &str,
-        content: TicketContent,
-        created_by: String,
-        sla: Option<Box<OpeningSla>>,
-        target: &Target,
-    ) -> Self {
+    /// The row a ticket's opening writes; `None` for any other event.
+    fn opening(event: &TicketEvent, target: &Target) -> Option<Self> {
+        let TicketEvent::TicketOpened {
+            ticket_number,
+            content,
+            suggested_articles_seen,
+            created_by,
+            sla,
+            ..
+        } = event
+        else {
+            return None;
+        };
         let TicketContent {
             title,
             description,
@@ -603,14 +599,15 @@ impl NewRow {
             tags,
         } = content;
         let (customer_id, customer_name, customer_email) = customer
-            .map(|c| (Some(c.id), c.name, c.email))
+            .as_ref()
+            .map(|c| (Some(c.id.clone()), c.name.clone(), c.email.clone()))
             .unwrap_or_default();
         let mut row = Self {
             id: target.id,
             version: target.sequence,
             created_at: target.at,
             updated_at: target.at,
-            ticket_number: ticket_number.to_owned(),
+            ticket_number: ticket_number.as_str().to_owned(),
             title: title.as_str().to_owned(),
             description: description.as_str().to_owned(),
             priority: priority.as_str(),
@@ -627,7 +624,8 @@ impl NewRow {
             escalation_level: 0,
             affected_systems: affected_systems.as_slice().to_vec(),
             tags: tags.as_slice().to_vec(),
-            created_by,
+            suggested_articles_seen: suggested_articles_seen.as_slice().to_vec(),
+            created_by: created_by.clone(),
             closed_at: None,
             customer_tier: customer_tier.map(|t| t.as_str()),
             sla_id: None,
@@ -641,9 +639,9 @@ impl NewRow {
         };
         if let Some(sla) = sla {
             let clocks = sla.clocks();
-            row.set_sla(sla.terms, &SlaColumns::of(clocks));
+            row.set_sla(sla.terms.clone(), &SlaColumns::of(clocks));
         }
-        row
+        Some(row)
     }
 
     /// Replaces its personal fields with the erased marker, as `apply` does in SQL.
@@ -739,23 +737,13 @@ pub fn fold_detail(
     let Some(first) = events.next() else {
         return Ok(None);
     };
-    let (
-        TicketEvent::TicketOpened {
-            ticket_number,
-            content,
-            created_by,
-            sla,
-            ..
-        },
-        target,
-    ) = decode(first)?
-    else {
+    let (opening, target) = decode(first)?;
+    let Some(mut row) = NewRow::opening(&opening, &target) else {
         return Err(ProjectionError::undecodable_event(
             first,
             "a ticket's first event is its opening",
         ));
     };
-    let mut row = NewRow::opened(ticket_number.as_str(), content, created_by, sla, &target);
     let (mut related_tickets, mut related_incidents) = (Vec::new(), Vec::new());
     let mut comments = Vec::new();
     for recorded in events {
@@ -949,6 +937,7 @@ mod tests {
                         affected_systems: Labels::default(),
                         tags: Labels::default(),
                     },
+                    suggested_articles_seen: Default::default(),
                     created_by: "c-1".to_owned(),
                     sla: None,
                 },

@@ -17,8 +17,8 @@ const VIEW_COLUMNS: &str = "id, ticket_number, title, description, priority, sta
     channel, customer_id, customer_name, customer_email, assigned_to, customer_tier, sla_id, \
     sla_state, sla, response_deadline, \
     resolution_deadline, response_at, resolved_at, resolution_note, sla_breached, \
-    escalation_level, related_tickets, related_incidents, tags, affected_systems, created_by, \
-    created_at, updated_at, version";
+    escalation_level, related_tickets, related_incidents, tags, affected_systems, \
+    suggested_articles_seen, created_by, created_at, updated_at, version";
 
 /// Which tickets a reader may see: customers their own, agents theirs and the unassigned queue.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -128,6 +128,7 @@ impl Desk {
                     affected_systems: Labels::default(),
                     tags: Labels::default(),
                 },
+                suggested_articles_seen: Default::default(),
                 created_by: "agent-1".to_owned(),
                 sla: terms.as_ref().map(|terms| {
                     Box::new(OpeningSla {
