@@ -503,10 +503,10 @@ mod tests {
             .collect();
         assert_eq!(
             with_body.len(),
-            13,
+            16,
             "tickets: create, update, comment, escalate; SLA policies: create, update, preview, \
              what-if; escalation policies: create, update; webhooks: create, update; \
-             notification preferences: put"
+             notification preferences: put; KB articles: create, update, suggest"
         );
         for (name, operation) in with_body {
             let statuses = statuses(operation);
