@@ -2,13 +2,20 @@
 //! searched, read and rated.
 
 mod article;
+mod rating;
 mod values;
 
+#[cfg(test)]
+mod rating_tests;
 #[cfg(test)]
 mod tests;
 
 pub use article::{
     CreateKbArticle, KbArticle, KbArticleCommand, KbArticleError, KbArticleEvent, UpdateKbArticle,
+};
+pub use rating::{
+    rating_id, KbRating, KbRatingCommand, KbRatingError, KbRatingEvent, RatingComment,
+    RatingSummary, Stars, Verdict, RATING_NAMESPACE,
 };
 pub use values::{
     ArticleContent, ArticleNumber, ArticleSummary, ArticleTitle, KbArticleChanges, KbArticleFields,
