@@ -2,6 +2,7 @@
 //! searches and reads the published public ones (a help centre for self-service), and staff see
 //! every article. An article a caller may not see answers 404, as if absent.
 
+pub mod ratings;
 pub mod requests;
 
 use axum::extract::State;
@@ -61,6 +62,7 @@ pub fn routes() -> Router<ApiContext> {
             get(get_kb_article).put(update_kb_article),
         )
         .route("/kb-articles/{key}/revisions", get(kb_article_revisions))
+        .route("/kb-articles/{key}/ratings", post(ratings::rate_kb_article))
         .route(
             "/tickets/{key}/suggested-articles",
             get(ticket_suggested_articles),

@@ -15,6 +15,7 @@ pub mod health;
 pub mod idempotency;
 pub mod jwks;
 pub mod kb_articles;
+pub mod kb_rating_alerts;
 pub mod notification_preferences;
 pub mod notifications;
 pub mod notifier;

@@ -40,7 +40,7 @@ pub fn routes() -> Router<ApiContext> {
 pub struct NotificationView {
     pub id: Uuid,
     /// Why the caller is told: `SLA_WARNING`, `SLA_BREACH`, `ESCALATION`, `ASSIGNMENT`,
-    /// `PUBLIC_REPLY`, `STATUS_CHANGE`.
+    /// `PUBLIC_REPLY`, `STATUS_CHANGE`, `KB_LOW_RATING`.
     #[schema(example = "ESCALATION")]
     pub kind: String,
     pub read: bool,

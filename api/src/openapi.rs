@@ -44,6 +44,7 @@ const PROBLEM_REF: &str = "#/components/schemas/Problem";
         kb_articles::get_kb_article, kb_articles::update_kb_article,
         kb_articles::kb_article_revisions, kb_articles::suggest_kb_articles,
         kb_articles::ticket_suggested_articles, kb_articles::kb_search_insights,
+        kb_articles::ratings::rate_kb_article,
         sla_policies::create_sla_policy, sla_policies::list_sla_policies,
         sla_policies::get_sla_policy, sla_policies::update_sla_policy,
         sla_policies::checks::preview_sla_policy, sla_policies::checks::what_if_sla_policy,

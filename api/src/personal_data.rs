@@ -1,7 +1,8 @@
 //! A customer's personal data: everything held about them, as an export, and its erasure. Erasure
-//! destroys the data keys of the customer's tickets and of their users' notification preferences
-//! (crypto-shredding, see `support_projections::personal_data`), which records
-//! `PersonalDataErased` on each ticket and `NotificationPreferencesErased` on each preferences; the
+//! destroys the data keys of the customer's tickets, of their users' notification preferences and
+//! of their users' knowledge base ratings (crypto-shredding, see
+//! `support_projections::personal_data`), which records `PersonalDataErased` on each ticket,
+//! `NotificationPreferencesErased` on each preferences and `KbRatingErased` on each rating; the
 //! read models then replace the personal fields with a marker, and a replay gives the same rows.
 
 use axum::extract::State;
@@ -11,12 +12,14 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
+use support_domain::kb::{KbRating, KbRatingCommand};
 use support_domain::notification::{
     EraseNotificationPreferences, NotificationPreferences, NotificationPreferencesCommand,
 };
 use support_domain::ticket::{Customer, ErasePersonalData, ErasureReason, Ticket, TicketCommand};
 use support_domain::{ActorRole, EventMetadata};
 use support_projections::event_log::opened_history;
+use support_projections::kb::{self, KbRatingView};
 use support_projections::notification_preferences::{self, NotificationPreferencesView};
 use support_projections::tickets::{self, TicketDetail, TicketKey, TicketScope, READ_MODEL};
 use support_projections::Redacted;
@@ -52,6 +55,9 @@ pub struct PersonalDataExport {
     /// The notification preferences of the account's users (their email addresses and phone
     /// numbers), not erased yet.
     pub notification_preferences: Vec<NotificationPreferencesView>,
+    /// The account's readers' ratings of knowledge base articles, with their comments, not
+    /// erased yet; oldest first.
+    pub kb_ratings: Vec<KbRatingView>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -76,6 +82,8 @@ pub struct ErasureReceipt {
     pub tickets: Vec<Uuid>,
     /// The notification preferences (of the customer's users) whose data keys it destroyed.
     pub notification_preferences: Vec<Uuid>,
+    /// The knowledge base ratings (by the customer's users) whose data keys it destroyed.
+    pub kb_ratings: Vec<Uuid>,
     pub erased_at: DateTime<Utc>,
     pub erased_by: String,
 }
@@ -112,7 +120,8 @@ fn check_reach(principal: &Principal, customer_id: &str) -> Result<(), ApiError>
     }
 }
 
-/// Export everything held about a customer: their tickets, each with its comments and history.
+/// Export everything held about a customer: their tickets, each with its comments and history,
+/// their users' notification preferences and knowledge base ratings.
 ///
 /// Admins export any customer, with internal notes (to review before handing it over); a customer
 /// exports their own account, as they see it elsewhere. Erased tickets are not in it.
@@ -157,11 +166,13 @@ pub async fn export_personal_data(
     }
     let notification_preferences =
         notification_preferences::of_customer(&ctx.pool, &customer_id).await?;
+    let kb_ratings = kb::ratings_of_customer(&ctx.pool, &customer_id).await?;
     Ok(Json(PersonalDataExport {
         customer_id,
         exported_at,
         tickets: exported,
         notification_preferences,
+        kb_ratings,
     }))
 }
 
@@ -170,8 +181,10 @@ pub async fn export_personal_data(
 /// Destroys the data key of each of the customer's tickets, which erases their name, email,
 /// ticket titles, descriptions, comments and notes from every event in the store and on the bus;
 /// each ticket records `PersonalDataErased` and accepts no further changes; read models show
-/// `[erased]` in place of the personal fields. Tickets stay counted in reports. Erasing again
-/// erases tickets opened since, if any. Admins only.
+/// `[erased]` in place of the personal fields. Tickets stay counted in reports. The same for the
+/// users' notification preferences (email, phone) and knowledge base ratings (their comments;
+/// the stars still count). Erasing again erases what was written since, if anything. Admins
+/// only.
 #[utoipa::path(delete, path = "/api/v1/support/customers/{customer_id}/personal-data", tag = "privacy",
     params(("customer_id" = String, Path, description = CUSTOMER_ID)),
     responses((status = 200, description = "The erasure's receipt", body = ErasureReceipt),
@@ -189,6 +202,7 @@ pub async fn erase_personal_data(
     let customer_id = account_id(customer_id)?;
     let tickets = customer_tickets(&ctx.pool, &customer_id).await?;
     let preferences = customer_preferences(&ctx.pool, &customer_id).await?;
+    let ratings = customer_ratings(&ctx.pool, &customer_id).await?;
     let metadata = ctx.metadata(&principal, &ids)?;
     let receipt = erase(
         &ctx,
@@ -197,6 +211,7 @@ pub async fn erase_personal_data(
         ErasureReason::CustomerRequest,
         &tickets,
         &preferences,
+        &ratings,
     )
     .await?;
     Ok((StatusCode::OK, Json(receipt)))
@@ -231,7 +246,23 @@ async fn customer_preferences(pool: &PgPool, customer_id: &str) -> Result<Vec<Uu
     .await
 }
 
-/// Erases `tickets` and `preferences` (notification preferences) under one receipt, each through
+/// The knowledge base ratings of the customer's users that still hold personal data: those with
+/// a data key filed under the customer, and those the read model files under them.
+async fn customer_ratings(pool: &PgPool, customer_id: &str) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT aggregate_id::uuid FROM data_keys \
+         WHERE customer_id = $1 AND aggregate_type = $2 \
+         UNION \
+         SELECT rating_id FROM kb_ratings WHERE customer_id = $1 AND erased_at IS NULL",
+    )
+    .bind(customer_id)
+    .bind(kb::RATING_AGGREGATE_TYPE)
+    .fetch_all(pool)
+    .await
+}
+
+/// Erases `tickets`, `preferences` (notification preferences) and `ratings` (knowledge base
+/// ratings) under one receipt, each through
 /// the command path, forgets kept answers that showed the tickets, records the receipt and waits
 /// (within the read bound) for the read models to show the erasures. Aggregates already erased
 /// are left out of the receipt.
@@ -242,6 +273,7 @@ pub async fn erase(
     reason: ErasureReason,
     tickets: &[Uuid],
     preferences: &[Uuid],
+    ratings: &[Uuid],
 ) -> Result<ErasureReceipt, ApiError> {
     let receipt_id = Uuid::new_v4();
     let caller = support_domain::Caller {
@@ -271,6 +303,17 @@ pub async fn erase(
             .await
         }
     };
+    let erased_ratings = match erased_preferences.failure {
+        Some(_) => Erasures::default(),
+        None => {
+            erase_each::<KbRating>(ctx, metadata, ratings, || KbRatingCommand::Erase {
+                caller: caller.clone(),
+                reason,
+                receipt_id,
+            })
+            .await
+        }
+    };
     idempotency::forget_answers_about(&ctx.pool, &erased_tickets.erased).await?;
     let receipt = ErasureReceipt {
         receipt_id,
@@ -278,20 +321,26 @@ pub async fn erase(
         reason: reason.as_str().to_owned(),
         tickets: erased_tickets.erased,
         notification_preferences: erased_preferences.erased,
+        kb_ratings: erased_ratings.erased,
         erased_at: metadata.occurred_at,
         erased_by: metadata.actor_sub.clone(),
     };
-    let failure = erased_tickets.failure.or(erased_preferences.failure);
+    let failure = erased_tickets
+        .failure
+        .or(erased_preferences.failure)
+        .or(erased_ratings.failure);
     // Retention finds nothing to keep a receipt of when another process erased the ticket first.
-    let nothing = receipt.tickets.is_empty() && receipt.notification_preferences.is_empty();
+    let nothing = receipt.tickets.is_empty()
+        && receipt.notification_preferences.is_empty()
+        && receipt.kb_ratings.is_empty();
     if nothing && (receipt.customer_id.is_none() || failure.is_some()) {
         return failure.map_or(Ok(receipt), Err);
     }
     sqlx::query(
         "INSERT INTO personal_data_erasures \
              (receipt_id, customer_id, reason, erased_by, erased_at, tickets, \
-              notification_preferences) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+              notification_preferences, kb_ratings) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(receipt.receipt_id)
     .bind(&receipt.customer_id)
@@ -300,6 +349,7 @@ pub async fn erase(
     .bind(receipt.erased_at)
     .bind(&receipt.tickets)
     .bind(&receipt.notification_preferences)
+    .bind(&receipt.kb_ratings)
     .execute(&ctx.pool)
     .await?;
     if let Some(failure) = failure {
@@ -311,6 +361,7 @@ pub async fn erase(
             notification_preferences::READ_MODEL,
             erased_preferences.last,
         ),
+        (kb::RATINGS_READ_MODEL, erased_ratings.last),
     ] {
         wait_for_erasure(ctx, read_model, last).await;
     }

@@ -79,7 +79,16 @@ pub async fn sweep(
                     occurred_at: now,
                     source: "worker".to_owned(),
                 };
-                let receipt = erase(ctx, &metadata, None, ErasureReason::Retention, &[*id], &[]).await?;
+                let receipt = erase(
+                    ctx,
+                    &metadata,
+                    None,
+                    ErasureReason::Retention,
+                    &[*id],
+                    &[],
+                    &[],
+                )
+                .await?;
                 if !receipt.tickets.is_empty() {
                     receipts.push(receipt);
                 }

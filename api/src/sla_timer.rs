@@ -1,5 +1,6 @@
 //! The SLA timer: records warnings and breaches, and climbs escalation ladders, when their
-//! instants come. It sleeps until the earliest row of `sla_timers` or `escalation_timers`, or
+//! instants come; and tells knowledge base articles that their readers rate them low, or no
+//! longer (`kb_rating_alerts`), as soon as the ratings say so. It sleeps until the earliest row of `sla_timers` or `escalation_timers`, or
 //! until a projection announces an earlier one, leases the due rows (claimed with
 //! `FOR UPDATE SKIP LOCKED` and committed at once, so timers side by side share the work and no
 //! lock is held while the tickets are commanded), and sends each ticket the command that records
@@ -19,9 +20,9 @@ use support_projections::Redacted;
 use support_workers::supervise::supervise;
 use uuid::Uuid;
 
-use crate::due_passes;
 use crate::problem::ApiError;
 use crate::startup::ApiContext;
+use crate::{due_passes, kb_rating_alerts};
 
 /// Who the timer's events are recorded as.
 pub const TIMER_ACTOR: &str = "sla-timer";
@@ -48,16 +49,30 @@ pub async fn run(ctx: ApiContext) {
 }
 
 async fn watch(ctx: &ApiContext) -> Result<(), ApiError> {
-    // The earliest unclaimed row, or the earliest lease to run out, of either table.
-    let next_due = "SELECT least( \
+    // The earliest unclaimed row, or the earliest lease to run out, of either table, and the
+    // earliest alert to tell.
+    let next_due = format!(
+        "SELECT least( \
          (SELECT due_at FROM sla_timers WHERE claimed_until IS NULL ORDER BY due_at LIMIT 1), \
          (SELECT min(claimed_until) FROM sla_timers WHERE claimed_until IS NOT NULL), \
          (SELECT due_at FROM escalation_timers WHERE claimed_until IS NULL \
           ORDER BY due_at LIMIT 1), \
-         (SELECT min(claimed_until) FROM escalation_timers WHERE claimed_until IS NOT NULL))";
-    due_passes::run(ctx, TIMERS_CHANNEL, BATCH as usize, next_due, |now| {
-        record_due(ctx, now)
-    })
+         (SELECT min(claimed_until) FROM escalation_timers WHERE claimed_until IS NOT NULL), \
+         {})",
+        kb_rating_alerts::NEXT_DUE
+    );
+    due_passes::run(
+        ctx,
+        TIMERS_CHANNEL,
+        BATCH as usize,
+        &next_due,
+        |now| async move {
+            let timers = record_due(ctx, now).await?;
+            let alerts = kb_rating_alerts::tell_pending(ctx, now, BATCH).await?;
+            // Again at once while either filled its batch.
+            Ok(timers.max(alerts))
+        },
+    )
     .await
 }
 

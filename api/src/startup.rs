@@ -111,7 +111,8 @@ pub enum Worker {
     Projection(&'static str),
     /// Erases personal data past `SUPPORTD_RETENTION_DAYS`; idle when that is unset.
     Retention,
-    /// Records SLA warnings and breaches when they fall due.
+    /// Records SLA warnings and breaches when they fall due, and tells knowledge base articles
+    /// that readers rate them low.
     SlaTimer,
     /// Sends the planned notifications when they fall due, retrying by one rule.
     Notifier,

@@ -129,6 +129,7 @@ pub fn standard() -> Projections {
         .with(crate::sla::report::SlaReportProjection)
         .with(crate::escalation::EscalationPoliciesProjection)
         .with(crate::kb::KbArticlesProjection)
+        .with(crate::kb::KbRatingsProjection)
         .with(crate::notifications::endpoints::WebhookEndpointsProjection)
         .with(crate::notifications::planner::NotificationPlanner::standard())
         .with(crate::notification_preferences::NotificationPreferencesProjection)

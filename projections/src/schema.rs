@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use serde_json::Value;
 use support_domain::escalation::{EscalationTrigger, Recipients, TeamName};
 use support_domain::kb::{KbCategory, KbStatus};
-use support_domain::notification::ChannelChoices;
+use support_domain::notification::{ChannelChoices, NotificationKind};
 use support_domain::sla::{ClockKind, ClockState, CustomerTier, TargetMinutes};
 use support_domain::ticket::{
     AgentId, CommentVisibility, TicketCategory, TicketChannel, TicketPriority, TicketStatus,
@@ -128,14 +128,14 @@ pub fn business_days_or_null() -> Array {
         .build()
 }
 
-/// The channels a user chooses for one kind of notification (`ChannelChoices::CHANNELS`), each
-/// at most once.
-pub fn notification_channels() -> Array {
-    let channel = string_enum(ChannelChoices::CHANNELS.iter().map(|c| c.as_str()));
+/// The channels a user chooses for `kind` (`ChannelChoices::channels_of`), each at most once.
+pub fn notification_channels(kind: NotificationKind) -> Array {
+    let channels = ChannelChoices::channels_of(kind);
+    let channel = string_enum(channels.iter().map(|c| c.as_str()));
     ArrayBuilder::new()
         .items(channel)
         .unique_items(true)
-        .max_items(Some(ChannelChoices::CHANNELS.len()))
+        .max_items(Some(channels.len()))
         .build()
 }
 
@@ -146,7 +146,7 @@ pub fn channel_choices() -> ObjectBuilder {
         ObjectBuilder::new()
             .schema_type(Type::Object)
             .additional_properties(Some(AdditionalProperties::FreeForm(false))),
-        |object, kind| object.property(kind.as_str(), notification_channels()),
+        |object, &kind| object.property(kind.as_str(), notification_channels(kind)),
     )
 }
 

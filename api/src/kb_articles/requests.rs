@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::json;
 use support_domain::kb::{
     ArticleContent, ArticleSummary, ArticleTitle, KbArticleChanges, KbArticleFields, KbCategory,
-    KbStatus, SearchBoost,
+    KbStatus, RatingComment, SearchBoost, Stars, Verdict,
 };
 use support_domain::ticket::{AgentId, Labels, TicketDescription, TicketTitle};
 use support_domain::FieldErrors;
@@ -16,7 +16,7 @@ use utoipa::openapi::schema::Object;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::extract::{numbered_page, parsed, required, UnknownParameters};
+use crate::extract::{boolean, numbered_page, parsed, required, UnknownParameters};
 use crate::tickets::requests::{labels, labels_schema, related_ids, related_ids_schema};
 
 /// A new article, a draft until it is published.
@@ -264,6 +264,10 @@ pub struct KbSearchQuery {
     /// Comma-separated: articles carrying every one of these tags.
     #[param(value_type = Option<String>)]
     pub tags: Option<String>,
+    /// `true`: only the articles rated low (at least 5 ratings, a mean under 2.5); `false`: only
+    /// the others.
+    #[param(value_type = Option<bool>)]
+    pub low_rated: Option<String>,
     /// 1-based page number (default 1).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 2147483647)]
     pub page: Option<String>,
@@ -319,6 +323,7 @@ impl KbSearchQuery {
         if let Err((_, message)) = Labels::parse(&tags) {
             errors.push("tags", message);
         }
+        let low_rated = parsed(&mut errors, "lowRated", self.low_rated.as_deref(), boolean);
         let page = numbered_page(&mut errors, self.page.as_deref(), self.limit.as_deref());
         errors.into_result()?;
         Ok(KbSearch {
@@ -326,8 +331,50 @@ impl KbSearchQuery {
             category,
             status,
             tags,
+            low_rated,
             page: page.number().unwrap_or(1),
             limit: page.limit,
+        })
+    }
+}
+
+/// A reader's rating of an article; sent again, it replaces the reader's earlier one.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RateKbArticleRequest {
+    /// Stars, a whole number from 1 to 5.
+    #[schema(required = true, value_type = i32, minimum = 1, maximum = 5)]
+    pub rating: Option<f64>,
+    /// Whether the article helped.
+    #[schema(required = true, value_type = bool)]
+    pub helpful: Option<bool>,
+    /// What the reader would add; kept as personal data.
+    #[schema(schema_with = rating_comment)]
+    pub comment: Option<String>,
+}
+
+fn rating_comment() -> Object {
+    schema::text(RatingComment::MAX_CHARS).build()
+}
+
+impl RateKbArticleRequest {
+    pub fn parse(&self) -> Result<Verdict, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let rating = required(&mut errors, "rating", self.rating)
+            .and_then(|rating| errors.take("rating", Stars::parse(rating)));
+        let helpful = required(&mut errors, "helpful", self.helpful);
+        let comment = parsed(
+            &mut errors,
+            "comment",
+            self.comment.as_deref(),
+            RatingComment::parse,
+        );
+        errors.into_result()?;
+        let parsed = "no errors means every field parsed";
+        Ok(Verdict {
+            rating: rating.expect(parsed),
+            helpful: helpful.expect(parsed),
+            comment,
         })
     }
 }

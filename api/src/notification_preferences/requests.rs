@@ -55,7 +55,7 @@ fn working_hours() -> Object {
 pub struct PutNotificationPreferencesRequest {
     /// Channels per kind of notification; a kind left out keeps its default (IN_APP, plus EMAIL
     /// for SLA_BREACH and ESCALATION when `email` is sent). Each list names `EMAIL`, `SMS` or
-    /// `IN_APP` at most once; `[]`: not notified of that kind.
+    /// `IN_APP` at most once (`KB_LOW_RATING`: `IN_APP` only); `[]`: not notified of that kind.
     #[schema(schema_with = channel_choices)]
     pub channels: Option<ChannelChoicesRequest>,
     /// Where email notifications go; none when not sent. Required when a kind chooses EMAIL.
@@ -90,6 +90,8 @@ pub struct ChannelChoicesRequest {
     pub public_reply: Option<Vec<String>>,
     #[serde(rename = "STATUS_CHANGE")]
     pub status_change: Option<Vec<String>>,
+    #[serde(rename = "KB_LOW_RATING")]
+    pub kb_low_rating: Option<Vec<String>>,
 }
 
 impl ChannelChoicesRequest {
@@ -102,6 +104,7 @@ impl ChannelChoicesRequest {
             (NotificationKind::Assignment, &self.assignment),
             (NotificationKind::PublicReply, &self.public_reply),
             (NotificationKind::StatusChange, &self.status_change),
+            (NotificationKind::KbLowRating, &self.kb_low_rating),
         ]
         .into_iter()
         .filter_map(|(kind, channels)| channels.as_deref().map(|c| (kind, c)))

@@ -4,10 +4,12 @@
 //! title reads `[erased]`.
 
 use sqlx::PgPool;
+use support_domain::kb::KbArticleEvent;
 use support_domain::notification::Preferences;
 use support_domain::sla::ClockKind;
 use support_domain::ticket::TicketEvent;
 use support_domain::RecordedEvent;
+use support_projections::kb;
 use support_projections::notification_preferences::recipients;
 use support_projections::tickets::{self, TicketKey, TicketScope};
 use support_projections::Redacted;
@@ -124,6 +126,21 @@ fn clock_name(clock: &ClockKind) -> &'static str {
 /// What the event says happened, in the same words on every channel (the in-app inbox too);
 /// events without words of their own, and other aggregates' events, are named by their type.
 pub fn headline(event: &RecordedEvent) -> String {
+    if event.aggregate_type == kb::AGGREGATE_TYPE {
+        return match KbArticleEvent::from_parts(&event.event_type, &event.payload) {
+            // The inbox shows a ticket's title beside the headline; an article's is in it.
+            Ok(KbArticleEvent::KbArticleRatedLow {
+                rating,
+                rating_count,
+                title,
+                ..
+            }) => format!(
+                "Rated low: {} ({rating:.1} of 5 from {rating_count} ratings)",
+                title.as_str()
+            ),
+            _ => event.event_type.clone(),
+        };
+    }
     match TicketEvent::from_parts(&event.event_type, &event.payload) {
         Ok(decoded) => ticket_headline(&decoded),
         Err(_) => event.event_type.clone(),

@@ -18,7 +18,10 @@ pub const RATING_NAMESPACE: Uuid = Uuid::from_u128(0x7b2e_4c19_a3d5_4f60_8e1b_5a
 
 /// The id of `reader`'s rating of `article_id`.
 pub fn rating_id(article_id: Uuid, reader: &str) -> Uuid {
-    Uuid::new_v5(&RATING_NAMESPACE, format!("{article_id}\n{reader}").as_bytes())
+    Uuid::new_v5(
+        &RATING_NAMESPACE,
+        format!("{article_id}\n{reader}").as_bytes(),
+    )
 }
 
 /// One to five stars.

@@ -66,8 +66,14 @@ fn stars_are_whole_numbers_from_one_to_five() {
 #[test]
 fn a_reader_has_one_rating_id_per_article() {
     let other = Uuid::from_u128(10);
-    assert_eq!(rating_id(ARTICLE, "reader-1"), rating_id(ARTICLE, "reader-1"));
-    assert_ne!(rating_id(ARTICLE, "reader-1"), rating_id(ARTICLE, "reader-2"));
+    assert_eq!(
+        rating_id(ARTICLE, "reader-1"),
+        rating_id(ARTICLE, "reader-1")
+    );
+    assert_ne!(
+        rating_id(ARTICLE, "reader-1"),
+        rating_id(ARTICLE, "reader-2")
+    );
     assert_ne!(rating_id(ARTICLE, "reader-1"), rating_id(other, "reader-1"));
 }
 
@@ -213,8 +219,7 @@ fn the_comment_is_sealed_and_filed_under_the_customer() {
     assert_eq!(rated.data_subject(), Some("customer-1"));
     let payload = serde_json::to_value(&rated).unwrap();
     assert_eq!(
-        payload["KbArticleRated"]["comment"],
-        "Step 3 is missing",
+        payload["KbArticleRated"]["comment"], "Step 3 is missing",
         "the pointer finds the comment in the payload"
     );
     let erased = KbRatingEvent::KbRatingErased {

@@ -16,6 +16,7 @@ screaming_enum!(
         Assignment => "ASSIGNMENT",
         PublicReply => "PUBLIC_REPLY",
         StatusChange => "STATUS_CHANGE",
+        KbLowRating => "KB_LOW_RATING",
         Event => "EVENT",
     }
 );

@@ -83,6 +83,13 @@ pub struct ChannelChoices {
     pub public_reply: Vec<NotificationChannel>,
     #[serde(rename = "STATUS_CHANGE")]
     pub status_change: Vec<NotificationChannel>,
+    /// Preferences saved before the kind existed have the default.
+    #[serde(rename = "KB_LOW_RATING", default = "in_app")]
+    pub kb_low_rating: Vec<NotificationChannel>,
+}
+
+fn in_app() -> Vec<NotificationChannel> {
+    vec![NotificationChannel::InApp]
 }
 
 impl ChannelChoices {
@@ -94,6 +101,7 @@ impl ChannelChoices {
         NotificationKind::Assignment,
         NotificationKind::PublicReply,
         NotificationKind::StatusChange,
+        NotificationKind::KbLowRating,
     ];
     /// The channels a user can choose; webhooks are endpoints admins register, not users'.
     pub const CHANNELS: &'static [NotificationChannel] = &[
@@ -102,10 +110,20 @@ impl ChannelChoices {
         NotificationChannel::InApp,
     ];
 
+    /// The channels that can carry `kind`: email and SMS word a ticket, so a knowledge base
+    /// alert is in-app only.
+    pub fn channels_of(kind: NotificationKind) -> &'static [NotificationChannel] {
+        match kind {
+            NotificationKind::KbLowRating => &[NotificationChannel::InApp],
+            NotificationKind::Event => &[],
+            _ => Self::CHANNELS,
+        }
+    }
+
     /// A user's channels until they choose: in-app for everything, and email too for SLA
     /// breaches and escalations when they gave an address.
     pub fn defaults(has_email: bool) -> Self {
-        let in_app = vec![NotificationChannel::InApp];
+        let in_app = in_app();
         let urgent = if has_email {
             vec![NotificationChannel::InApp, NotificationChannel::Email]
         } else {
@@ -117,7 +135,8 @@ impl ChannelChoices {
             escalation: urgent,
             assignment: in_app.clone(),
             public_reply: in_app.clone(),
-            status_change: in_app,
+            status_change: in_app.clone(),
+            kb_low_rating: in_app,
         }
     }
 
@@ -130,6 +149,7 @@ impl ChannelChoices {
             NotificationKind::Assignment => &self.assignment,
             NotificationKind::PublicReply => &self.public_reply,
             NotificationKind::StatusChange => &self.status_change,
+            NotificationKind::KbLowRating => &self.kb_low_rating,
             NotificationKind::Event => &[],
         }
     }
@@ -143,6 +163,7 @@ impl ChannelChoices {
             NotificationKind::Assignment => &mut self.assignment,
             NotificationKind::PublicReply => &mut self.public_reply,
             NotificationKind::StatusChange => &mut self.status_change,
+            NotificationKind::KbLowRating => &mut self.kb_low_rating,
             NotificationKind::Event => return,
         };
         *slot = channels;
@@ -157,20 +178,30 @@ impl ChannelChoices {
             .collect()
     }
 
-    /// Each kind's list names only `CHANNELS`, each at most once; errors name the item
-    /// (`channels.SLA_BREACH[1]`).
+    /// Each kind's list names only the channels that can carry it (`channels_of`), each at most
+    /// once; errors name the item (`channels.SLA_BREACH[1]`).
     pub fn check(&self, errors: &mut FieldErrors) {
         for &kind in Self::KINDS {
             let channels = self.for_kind(kind);
+            let allowed = Self::channels_of(kind);
             for (index, channel) in channels.iter().enumerate() {
                 let field = format!("channels.{kind}[{index}]");
-                if !Self::CHANNELS.contains(channel) {
-                    errors.push(field, "must be EMAIL, SMS or IN_APP");
+                if !allowed.contains(channel) {
+                    errors.push(field, format!("must be {}", one_of(allowed)));
                 } else if channels[..index].contains(channel) {
                     errors.push(field, "repeats a channel named before");
                 }
             }
         }
+    }
+}
+
+/// `EMAIL, SMS or IN_APP`; `IN_APP`.
+fn one_of(channels: &[NotificationChannel]) -> String {
+    let names: Vec<&str> = channels.iter().map(|c| c.as_str()).collect();
+    match names.split_last() {
+        Some((last, init)) if !init.is_empty() => format!("{} or {last}", init.join(", ")),
+        _ => names.concat(),
     }
 }
 

@@ -1,7 +1,9 @@
 //! The knowledge base read models: `kb_articles` (each article's current revision and its search
 //! document), `kb_article_revisions` (every revision in full) and `kb_words` (the words typos are
-//! corrected to). `search` reads them for the API; views are counted beside them, not as events.
+//! corrected to). `search` reads them for the API; views are counted beside them, not as events;
+//! readers' ratings are a read model of their own (`ratings`), joined in.
 
+mod ratings;
 mod search;
 mod views;
 
@@ -17,6 +19,11 @@ use uuid::Uuid;
 
 use crate::{schema, Projection, ProjectionError, Redacted};
 
+pub use ratings::{
+    find_rating, ratings_of_customer, KbRatingView, KbRatingsProjection,
+    AGGREGATE_TYPE as RATING_AGGREGATE_TYPE, READ_MODEL as RATINGS_READ_MODEL,
+};
+use ratings::{RATING_COLUMNS, SUMMARY_JOIN};
 pub use search::{
     normalise_query, record_search, search, search_insights, suggest, ArticleHit, CategoryCount,
     KbAudience, KbSearch, KbSearchPage, SearchInsights, SearchedQuery,
@@ -48,6 +55,13 @@ pub struct KbArticleView {
     pub keywords: Vec<String>,
     /// How many times it was read (`GET` of the article), this read included.
     pub views: i64,
+    /// The mean of its readers' ratings (1 to 5); 0 when unrated.
+    pub rating: f64,
+    pub rating_count: i64,
+    /// The share of its ratings that found it helpful (0 to 1); null when unrated.
+    pub helpful_ratio: Option<f64>,
+    /// At least 5 ratings with a mean under 2.5.
+    pub low_rated: bool,
     pub author: String,
     pub is_internal: bool,
     pub is_pinned: bool,
@@ -66,13 +80,13 @@ pub struct KbArticleView {
     pub version: i64,
 }
 
-/// The columns of `KbArticleView`, from `kb_articles a`.
+/// The columns of `KbArticleView`, from `kb_articles a` with `SUMMARY_JOIN`.
 fn view_columns() -> String {
     format!(
         "a.id, a.article_number, a.title, a.summary, a.content, a.category, a.status, a.tags, \
-         a.keywords, {VIEWS} AS views, a.author, a.is_internal, a.is_pinned, a.search_boost, \
-         a.related_articles, a.related_tickets, a.related_incidents, a.revision, a.created_by, \
-         a.created_at, a.updated_at, a.published_at, a.version"
+         a.keywords, {VIEWS} AS views, {RATING_COLUMNS}, a.author, a.is_internal, a.is_pinned, \
+         a.search_boost, a.related_articles, a.related_tickets, a.related_incidents, a.revision, \
+         a.created_by, a.created_at, a.updated_at, a.published_at, a.version"
     )
 }
 
@@ -82,7 +96,7 @@ pub async fn find<'e>(
     id: Uuid,
 ) -> Result<Option<KbArticleView>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {} FROM kb_articles a WHERE a.id = $1",
+        "SELECT {} FROM kb_articles a {SUMMARY_JOIN} WHERE a.id = $1",
         view_columns()
     ))
     .bind(id)

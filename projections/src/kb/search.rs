@@ -12,6 +12,7 @@ use support_domain::kb::{KbCategory, KbStatus};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::ratings::{RATING_COLUMNS, SUMMARY_JOIN};
 use super::views::VIEWS;
 use crate::schema;
 
@@ -31,6 +32,8 @@ pub struct KbSearch {
     pub status: Option<KbStatus>,
     /// Articles carrying every one of these tags.
     pub tags: Vec<String>,
+    /// Only the articles rated low (`true`), or only the others (`false`).
+    pub low_rated: Option<bool>,
     pub page: u32,
     pub limit: u32,
 }
@@ -51,6 +54,13 @@ pub struct ArticleHit {
     pub tags: Vec<String>,
     pub keywords: Vec<String>,
     pub views: i64,
+    /// The mean of its readers' ratings (1 to 5); 0 when unrated.
+    pub rating: f64,
+    pub rating_count: i64,
+    /// The share of its ratings that found it helpful (0 to 1); null when unrated.
+    pub helpful_ratio: Option<f64>,
+    /// At least 5 ratings with a mean under 2.5.
+    pub low_rated: bool,
     pub author: String,
     pub is_internal: bool,
     pub is_pinned: bool,
@@ -149,11 +159,12 @@ pub async fn suggest(
     query.build_query_as().fetch_all(pool).await
 }
 
+/// The columns of `ArticleHit`, from `kb_articles a` with `SUMMARY_JOIN`.
 fn hit_columns() -> String {
     format!(
         "a.id, a.article_number, a.title, a.summary, a.category, a.status, a.tags, a.keywords, \
-         {VIEWS} AS views, a.author, a.is_internal, a.is_pinned, a.search_boost, a.updated_at, \
-         a.published_at"
+         {VIEWS} AS views, {RATING_COLUMNS}, a.author, a.is_internal, a.is_pinned, \
+         a.search_boost, a.updated_at, a.published_at"
     )
 }
 
@@ -218,7 +229,16 @@ fn push_filters(
             .push(" AND a.tags @> ")
             .push_bind(search.tags.clone());
     }
+    // Through the partial index of the low-rated articles, which are few.
+    match search.low_rated {
+        Some(true) => builder.push(" AND").push(LOW_RATED),
+        Some(false) => builder.push(" AND NOT").push(LOW_RATED),
+        None => builder,
+    };
 }
+
+const LOW_RATED: &str = " EXISTS (SELECT 1 FROM kb_rating_summaries l \
+    WHERE l.article_id = a.id AND l.low_rated)";
 
 /// The page's hits, best first, each with its snippet.
 fn ranked_hits<'a>(
@@ -246,7 +266,7 @@ fn ranked_hits<'a>(
              translate(left(a.content, {SNIPPET_SOURCE_CHARS}), chr(2) || chr(3), ''), \
              {q}.query, 'StartSel=' || chr(2) || ', StopSel=' || chr(3) || \
              ', MaxFragments=2, MaxWords=24, MinWords=8, FragmentDelimiter=\" … \"') AS snippet \
-         FROM ranked r JOIN kb_articles a ON a.id = r.id, {q} \
+         FROM ranked r JOIN kb_articles a ON a.id = r.id {SUMMARY_JOIN}, {q} \
          ORDER BY r.is_pinned DESC, r.exact_title DESC, r.score DESC, r.id",
         hit_columns()
     ));
@@ -346,7 +366,8 @@ fn browsed<'a>(
     search: &KbSearch,
 ) -> QueryBuilder<'a, Postgres> {
     let mut builder = QueryBuilder::new(format!(
-        "{prefix}SELECT {}, NULL::float8 AS score, NULL::text AS snippet FROM kb_articles a WHERE true",
+        "{prefix}SELECT {}, NULL::float8 AS score, NULL::text AS snippet FROM kb_articles a \
+         {SUMMARY_JOIN} WHERE true",
         hit_columns()
     ));
     push_filters(&mut builder, audience, search, true);

@@ -1,5 +1,5 @@
-//! The planning rule for people: who is told of what happens on a ticket, over which channels,
-//! and when.
+//! The planning rules for people: who is told of what happens on a ticket, or to a knowledge base
+//! article, over which channels, and when.
 //!
 //! - SLA warnings and breaches, when the ticket's SLA terms say `notifyOnWarning` /
 //!   `notifyOnBreach`: the assignee, or, for a ticket in the queue, every admin.
@@ -9,6 +9,8 @@
 //! - Public replies: by staff, the customer; by the customer, the assignee.
 //! - Status changes a customer should know of (waiting on them, resolved, closed, cancelled,
 //!   reopened): the customer.
+//! - Low knowledge base ratings (`KbArticleRatedLow`, `KbLowRatingRule`): the article's author and
+//!   every admin.
 //!
 //! Nobody is told of what they did themselves. Each recipient gets the kind over the channels
 //! their preferences choose (in-app only for someone who never chose); SMS only for urgent
@@ -20,6 +22,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use sqlx::PgConnection;
+use support_domain::kb::KbArticleEvent;
 use support_domain::notification::{NotificationChannel, NotificationKind, Preferences};
 use support_domain::ticket::{CommentVisibility, TicketEvent, TicketPriority, TicketStatus};
 use support_domain::{ActorRole, RecordedEvent};
@@ -27,7 +30,7 @@ use uuid::Uuid;
 
 use super::planner::{PlannedDelivery, PlanningRule};
 use crate::notification_preferences::{of_customers, recipients, RecipientPreferences};
-use crate::{tickets, ProjectionError, Redacted};
+use crate::{kb, tickets, ProjectionError, Redacted};
 
 /// What the rule keeps of a ticket to decide by.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -169,6 +172,41 @@ impl PlanningRule for TicketNoticeRule {
             }
         }
         keep(conn, &ids, &known).await?;
+        deliveries(conn, notices).await
+    }
+}
+
+/// Tells the author of an article that readers rate it low, and the admins. Not urgent: it waits
+/// for each one's working hours.
+pub struct KbLowRatingRule;
+
+#[async_trait]
+impl PlanningRule for KbLowRatingRule {
+    async fn plan(
+        &self,
+        conn: &mut PgConnection,
+        events: &[&RecordedEvent],
+    ) -> Result<Vec<PlannedDelivery>, ProjectionError> {
+        let mut notices = Vec::new();
+        let alerts = events.iter().copied().filter(|e| {
+            e.aggregate_type == kb::AGGREGATE_TYPE && e.event_type == "KbArticleRatedLow"
+        });
+        for event in alerts {
+            let decoded = KbArticleEvent::from_parts(&event.event_type, &event.payload)
+                .map_err(|e| ProjectionError::undecodable_event(event, Redacted(&e)))?;
+            if let KbArticleEvent::KbArticleRatedLow { author, .. } = decoded {
+                notices.push(Notice {
+                    event,
+                    kind: NotificationKind::KbLowRating,
+                    audience: Audience {
+                        subs: vec![author.as_str().to_owned()],
+                        roles: vec![ActorRole::Admin],
+                        ..Audience::default()
+                    },
+                    urgent: false,
+                });
+            }
+        }
         deliveries(conn, notices).await
     }
 }

@@ -97,6 +97,7 @@ impl NotificationPlanner {
             rules: vec![
                 Box::new(WebhookRule),
                 Box::new(super::notices::TicketNoticeRule),
+                Box::new(super::notices::KbLowRatingRule),
             ],
         }
     }
@@ -111,7 +112,7 @@ impl Projection for NotificationPlanner {
     /// Every aggregate whose events a rule plans from, or keeps its tables by. More than one, so
     /// its consumer reads the whole stream (NATS 2.9: one filter subject) and is handed these.
     fn aggregate_types(&self) -> &'static [&'static str] {
-        &["ticket", "sla_policy", "webhook_endpoint"]
+        &["ticket", "sla_policy", "webhook_endpoint", "kb_article"]
     }
 
     /// The rules' own tables; never the deliveries (see the module's comment).

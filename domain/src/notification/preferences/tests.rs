@@ -161,6 +161,29 @@ async fn webhooks_and_repeated_channels_are_refused_by_item() {
 }
 
 #[tokio::test]
+async fn knowledge_base_alerts_are_carried_in_app_only() {
+    let mut preferences = with_email();
+    preferences.channels.kb_low_rating =
+        vec![NotificationChannel::Email, NotificationChannel::InApp];
+    PreferencesTest::with(())
+        .given_no_previous_events()
+        .when_async(set(ActorRole::Agent, "alice", preferences))
+        .await
+        .then_expect_error(invalid(&[("channels.KB_LOW_RATING[0]", "must be IN_APP")]));
+    let mut off = with_email();
+    off.channels.kb_low_rating = vec![];
+    off.check().unwrap();
+}
+
+#[test]
+fn preferences_saved_before_a_kind_existed_read_it_as_in_app() {
+    let mut saved = serde_json::to_value(ChannelChoices::defaults(true)).unwrap();
+    saved.as_object_mut().unwrap().remove("KB_LOW_RATING");
+    let read: ChannelChoices = serde_json::from_value(saved).unwrap();
+    assert_eq!(read, ChannelChoices::defaults(true));
+}
+
+#[tokio::test]
 async fn auditors_save_nothing_and_nobody_saves_anothers_preferences() {
     PreferencesTest::with(())
         .given_no_previous_events()
