@@ -35,6 +35,7 @@ fn in_app_everywhere() -> Value {
     json!({
         "SLA_WARNING": ["IN_APP"], "SLA_BREACH": ["IN_APP"], "ESCALATION": ["IN_APP"],
         "ASSIGNMENT": ["IN_APP"], "PUBLIC_REPLY": ["IN_APP"], "STATUS_CHANGE": ["IN_APP"],
+        "KB_LOW_RATING": ["IN_APP"],
     })
 }
 
@@ -73,7 +74,7 @@ async fn saved_preferences_read_back_as_saved_with_defaults_for_what_was_left_ou
         "SLA_WARNING": ["EMAIL"], "SLA_BREACH": ["SMS", "EMAIL", "IN_APP"],
         // Left out: the defaults, with email for escalations since an address was sent.
         "ESCALATION": ["IN_APP", "EMAIL"], "ASSIGNMENT": ["IN_APP"],
-        "PUBLIC_REPLY": ["IN_APP"], "STATUS_CHANGE": ["IN_APP"],
+        "PUBLIC_REPLY": ["IN_APP"], "STATUS_CHANGE": ["IN_APP"], "KB_LOW_RATING": ["IN_APP"],
     });
     assert_eq!(saved["channels"], expected_channels);
     assert_eq!(saved["email"], "alice@desk.example");

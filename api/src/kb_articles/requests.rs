@@ -338,9 +338,11 @@ impl KbSearchQuery {
     }
 }
 
-/// A reader's rating of an article; sent again, it replaces the reader's earlier one.
+/// A reader's rating of an article; sent again, it replaces the reader's earlier one. Fields it
+/// does not declare are refused by `ApiJson`, every one named (`deny_unknown_fields` would name
+/// only the first, as `body`).
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct RateKbArticleRequest {
     /// Stars, a whole number from 1 to 5.
     #[schema(required = true, value_type = i32, minimum = 1, maximum = 5)]
