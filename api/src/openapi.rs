@@ -504,10 +504,10 @@ mod tests {
             .collect();
         assert_eq!(
             with_body.len(),
-            16,
+            17,
             "tickets: create, update, comment, escalate; SLA policies: create, update, preview, \
              what-if; escalation policies: create, update; webhooks: create, update; \
-             notification preferences: put; KB articles: create, update, suggest"
+             notification preferences: put; KB articles: create, update, suggest, rate"
         );
         for (name, operation) in with_body {
             let statuses = statuses(operation);
