@@ -339,12 +339,17 @@ async fn the_openapi_document_describes_both_routes(pool: PgPool) {
         channels["properties"]["SLA_BREACH"]["items"]["enum"],
         json!(["EMAIL", "SMS", "IN_APP"])
     );
+    // Email and SMS word tickets: a knowledge base alert is in-app only.
+    assert_eq!(
+        channels["properties"]["KB_LOW_RATING"]["items"]["enum"],
+        json!(["IN_APP"])
+    );
     let view = &schemas["NotificationPreferencesView"];
     assert_eq!(
         view["properties"]["channels"]["required"]
             .as_array()
             .unwrap()
             .len(),
-        6
+        7
     );
 }
