@@ -154,6 +154,27 @@ impl ApiContext {
         self.decide(started, id, loaded, command, metadata).await
     }
 
+    /// `execute` for a worker, which has no client to retry: a command that loses a race with
+    /// another command on its aggregate (409) is tried again at once, `attempts` times in all.
+    pub async fn execute_retrying<A: CommandAggregate>(
+        &self,
+        id: Uuid,
+        command: A::Command,
+        metadata: &EventMetadata,
+        attempts: usize,
+    ) -> Result<Committed, ApiError>
+    where
+        A::Command: Clone,
+    {
+        let mut attempt = 1;
+        loop {
+            match self.execute::<A>(id, command.clone(), metadata).await {
+                Err(ApiError::Conflict { .. }) if attempt < attempts => attempt += 1,
+                outcome => return outcome,
+            }
+        }
+    }
+
     /// Runs the command that creates aggregate `id`, an id made for this command: it has no
     /// events, so none are read (a statement less per create; were the id taken after all, the
     /// append would find it and answer 409).

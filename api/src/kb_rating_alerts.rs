@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use support_domain::kb::{KbArticle, KbArticleCommand, RatingSummary};
-use support_domain::{Actor, ActorRole, Caller, EventMetadata};
+use support_domain::{Caller, EventMetadata};
 use support_projections::Redacted;
 use uuid::Uuid;
 
@@ -97,10 +97,7 @@ async fn tell(
     metadata: &EventMetadata,
 ) -> Result<(), ApiError> {
     let caller = Caller {
-        actor: Actor {
-            sub: ALERT_ACTOR.to_owned(),
-            role: ActorRole::Service,
-        },
+        actor: metadata.actor(),
         customer_id: None,
     };
     let summary = RatingSummary {
@@ -117,14 +114,7 @@ async fn tell(
     } else {
         KbArticleCommand::ClearLowRatingAlert { caller }
     };
-    let mut attempt = 1;
-    loop {
-        match ctx
-            .execute::<KbArticle>(pending.article_id, command.clone(), metadata)
-            .await
-        {
-            Err(ApiError::Conflict { .. }) if attempt < ATTEMPTS => attempt += 1,
-            outcome => return outcome.map(|_| ()),
-        }
-    }
+    ctx.execute_retrying::<KbArticle>(pending.article_id, command, metadata, ATTEMPTS)
+        .await
+        .map(|_| ())
 }

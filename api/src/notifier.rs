@@ -365,16 +365,9 @@ async fn disable_endpoint(
         },
         reason,
     });
-    let mut attempt = 1;
-    loop {
-        match ctx
-            .execute::<WebhookEndpoint>(endpoint, command.clone(), &metadata)
-            .await
-        {
-            Err(ApiError::Conflict { .. }) if attempt < COMMAND_ATTEMPTS => attempt += 1,
-            outcome => return outcome.map(|_| ()),
-        }
-    }
+    ctx.execute_retrying::<WebhookEndpoint>(endpoint, command, &metadata, COMMAND_ATTEMPTS)
+        .await
+        .map(|_| ())
 }
 
 /// What a resend found.

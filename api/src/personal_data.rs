@@ -234,38 +234,50 @@ async fn customer_tickets(pool: &PgPool, customer_id: &str) -> Result<Vec<Uuid>,
 /// The notification preferences of the customer's users that still hold personal data: those
 /// with a data key filed under the customer, and those the read model files under them.
 async fn customer_preferences(pool: &PgPool, customer_id: &str) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT aggregate_id::uuid FROM data_keys \
-         WHERE customer_id = $1 AND aggregate_type = $2 \
-         UNION \
-         SELECT id FROM notification_preferences WHERE customer_id = $1 AND erased_at IS NULL",
+    still_held(
+        pool,
+        customer_id,
+        notification_preferences::AGGREGATE_TYPE,
+        "SELECT id FROM notification_preferences WHERE customer_id = $1 AND erased_at IS NULL",
     )
-    .bind(customer_id)
-    .bind(notification_preferences::AGGREGATE_TYPE)
-    .fetch_all(pool)
     .await
 }
 
-/// The knowledge base ratings of the customer's users that still hold personal data: those with
-/// a data key filed under the customer, and those the read model files under them.
+/// The knowledge base ratings of the customer's users that still hold personal data, found as
+/// their notification preferences are.
 async fn customer_ratings(pool: &PgPool, customer_id: &str) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
+    still_held(
+        pool,
+        customer_id,
+        kb::RATING_AGGREGATE_TYPE,
+        "SELECT rating_id FROM kb_ratings WHERE customer_id = $1 AND erased_at IS NULL",
+    )
+    .await
+}
+
+/// The aggregates of `aggregate_type` with a data key filed under the customer, and those that
+/// `unerased` (ids, of the customer `$1`) finds in their read model not erased yet.
+async fn still_held(
+    pool: &PgPool,
+    customer_id: &str,
+    aggregate_type: &str,
+    unerased: &str,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(&format!(
         "SELECT aggregate_id::uuid FROM data_keys \
          WHERE customer_id = $1 AND aggregate_type = $2 \
-         UNION \
-         SELECT rating_id FROM kb_ratings WHERE customer_id = $1 AND erased_at IS NULL",
-    )
+         UNION {unerased}"
+    ))
     .bind(customer_id)
-    .bind(kb::RATING_AGGREGATE_TYPE)
+    .bind(aggregate_type)
     .fetch_all(pool)
     .await
 }
 
 /// Erases `tickets`, `preferences` (notification preferences) and `ratings` (knowledge base
-/// ratings) under one receipt, each through
-/// the command path, forgets kept answers that showed the tickets, records the receipt and waits
-/// (within the read bound) for the read models to show the erasures. Aggregates already erased
-/// are left out of the receipt.
+/// ratings) under one receipt, each through the command path, forgets kept answers that showed
+/// the tickets, records the receipt and waits (within the read bound) for the read models to
+/// show the erasures. Aggregates already erased are left out of the receipt.
 pub async fn erase(
     ctx: &ApiContext,
     metadata: &EventMetadata,

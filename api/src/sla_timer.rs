@@ -167,14 +167,7 @@ async fn record(
         occurred_at: now,
         ..ctx.worker_metadata(TIMER_ACTOR)
     };
-    let mut attempt = 1;
-    loop {
-        match ctx
-            .execute::<Ticket>(ticket, command.clone(), &metadata)
-            .await
-        {
-            Err(ApiError::Conflict { .. }) if attempt < ATTEMPTS => attempt += 1,
-            outcome => return outcome.map(|_| ()),
-        }
-    }
+    ctx.execute_retrying::<Ticket>(ticket, command, &metadata, ATTEMPTS)
+        .await
+        .map(|_| ())
 }

@@ -79,9 +79,15 @@ pub struct Caller {
 /// customer.
 #[cfg(test)]
 pub(crate) fn test_caller(role: ActorRole) -> Caller {
+    test_caller_as(role, &format!("{}-1", role.as_str()))
+}
+
+/// As `test_caller`, as the user `sub`.
+#[cfg(test)]
+pub(crate) fn test_caller_as(role: ActorRole, sub: &str) -> Caller {
     Caller {
         actor: Actor {
-            sub: format!("{}-1", role.as_str()),
+            sub: sub.to_owned(),
             role,
         },
         customer_id: (role == ActorRole::Customer).then(|| "customer-1".to_owned()),

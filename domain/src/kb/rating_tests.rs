@@ -4,22 +4,13 @@ use cqrs_es::test::TestFramework;
 use uuid::Uuid;
 
 use super::*;
+use crate::actor::test_caller_as as caller;
 use crate::ticket::ErasureReason;
-use crate::{Actor, ActorRole, Caller, PersonalData};
+use crate::{ActorRole, PersonalData};
 
 type RatingTest = TestFramework<KbRating>;
 
 const ARTICLE: Uuid = Uuid::from_u128(9);
-
-fn caller(role: ActorRole, sub: &str) -> Caller {
-    Caller {
-        actor: Actor {
-            sub: sub.to_owned(),
-            role,
-        },
-        customer_id: (role == ActorRole::Customer).then(|| "customer-1".to_owned()),
-    }
-}
 
 fn verdict(stars: u8, helpful: bool, comment: Option<&str>) -> Verdict {
     Verdict {

@@ -4,21 +4,11 @@
 use cqrs_es::test::TestFramework;
 
 use super::*;
-use crate::Actor;
+use crate::actor::test_caller_as as caller;
 
 type PreferencesTest = TestFramework<NotificationPreferences>;
 
 const RECEIPT: Uuid = Uuid::from_u128(11);
-
-fn caller(role: ActorRole, sub: &str) -> Caller {
-    Caller {
-        actor: Actor {
-            sub: sub.to_owned(),
-            role,
-        },
-        customer_id: (role == ActorRole::Customer).then(|| "customer-1".to_owned()),
-    }
-}
 
 fn teams(names: &[&str]) -> Labels {
     Labels::parse(&names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>()).unwrap()
