@@ -585,6 +585,14 @@ mod tests {
                 tags: vec!["password".into()],
                 ..KbSearch::default()
             },
+            KbSearch {
+                low_rated: Some(true),
+                ..KbSearch::default()
+            },
+            KbSearch {
+                low_rated: Some(false),
+                ..KbSearch::default()
+            },
         ];
         for audience in [KbAudience::Public, KbAudience::Staff] {
             for filter in &filters {
@@ -611,6 +619,12 @@ mod tests {
                     let plan = plan.join("\n");
                     assert!(
                         !plan.contains("Seq Scan"),
+                        "{audience:?} {search:?}:\n{plan}"
+                    );
+                    // The low-rated articles are few: their partial index, either way.
+                    assert!(
+                        search.low_rated.is_none()
+                            || plan.contains("kb_rating_summaries_low_rated"),
                         "{audience:?} {search:?}:\n{plan}"
                     );
                 }
