@@ -70,6 +70,28 @@ async fn schemathesis_finds_the_api_as_documented(pool: PgPool) {
         .await
         .unwrap();
 
+    // A published public article, which both callers may read, rate and (the admin) change.
+    let article: Value = app
+        .post(
+            "/api/v1/support/kb-articles",
+            &admin,
+            json!({"title": "Reset a password", "summary": "How", "content": "Click Forgot",
+                "category": "HOW_TO"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let article = article["id"].as_str().unwrap().to_owned();
+    let published = app
+        .put(
+            &format!("/api/v1/support/kb-articles/{article}"),
+            &admin,
+            json!({"status": "PUBLISHED"}),
+        )
+        .await;
+    assert_eq!(published.status(), 200);
+
     // A webhook endpoint (inactive, so that nothing leaves the machine) and a delivery of it to
     // read and resend.
     let webhook: serde_json::Value = app
@@ -141,6 +163,7 @@ async fn schemathesis_finds_the_api_as_documented(pool: PgPool) {
             .env("SUPPORTD_WEBHOOK", &webhook)
             .env("SUPPORTD_WEBHOOK_DELIVERY", delivery.to_string())
             .env("SUPPORTD_NOTIFICATION", &notification)
+            .env("SUPPORTD_KB_ARTICLE", &article)
             .env("SCHEMATHESIS_HOOKS", format!("{DIR}/hooks.py"))
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .args([

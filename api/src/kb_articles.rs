@@ -358,7 +358,7 @@ fn changes(before: Option<&serde_json::Value>, after: &serde_json::Value) -> Vec
 #[utoipa::path(post, path = "/api/v1/support/kb-articles/suggest", tag = "knowledge base", request_body = SuggestKbArticlesRequest,
     responses((status = 200, description = "The suggested articles, best first", body = [ArticleHit]),
         (status = 401, description = "A bearer token was sent and is not valid", body = Problem),
-        (status = 422, description = "A field is invalid, or neither title nor description was sent", body = Problem)),
+        (status = 422, description = "A field is invalid, or the title is missing (all are listed)", body = Problem)),
     security((), ("bearer" = [])))]
 pub async fn suggest_kb_articles(
     State(ctx): State<ApiContext>,

@@ -21,16 +21,16 @@ use crate::tickets::requests::{labels, labels_schema, related_ids, related_ids_s
 
 /// A new article, a draft until it is published.
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct CreateKbArticleRequest {
-    #[schema(schema_with = title)]
+    #[schema(required = true, schema_with = title)]
     pub title: Option<String>,
-    #[schema(schema_with = summary)]
+    #[schema(required = true, schema_with = summary)]
     pub summary: Option<String>,
     /// Markdown.
-    #[schema(schema_with = content)]
+    #[schema(required = true, schema_with = content)]
     pub content: Option<String>,
-    #[schema(schema_with = schema::kb_category)]
+    #[schema(required = true, schema_with = schema::kb_category)]
     pub category: Option<String>,
     #[schema(schema_with = labels_schema)]
     pub tags: Option<Vec<String>>,
@@ -58,7 +58,7 @@ pub struct CreateKbArticleRequest {
 /// Any subset of an article's fields (a new revision if one changes) and its status: `PUBLISHED`
 /// publishes, `ARCHIVED` archives, `DRAFT` restores to draft.
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct UpdateKbArticleRequest {
     #[schema(schema_with = title)]
     pub title: Option<String>,
@@ -383,9 +383,9 @@ impl RateKbArticleRequest {
 
 /// The text of a ticket not opened yet, to find articles that may answer it.
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct SuggestKbArticlesRequest {
-    #[schema(schema_with = ticket_title)]
+    #[schema(required = true, schema_with = ticket_title)]
     pub title: Option<String>,
     #[schema(schema_with = ticket_description)]
     pub description: Option<String>,
@@ -422,9 +422,6 @@ impl SuggestKbArticlesRequest {
             self.description.as_deref(),
             TicketDescription::parse,
         );
-        if self.title.is_none() && self.description.is_none() {
-            errors.push("title", "title or description is required");
-        }
         let limit = self.limit.unwrap_or(SUGGESTIONS);
         if !(1..=MAX_SUGGESTIONS).contains(&limit) {
             errors.push("limit", format!("must be from 1 to {MAX_SUGGESTIONS}"));
@@ -476,10 +473,11 @@ impl SuggestionsQuery {
 #[into_params(parameter_in = Query)]
 pub struct SearchInsightsQuery {
     /// The range's first day (`YYYY-MM-DD`, from its start in UTC) or instant (RFC 3339).
-    #[param(value_type = String)]
+    #[param(required = true, value_type = String, pattern = r"^[^\u0000]*$")]
     pub start_date: Option<String>,
-    /// The range's last day (`YYYY-MM-DD`, included whole) or the instant it ends (excluded).
-    #[param(value_type = String)]
+    /// The range's last day (`YYYY-MM-DD`, included whole) or the instant it ends (excluded); at
+    /// most 366 days after `startDate`.
+    #[param(required = true, value_type = String, pattern = r"^[^\u0000]*$")]
     pub end_date: Option<String>,
     /// How many queries each list shows: 1 to 100, default 20.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
