@@ -26,6 +26,32 @@ pub async fn count_view<'e>(
     Ok(())
 }
 
+/// Records one read of `article_id` at `at` if the read model still holds it at `version`, and
+/// returns its views, this read included; `None`, counting nothing, when the article changed or is
+/// gone. One statement: a reader that holds the article's text (a cache) checks and counts in one
+/// round trip, and reads no text.
+pub async fn count_view_at_version<'e>(
+    executor: impl PgExecutor<'e>,
+    article_id: Uuid,
+    version: i64,
+    at: DateTime<Utc>,
+) -> Result<Option<i64>, sqlx::Error> {
+    // The insert is not in the statement's snapshot, hence the + 1.
+    sqlx::query_scalar(&format!(
+        "WITH current AS ( \
+             SELECT a.version, {VIEWS} AS views FROM kb_articles a WHERE a.id = $1), \
+         counted AS ( \
+             INSERT INTO kb_article_views (article_id, viewed_at) \
+             SELECT $1, $3 FROM current WHERE version = $2) \
+         SELECT views + 1 FROM current WHERE version = $2"
+    ))
+    .bind(article_id)
+    .bind(version)
+    .bind(at)
+    .fetch_optional(executor)
+    .await
+}
+
 /// Folds up to `batch` unfolded views into the counts; how many it folded. Concurrent folds take
 /// disjoint rows (`SKIP LOCKED`), and the rows leave the log in the statement that counts them.
 pub async fn fold_views<'e>(executor: impl PgExecutor<'e>, batch: i64) -> Result<u64, sqlx::Error> {

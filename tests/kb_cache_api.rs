@@ -1,0 +1,188 @@
+//! The cache of published articles: two API processes on one database, one caching an article
+//! and the other changing it; the cached one never serves what the change took away once the
+//! command answered. And a hit reads no text from the database.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use common::{ok_json, problem, spawn_app, spawn_app_with, spawn_registry, TestApp};
+use reqwest::Method;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use support_domain::ActorRole;
+use supportd::startup::Registry;
+
+const KB: &str = "/api/v1/support/kb-articles";
+
+fn agent(app: &TestApp) -> String {
+    app.token(ActorRole::Agent, "agent-1")
+}
+
+/// A published article titled `title`, through `app`.
+async fn published(app: &TestApp, title: &str) -> Value {
+    let body = json!({
+        "title": title,
+        "summary": "A guide",
+        "content": "Steps to follow.",
+        "category": "HOW_TO"
+    });
+    let created = ok_json(app.post(KB, &agent(app), body).await, 201).await;
+    let path = format!("{KB}/{}", created["id"].as_str().unwrap());
+    let publish = app
+        .put(&path, &agent(app), json!({"status": "PUBLISHED"}))
+        .await;
+    ok_json(publish, 200).await
+}
+
+/// An anonymous read of `path`.
+async fn read(app: &TestApp, path: &str) -> reqwest::Response {
+    app.send(Method::GET, path, None, None).await
+}
+
+/// A second API process on the same database and stream, with no worker of its own.
+async fn second_process(pool: &PgPool) -> TestApp {
+    spawn_registry(pool.clone(), Registry::standard(), |_| Vec::new(), |_| {}).await
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_change_made_through_one_process_is_served_at_once_by_the_other(pool: PgPool) {
+    let a = spawn_app(pool.clone()).await;
+    let b = second_process(&pool).await;
+    let path = |article: &Value| format!("{KB}/{}", article["id"].as_str().unwrap());
+
+    // Archived: 404 at B, by id and by number, as soon as A answered.
+    let archived = published(&a, "Archived guide").await;
+    let number = format!("{KB}/{}", archived["articleNumber"].as_str().unwrap());
+    for _ in 0..2 {
+        ok_json(read(&b, &path(&archived)).await, 200).await;
+        ok_json(read(&b, &number).await, 200).await;
+    }
+    let archive = a
+        .put(&path(&archived), &agent(&a), json!({"status": "ARCHIVED"}))
+        .await;
+    ok_json(archive, 200).await;
+    problem(read(&b, &path(&archived)).await, 404).await;
+    problem(read(&b, &number).await, 404).await;
+
+    // Updated: the new title.
+    let updated = published(&a, "Old title").await;
+    ok_json(read(&b, &path(&updated)).await, 200).await;
+    let update = a
+        .put(&path(&updated), &agent(&a), json!({"title": "New title"}))
+        .await;
+    ok_json(update, 200).await;
+    let served = ok_json(read(&b, &path(&updated)).await, 200).await;
+    assert_eq!(served["title"], "New title");
+    assert_eq!(
+        served["views"], 2,
+        "both reads counted, through the cache too"
+    );
+
+    // Made internal: 404 for the public, shown to staff.
+    let internal = published(&a, "Soon internal").await;
+    ok_json(read(&b, &path(&internal)).await, 200).await;
+    let hide = a
+        .put(&path(&internal), &agent(&a), json!({"isInternal": true}))
+        .await;
+    ok_json(hide, 200).await;
+    problem(read(&b, &path(&internal)).await, 404).await;
+    let staff = ok_json(b.get(&path(&internal), &agent(&b)).await, 200).await;
+    assert_eq!(staff["isInternal"], true);
+
+    // Back to draft: 404 for the public.
+    let drafted = published(&a, "Back to draft").await;
+    ok_json(read(&b, &path(&drafted)).await, 200).await;
+    let draft = a
+        .put(&path(&drafted), &agent(&a), json!({"status": "DRAFT"}))
+        .await;
+    ok_json(draft, 200).await;
+    problem(read(&b, &path(&drafted)).await, 404).await;
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn no_read_started_after_the_archive_answered_is_served_the_article(pool: PgPool) {
+    let a = spawn_app(pool.clone()).await;
+    let b = Arc::new(second_process(&pool).await);
+    let article = published(&a, "Read while archived").await;
+    let path = format!("{KB}/{}", article["id"].as_str().unwrap());
+    ok_json(read(&b, &path).await, 200).await;
+
+    // Readers at B all along; each notes whether the archive had answered when its read started.
+    let archived = Arc::new(AtomicBool::new(false));
+    let readers: Vec<_> = (0..8)
+        .map(|_| {
+            let (b, path, archived) = (b.clone(), path.clone(), archived.clone());
+            tokio::spawn(async move {
+                let mut after_archive = Vec::new();
+                while after_archive.len() < 20 {
+                    let started_after = archived.load(Ordering::SeqCst);
+                    let status = read(&b, &path).await.status();
+                    if started_after {
+                        after_archive.push(status);
+                    } else {
+                        // Concurrent with the archive: either answer is right.
+                        assert!(status == 200 || status == 404, "{status}");
+                    }
+                }
+                after_archive
+            })
+        })
+        .collect();
+    let archive = a
+        .put(&path, &agent(&a), json!({"status": "ARCHIVED"}))
+        .await;
+    ok_json(archive, 200).await;
+    archived.store(true, Ordering::SeqCst);
+    for reader in readers {
+        let statuses = reader.await.unwrap();
+        assert!(statuses.iter().all(|s| *s == 404), "{statuses:?}");
+    }
+}
+
+/// Changes an article's title in the read model without a new version: only a read that goes to
+/// the database sees it.
+async fn retitle_behind_the_service(pool: &PgPool, article: &Value) {
+    sqlx::query("UPDATE kb_articles SET title = 'Changed in the table' WHERE id = $1::uuid")
+        .bind(article["id"].as_str().unwrap())
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_hit_is_served_from_memory_and_still_counted(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let article = published(&app, "Cached guide").await;
+    let path = format!("{KB}/{}", article["id"].as_str().unwrap());
+    ok_json(read(&app, &path).await, 200).await;
+    retitle_behind_the_service(&pool, &article).await;
+    let hit = ok_json(read(&app, &path).await, 200).await;
+    assert_eq!(hit["title"], "Cached guide", "served from the cache");
+    assert_eq!(hit["views"], 2);
+    // Staff and customers are served the same public article.
+    let staff = ok_json(app.get(&path, &agent(&app)).await, 200).await;
+    assert_eq!(
+        (&staff["title"], &staff["views"]),
+        (&json!("Cached guide"), &json!(3))
+    );
+    let metrics = app.get_text("/metrics").await;
+    assert!(
+        metrics.contains("supportd_kb_cache_hits_total"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("supportd_kb_cache_misses_total"));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn with_the_cache_off_every_read_goes_to_the_database(pool: PgPool) {
+    let app = spawn_app_with(pool.clone(), |settings| settings.kb.cache_bytes = 0).await;
+    let article = published(&app, "Uncached guide").await;
+    let path = format!("{KB}/{}", article["id"].as_str().unwrap());
+    ok_json(read(&app, &path).await, 200).await;
+    retitle_behind_the_service(&pool, &article).await;
+    let read_again = ok_json(read(&app, &path).await, 200).await;
+    assert_eq!(read_again["title"], "Changed in the table");
+    assert_eq!(read_again["views"], 2);
+}
