@@ -145,7 +145,7 @@ async fn retitle_behind_the_service(pool: &PgPool, article: &Value) {
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn a_hit_is_served_from_memory_and_still_counted(pool: PgPool) {
+async fn a_hit_is_served_from_memory_with_its_views_and_ratings_as_they_stand(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
     let article = published(&app, "Cached guide").await;
     let path = format!("{KB}/{}", article["id"].as_str().unwrap());
@@ -159,6 +159,22 @@ async fn a_hit_is_served_from_memory_and_still_counted(pool: PgPool) {
     assert_eq!(
         (&staff["title"], &staff["views"]),
         (&json!("Cached guide"), &json!(3))
+    );
+    // What readers change without a new version is read afresh on a hit.
+    let reader = app.token(ActorRole::Customer, "reader-1");
+    let rating = json!({"rating": 2, "helpful": false});
+    let rated = app.post(&format!("{path}/ratings"), &reader, rating).await;
+    assert!(rated.status().is_success(), "{}", rated.status());
+    let hit = ok_json(read(&app, &path).await, 200).await;
+    assert_eq!(hit["title"], "Cached guide", "still served from the cache");
+    assert_eq!(
+        (
+            &hit["views"],
+            &hit["ratingCount"],
+            &hit["rating"],
+            &hit["helpfulRatio"]
+        ),
+        (&json!(4), &json!(1), &json!(2.0), &json!(0.0))
     );
     let metrics = app.get_text("/metrics").await;
     assert!(

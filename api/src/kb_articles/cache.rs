@@ -1,6 +1,7 @@
 //! Published public articles kept in memory, so that reading one costs one round trip and no
 //! text: the statement that counts the view also checks that the read model still holds the
-//! cached version (`kb::count_view_at_version`). An entry the read model has moved past (the
+//! cached version (`kb::count_view_at_version`), and reads what readers change without a new
+//! version (views, ratings). An entry the read model has moved past (the
 //! article updated, archived, made internal, by any process) is dropped and the article read
 //! again, so that once the command that changed it has answered no process serves the old one,
 //! with no notification to miss. moka keeps the articles read most (TinyLFU) within a bound
@@ -65,8 +66,9 @@ impl ArticleCache {
         Ok(id)
     }
 
-    /// Article `id` as cached, with its views counting this read, if the read model still holds
-    /// that version; `None`, having counted nothing, otherwise.
+    /// Article `id` as cached, with its readers' figures as they stand (its views counting this
+    /// read), if the read model still holds that version; `None`, having counted nothing,
+    /// otherwise.
     pub async fn read(
         &self,
         pool: &PgPool,
@@ -81,10 +83,10 @@ impl ArticleCache {
             return Ok(None);
         };
         match kb::count_view_at_version(pool, id, cached.version, at).await? {
-            Some(views) => {
+            Some(figures) => {
                 metrics::counter!("supportd_kb_cache_hits_total").increment(1);
                 let mut article = KbArticleView::clone(&cached);
-                article.views = views;
+                figures.apply_to(&mut article);
                 Ok(Some(article))
             }
             None => {

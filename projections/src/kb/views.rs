@@ -13,6 +13,9 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
+use super::ratings::{RATING_COLUMNS, SUMMARY_JOIN};
+use super::KbArticleView;
+
 /// Turns off the wait for the disk at the commit of the statement that selects from it: which
 /// must therefore be sent on its own, as its own transaction.
 const NO_WAIT_FOR_THE_DISK: &str =
@@ -41,25 +44,47 @@ pub async fn count_view(
     Ok(())
 }
 
+/// What an article's readers change without a new version of it: its views and its ratings.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct ReaderFigures {
+    pub views: i64,
+    pub rating: f64,
+    pub rating_count: i64,
+    pub helpful_ratio: Option<f64>,
+    pub low_rated: bool,
+}
+
+impl ReaderFigures {
+    pub fn apply_to(self, article: &mut KbArticleView) {
+        article.views = self.views;
+        article.rating = self.rating;
+        article.rating_count = self.rating_count;
+        article.helpful_ratio = self.helpful_ratio;
+        article.low_rated = self.low_rated;
+    }
+}
+
 /// Records one read of `article_id` at `at` if the read model still holds it at `version`, and
-/// returns its views, this read included; `None`, counting nothing, when the article changed or is
-/// gone. One statement: a reader that holds the article's text (a cache) checks and counts in one
-/// round trip, and reads no text. Not in a transaction of the caller's (see
+/// returns its readers' figures, this read included; `None`, counting nothing, when the article
+/// changed or is gone. One statement: a reader that holds the article's text (a cache) checks and
+/// counts in one round trip, and reads no text. Not in a transaction of the caller's (see
 /// `NO_WAIT_FOR_THE_DISK`).
 pub async fn count_view_at_version(
     pool: &PgPool,
     article_id: Uuid,
     version: i64,
     at: DateTime<Utc>,
-) -> Result<Option<i64>, sqlx::Error> {
+) -> Result<Option<ReaderFigures>, sqlx::Error> {
     // The insert is not in the statement's snapshot, hence the + 1.
-    sqlx::query_scalar(&format!(
+    sqlx::query_as(&format!(
         "WITH current AS ( \
-             SELECT a.version, {VIEWS} AS views FROM kb_articles a WHERE a.id = $1), \
+             SELECT a.version, {VIEWS} AS views, {RATING_COLUMNS} \
+             FROM kb_articles a {SUMMARY_JOIN} WHERE a.id = $1), \
          counted AS ( \
              INSERT INTO kb_article_views (article_id, viewed_at) \
              SELECT $1, $3 FROM current, {NO_WAIT_FOR_THE_DISK} WHERE version = $2) \
-         SELECT views + 1 FROM current WHERE version = $2"
+         SELECT views + 1 AS views, rating, rating_count, helpful_ratio, low_rated \
+         FROM current WHERE version = $2"
     ))
     .bind(article_id)
     .bind(version)
