@@ -2,8 +2,11 @@
 //! searches and reads the published public ones (a help centre for self-service), and staff see
 //! every article. An article a caller may not see answers 404, as if absent.
 
+pub mod cache;
 pub mod ratings;
 pub mod requests;
+pub mod settings;
+pub mod view_fold;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -97,24 +100,37 @@ async fn article_id(ctx: &ApiContext, key: &str) -> Result<Uuid, ApiError> {
         .ok_or(ApiError::NotFound(RESOURCE))
 }
 
+/// The id of the article a URL names, as the read model knows it.
+async fn read_model_id(ctx: &ApiContext, key: &str) -> Result<Option<Uuid>, ApiError> {
+    if let Ok(id) = Uuid::parse_str(key) {
+        return Ok(Some(id));
+    }
+    match ArticleNumber::parse(key) {
+        Ok(number) => Ok(ctx.kb_cache.id_of_number(&ctx.pool, number).await?),
+        Err(_) => Ok(None),
+    }
+}
+
 /// The article a URL names, as the read model shows it to `audience`.
 async fn visible_article(
     ctx: &ApiContext,
     key: &str,
     audience: KbAudience,
 ) -> Result<KbArticleView, ApiError> {
-    let id = match Uuid::parse_str(key) {
-        Ok(id) => Some(id),
-        Err(_) => match ArticleNumber::parse(key) {
-            Ok(number) => kb::id_of_number(&ctx.pool, number.as_str()).await?,
-            Err(_) => None,
-        },
-    };
-    let article = match id {
-        Some(id) => kb::find(&ctx.pool, id).await?,
-        None => None,
-    };
-    article
+    let id = read_model_id(ctx, key)
+        .await?
+        .ok_or(ApiError::NotFound(RESOURCE))?;
+    visible_by_id(ctx, id, audience).await
+}
+
+/// Article `id` as the read model shows it to `audience`.
+async fn visible_by_id(
+    ctx: &ApiContext,
+    id: Uuid,
+    audience: KbAudience,
+) -> Result<KbArticleView, ApiError> {
+    kb::find(&ctx.pool, id)
+        .await?
         .filter(|article| visible(article, audience))
         .ok_or(ApiError::NotFound(RESOURCE))
 }
@@ -192,6 +208,9 @@ pub async fn search_kb_articles(
 }
 
 /// One article, by id or number; counts a view. No token needed for a published public article.
+///
+/// Published public articles are served from memory while the read model holds the version
+/// cached: an update, archive or status change answered by any process is seen at once.
 #[utoipa::path(get, path = "/api/v1/support/kb-articles/{key}", tag = "knowledge base",
     params(("key" = String, Path, description = KEY)),
     responses((status = 200, description = "The article; `views` includes this read", body = KbArticleView),
@@ -203,9 +222,20 @@ pub async fn get_kb_article(
     principal: Option<Principal>,
     ApiPath(key): ApiPath<String>,
 ) -> Result<Json<KbArticleView>, ApiError> {
-    let mut article = visible_article(&ctx, &key, audience(principal.as_ref())).await?;
-    kb::count_view(&ctx.pool, article.id, ctx.clock.now()).await?;
+    let id = read_model_id(&ctx, &key)
+        .await?
+        .ok_or(ApiError::NotFound(RESOURCE))?;
+    let now = ctx.clock.now();
+    if let Some(cached) = ctx.kb_cache.read(&ctx.pool, id, now).await? {
+        return Ok(Json(cached));
+    }
+    let mut article = visible_by_id(&ctx, id, audience(principal.as_ref())).await?;
+    kb::count_view(&ctx.pool, article.id, now).await?;
     article.views += 1;
+    // A cached article is served to every caller: only those anyone may read are kept.
+    if visible(&article, KbAudience::Public) {
+        ctx.kb_cache.keep(&article).await;
+    }
     Ok(Json(article))
 }
 

@@ -66,7 +66,7 @@ enum Command {
     Audit(audit::AuditArgs),
     /// Drive a running service over HTTP and report what docs/benchmarks.md records: ticket
     /// creation (`--scenario create`), lists at scale (`scale`), a support desk's traffic
-    /// (`mixed`).
+    /// (`mixed`), knowledge base reads (`kb-read`).
     Bench(bench::BenchArgs),
 }
 

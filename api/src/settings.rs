@@ -11,6 +11,7 @@ use support_workers::Bus;
 
 use crate::clock::{Clock, SystemClock};
 use crate::jwks::JwksSource;
+use crate::kb_articles::settings::KbSettings;
 use crate::notifier::email::EmailSettings;
 use crate::notifier::sms::SmsSettings;
 use crate::notifier::webhook::WebhookSettings;
@@ -45,6 +46,8 @@ pub struct Settings {
     pub email: Option<EmailSettings>,
     /// The SMS channel's provider (`SUPPORTD_SMS_*`); none: no SMS.
     pub sms: Option<SmsSettings>,
+    /// The article cache and the view fold (`SUPPORTD_KB_*`).
+    pub kb: KbSettings,
 }
 
 /// Tokens signed by an identity provider (Keycloak, Auth0, Azure AD, ...) with RS256, ES256 or
@@ -268,6 +271,7 @@ impl Settings {
             webhooks: WebhookSettings::from_env()?,
             email: EmailSettings::from_vars(|name| std::env::var(name).ok())?,
             sms: SmsSettings::from_vars(|name| std::env::var(name).ok())?,
+            kb: KbSettings::from_env()?,
         })
     }
 }

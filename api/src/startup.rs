@@ -22,6 +22,8 @@ use tracing::Span;
 use crate::active_policies::ActivePolicies;
 use crate::auth::TokenVerifier;
 use crate::clock::Clock;
+use crate::kb_articles::cache::ArticleCache;
+use crate::kb_articles::view_fold;
 use crate::notifier::channel::Channel;
 use crate::notifier::email::EmailChannel;
 use crate::notifier::in_app::InAppChannel;
@@ -63,6 +65,8 @@ pub struct ApiContext {
     pub channels: Channels,
     /// Where webhooks may go: endpoints are checked against it when registered.
     pub webhooks: WebhookSettings,
+    /// Published public articles, as last read.
+    pub kb_cache: ArticleCache,
 }
 
 /// What the service is made of: its read models and its routes under `/api/v1/support`. An
@@ -116,6 +120,8 @@ pub enum Worker {
     SlaTimer,
     /// Sends the planned notifications when they fall due, retrying by one rule.
     Notifier,
+    /// Folds the knowledge base's view log into the articles' counts.
+    KbViews,
 }
 
 impl Worker {
@@ -130,6 +136,7 @@ impl Worker {
         workers.push(Worker::Retention);
         workers.push(Worker::SlaTimer);
         workers.push(Worker::Notifier);
+        workers.push(Worker::KbViews);
         workers
     }
 
@@ -140,6 +147,7 @@ impl Worker {
             Worker::Retention => "retention".to_owned(),
             Worker::SlaTimer => "sla-timer".to_owned(),
             Worker::Notifier => "notifier".to_owned(),
+            Worker::KbViews => "kb-views".to_owned(),
         }
     }
 
@@ -189,6 +197,7 @@ impl Application {
             let (pool, js, bus) = (pool.clone(), js.clone(), settings.bus.clone());
             let task = match worker {
                 Worker::Relay => tokio::spawn(Relay::new(pool, js, bus).run()),
+                Worker::KbViews => tokio::spawn(view_fold::run(pool, settings.kb.view_fold_every)),
                 Worker::Projection(name) => {
                     let group = registry
                         .projections
@@ -238,6 +247,7 @@ impl Application {
             active_escalations: ActivePolicies::default(),
             channels,
             webhooks: settings.webhooks.clone(),
+            kb_cache: ArticleCache::new(settings.kb.cache_bytes),
         };
         // Before the API answers, so that a fresh desk never serves a moment without policies.
         if serve_api {

@@ -110,6 +110,7 @@ pub fn settings(bus: &Bus) -> Settings {
         webhooks: Default::default(),
         email: None,
         sms: None,
+        kb: Default::default(),
     }
 }
 

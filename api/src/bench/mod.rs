@@ -3,6 +3,7 @@
 
 mod breaches;
 mod create;
+mod kb_read;
 mod kb_search;
 mod mixed;
 mod report;
@@ -32,6 +33,8 @@ pub enum Scenario {
     SlaReport,
     /// Knowledge base searches over `--articles` published articles.
     KbSearch,
+    /// Anonymous reads of `--articles` published knowledge base articles.
+    KbRead,
 }
 
 #[derive(Debug, clap::Args)]
@@ -45,8 +48,8 @@ pub struct BenchArgs {
     /// others].
     #[arg(long)]
     pub clients: Option<usize>,
-    /// How long to drive it: the whole run for create and mixed, each measured request for scale
-    /// and sla-report [default: 60 for create and mixed, 10 for scale and sla-report].
+    /// How long to drive it: the whole run for create, mixed and kb-read, each measured request
+    /// for scale, sla-report and kb-search [default: 60 for create and mixed, 10 for the others].
     #[arg(long)]
     pub seconds: Option<u64>,
     /// scale: how many tickets the store gets; sla-breaches: how many clocks run; sla-report:
@@ -54,9 +57,10 @@ pub struct BenchArgs {
     /// 100,000 for sla-breaches].
     #[arg(long)]
     pub tickets: Option<u64>,
-    /// kb-search: how many published articles the store gets.
-    #[arg(long, default_value_t = 100_000)]
-    pub articles: u64,
+    /// kb-search: how many published articles the store gets; kb-read: how many are published and
+    /// read [default: 100,000 for kb-search, 1,000 for kb-read].
+    #[arg(long)]
+    pub articles: Option<u64>,
     /// sla-breaches: tickets opened a second under the one-minute policy, each timed.
     #[arg(long, default_value_t = 20)]
     pub rate: u32,
@@ -116,7 +120,7 @@ pub async fn run(args: BenchArgs, settings: &Settings) -> anyhow::Result<()> {
             .await
         }
         Scenario::KbSearch => {
-            let articles = (!args.existing_store).then_some(args.articles);
+            let articles = (!args.existing_store).then_some(args.articles.unwrap_or(100_000));
             kb_search::run(
                 &url,
                 args.clients.unwrap_or(8),
@@ -125,6 +129,11 @@ pub async fn run(args: BenchArgs, settings: &Settings) -> anyhow::Result<()> {
                 settings,
             )
             .await
+        }
+        Scenario::KbRead => {
+            let articles = args.articles.unwrap_or(1_000) as usize;
+            let clients = args.clients.unwrap_or(8);
+            kb_read::run(&url, clients, seconds(10), articles, settings).await
         }
     }
 }

@@ -58,7 +58,7 @@ bounded_text_type!(
 );
 
 /// `KB-` and a running counter of six digits at least, wider past 999999.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct ArticleNumber(String);
 

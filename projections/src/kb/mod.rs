@@ -29,7 +29,7 @@ pub use search::{
     KbAudience, KbSearch, KbSearchPage, SearchInsights, SearchedQuery,
 };
 use views::VIEWS;
-pub use views::{count_view, fold_views};
+pub use views::{count_view, count_view_at_version, fold_views, ReaderFigures};
 
 pub const AGGREGATE_TYPE: &str = "kb_article";
 /// The read model's name: its consumer, checkpoint and dead letters.
