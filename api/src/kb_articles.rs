@@ -61,11 +61,17 @@ pub fn routes() -> Router<ApiContext> {
         .route("/kb-articles/search-insights", get(kb_search_insights))
         .route("/kb-articles/suggest", post(suggest_kb_articles))
         .route(
-            "/kb-articles/{key}",
+            "/kb-articles/{article_key}",
             get(get_kb_article).put(update_kb_article),
         )
-        .route("/kb-articles/{key}/revisions", get(kb_article_revisions))
-        .route("/kb-articles/{key}/ratings", post(ratings::rate_kb_article))
+        .route(
+            "/kb-articles/{article_key}/revisions",
+            get(kb_article_revisions),
+        )
+        .route(
+            "/kb-articles/{article_key}/ratings",
+            post(ratings::rate_kb_article),
+        )
         .route(
             "/tickets/{key}/suggested-articles",
             get(ticket_suggested_articles),
@@ -211,8 +217,8 @@ pub async fn search_kb_articles(
 ///
 /// Published public articles are served from memory while the read model holds the version
 /// cached: an update, archive or status change answered by any process is seen at once.
-#[utoipa::path(get, path = "/api/v1/support/kb-articles/{key}", tag = "knowledge base",
-    params(("key" = String, Path, description = KEY)),
+#[utoipa::path(get, path = "/api/v1/support/kb-articles/{article_key}", tag = "knowledge base",
+    params(("article_key" = String, Path, description = KEY)),
     responses((status = 200, description = "The article; `views` includes this read", body = KbArticleView),
         (status = 401, description = "A bearer token was sent and is not valid", body = Problem),
         (status = 404, description = NOT_FOUND, body = Problem)),
@@ -244,8 +250,8 @@ pub async fn get_kb_article(
 ///
 /// A draft may be published or archived, a published article archived or taken back to draft,
 /// and an archived one restored to draft. Fields sent unchanged make no revision.
-#[utoipa::path(put, path = "/api/v1/support/kb-articles/{key}", tag = "knowledge base", request_body = UpdateKbArticleRequest,
-    params(("key" = String, Path, description = KEY)),
+#[utoipa::path(put, path = "/api/v1/support/kb-articles/{article_key}", tag = "knowledge base", request_body = UpdateKbArticleRequest,
+    params(("article_key" = String, Path, description = KEY)),
     responses(
         (status = 200, description = "The article after the change", body = KbArticleView, headers(("Location" = String, description = "The article's URL"))),
         (status = 202, description = ACCEPTED, body = CommandAccepted, headers(("Location" = String, description = "The article's URL"))),
@@ -281,10 +287,10 @@ pub async fn update_kb_article(
 pub struct FieldChange {
     /// As the requests name it: `title`, `tags`, `searchBoost`.
     pub field: String,
-    /// Its value in the revision before; null in the first revision.
-    #[schema(value_type = Object)]
+    /// Its value in the revision before (a string, number, boolean or list, as the field is);
+    /// null in the first revision.
     pub before: serde_json::Value,
-    #[schema(value_type = Object)]
+    /// Its value in this revision.
     pub after: serde_json::Value,
 }
 
@@ -311,8 +317,8 @@ pub struct RevisionPage {
 
 /// An article's revisions, newest first, each with what it changed against the one before.
 /// Staff and auditors.
-#[utoipa::path(get, path = "/api/v1/support/kb-articles/{key}/revisions", tag = "knowledge base",
-    params(("key" = String, Path, description = KEY), requests::RevisionsQuery),
+#[utoipa::path(get, path = "/api/v1/support/kb-articles/{article_key}/revisions", tag = "knowledge base",
+    params(("article_key" = String, Path, description = KEY), requests::RevisionsQuery),
     responses((status = 200, description = "A page of revisions", body = RevisionPage),
         (status = 401, description = "No valid bearer token", body = Problem),
         (status = 403, description = "Customers do not read revisions", body = Problem),

@@ -26,8 +26,8 @@ const RATERS: &[ActorRole] = &[ActorRole::Customer, ActorRole::Agent, ActorRole:
 /// one is created (201). Customers rate the published public articles they can read; any other
 /// article answers 404 to them, as if absent. The comment is personal data: sealed in the event
 /// store, exported with the customer's data and erased with it.
-#[utoipa::path(post, path = "/api/v1/support/kb-articles/{key}/ratings", tag = "knowledge base", request_body = RateKbArticleRequest,
-    params(("key" = String, Path, description = KEY)),
+#[utoipa::path(post, path = "/api/v1/support/kb-articles/{article_key}/ratings", tag = "knowledge base", request_body = RateKbArticleRequest,
+    params(("article_key" = String, Path, description = KEY)),
     responses(
         (status = 201, description = "The reader's first rating of the article", body = KbRatingView, headers(("Location" = String, description = "The article's URL, which shows its ratings"))),
         (status = 200, description = "The reader's rating, replaced (or sent again unchanged)", body = KbRatingView, headers(("Location" = String, description = "The article's URL, which shows its ratings"))),

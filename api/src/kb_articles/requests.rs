@@ -410,12 +410,7 @@ impl SuggestKbArticlesRequest {
     /// The text to match (title and description) and how many articles to suggest.
     pub fn parse(&self) -> Result<(String, u32), FieldErrors> {
         let mut errors = FieldErrors::default();
-        let title = parsed(
-            &mut errors,
-            "title",
-            self.title.as_deref(),
-            TicketTitle::parse,
-        );
+        let title = required_parsed(&mut errors, "title", &self.title, TicketTitle::parse);
         let description = parsed(
             &mut errors,
             "description",
@@ -487,7 +482,7 @@ pub struct SearchInsightsQuery {
     pub unknown: UnknownParameters,
 }
 
-/// The page of `GET /kb-articles/{key}/revisions`.
+/// The page of `GET /kb-articles/{article_key}/revisions`.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
