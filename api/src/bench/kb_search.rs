@@ -18,8 +18,9 @@ use support_projections::kb::KbArticlesProjection;
 use support_projections::personal_data::DataKeys;
 use support_projections::replay;
 
-use super::scale::{run_requests, Measure, Request};
-use super::{http_client, token};
+use super::scale::{print_latencies, Measure, Request};
+use super::store::run_steps;
+use super::token;
 use crate::database;
 use crate::settings::Settings;
 
@@ -181,18 +182,7 @@ async fn build(database_url: &str, articles: u64) -> anyhow::Result<i64> {
         ("counters", COUNTERS.to_owned()),
         ("vacuum", "VACUUM (ANALYZE) events".to_owned()),
     ];
-    let mut events = 0;
-    for (name, sql) in steps {
-        let started = Instant::now();
-        let done = sqlx::raw_sql(&sql)
-            .execute(&mut conn)
-            .await
-            .with_context(|| format!("building the knowledge base: {name}"))?;
-        if name == "events" {
-            events = done.rows_affected() as i64;
-        }
-        println!("  store: {name} ({:.1} s)", started.elapsed().as_secs_f64());
-    }
+    let events = run_steps(&mut conn, "the knowledge base", steps).await?;
     conn.close().await?;
     Ok(events)
 }
@@ -296,28 +286,5 @@ pub async fn run(
         ),
         searches("one support word, as staff", &agent, &one_word),
     ];
-    let http = http_client(clients)?;
-    println!(
-        "\n{clients} clients, {} s per row after a 1 s warm-up, against {url}\n",
-        duration.as_secs()
-    );
-    println!("| search | requests | p50 ms | p99 ms |");
-    println!("| --- | ---: | ---: | ---: |");
-    for measure in measures {
-        run_requests(&http, url, clients, Duration::from_secs(1), &measure).await;
-        let (latencies, failed) = run_requests(&http, url, clients, duration, &measure).await;
-        anyhow::ensure!(
-            failed == 0,
-            "{}: {failed} requests did not answer 200",
-            measure.name
-        );
-        println!(
-            "| {} | {} | {:.1} | {:.1} |",
-            measure.name,
-            latencies.len(),
-            latencies.ms(0.50),
-            latencies.ms(0.99)
-        );
-    }
-    Ok(())
+    print_latencies(url, clients, duration, "search", measures).await
 }

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use support_domain::ActorRole;
 
-use super::scale::{run_requests, Measure, Request};
-use super::{http_client, token};
+use super::scale::{print_latencies, Measure, Request};
+use super::token;
 use crate::database;
 use crate::settings::Settings;
 
@@ -119,28 +119,5 @@ pub async fn run(
             months("&customerTier=ENTERPRISE"),
         ),
     ];
-    let http = http_client(clients)?;
-    println!(
-        "\n{clients} clients, {} s per row after a 1 s warm-up, against {url}\n",
-        duration.as_secs()
-    );
-    println!("| report | requests | p50 ms | p99 ms |");
-    println!("| --- | ---: | ---: | ---: |");
-    for measure in measures {
-        run_requests(&http, url, clients, Duration::from_secs(1), &measure).await;
-        let (latencies, failed) = run_requests(&http, url, clients, duration, &measure).await;
-        anyhow::ensure!(
-            failed == 0,
-            "{}: {failed} requests did not answer 200",
-            measure.name
-        );
-        println!(
-            "| {} | {} | {:.1} | {:.1} |",
-            measure.name,
-            latencies.len(),
-            latencies.ms(0.50),
-            latencies.ms(0.99)
-        );
-    }
-    Ok(())
+    print_latencies(url, clients, duration, "report", measures).await
 }

@@ -315,6 +315,41 @@ async fn total_of(http: &reqwest::Client, url: &str, request: &Request) -> anyho
     })
 }
 
+/// Times each measure after a 1 s warm-up and prints a table row of its p50 and p99, the first
+/// column headed `what`; fails if a request does not answer 200.
+pub(super) async fn print_latencies(
+    url: &str,
+    clients: usize,
+    duration: Duration,
+    what: &str,
+    measures: Vec<Measure>,
+) -> anyhow::Result<()> {
+    let http = http_client(clients)?;
+    println!(
+        "\n{clients} clients, {} s per row after a 1 s warm-up, against {url}\n",
+        duration.as_secs()
+    );
+    println!("| {what} | requests | p50 ms | p99 ms |");
+    println!("| --- | ---: | ---: | ---: |");
+    for measure in measures {
+        run_requests(&http, url, clients, Duration::from_secs(1), &measure).await;
+        let (latencies, failed) = run_requests(&http, url, clients, duration, &measure).await;
+        anyhow::ensure!(
+            failed == 0,
+            "{}: {failed} requests did not answer 200",
+            measure.name
+        );
+        println!(
+            "| {} | {} | {:.1} | {:.1} |",
+            measure.name,
+            latencies.len(),
+            latencies.ms(0.50),
+            latencies.ms(0.99)
+        );
+    }
+    Ok(())
+}
+
 /// Sends the measure's requests in turn from every client until `duration` has passed.
 pub(super) async fn run_requests(
     http: &reqwest::Client,

@@ -193,18 +193,29 @@ pub async fn build(database_url: &str, tickets: u64) -> anyhow::Result<i64> {
         ("counters", COUNTERS.to_owned()),
         ("vacuum", "VACUUM (ANALYZE) events".to_owned()),
     ];
+    let events = run_steps(&mut conn, "the scale store", steps).await?;
+    conn.close().await?;
+    Ok(events)
+}
+
+/// Runs the named SQL steps of building `what` in order, timing each; returns the rows the step
+/// named `events` wrote.
+pub(super) async fn run_steps(
+    conn: &mut PgConnection,
+    what: &str,
+    steps: impl IntoIterator<Item = (&str, String)>,
+) -> anyhow::Result<i64> {
     let mut events = 0;
     for (name, sql) in steps {
         let started = Instant::now();
         let done = sqlx::raw_sql(&sql)
-            .execute(&mut conn)
+            .execute(&mut *conn)
             .await
-            .with_context(|| format!("building the scale store: {name}"))?;
+            .with_context(|| format!("building {what}: {name}"))?;
         if name == "events" {
             events = done.rows_affected() as i64;
         }
         println!("  store: {name} ({:.1} s)", started.elapsed().as_secs_f64());
     }
-    conn.close().await?;
     Ok(events)
 }
