@@ -228,6 +228,15 @@ async fn revisions_show_what_each_change_changed(pool: PgPool) {
         .unwrap()
         .iter()
         .all(|change| change["before"].is_null()));
+    // Past the last revision, up to the largest page number: an empty page.
+    let beyond: Value = app
+        .get_json(
+            &format!("{path}/revisions?page=2147483647&limit=100"),
+            &agent(&app),
+        )
+        .await;
+    assert_eq!(beyond["items"], json!([]));
+    assert_eq!(beyond["total"], 2);
     let customers = app.get(&format!("{path}/revisions"), &customer(&app)).await;
     problem(customers, 403).await;
 }
@@ -297,6 +306,10 @@ async fn phrases_exclusions_and_typos_find_what_they_mean(pool: PgPool) {
     let mut found = titles(&typo);
     found.sort();
     assert_eq!(found, ["How to Reset Your Password", "Password policy"]);
+    // Among other words, short ones and operators kept where they are.
+    let among = search(&app, None, "search=to%20-api%20reset%20pasword").await;
+    assert_eq!(among["correctedQuery"], "to -api reset password");
+    assert_eq!(titles(&among), ["How to Reset Your Password"]);
     // A query that finds enough as sent is not corrected.
     assert!(search(&app, None, "search=reset").await["correctedQuery"].is_null());
 }

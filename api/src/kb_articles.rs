@@ -334,19 +334,21 @@ pub async fn kb_article_revisions(
     principal.require(STAFF_READERS, "read revisions")?;
     let page = query.parse().map_err(ApiError::Validation)?;
     let article = visible_article(&ctx, &key, KbAudience::Staff).await?;
-    let limit = page.limit as i32;
-    let newest = article.revision - (page.number().unwrap_or(1) as i32 - 1) * limit;
+    // In i64: a page number may go up to i32::MAX, far past the last revision.
+    let limit = i64::from(page.limit);
+    let newest = i64::from(article.revision) - (i64::from(page.number().unwrap_or(1)) - 1) * limit;
     let oldest = (newest - limit + 1).max(1);
-    let stored = if newest < 1 {
-        Vec::new()
-    } else {
-        kb::revisions(&ctx.pool, article.id, oldest, newest).await?
+    let stored = match (i32::try_from(oldest), i32::try_from(newest)) {
+        (Ok(oldest), Ok(newest)) if newest >= 1 => {
+            kb::revisions(&ctx.pool, article.id, oldest, newest).await?
+        }
+        _ => Vec::new(),
     };
     let mut items = Vec::new();
     let mut before: Option<serde_json::Value> = None;
     for revision in stored {
         let fields = serde_json::to_value(&revision.fields.0).map_err(anyhow::Error::from)?;
-        if revision.revision >= oldest {
+        if i64::from(revision.revision) >= oldest {
             items.push(RevisionView {
                 revision: revision.revision,
                 revised_by: revision.revised_by,

@@ -388,47 +388,64 @@ fn marked(snippet: &str) -> String {
 }
 
 /// The query with each word the articles do not have replaced by the most alike word they have;
-/// `None` if no word changed. Operators, quotes and `-` stay where they are.
+/// `None` if no word changed. Operators, quotes and `-` stay where they are. One statement looks up
+/// every word.
 async fn corrected(pool: &PgPool, text: &str) -> Result<Option<String>, sqlx::Error> {
+    let tokens: Vec<&str> = text.split_whitespace().collect();
+    // Each token's word (lower-cased, without the operators and quotes around it) and where it
+    // lies in the token; `None` for what is not a word to correct.
+    let words: Vec<Option<(usize, usize, String)>> = tokens
+        .iter()
+        .map(|token| {
+            let start = token.find(|c: char| c.is_alphanumeric())?;
+            let end = token.rfind(|c: char| c.is_alphanumeric())?;
+            let end = end + token[end..].chars().next().map_or(1, char::len_utf8);
+            let word = token[start..end].to_lowercase();
+            (word != "or" && word.chars().count() >= 3).then_some((start, end, word))
+        })
+        .collect();
+    let looked_up: Vec<String> = words.iter().flatten().map(|(_, _, w)| w.clone()).collect();
+    let nearest = nearest_words(pool, &looked_up).await?;
+    let mut nearest = nearest.into_iter();
     let mut changed = false;
-    let mut words = Vec::new();
-    for token in text.split_whitespace() {
-        let start = token.find(|c: char| c.is_alphanumeric());
-        let end = token.rfind(|c: char| c.is_alphanumeric());
-        let (Some(start), Some(end)) = (start, end) else {
-            words.push(token.to_owned());
-            continue;
-        };
-        let end = end + token[end..].chars().next().map_or(1, char::len_utf8);
-        let word = token[start..end].to_lowercase();
-        if word == "or" || word.chars().count() < 3 {
-            words.push(token.to_owned());
-            continue;
-        }
-        match nearest_word(pool, &word).await? {
-            Some(nearest) if nearest != word => {
-                changed = true;
-                words.push(format!("{}{nearest}{}", &token[..start], &token[end..]));
+    let corrected: Vec<String> = tokens
+        .iter()
+        .zip(&words)
+        .map(|(token, word)| {
+            // Only the words looked up have an answer, in their order.
+            let Some((start, end, word)) = word else {
+                return (*token).to_owned();
+            };
+            match nearest.next().flatten() {
+                Some(found) if found != *word => {
+                    changed = true;
+                    format!("{}{found}{}", &token[..*start], &token[*end..])
+                }
+                _ => (*token).to_owned(),
             }
-            _ => words.push(token.to_owned()),
-        }
-    }
-    Ok(changed.then(|| words.join(" ")))
+        })
+        .collect();
+    Ok(changed.then(|| corrected.join(" ")))
 }
 
-/// `word` itself if the articles have it, else the most alike word they have, if any is alike
-/// enough.
-async fn nearest_word<'e>(
+/// For each word, in order: itself if the articles have it, else the most alike word they have if
+/// any is alike enough, else `None`.
+async fn nearest_words<'e>(
     executor: impl PgExecutor<'e>,
-    word: &str,
-) -> Result<Option<String>, sqlx::Error> {
+    words: &[String],
+) -> Result<Vec<Option<String>>, sqlx::Error> {
+    if words.is_empty() {
+        return Ok(Vec::new());
+    }
     sqlx::query_scalar(
-        "SELECT word FROM kb_words WHERE word = $1 OR (word % $1 AND similarity(word, $1) >= $2) \
-         ORDER BY word = $1 DESC, similarity(word, $1) DESC, word LIMIT 1",
+        "SELECT (SELECT k.word FROM kb_words k \
+                 WHERE k.word = w OR (k.word % w AND similarity(k.word, w) >= $2) \
+                 ORDER BY k.word = w DESC, similarity(k.word, w) DESC, k.word LIMIT 1) \
+         FROM unnest($1::text[]) WITH ORDINALITY AS t(w, n) ORDER BY n",
     )
-    .bind(word)
+    .bind(words)
     .bind(CORRECTION_SIMILARITY)
-    .fetch_optional(executor)
+    .fetch_all(executor)
     .await
 }
 
