@@ -195,3 +195,87 @@ async fn with_the_cache_off_every_read_goes_to_the_database(pool: PgPool) {
     assert_eq!(read_again["title"], "Changed in the table");
     assert_eq!(read_again["views"], 2);
 }
+
+/// An anonymous search for `words`.
+async fn search(app: &TestApp, words: &str) -> Value {
+    ok_json(read(app, &format!("{KB}?search={words}")).await, 200).await
+}
+
+fn titles(page: &Value) -> Vec<&str> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|hit| hit["title"].as_str().unwrap())
+        .collect()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_kept_search_page_is_served_with_its_hits_figures_as_they_stand(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let article = published(&app, "Rotate webhook secrets").await;
+    assert_eq!(
+        titles(&search(&app, "webhook").await),
+        ["Rotate webhook secrets"]
+    );
+    // A change behind the service, which moves no article's version nor the read model's mark of
+    // its last change: only a search that goes to the database sees it.
+    retitle_behind_the_service(&pool, &article).await;
+    let path = format!("{KB}/{}", article["id"].as_str().unwrap());
+    ok_json(read(&app, &path).await, 200).await;
+    let kept = search(&app, "webhook").await;
+    assert_eq!(titles(&kept), ["Rotate webhook secrets"], "served as kept");
+    assert_eq!(kept["items"][0]["views"], 1, "its views as they stand");
+    // Another audience, another page: staff search the database.
+    let staff = ok_json(
+        app.get(&format!("{KB}?search=webhook"), &agent(&app)).await,
+        200,
+    )
+    .await;
+    assert_eq!(titles(&staff), ["Changed in the table"]);
+    let metrics = app.get_text("/metrics").await;
+    assert!(
+        metrics.contains("supportd_kb_search_cache_hits_total"),
+        "{metrics}"
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn any_change_to_any_article_through_either_process_retires_the_kept_pages(pool: PgPool) {
+    let a = spawn_app(pool.clone()).await;
+    let b = second_process(&pool).await;
+    let first = published(&a, "Export invoices").await;
+    for _ in 0..2 {
+        assert_eq!(titles(&search(&b, "invoices").await), ["Export invoices"]);
+    }
+    // A new article that matches is found at once by B, which kept the page without it.
+    published(&a, "Invoices explained").await;
+    let page = search(&b, "invoices").await;
+    let mut found = titles(&page);
+    found.sort_unstable();
+    assert_eq!(found, ["Export invoices", "Invoices explained"]);
+    // Archived through A: gone from B's search once A answered.
+    let path = format!("{KB}/{}", first["id"].as_str().unwrap());
+    ok_json(
+        a.put(&path, &agent(&a), json!({"status": "ARCHIVED"}))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        titles(&search(&b, "invoices").await),
+        ["Invoices explained"]
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn with_the_cache_off_every_search_goes_to_the_database(pool: PgPool) {
+    let app = spawn_app_with(pool.clone(), |settings| settings.kb.cache_bytes = 0).await;
+    let article = published(&app, "Rotate webhook secrets").await;
+    search(&app, "webhook").await;
+    retitle_behind_the_service(&pool, &article).await;
+    assert_eq!(
+        titles(&search(&app, "webhook").await),
+        ["Changed in the table"]
+    );
+}

@@ -191,7 +191,10 @@ pub async fn create_kb_article(
 ///
 /// Ranking: pinned articles first, then articles whose title has the query's words as written,
 /// then relevance (title counts most, then keywords and tags, summary, content) times the
-/// article's `searchBoost`. When the words as sent find fewer than 3 articles, misspelt words are
+/// article's `searchBoost`, applied in full to the 200 most relevant matches (and every pinned
+/// one); deeper pages widen that window 200 at a time. `total` and the category counts are exact
+/// up to 1,000 matches and estimates beyond (`totalIsEstimate`). When the words as sent find
+/// fewer than 3 articles, misspelt words are
 /// replaced by the nearest words the articles use, and `correctedQuery` says so. Customers and
 /// anonymous readers see published public articles only. A search (page 1) is recorded, without
 /// who searched, for the search insights.
@@ -206,7 +209,10 @@ pub async fn search_kb_articles(
     ApiQuery(query): ApiQuery<KbSearchQuery>,
 ) -> Result<Json<KbSearchPage>, ApiError> {
     let search = query.parse().map_err(ApiError::Validation)?;
-    let found = kb::search(&ctx.pool, audience(principal.as_ref()), &search).await?;
+    let found = ctx
+        .kb_cache
+        .search(&ctx.pool, audience(principal.as_ref()), &search)
+        .await?;
     if let (Some(text), 1) = (search.text.as_deref(), search.page) {
         kb::record_search(&ctx.pool, text, found.total, ctx.clock.now()).await?;
     }

@@ -29,7 +29,9 @@ pub use search::{
     KbAudience, KbSearch, KbSearchPage, SearchInsights, SearchedQuery,
 };
 use views::VIEWS;
-pub use views::{count_view, count_view_at_version, fold_views, ReaderFigures};
+pub use views::{
+    count_view, count_view_at_version, figures_of_hits, fold_views, ReaderFigures, SearchFreshness,
+};
 
 pub const AGGREGATE_TYPE: &str = "kb_article";
 /// The read model's name: its consumer, checkpoint and dead letters.
@@ -157,7 +159,12 @@ impl Projection for KbArticlesProjection {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["kb_articles", "kb_article_revisions", "kb_words"]
+        &[
+            "kb_articles",
+            "kb_article_revisions",
+            "kb_words",
+            "kb_articles_changed",
+        ]
     }
 
     async fn apply(
@@ -167,6 +174,16 @@ impl Projection for KbArticlesProjection {
     ) -> Result<(), ProjectionError> {
         for event in events {
             apply_article_event(conn, event).await?;
+        }
+        if !events.is_empty() {
+            // Last, so that the row is locked only while the batch commits.
+            sqlx::query(
+                "INSERT INTO kb_articles_changed (only_row, changed_in) \
+                 VALUES (true, pg_current_xact_id()) \
+                 ON CONFLICT (only_row) DO UPDATE SET changed_in = EXCLUDED.changed_in",
+            )
+            .execute(&mut *conn)
+            .await?;
         }
         Ok(())
     }

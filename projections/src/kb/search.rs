@@ -1,12 +1,14 @@
 //! Knowledge base search on PostgreSQL's full-text search: one weighted document per article
 //! (title A, keywords and tags B, summary C, content D), queries in `websearch_to_tsquery` syntax,
-//! ranked by cover density times the article's boost, pinned articles first and exact title
-//! matches ahead of stemmed ones. A search that finds little is retried with its misspelt words
+//! ranked by relevance (RUM's rank: the words' weights and how close they stand) times the
+//! article's boost, pinned articles first and exact title matches ahead of stemmed ones. The RUM
+//! index hands the matches over best first, so a search reads the rows of its best matches only. A search that finds little is retried with its misspelt words
 //! replaced by the nearest words of the articles (pg_trgm). Only the page's hits pay for a
 //! snippet, cut from the head of their content.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use sqlx::types::Json;
 use sqlx::{PgExecutor, PgPool, Postgres, QueryBuilder};
 use support_domain::kb::{KbCategory, KbStatus};
 use utoipa::ToSchema;
@@ -17,14 +19,14 @@ use super::views::VIEWS;
 use crate::schema;
 
 /// Who is searching: customers and anonymous readers see published public articles only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum KbAudience {
     Public,
     Staff,
 }
 
 /// A search's filters and page.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct KbSearch {
     /// `websearch_to_tsquery` text: words, "quoted phrases", `-excluded`, `or`.
     pub text: Option<String>,
@@ -67,7 +69,7 @@ pub struct ArticleHit {
     pub search_boost: f64,
     pub updated_at: DateTime<Utc>,
     pub published_at: Option<DateTime<Utc>>,
-    /// Relevance (cover density times the boost); null when browsing without a search.
+    /// Relevance (RUM's rank times the boost); null when browsing without a search.
     pub score: Option<f64>,
     /// Where the content matched, HTML-escaped with the matched words in `<mark>`; null when
     /// browsing without a search.
@@ -90,8 +92,11 @@ pub struct KbSearchPage {
     pub items: Vec<ArticleHit>,
     pub page: u32,
     pub limit: u32,
-    /// How many articles match, over all pages.
+    /// How many articles match, over all pages: counted while at most 1,000 match (before the
+    /// category filter), the database's estimate beyond.
     pub total: i64,
+    /// Whether `total` and the category counts are estimates (more than 1,000 match).
+    pub total_is_estimate: bool,
     /// The results per category, before the category filter.
     pub categories: Vec<CategoryCount>,
     /// The query with its misspellings corrected, when the results are for it rather than for
@@ -99,6 +104,11 @@ pub struct KbSearchPage {
     pub corrected_query: Option<String>,
 }
 
+/// The matches ordered in full (pins, exact titles, boost) are the best this many by text relevance.
+const RANKING_WINDOW: i64 = 200;
+/// Matches are counted up to this many; beyond, counting would read every one of them (a common
+/// word matches a fifth of a large knowledge base), so the planner's estimates stand in.
+const COUNTED_UP_TO: i64 = 1_000;
 /// A search that finds fewer articles than this is retried with its typos corrected.
 const FEW_RESULTS: i64 = 3;
 /// How much of an article's content a snippet is cut from: `ts_headline` reads all it is given.
@@ -123,14 +133,14 @@ pub async fn search(
     let Some(text) = search.text.as_deref() else {
         return browse(pool, audience, search).await;
     };
-    let found = matching_page(pool, audience, search, Matching::Websearch(text)).await?;
+    let found = matching_page(pool, audience, search, text).await?;
     if found.total >= FEW_RESULTS {
         return Ok(found);
     }
     let Some(corrected) = corrected(pool, text).await? else {
         return Ok(found);
     };
-    let retried = matching_page(pool, audience, search, Matching::Websearch(&corrected)).await?;
+    let retried = matching_page(pool, audience, search, &corrected).await?;
     Ok(if retried.total > found.total {
         KbSearchPage {
             corrected_query: Some(corrected),
@@ -240,7 +250,10 @@ fn push_filters(
 const LOW_RATED: &str = " EXISTS (SELECT 1 FROM kb_rating_summaries l \
     WHERE l.article_id = a.id AND l.low_rated)";
 
-/// The page's hits, best first, each with its snippet.
+/// The page's hits, best first, each with its snippet. The index hands the matches over by text
+/// relevance; the best `RANKING_WINDOW` of them (more for a page past them) and every pinned match
+/// are then ordered in full: pinned, exact title, relevance times boost. A match outside that
+/// window ranks below it, however boosted; reading every match to rank it is what this avoids.
 fn ranked_hits<'a>(
     prefix: &str,
     audience: KbAudience,
@@ -248,19 +261,34 @@ fn ranked_hits<'a>(
     matching: Matching<'_>,
 ) -> QueryBuilder<'a, Postgres> {
     let q = query_cte(matching);
+    let query = format!("(SELECT query FROM {q})");
+    let offset = i64::from(search.page.saturating_sub(1)) * i64::from(search.limit);
+    let end = offset + i64::from(search.limit);
+    // Whole windows, so that the pages within one are cut from one ordering.
+    let window = RANKING_WINDOW * ((end + RANKING_WINDOW - 1) / RANKING_WINDOW);
     let mut builder = QueryBuilder::new(format!("{prefix}WITH "));
     push_query(&mut builder, matching);
     builder.push(format!(
-        ", ranked AS (SELECT a.id, a.is_pinned, coalesce(a.title_words @@ {q}.exact, false) \
-             AS exact_title, ts_rank_cd(a.document, {q}.query) * a.search_boost AS score \
-         FROM kb_articles a, {q} WHERE a.document @@ {q}.query"
+        ", best AS ((SELECT a.id FROM kb_articles a WHERE a.document @@ {query}"
     ));
     push_filters(&mut builder, audience, search, true);
     builder
-        .push(" ORDER BY a.is_pinned DESC, exact_title DESC, score DESC, a.id LIMIT ")
+        .push(format!(" ORDER BY a.document <=> {query} LIMIT "))
+        .push_bind(window)
+        .push(format!(
+            ") UNION (SELECT a.id FROM kb_articles a WHERE a.is_pinned AND a.document @@ {query}"
+        ));
+    push_filters(&mut builder, audience, search, true);
+    builder.push(format!(
+        ")), ranked AS (SELECT a.id, a.is_pinned, coalesce(a.title_words @@ {q}.exact, false) \
+             AS exact_title, rum_ts_score(a.document, {q}.query) * a.search_boost AS score \
+         FROM best JOIN kb_articles a ON a.id = best.id, {q} \
+         ORDER BY a.is_pinned DESC, exact_title DESC, score DESC, a.id LIMIT "
+    ));
+    builder
         .push_bind(i64::from(search.limit))
         .push(" OFFSET ")
-        .push_bind(i64::from(search.page.saturating_sub(1)) * i64::from(search.limit));
+        .push_bind(offset);
     builder.push(format!(
         ") SELECT {}, r.score, ts_headline('english', \
              translate(left(a.content, {SNIPPET_SOURCE_CHARS}), chr(2) || chr(3), ''), \
@@ -273,7 +301,10 @@ fn ranked_hits<'a>(
     builder
 }
 
-/// The category counts of the articles a query matches, before the category filter.
+/// The category counts of the articles a query matches, before the category filter: every match
+/// counted while there are at most `COUNTED_UP_TO`, and the first `COUNTED_UP_TO + 1` (the
+/// query's parameter hides its words from the planner, which so reads the matches from the index
+/// rather than trying rows in turn).
 fn category_counts<'a>(
     prefix: &str,
     audience: KbAudience,
@@ -281,19 +312,77 @@ fn category_counts<'a>(
     matching: Option<Matching<'_>>,
 ) -> QueryBuilder<'a, Postgres> {
     let mut builder = QueryBuilder::new(prefix);
-    let from = match matching {
-        Some(matching) => {
-            builder.push("WITH ");
-            push_query(&mut builder, matching);
-            let q = query_cte(matching);
-            format!("kb_articles a, {q} WHERE a.document @@ {q}.query")
-        }
-        None => "kb_articles a WHERE true".to_owned(),
+    let Some(matching) = matching else {
+        builder.push("SELECT a.category, count(*) AS count FROM kb_articles a WHERE true");
+        push_filters(&mut builder, audience, search, false);
+        builder.push(" GROUP BY a.category ORDER BY count DESC, a.category");
+        return builder;
     };
-    builder.push(format!(" SELECT a.category, count(*) AS count FROM {from}"));
+    builder.push("WITH ");
+    push_query(&mut builder, matching);
+    let q = query_cte(matching);
+    builder.push(format!(
+        " SELECT a.category, count(*) AS count FROM (SELECT a.category FROM kb_articles a \
+         WHERE a.document @@ (SELECT query FROM {q})"
+    ));
     push_filters(&mut builder, audience, search, false);
-    builder.push(" GROUP BY a.category ORDER BY count DESC, a.category");
     builder
+        .push(" LIMIT ")
+        .push_bind(COUNTED_UP_TO + 1)
+        .push(") a GROUP BY a.category ORDER BY count DESC, a.category");
+    builder
+}
+
+/// The planner's estimate of how many articles in `category` a search's text matches (its words
+/// in the statement, for their statistics).
+fn category_estimate<'a>(
+    audience: KbAudience,
+    search: &KbSearch,
+    text: &str,
+    category: KbCategory,
+) -> QueryBuilder<'a, Postgres> {
+    let mut builder = QueryBuilder::new(
+        "EXPLAIN (FORMAT JSON) SELECT 1 FROM kb_articles a \
+         WHERE a.document @@ websearch_to_tsquery('english', ",
+    );
+    builder
+        .push_bind(text.to_owned())
+        .push(") AND a.category = ")
+        .push_bind(category.as_str());
+    push_filters(&mut builder, audience, search, false);
+    builder
+}
+
+/// The category counts of a search that matches more than `COUNTED_UP_TO` articles: each the
+/// planner's estimate, or what was counted of it if more. A category none of the counted matches
+/// fell in shows only where the planner expects more than one match.
+async fn estimated_categories(
+    pool: &PgPool,
+    audience: KbAudience,
+    search: &KbSearch,
+    text: &str,
+    counted: &[CategoryCount],
+) -> Result<Vec<CategoryCount>, sqlx::Error> {
+    let mut categories = Vec::new();
+    for &category in KbCategory::ALL {
+        let plan: Json<serde_json::Value> = category_estimate(audience, search, text, category)
+            .build_query_scalar()
+            .fetch_one(pool)
+            .await?;
+        let estimate = plan.0[0]["Plan"]["Plan Rows"].as_f64().unwrap_or(0.0) as i64;
+        let seen = counted
+            .iter()
+            .find(|c| c.category == category.as_str())
+            .map_or(0, |c| c.count);
+        if seen > 0 || estimate > 1 {
+            categories.push(CategoryCount {
+                category: category.as_str().to_owned(),
+                count: estimate.max(seen),
+            });
+        }
+    }
+    categories.sort_by(|a, b| b.count.cmp(&a.count).then(a.category.cmp(&b.category)));
+    Ok(categories)
 }
 
 /// The total of a search: the counts of the categories it keeps.
@@ -309,12 +398,19 @@ async fn matching_page(
     pool: &PgPool,
     audience: KbAudience,
     search: &KbSearch,
-    matching: Matching<'_>,
+    text: &str,
 ) -> Result<KbSearchPage, sqlx::Error> {
-    let categories: Vec<CategoryCount> = category_counts("", audience, search, Some(matching))
+    let matching = Matching::Websearch(text);
+    let counted: Vec<CategoryCount> = category_counts("", audience, search, Some(matching))
         .build_query_as()
         .fetch_all(pool)
         .await?;
+    let (categories, total_is_estimate) = if total(&counted, None) > COUNTED_UP_TO {
+        let estimated = estimated_categories(pool, audience, search, text, &counted).await?;
+        (estimated, true)
+    } else {
+        (counted, false)
+    };
     let total = total(&categories, search.category);
     let items: Vec<ArticleHit> = if total == 0 {
         Vec::new()
@@ -331,6 +427,7 @@ async fn matching_page(
         page: search.page,
         limit: search.limit,
         total,
+        total_is_estimate,
         categories,
         corrected_query: None,
     })
@@ -355,6 +452,7 @@ async fn browse(
         page: search.page,
         limit: search.limit,
         total: total(&categories, search.category),
+        total_is_estimate: false,
         categories,
         corrected_query: None,
     })
@@ -571,6 +669,118 @@ mod tests {
             marked("<b>\u{2}reset\u{3}</b> & more"),
             "&lt;b&gt;<mark>reset</mark>&lt;/b&gt; &amp; more"
         );
+    }
+
+    /// `n` published public articles whose content says `word` twice, except the `n`th: pinned,
+    /// it says it once, and so is the least relevant. Their categories in turn; the planner's
+    /// statistics taken.
+    async fn articles_saying(pool: &PgPool, word: &str, n: i64) {
+        sqlx::query(
+            "INSERT INTO kb_articles (id, article_number, version, revision, status, created_by, \
+                 created_at, updated_at, title, summary, content, category, tags, keywords, \
+                 author, is_internal, is_pinned, search_boost, related_articles, related_tickets, \
+                 related_incidents, document, title_words) \
+             SELECT gen_random_uuid(), 'KB-' || $1 || i, 1, 1, 'PUBLISHED', 'a', \
+                 now(), now(), 'Article ' || i, '', t.content, \
+                 (ARRAY['HOW_TO', 'FAQ', 'TROUBLESHOOTING'])[1 + i % 3], '{}', '{}', 'a', \
+                 false, i = $2, 1, '{}', '{}', '{}', \
+                 setweight(to_tsvector('english', 'Article ' || i), 'A') \
+                     || setweight(to_tsvector('english', t.content), 'D'), \
+                 to_tsvector('simple', 'Article ' || i) \
+             FROM generate_series(1, $2::int) AS i, LATERAL (SELECT repeat('other ', i % 7) || $1 \
+                 || CASE WHEN i = $2 THEN '' ELSE ' ' || $1 END AS content) AS t",
+        )
+        .bind(word)
+        .bind(n)
+        .execute(pool)
+        .await
+        .unwrap();
+        sqlx::query("ANALYZE kb_articles")
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+
+    fn searching(text: &str, category: Option<KbCategory>) -> KbSearch {
+        KbSearch {
+            text: Some(text.to_owned()),
+            category,
+            page: 1,
+            limit: 20,
+            ..KbSearch::default()
+        }
+    }
+
+    #[sqlx::test(migrations = "../migrations")]
+    async fn up_to_a_thousand_matches_are_counted_and_more_are_estimated(pool: PgPool) {
+        articles_saying(&pool, "invoice", COUNTED_UP_TO).await;
+        let counted = search(&pool, KbAudience::Public, &searching("invoice", None))
+            .await
+            .unwrap();
+        assert_eq!(
+            (counted.total, counted.total_is_estimate),
+            (COUNTED_UP_TO, false)
+        );
+        assert_eq!(counted.categories.len(), 3);
+        let how_to = search(
+            &pool,
+            KbAudience::Public,
+            &searching("invoice", Some(KbCategory::HowTo)),
+        )
+        .await
+        .unwrap();
+        assert_eq!(how_to.total, 333, "{:?}", how_to.categories);
+
+        articles_saying(&pool, "refund", 3 * COUNTED_UP_TO).await;
+        let estimated = search(&pool, KbAudience::Public, &searching("refund", None))
+            .await
+            .unwrap();
+        assert!(estimated.total_is_estimate);
+        // The statistics are a sample: an estimate near the truth, never below what was counted.
+        let truth = 3 * COUNTED_UP_TO;
+        assert!(
+            estimated.total > COUNTED_UP_TO && (estimated.total - truth).abs() < truth / 5,
+            "{:?}",
+            estimated.categories
+        );
+        let names: Vec<&str> = estimated
+            .categories
+            .iter()
+            .map(|c| c.category.as_str())
+            .collect();
+        assert_eq!(names.len(), 3, "{names:?}");
+        for name in ["HOW_TO", "FAQ", "TROUBLESHOOTING"] {
+            assert!(names.contains(&name), "{names:?}");
+        }
+        assert_eq!(estimated.items.len(), 20);
+    }
+
+    /// The full ordering covers the best matches by relevance and every pinned match, wherever its
+    /// relevance puts it: the pinned article is the least relevant of 1,000 and still first.
+    #[sqlx::test(migrations = "../migrations")]
+    async fn a_pinned_match_comes_first_from_outside_the_ranking_window(pool: PgPool) {
+        articles_saying(&pool, "webhook", COUNTED_UP_TO).await;
+        let found = search(&pool, KbAudience::Staff, &searching("webhook", None))
+            .await
+            .unwrap();
+        assert!(found.items[0].is_pinned, "{:?}", found.items[0]);
+        assert!(found.items[1..].iter().all(|hit| !hit.is_pinned));
+        // Best first after it.
+        let scores: Vec<f64> = found.items[1..].iter().map(|h| h.score.unwrap()).collect();
+        assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+        // Pages past the window are cut from a wider one, and do not repeat the first page.
+        let deep = search(
+            &pool,
+            KbAudience::Staff,
+            &KbSearch {
+                page: 12,
+                ..searching("webhook", None)
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(deep.items.len(), 20);
+        assert!(deep.items.iter().all(|hit| !hit.is_pinned));
     }
 
     /// With sequential scans priced out, PostgreSQL still picks one where no index serves a

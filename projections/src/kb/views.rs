@@ -14,7 +14,7 @@ use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
 use super::ratings::{RATING_COLUMNS, SUMMARY_JOIN};
-use super::KbArticleView;
+use super::{ArticleHit, KbArticleView};
 
 /// Turns off the wait for the disk at the commit of the statement that selects from it: which
 /// must therefore be sent on its own, as its own transaction.
@@ -62,6 +62,53 @@ impl ReaderFigures {
         article.helpful_ratio = self.helpful_ratio;
         article.low_rated = self.low_rated;
     }
+}
+
+impl ReaderFigures {
+    pub fn apply_to_hit(self, hit: &mut ArticleHit) {
+        hit.views = self.views;
+        hit.rating = self.rating;
+        hit.rating_count = self.rating_count;
+        hit.helpful_ratio = self.helpful_ratio;
+        hit.low_rated = self.low_rated;
+    }
+}
+
+/// Whether a kept search page is still what a search would find, and its hits' figures as they
+/// stand.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchFreshness {
+    /// The transaction that last changed the articles: a page cut before it is out of date.
+    pub changed_in: i64,
+    pub figures: Vec<(Uuid, ReaderFigures)>,
+}
+
+/// The articles' last change and the readers' figures of `hits`, in one round trip: a page kept
+/// since that change still stands, with its figures brought up to date.
+pub async fn figures_of_hits(pool: &PgPool, hits: &[Uuid]) -> Result<SearchFreshness, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        changed_in: i64,
+        id: Option<Uuid>,
+        #[sqlx(flatten)]
+        figures: ReaderFigures,
+    }
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT m.changed_in::text::bigint AS changed_in, a.id, {VIEWS} AS views, \
+             {RATING_COLUMNS} \
+         FROM kb_articles_changed m \
+         LEFT JOIN (kb_articles a {SUMMARY_JOIN}) ON a.id = ANY($1)"
+    ))
+    .bind(hits)
+    .fetch_all(pool)
+    .await?;
+    Ok(SearchFreshness {
+        changed_in: rows.first().map_or(0, |row| row.changed_in),
+        figures: rows
+            .into_iter()
+            .filter_map(|row| Some((row.id?, row.figures)))
+            .collect(),
+    })
 }
 
 /// Records one read of `article_id` at `at` if the read model still holds it at `version`, and
