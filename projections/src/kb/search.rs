@@ -268,19 +268,24 @@ fn ranked_hits<'a>(
     let window = RANKING_WINDOW * ((end + RANKING_WINDOW - 1) / RANKING_WINDOW);
     let mut builder = QueryBuilder::new(format!("{prefix}WITH "));
     push_query(&mut builder, matching);
+    builder.push(
+        ", pinned AS MATERIALIZED (SELECT a.id, a.document FROM kb_articles a WHERE a.is_pinned",
+    );
+    push_filters(&mut builder, audience, search, true);
     builder.push(format!(
-        ", best AS ((SELECT a.id FROM kb_articles a WHERE a.document @@ {query}"
+        "), best AS ((SELECT a.id FROM kb_articles a WHERE a.document @@ {query}"
     ));
     push_filters(&mut builder, audience, search, true);
     builder
         .push(format!(" ORDER BY a.document <=> {query} LIMIT "))
         .push_bind(window)
+        // The pinned articles are few: each is checked against the query, rather than the query's
+        // every match against the pins (which the planner, blind to the query's words, may pick).
         .push(format!(
-            ") UNION (SELECT a.id FROM kb_articles a WHERE a.is_pinned AND a.document @@ {query}"
+            ") UNION (SELECT p.id FROM pinned p WHERE p.document @@ {query}))"
         ));
-    push_filters(&mut builder, audience, search, true);
     builder.push(format!(
-        ")), ranked AS (SELECT a.id, a.is_pinned, coalesce(a.title_words @@ {q}.exact, false) \
+        ", ranked AS (SELECT a.id, a.is_pinned, coalesce(a.title_words @@ {q}.exact, false) \
              AS exact_title, rum_ts_score(a.document, {q}.query) * a.search_boost AS score \
          FROM best JOIN kb_articles a ON a.id = best.id, {q} \
          ORDER BY a.is_pinned DESC, exact_title DESC, score DESC, a.id LIMIT "
