@@ -156,6 +156,12 @@ impl Total {
     }
 }
 
+/// The rows the planner expects of a statement, from its `EXPLAIN (FORMAT JSON)`: the estimate
+/// that stands in for a count too long to make.
+pub fn planned_rows(plan: &serde_json::Value) -> i64 {
+    plan[0]["Plan"]["Plan Rows"].as_f64().unwrap_or(0.0) as i64
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Page<T> {

@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use super::ratings::{RATING_COLUMNS, SUMMARY_JOIN};
 use super::views::VIEWS;
+use crate::page::planned_rows;
 use crate::schema;
 
 /// Who is searching: customers and anonymous readers see published public articles only.
@@ -374,7 +375,7 @@ async fn estimated_categories(
             .build_query_scalar()
             .fetch_one(pool)
             .await?;
-        let estimate = plan.0[0]["Plan"]["Plan Rows"].as_f64().unwrap_or(0.0) as i64;
+        let estimate = planned_rows(&plan.0);
         let seen = counted
             .iter()
             .find(|c| c.category == category.as_str())

@@ -8,7 +8,7 @@ use support_domain::notification::NotificationChannel;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::page::{Cursor, Page, PageRequest, Total};
+use crate::page::{planned_rows, Cursor, Page, PageRequest, Total};
 
 /// A delivery with its attempts.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -92,7 +92,7 @@ async fn total(
     .bind(channel.as_str())
     .fetch_one(pool)
     .await?;
-    let estimate = plan.0[0]["Plan"]["Plan Rows"].as_f64().unwrap_or(0.0) as i64;
+    let estimate = planned_rows(&plan.0);
     Ok(Total {
         // More were counted than that: an estimate below the count would be plainly wrong.
         count: estimate.max(count),

@@ -11,7 +11,7 @@ use support_domain::ticket::{TicketCategory, TicketChannel, TicketPriority, Tick
 use uuid::Uuid;
 
 use super::{TicketDetail, TicketView};
-use crate::page::{Cursor, Page, PageRequest, Total};
+use crate::page::{planned_rows, Cursor, Page, PageRequest, Total};
 
 const VIEW_COLUMNS: &str = "id, ticket_number, title, description, priority, status, category, \
     channel, customer_id, customer_name, customer_email, assigned_to, customer_tier, sla_id, \
@@ -554,7 +554,7 @@ async fn estimate(
         .build_query_scalar()
         .fetch_one(pool)
         .await?;
-    let estimate = plan.0[0]["Plan"]["Plan Rows"].as_f64().unwrap_or(0.0) as i64;
+    let estimate = planned_rows(&plan.0);
     Ok(Total {
         // More were counted than that: an estimate below the count would be plainly wrong.
         count: estimate.max(Total::EXACT_UP_TO + 1),
