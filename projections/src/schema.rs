@@ -215,6 +215,11 @@ pub fn text(max: usize) -> ObjectBuilder {
         .pattern(Some(format!("^[{space}]*[^{space}{NUL}][^{NUL}]*$")))
 }
 
+/// A staff member's id (`AgentId`): an assignee, an author.
+pub fn agent_id() -> Object {
+    text(AgentId::MAX_CHARS).build()
+}
+
 /// An email address as `Customer::parse` takes it: `local@domain` once trimmed, the local part
 /// without `@`, a `.` in the domain and neither whitespace nor NUL inside; 3 to `max` characters.
 pub fn email(max: usize) -> ObjectBuilder {
@@ -271,7 +276,7 @@ pub fn staff_roles() -> Array {
 
 /// Agents an escalation level calls on, by id.
 pub fn agent_ids() -> Array {
-    recipients(text(AgentId::MAX_CHARS).build())
+    recipients(agent_id())
 }
 
 /// Teams an escalation level calls on.

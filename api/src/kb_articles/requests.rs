@@ -38,7 +38,7 @@ pub struct CreateKbArticleRequest {
     #[schema(schema_with = labels_schema)]
     pub keywords: Option<Vec<String>>,
     /// Who wrote it (an agent's id); the caller when absent.
-    #[schema(schema_with = author)]
+    #[schema(schema_with = schema::agent_id)]
     pub author: Option<String>,
     /// Staff only: customers and anonymous readers never see it. Default false.
     pub is_internal: Option<bool>,
@@ -72,7 +72,7 @@ pub struct UpdateKbArticleRequest {
     pub tags: Option<Vec<String>>,
     #[schema(schema_with = labels_schema)]
     pub keywords: Option<Vec<String>>,
-    #[schema(schema_with = author)]
+    #[schema(schema_with = schema::agent_id)]
     pub author: Option<String>,
     pub is_internal: Option<bool>,
     pub is_pinned: Option<bool>,
@@ -87,7 +87,7 @@ pub struct UpdateKbArticleRequest {
     #[schema(schema_with = schema::kb_status)]
     pub status: Option<String>,
     /// Accepted for compatibility; the actor is always the authenticated caller.
-    #[schema(schema_with = author)]
+    #[schema(schema_with = schema::agent_id)]
     pub updated_by: Option<String>,
 }
 
@@ -103,10 +103,6 @@ fn summary() -> Object {
 
 fn content() -> Object {
     schema::text(ArticleContent::MAX_CHARS).build()
-}
-
-fn author() -> Object {
-    schema::text(AgentId::MAX_CHARS).build()
 }
 
 fn search_boost(errors: &mut FieldErrors, value: Option<f64>) -> Option<SearchBoost> {

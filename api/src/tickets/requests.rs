@@ -118,10 +118,6 @@ fn escalation_reason() -> Object {
         .build()
 }
 
-fn agent_id() -> Object {
-    schema::text(AgentId::MAX_CHARS).build()
-}
-
 fn customer_text() -> Object {
     schema::text(Customer::MAX_CHARS).build()
 }
@@ -283,7 +279,7 @@ pub struct UpdateTicketRequest {
     pub related_incidents: Option<Vec<Uuid>>,
     /// An agent's id; `null` unassigns.
     #[serde(default, deserialize_with = "explicit_null")]
-    #[schema(schema_with = agent_id)]
+    #[schema(schema_with = schema::agent_id)]
     pub assigned_to: Option<Option<String>>,
     #[schema(schema_with = schema::ticket_status)]
     pub status: Option<String>,
