@@ -243,7 +243,7 @@ pub async fn get_kb_article(
     }
     let mut article = visible_by_id(&ctx, id, audience(principal.as_ref())).await?;
     kb::count_view(&ctx.pool, article.id, now).await?;
-    article.views += 1;
+    article.readers.views += 1;
     // A cached article is served to every caller: only those anyone may read are kept.
     if visible(&article, KbAudience::Public) {
         ctx.kb_cache.keep(&article).await;

@@ -93,7 +93,7 @@ impl ArticleCache {
             let mut page = kept.page.clone();
             for (id, figures) in fresh.figures {
                 if let Some(hit) = page.items.iter_mut().find(|hit| hit.id == id) {
-                    figures.apply_to_hit(hit);
+                    hit.readers = figures;
                 }
             }
             return Ok(page);
@@ -147,7 +147,7 @@ impl ArticleCache {
             Some(figures) => {
                 metrics::counter!("supportd_kb_cache_hits_total").increment(1);
                 let mut article = KbArticleView::clone(&cached);
-                figures.apply_to(&mut article);
+                article.readers = figures;
                 Ok(Some(article))
             }
             None => {

@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::ratings::{RATING_COLUMNS, SUMMARY_JOIN};
-use super::views::VIEWS;
+use super::views::{ReaderFigures, VIEWS};
 use crate::page::planned_rows;
 use crate::schema;
 
@@ -56,14 +56,10 @@ pub struct ArticleHit {
     pub status: String,
     pub tags: Vec<String>,
     pub keywords: Vec<String>,
-    pub views: i64,
-    /// The mean of its readers' ratings (1 to 5); 0 when unrated.
-    pub rating: f64,
-    pub rating_count: i64,
-    /// The share of its ratings that found it helpful (0 to 1); null when unrated.
-    pub helpful_ratio: Option<f64>,
-    /// At least 5 ratings with a mean under 2.5.
-    pub low_rated: bool,
+    /// Views and ratings: what readers change without a new version of the article.
+    #[serde(flatten)]
+    #[sqlx(flatten)]
+    pub readers: ReaderFigures,
     pub author: String,
     pub is_internal: bool,
     pub is_pinned: bool,

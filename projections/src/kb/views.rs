@@ -10,11 +10,12 @@
 //! fraction of a second. Waiting for the disk halved the reads an article could serve.
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use sqlx::{PgExecutor, PgPool};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::ratings::{RATING_COLUMNS, SUMMARY_JOIN};
-use super::{ArticleHit, KbArticleView};
 
 /// Turns off the wait for the disk at the commit of the statement that selects from it: which
 /// must therefore be sent on its own, as its own transaction.
@@ -45,33 +46,18 @@ pub async fn count_view(
 }
 
 /// What an article's readers change without a new version of it: its views and its ratings.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct ReaderFigures {
+    /// How many times it was read (`GET` of the article); on an article, this read included.
     pub views: i64,
+    /// The mean of its readers' ratings (1 to 5); 0 when unrated.
     pub rating: f64,
     pub rating_count: i64,
+    /// The share of its ratings that found it helpful (0 to 1); null when unrated.
     pub helpful_ratio: Option<f64>,
+    /// At least 5 ratings with a mean under 2.5.
     pub low_rated: bool,
-}
-
-impl ReaderFigures {
-    pub fn apply_to(self, article: &mut KbArticleView) {
-        article.views = self.views;
-        article.rating = self.rating;
-        article.rating_count = self.rating_count;
-        article.helpful_ratio = self.helpful_ratio;
-        article.low_rated = self.low_rated;
-    }
-}
-
-impl ReaderFigures {
-    pub fn apply_to_hit(self, hit: &mut ArticleHit) {
-        hit.views = self.views;
-        hit.rating = self.rating;
-        hit.rating_count = self.rating_count;
-        hit.helpful_ratio = self.helpful_ratio;
-        hit.low_rated = self.low_rated;
-    }
 }
 
 /// Whether a kept search page is still what a search would find, and its hits' figures as they
