@@ -4,6 +4,7 @@
 pub mod actor;
 pub mod escalation;
 pub mod field;
+pub mod incident;
 pub mod kb;
 pub mod notification;
 pub mod personal_data;

@@ -1,6 +1,5 @@
 //! Ticket values that can only exist valid: each `parse` is the one place its rule lives.
 
-use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -277,61 +276,71 @@ pub(crate) fn parse_email(value: &str) -> Result<String, String> {
     Ok(email)
 }
 
-/// `TKT-YYYYMMDD-XXXX`: the UTC day the ticket was opened and that day's counter, four digits
-/// at least and wider past 9999.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct TicketNumber(String);
+macro_rules! day_number_type {
+    ($(#[$meta:meta])* $name:ident, $prefix:literal) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
 
-impl TicketNumber {
-    pub const PREFIX: &'static str = "TKT";
+        impl $name {
+            pub const PREFIX: &'static str = $prefix;
+            const SHAPE: &'static str = concat!("must look like ", $prefix, "-YYYYMMDD-XXXX");
 
-    pub fn new(day: NaiveDate, counter: u64) -> Self {
-        Self(format!(
-            "{}-{}-{counter:04}",
-            Self::PREFIX,
-            day.format("%Y%m%d")
-        ))
-    }
+            pub fn new(day: chrono::NaiveDate, counter: u64) -> Self {
+                Self(format!("{}-{}-{counter:04}", Self::PREFIX, day.format("%Y%m%d")))
+            }
 
-    /// The day and that day's counter the number was made of.
-    pub fn day_and_counter(&self) -> (NaiveDate, u64) {
-        let (day, counter) = self.0[4..]
-            .split_once('-')
-            .expect("parsed numbers have two parts");
-        (
-            NaiveDate::parse_from_str(day, "%Y%m%d").expect("parsed numbers have a valid day"),
-            counter
-                .parse()
-                .expect("parsed numbers have a numeric counter"),
-        )
-    }
+            /// The day and that day's counter the number was made of.
+            pub fn day_and_counter(&self) -> (chrono::NaiveDate, u64) {
+                let (day, counter) = self.0[Self::PREFIX.len() + 1..]
+                    .split_once('-')
+                    .expect("parsed numbers have two parts");
+                (
+                    chrono::NaiveDate::parse_from_str(day, "%Y%m%d")
+                        .expect("parsed numbers have a valid day"),
+                    counter
+                        .parse()
+                        .expect("parsed numbers have a numeric counter"),
+                )
+            }
 
-    pub fn parse(value: &str) -> Result<Self, String> {
-        let rest = value
-            .strip_prefix("TKT-")
-            .ok_or_else(|| "must look like TKT-YYYYMMDD-XXXX".to_owned())?;
-        let (day, counter) = rest
-            .split_once('-')
-            .ok_or_else(|| "must look like TKT-YYYYMMDD-XXXX".to_owned())?;
-        let valid = NaiveDate::parse_from_str(day, "%Y%m%d").is_ok()
-            && day.len() == 8
-            && (4..=18).contains(&counter.len())
-            && counter.bytes().all(|b| b.is_ascii_digit());
-        if valid {
-            Ok(Self(value.to_owned()))
-        } else {
-            Err("must look like TKT-YYYYMMDD-XXXX".to_owned())
+            pub fn parse(value: &str) -> Result<Self, String> {
+                let (day, counter) = value
+                    .strip_prefix(Self::PREFIX)
+                    .and_then(|rest| rest.strip_prefix('-'))
+                    .and_then(|rest| rest.split_once('-'))
+                    .ok_or_else(|| Self::SHAPE.to_owned())?;
+                let valid = chrono::NaiveDate::parse_from_str(day, "%Y%m%d").is_ok()
+                    && day.len() == 8
+                    && (4..=18).contains(&counter.len())
+                    && counter.bytes().all(|b| b.is_ascii_digit());
+                if valid {
+                    Ok(Self(value.to_owned()))
+                } else {
+                    Err(Self::SHAPE.to_owned())
+                }
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
         }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+    };
 }
+pub(crate) use day_number_type;
+
+day_number_type!(
+    /// `TKT-YYYYMMDD-XXXX`: the UTC day the ticket was opened and that day's counter, four digits
+    /// at least and wider past 9999.
+    TicketNumber,
+    "TKT"
+);
 
 #[cfg(test)]
 mod tests {
+    use chrono::NaiveDate;
+
     use super::*;
 
     #[test]
