@@ -13,6 +13,7 @@ pub mod escalation_policies;
 pub mod extract;
 pub mod health;
 pub mod idempotency;
+pub mod incidents;
 pub mod jwks;
 pub mod kb_articles;
 pub mod kb_rating_alerts;

@@ -22,7 +22,7 @@ use crate::problem::PROBLEM_JSON;
 use crate::startup::{ApiContext, SUPPORT_API};
 use crate::tickets::requests::CrossFieldRules;
 use crate::{
-    audit, dead_letters, escalation_policies, health, idempotency, kb_articles,
+    audit, dead_letters, escalation_policies, health, idempotency, incidents, kb_articles,
     notification_preferences, notifications, personal_data, sla_policies, sla_report, tickets,
     webhooks,
 };
@@ -45,6 +45,11 @@ const PROBLEM_REF: &str = "#/components/schemas/Problem";
         kb_articles::kb_article_revisions, kb_articles::suggest_kb_articles,
         kb_articles::ticket_suggested_articles, kb_articles::kb_search_insights,
         kb_articles::ratings::rate_kb_article,
+        incidents::create_incident, incidents::list_incidents, incidents::get_incident,
+        incidents::update_incident, incidents::acknowledge_incident,
+        incidents::post_incident_update, incidents::incident_timeline, incidents::link_ticket,
+        incidents::unlink_ticket, incidents::get_post_mortem, incidents::update_post_mortem,
+        incidents::add_action_item, incidents::update_action_item,
         sla_policies::create_sla_policy, sla_policies::list_sla_policies,
         sla_policies::get_sla_policy, sla_policies::update_sla_policy,
         sla_policies::checks::preview_sla_policy, sla_policies::checks::what_if_sla_policy,
@@ -62,7 +67,7 @@ const PROBLEM_REF: &str = "#/components/schemas/Problem";
         health::healthz, health::readyz, health::metrics,
     ),
     modifiers(&BearerAuth, &CrossFieldRules, &JsonBodies, &QueryStrings, &PathParameters, &Authenticated, &IdempotentPosts, &RateLimited, &ProblemDocuments),
-    tags((name = "tickets", description = "Support tickets"), (name = "sla", description = "SLA policies: the targets tickets are held to, and reports of how they were kept"), (name = "escalation", description = "Escalation policies: the ladders tickets climb on breaches, warnings and by hand"), (name = "knowledge base", description = "Knowledge base articles: written by staff, searched and read by anyone when published and public, rated by readers, and suggested for tickets"), (name = "audit", description = "The event store searched: who did what, and when"), (name = "privacy", description = "Customers' personal data: export and erasure"), (name = "notifications", description = "How each user is told of what happens: channels, addresses, working hours, and the in-app inbox"), (name = "operations", description = "Health, metrics and dead letters"), (name = "webhooks", description = "Webhook endpoints: the desk's events, signed, delivered to URLs admins register, and the log of each delivery"))
+    tags((name = "tickets", description = "Support tickets"), (name = "sla", description = "SLA policies: the targets tickets are held to, and reports of how they were kept"), (name = "escalation", description = "Escalation policies: the ladders tickets climb on breaches, warnings and by hand"), (name = "knowledge base", description = "Knowledge base articles: written by staff, searched and read by anyone when published and public, rated by readers, and suggested for tickets"), (name = "incidents", description = "Incidents: reported by monitoring or staff, worked through their lifecycle against their severity's targets, told in status updates, linked to tickets, and closed after their post-mortem"), (name = "audit", description = "The event store searched: who did what, and when"), (name = "privacy", description = "Customers' personal data: export and erasure"), (name = "notifications", description = "How each user is told of what happens: channels, addresses, working hours, and the in-app inbox"), (name = "operations", description = "Health, metrics and dead letters"), (name = "webhooks", description = "Webhook endpoints: the desk's events, signed, delivered to URLs admins register, and the log of each delivery"))
 )]
 pub struct ApiDoc;
 

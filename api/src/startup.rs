@@ -35,7 +35,7 @@ use crate::rate_limit::{self, RateLimitState, RateLimiters};
 use crate::read_your_writes::Checkpoints;
 use crate::settings::Settings;
 use crate::{
-    audit, dead_letters, escalation_policies, health, idempotency, kb_articles,
+    audit, dead_letters, escalation_policies, health, idempotency, incidents, kb_articles,
     notification_preferences, notifications, notifier, openapi, personal_data, retention,
     sla_policies, sla_report, sla_timer, tickets, webhooks,
 };
@@ -86,6 +86,7 @@ impl Registry {
                 .merge(sla_policies::routes())
                 .merge(escalation_policies::routes())
                 .merge(kb_articles::routes())
+                .merge(incidents::routes())
                 .merge(personal_data::routes())
                 .merge(dead_letters::routes())
                 .merge(audit::routes())

@@ -6,6 +6,7 @@ mod copy_rows;
 pub mod dead_letters;
 pub mod escalation;
 pub mod event_log;
+pub mod incidents;
 pub mod kb;
 pub mod notification_preferences;
 pub mod notifications;

@@ -130,6 +130,7 @@ pub fn standard() -> Projections {
         .with(crate::escalation::EscalationPoliciesProjection)
         .with(crate::kb::KbArticlesProjection)
         .with(crate::kb::KbRatingsProjection)
+        .with(crate::incidents::IncidentsProjection)
         .with(crate::notifications::endpoints::WebhookEndpointsProjection)
         .with(crate::notifications::planner::NotificationPlanner::standard())
         .with(crate::notification_preferences::NotificationPreferencesProjection)

@@ -6,6 +6,10 @@ use std::sync::LazyLock;
 
 use serde_json::Value;
 use support_domain::escalation::{EscalationTrigger, Recipients, TeamName};
+use support_domain::incident::{
+    ActionItemStatus, IncidentCategory, IncidentImpact, IncidentSeverity, IncidentStatus,
+    UpdateVisibility,
+};
 use support_domain::kb::{KbCategory, KbStatus};
 use support_domain::notification::{ChannelChoices, NotificationKind};
 use support_domain::sla::{ClockKind, ClockState, CustomerTier, TargetMinutes};
@@ -42,6 +46,30 @@ pub fn ticket_channel() -> Object {
 
 pub fn kb_category() -> Object {
     string_enum(KbCategory::ALL.iter().map(|v| v.as_str()))
+}
+
+pub fn incident_severity() -> Object {
+    string_enum(IncidentSeverity::ALL.iter().map(|v| v.as_str()))
+}
+
+pub fn incident_status() -> Object {
+    string_enum(IncidentStatus::ALL.iter().map(|v| v.as_str()))
+}
+
+pub fn incident_category() -> Object {
+    string_enum(IncidentCategory::ALL.iter().map(|v| v.as_str()))
+}
+
+pub fn incident_impact() -> Object {
+    string_enum(IncidentImpact::ALL.iter().map(|v| v.as_str()))
+}
+
+pub fn update_visibility() -> Object {
+    string_enum(UpdateVisibility::ALL.iter().map(|v| v.as_str()))
+}
+
+pub fn action_item_status() -> Object {
+    string_enum(ActionItemStatus::ALL.iter().map(|v| v.as_str()))
 }
 
 pub fn kb_status() -> Object {

@@ -103,7 +103,7 @@ impl From<Actor> for ActorView {
 /// The ticket a command names by id or number, found on the write side: a ticket whose opening
 /// the read model does not show yet can be worked at once. Whether the caller may reach it is the
 /// aggregate's decision.
-async fn ticket_id(ctx: &ApiContext, key: &str) -> Result<Uuid, ApiError> {
+pub(crate) async fn ticket_id(ctx: &ApiContext, key: &str) -> Result<Uuid, ApiError> {
     if let Ok(id) = Uuid::parse_str(key) {
         return Ok(id);
     }

@@ -352,9 +352,7 @@ impl Aggregate for Incident {
             }
             IncidentSeverityChanged { to, .. } => self.severity = Some(to),
             IncidentImpactChanged { to, .. } => self.impact = Some(to),
-            IncidentCommanderChanged { commander, .. } => {
-                self.incident_commander = Some(commander)
-            }
+            IncidentCommanderChanged { commander, .. } => self.incident_commander = Some(commander),
             IncidentTeamChanged { assigned_team } => self.assigned_team = assigned_team,
             IncidentAffectedSystemsChanged { affected_systems } => {
                 self.affected_systems = affected_systems

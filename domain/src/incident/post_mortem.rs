@@ -76,7 +76,12 @@ impl PostMortemFields {
         self.named()
             .iter()
             .filter(|(_, value)| value.is_none())
-            .map(|(field, _)| (*field, "must be written before the post-mortem is completed"))
+            .map(|(field, _)| {
+                (
+                    *field,
+                    "must be written before the post-mortem is completed",
+                )
+            })
             .collect()
     }
 }

@@ -104,10 +104,7 @@ fn the_lifecycle_table_matches_an_independent_copy() {
     }
     assert!(Closed.allowed_next().is_empty());
     assert_eq!(
-        IncidentStatus::ALL
-            .iter()
-            .filter(|s| s.is_active())
-            .count(),
+        IncidentStatus::ALL.iter().filter(|s| s.is_active()).count(),
         4
     );
 }
@@ -304,10 +301,7 @@ fn critical_and_high_close_only_after_a_completed_post_mortem() {
 #[test]
 fn lowering_the_severity_in_the_closing_request_lets_it_close() {
     IncidentTest::with(())
-        .given(history_to(
-            IncidentSeverity::High,
-            IncidentStatus::Resolved,
-        ))
+        .given(history_to(IncidentSeverity::High, IncidentStatus::Resolved))
         .when(IncidentCommand::Update {
             caller: test_caller(ActorRole::Admin),
             changes: IncidentChanges {
@@ -507,7 +501,10 @@ fn a_missed_target_is_recorded_once_and_never_after_it_was_met() {
 fn a_reopened_incident_can_miss_its_resolution_target_again() {
     let due_at = Utc.with_ymd_and_hms(2026, 11, 29, 14, 0, 0).unwrap();
     let mut given = history_to(IncidentSeverity::Critical, IncidentStatus::Resolved);
-    given.push(moved(IncidentStatus::Resolved, IncidentStatus::Investigating));
+    given.push(moved(
+        IncidentStatus::Resolved,
+        IncidentStatus::Investigating,
+    ));
     IncidentTest::with(())
         .given(given)
         .when(IncidentCommand::RecordTargetMissed {

@@ -175,7 +175,10 @@ mod tests {
     fn incident_numbers_are_day_numbers_of_their_own_prefix() {
         let day = NaiveDate::from_ymd_opt(2026, 11, 29).unwrap();
         assert_eq!(IncidentNumber::new(day, 3).as_str(), "INC-20261129-0003");
-        assert_eq!(IncidentNumber::new(day, 10000).as_str(), "INC-20261129-10000");
+        assert_eq!(
+            IncidentNumber::new(day, 10000).as_str(),
+            "INC-20261129-10000"
+        );
         assert_eq!(
             IncidentNumber::parse("INC-20261129-10000")
                 .unwrap()
@@ -191,7 +194,11 @@ mod tests {
     fn severity_sets_the_spec_targets_and_the_post_mortem_rule() {
         let minutes = |s: IncidentSeverity| {
             let t = s.targets();
-            (t.response_minutes, t.resolution_minutes, s.requires_post_mortem())
+            (
+                t.response_minutes,
+                t.resolution_minutes,
+                s.requires_post_mortem(),
+            )
         };
         assert_eq!(minutes(IncidentSeverity::Critical), (15, 240, true));
         assert_eq!(minutes(IncidentSeverity::High), (60, 480, true));

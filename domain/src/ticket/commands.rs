@@ -22,6 +22,12 @@ pub enum TicketCommand {
     ErasePersonalData(ErasePersonalData),
     /// The timer: an SLA warning, a deadline or the next level of an escalation has come.
     RecordDue(RecordDue),
+    /// Links the ticket to an incident (`linked`) or unlinks it, from the incident's side.
+    LinkIncident {
+        caller: Caller,
+        incident_id: Uuid,
+        linked: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

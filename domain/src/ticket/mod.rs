@@ -75,6 +75,8 @@ pub enum TicketError {
     ReadOnlyCaller,
     #[error("only the SLA timer records warnings and breaches")]
     TimerOnly,
+    #[error("the ticket is not linked to this incident")]
+    IncidentNotLinked,
 }
 
 fn allowed_next(allowed: &[TicketStatus]) -> String {
@@ -92,6 +94,9 @@ impl DomainError for TicketError {
         };
         match self {
             TicketError::NotFound => Refusal::NotFound { resource: "ticket" },
+            TicketError::IncidentNotLinked => Refusal::NotFound {
+                resource: "link of the ticket to the incident",
+            },
             TicketError::IllegalTransition { allowed, .. } => conflict(Some(allowed)),
             TicketError::Final(_) | TicketError::Erased => conflict(Some(&[])),
             TicketError::AlreadyOpened
@@ -159,6 +164,11 @@ impl Aggregate for Ticket {
             TicketCommand::Escalate(escalate) => self.escalate(escalate)?,
             TicketCommand::ErasePersonalData(erase) => self.erase(erase)?,
             TicketCommand::RecordDue(due) => self.record_due(due)?,
+            TicketCommand::LinkIncident {
+                caller,
+                incident_id,
+                linked,
+            } => self.link_incident(&caller, incident_id, linked)?,
         };
         for event in events {
             sink.write(event, self).await;
@@ -320,6 +330,24 @@ impl Ticket {
             return Err(TicketError::Erased);
         }
         Ok(status)
+    }
+
+    /// A link made twice is made once; removing one that does not exist is refused, as a
+    /// missing resource.
+    fn link_incident(
+        &self,
+        caller: &Caller,
+        incident_id: Uuid,
+        linked: bool,
+    ) -> Result<Vec<TicketEvent>, TicketError> {
+        self.changeable_status(caller)?;
+        let is_linked = self.related_incidents.contains(&incident_id);
+        match (linked, is_linked) {
+            (true, true) => Ok(Vec::new()),
+            (true, false) => Ok(vec![TicketEvent::TicketIncidentLinked { incident_id }]),
+            (false, true) => Ok(vec![TicketEvent::TicketIncidentUnlinked { incident_id }]),
+            (false, false) => Err(TicketError::IncidentNotLinked),
+        }
     }
 
     fn open(&self, open: OpenTicket) -> Result<Vec<TicketEvent>, TicketError> {

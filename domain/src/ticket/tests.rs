@@ -349,6 +349,41 @@ async fn related_tickets_and_incidents_are_linked_and_unlinked_as_sets() {
 }
 
 #[tokio::test]
+async fn an_incident_links_once_and_only_a_link_that_exists_is_removed() {
+    let incident = Uuid::from_u128(20);
+    let link = |linked| TicketCommand::LinkIncident {
+        caller: caller(ActorRole::Agent),
+        incident_id: incident,
+        linked,
+    };
+    let linked = TicketEvent::TicketIncidentLinked {
+        incident_id: incident,
+    };
+    TicketTest::with(())
+        .given(vec![opened()])
+        .when_async(link(true))
+        .await
+        .then_expect_events(vec![linked.clone()]);
+    TicketTest::with(())
+        .given(vec![opened(), linked.clone()])
+        .when_async(link(true))
+        .await
+        .then_expect_events(vec![]);
+    TicketTest::with(())
+        .given(vec![opened(), linked])
+        .when_async(link(false))
+        .await
+        .then_expect_events(vec![TicketEvent::TicketIncidentUnlinked {
+            incident_id: incident,
+        }]);
+    TicketTest::with(())
+        .given(vec![opened()])
+        .when_async(link(false))
+        .await
+        .then_expect_error(TicketError::IncidentNotLinked);
+}
+
+#[tokio::test]
 async fn a_ticket_cannot_be_related_to_itself() {
     TicketTest::with(())
         .given(vec![opened()])
