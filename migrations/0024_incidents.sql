@@ -51,6 +51,19 @@ CREATE INDEX incidents_commander ON incidents (incident_commander, detected_at D
 CREATE INDEX incidents_active ON incidents (detected_at DESC, id DESC)
     WHERE status NOT IN ('RESOLVED', 'CLOSED');
 
+-- The next deadline of each active incident with a target still unmet and not yet missed: the
+-- SLA timer claims it when it falls due, as it claims `sla_timers`.
+CREATE TABLE incident_timers
+(
+    incident_id   uuid PRIMARY KEY,
+    due_at        timestamptz NOT NULL,
+    claimed_until timestamptz
+);
+
+CREATE INDEX incident_timers_by_due ON incident_timers (due_at);
+CREATE INDEX incident_timers_by_lease ON incident_timers (claimed_until)
+    WHERE claimed_until IS NOT NULL;
+
 CREATE TABLE incident_updates
 (
     update_id   uuid PRIMARY KEY,

@@ -7,12 +7,16 @@ mod common;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use common::{fields, ok_json, problem, spawn_app, spawn_app_with, ticket_body, TestApp};
+use common::{
+    fields, ok_json, problem, spawn_app, spawn_app_with, spawn_app_without_sla_timer, ticket_body,
+    wait_until_applied, TestApp,
+};
 use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use support_domain::ActorRole;
-use supportd::clock::ManualClock;
+use supportd::clock::{Clock, ManualClock};
+use supportd::sla_timer::record_due;
 
 const INCIDENTS: &str = "/api/v1/support/incidents";
 
@@ -648,4 +652,91 @@ async fn bad_input_is_refused_with_every_field_named_and_writes_nothing(pool: Pg
     .await;
     assert_eq!(fields(&bad_update), ["message", "visibility"]);
     assert_eq!(app.event_count().await, after_create);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_missed_acknowledgement_is_recorded_at_its_deadline_by_the_timer(pool: PgPool) {
+    let t0: DateTime<Utc> = "2026-11-29T10:00:00Z".parse().unwrap();
+    let clock = Arc::new(ManualClock::new(t0));
+    let injected = clock.clone();
+    let app = spawn_app_without_sla_timer(pool, move |settings| settings.clock = injected).await;
+    let critical = create(&app, spec_incident()).await;
+    let acknowledged_in_time = create(&app, incident("CRITICAL", "MAJOR")).await;
+
+    // A minute before the deadline, nothing is due.
+    clock.set(t0 + TimeDelta::minutes(14));
+    ok_json(
+        app.post(
+            &path(&acknowledged_in_time, "/acknowledge"),
+            &agent(&app),
+            json!({}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(record_due(&app.context, clock.now()).await.unwrap(), 0);
+
+    // The timer woke late: the breach is recorded at the deadline, not when it woke.
+    clock.set(t0 + TimeDelta::minutes(16));
+    assert_eq!(record_due(&app.context, clock.now()).await.unwrap(), 1);
+    wait_until_applied(&app.pool, "incidents", "incident").await;
+    let breached = ok_json(app.get(&path(&critical, ""), &agent(&app)).await, 200).await;
+    assert_eq!(breached["slaBreached"], true);
+    let on_time = ok_json(
+        app.get(&path(&acknowledged_in_time, ""), &agent(&app))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(on_time["slaBreached"], false);
+    let missed: Vec<(String, Value)> = sqlx::query_as(
+        "SELECT aggregate_id, (payload -> 'IncidentTargetMissed')::jsonb FROM events \
+         WHERE event_type = 'IncidentTargetMissed'",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        missed,
+        [(
+            critical["id"].as_str().unwrap().to_owned(),
+            json!({"target": "RESPONSE", "dueAt": "2026-11-29T10:15:00Z"})
+        )]
+    );
+    let recorded_by: String = sqlx::query_scalar(
+        "SELECT metadata ->> 'actorSub' FROM events WHERE event_type = 'IncidentTargetMissed'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(recorded_by, "sla-timer");
+
+    // The next deadline is the resolution's, four hours from detection; once resolved in time,
+    // nothing more is due.
+    clock.set(t0 + TimeDelta::minutes(239));
+    assert_eq!(record_due(&app.context, clock.now()).await.unwrap(), 0);
+    ok_json(
+        change(&app, &critical, json!({"status": "RESOLVED"})).await,
+        200,
+    )
+    .await;
+    clock.set(t0 + TimeDelta::hours(5));
+    // The incident acknowledged in time still misses its resolution.
+    assert_eq!(record_due(&app.context, clock.now()).await.unwrap(), 1);
+    wait_until_applied(&app.pool, "incidents", "incident").await;
+    let late = ok_json(
+        app.get(&path(&acknowledged_in_time, ""), &agent(&app))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(late["slaBreached"], true);
+    let count: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'IncidentTargetMissed'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(count, 2, "one for each incident");
+    assert_eq!(record_due(&app.context, clock.now()).await.unwrap(), 0);
 }

@@ -164,6 +164,7 @@ pub async fn create_incident(
         incident_id: id,
         number: IncidentNumber::new(day, counter),
         fields,
+        detected_at: metadata.occurred_at,
     };
     let committed = ctx.create::<Incident>(id, command, &metadata).await?;
     Ok(answer_with_incident(&ctx, StatusCode::CREATED, committed, id, READ_MODEL).await)

@@ -1,9 +1,9 @@
-//! The SLA timer: records warnings and breaches, and climbs escalation ladders, when their
-//! instants come; and tells knowledge base articles that their readers rate them low, or no
-//! longer (`kb_rating_alerts`), as soon as the ratings say so. It sleeps until the earliest row of `sla_timers` or `escalation_timers`, or
+//! The SLA timer: records warnings and breaches, climbs escalation ladders, and records the
+//! incidents' missed targets, when their instants come; and tells knowledge base articles that their readers rate them low, or no
+//! longer (`kb_rating_alerts`), as soon as the ratings say so. It sleeps until the earliest row of `sla_timers`, `escalation_timers` or `incident_timers`, or
 //! until a projection announces an earlier one, leases the due rows (claimed with
 //! `FOR UPDATE SKIP LOCKED` and committed at once, so timers side by side share the work and no
-//! lock is held while the tickets are commanded), and sends each ticket the command that records
+//! lock is held while the tickets are commanded), and sends each ticket (or incident) the command that records
 //! what is due on it. The ticket decides on its own state, with the true instant: a row made
 //! stale by a pause, or recorded already, records nothing; a timer that was down over a deadline records the breach at the deadline when it
 //! starts.
@@ -13,6 +13,7 @@ use futures::stream::{self, StreamExt};
 use std::sync::Arc;
 
 use support_domain::escalation::EscalationBook;
+use support_domain::incident::{Incident, IncidentCommand};
 use support_domain::ticket::{RecordDue, Ticket, TicketCommand};
 use support_domain::{Actor, ActorRole, Caller, EventMetadata};
 use support_projections::sla::timers::TIMERS_CHANNEL;
@@ -28,9 +29,6 @@ use crate::{due_passes, kb_rating_alerts};
 pub const TIMER_ACTOR: &str = "sla-timer";
 /// Rows claimed from each table in one pass; a pass that claims as many or more runs again at once.
 const BATCH: i64 = 256;
-/// The read models of due instants, each one row a ticket: SLA warnings and deadlines, and the
-/// next levels of climbs.
-const TIMER_TABLES: [&str; 2] = ["sla_timers", "escalation_timers"];
 const IN_FLIGHT: usize = 16;
 /// A command that loses a race with another command on its ticket is tried again at once.
 const ATTEMPTS: usize = 5;
@@ -58,6 +56,9 @@ async fn watch(ctx: &ApiContext) -> Result<(), ApiError> {
          (SELECT due_at FROM escalation_timers WHERE claimed_until IS NULL \
           ORDER BY due_at LIMIT 1), \
          (SELECT min(claimed_until) FROM escalation_timers WHERE claimed_until IS NOT NULL), \
+         (SELECT due_at FROM incident_timers WHERE claimed_until IS NULL \
+          ORDER BY due_at LIMIT 1), \
+         (SELECT min(claimed_until) FROM incident_timers WHERE claimed_until IS NOT NULL), \
          {})",
         kb_rating_alerts::NEXT_DUE
     );
@@ -76,73 +77,156 @@ async fn watch(ctx: &ApiContext) -> Result<(), ApiError> {
     .await
 }
 
-/// Leases the rows due at `now`, earliest first, of every timer table, sends each ticket one
-/// command, and returns how many rows it leased. A row is deleted once its ticket took the
-/// command, whatever it recorded; a row whose command failed keeps its lease, and is tried again
-/// when the lease runs out.
-pub async fn record_due(ctx: &ApiContext, now: DateTime<Utc>) -> Result<usize, ApiError> {
-    // As every command's time: in microseconds, as PostgreSQL keeps them.
-    let now = now.trunc_subsecs(6);
-    let mut claimed: Vec<(&str, Uuid, DateTime<Utc>)> = Vec::new();
-    for table in TIMER_TABLES {
-        let rows: Vec<(Uuid, DateTime<Utc>)> = sqlx::query_as(&format!(
-            "UPDATE {table} t SET claimed_until = $3 FROM ( \
-                 SELECT ticket_id FROM {table} \
+/// A read model of due instants, one row an aggregate, keyed by `key`.
+struct TimerTable {
+    name: &'static str,
+    key: &'static str,
+}
+
+/// The tickets' due instants: SLA warnings and deadlines, and the next levels of climbs.
+const TICKET_TIMERS: [TimerTable; 2] = [
+    TimerTable {
+        name: "sla_timers",
+        key: "ticket_id",
+    },
+    TimerTable {
+        name: "escalation_timers",
+        key: "ticket_id",
+    },
+];
+/// The incidents' next target deadlines.
+const INCIDENT_TIMERS: TimerTable = TimerTable {
+    name: "incident_timers",
+    key: "incident_id",
+};
+
+impl TimerTable {
+    /// Leases the rows due at `now`, earliest first: their aggregates and instants.
+    async fn claim(
+        &self,
+        ctx: &ApiContext,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(Uuid, DateTime<Utc>)>, ApiError> {
+        let TimerTable { name, key } = self;
+        Ok(sqlx::query_as(&format!(
+            "UPDATE {name} t SET claimed_until = $3 FROM ( \
+                 SELECT {key} FROM {name} \
                  WHERE due_at <= $1 AND (claimed_until IS NULL OR claimed_until <= $1) \
                  ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED) AS c \
-             WHERE t.ticket_id = c.ticket_id \
-             RETURNING t.ticket_id, t.due_at"
+             WHERE t.{key} = c.{key} \
+             RETURNING t.{key}, t.due_at"
         ))
         .bind(now)
         .bind(BATCH)
         .bind(now + LEASE)
         .fetch_all(&ctx.pool)
-        .await?;
-        claimed.extend(rows.into_iter().map(|(ticket, due)| (table, ticket, due)));
+        .await?)
     }
-    // One command a ticket, which records whatever fell due on it in the order it happened.
-    let mut tickets: Vec<Uuid> = claimed.iter().map(|(_, ticket, _)| *ticket).collect();
-    tickets.sort_unstable();
-    tickets.dedup();
-    let escalations = ctx.active_escalations.get(ctx).await?;
-    let recorded: Vec<Uuid> = stream::iter(tickets)
-        .map(|ticket| {
-            let escalations = escalations.clone();
-            async move { (ticket, record(ctx, ticket, escalations, now).await) }
+
+    /// Deletes the rows of `claimed` whose aggregates took their command. Only the row as
+    /// claimed: one the projection moved meanwhile is a new instant to wait for.
+    async fn release(
+        &self,
+        ctx: &ApiContext,
+        claimed: &[(Uuid, DateTime<Utc>)],
+        recorded: &[Uuid],
+    ) -> Result<(), ApiError> {
+        let TimerTable { name, key } = self;
+        let (ids, instants): (Vec<Uuid>, Vec<DateTime<Utc>>) = claimed
+            .iter()
+            .filter(|(id, _)| recorded.contains(id))
+            .copied()
+            .unzip();
+        sqlx::query(&format!(
+            "DELETE FROM {name} t USING unnest($1::uuid[], $2::timestamptz[]) AS d(id, due_at) \
+             WHERE t.{key} = d.id AND t.due_at = d.due_at"
+        ))
+        .bind(&ids)
+        .bind(&instants)
+        .execute(&ctx.pool)
+        .await?;
+        Ok(())
+    }
+}
+
+/// Sends `command` to each of `ids`, at most `IN_FLIGHT` at once, and answers those that took it
+/// (or no longer exist); a failure is logged, and its row tried again when its lease runs out.
+async fn command_each<F, Fut>(ids: Vec<Uuid>, command: F) -> Vec<Uuid>
+where
+    F: Fn(Uuid) -> Fut,
+    Fut: std::future::Future<Output = Result<(), ApiError>>,
+{
+    stream::iter(ids)
+        .map(|id| {
+            let outcome = command(id);
+            async move { (id, outcome.await) }
         })
         .buffer_unordered(IN_FLIGHT)
-        .filter_map(|(ticket, outcome)| async move {
+        .filter_map(|(id, outcome)| async move {
             match outcome {
-                Ok(()) | Err(ApiError::NotFound(_)) => Some(ticket),
+                Ok(()) | Err(ApiError::NotFound(_)) => Some(id),
                 Err(error) => {
-                    tracing::warn!(%ticket, error = %Redacted(&error), "cannot record a due timer; tried again when its lease runs out");
+                    tracing::warn!(%id, error = %Redacted(&error), "cannot record a due timer; tried again when its lease runs out");
                     None
                 }
             }
         })
         .collect()
-        .await;
-    for table in TIMER_TABLES {
-        let (mut tickets, mut instants) = (Vec::new(), Vec::new());
-        for (_, ticket, due_at) in claimed.iter().filter(|(t, ..)| *t == table) {
-            if recorded.contains(ticket) {
-                tickets.push(*ticket);
-                instants.push(*due_at);
-            }
-        }
-        // Only the row as claimed: one the projection moved meanwhile is a new instant to wait
-        // for.
-        sqlx::query(&format!(
-            "DELETE FROM {table} t USING unnest($1::uuid[], $2::timestamptz[]) \
-                 AS d(ticket_id, due_at) \
-             WHERE t.ticket_id = d.ticket_id AND t.due_at = d.due_at"
-        ))
-        .bind(&tickets)
-        .bind(&instants)
-        .execute(&ctx.pool)
-        .await?;
+        .await
+}
+
+/// Leases the rows due at `now`, earliest first, of every timer table, sends each ticket and
+/// each incident one command, and returns how many rows it leased. A row is deleted once its
+/// aggregate took the command, whatever it recorded; a row whose command failed keeps its lease,
+/// and is tried again when the lease runs out.
+pub async fn record_due(ctx: &ApiContext, now: DateTime<Utc>) -> Result<usize, ApiError> {
+    // As every command's time: in microseconds, as PostgreSQL keeps them.
+    let now = now.trunc_subsecs(6);
+    let mut claimed = Vec::new();
+    for table in &TICKET_TIMERS {
+        claimed.push(table.claim(ctx, now).await?);
     }
-    Ok(claimed.len())
+    // One command a ticket, which records whatever fell due on it in the order it happened.
+    let mut tickets: Vec<Uuid> = claimed
+        .iter()
+        .flatten()
+        .map(|(ticket, _)| *ticket)
+        .collect();
+    tickets.sort_unstable();
+    tickets.dedup();
+    let escalations = ctx.active_escalations.get(ctx).await?;
+    let recorded = command_each(tickets, |ticket| {
+        record(ctx, ticket, escalations.clone(), now)
+    })
+    .await;
+    for (table, claimed) in TICKET_TIMERS.iter().zip(&claimed) {
+        table.release(ctx, claimed, &recorded).await?;
+    }
+    let incidents = INCIDENT_TIMERS.claim(ctx, now).await?;
+    let ids = incidents.iter().map(|(incident, _)| *incident).collect();
+    let recorded = command_each(ids, |incident| record_targets(ctx, incident, now)).await;
+    INCIDENT_TIMERS.release(ctx, &incidents, &recorded).await?;
+    Ok(claimed.iter().map(Vec::len).sum::<usize>() + incidents.len())
+}
+
+/// Who the timer's commands come from.
+fn timer_caller() -> Caller {
+    Caller {
+        actor: Actor {
+            sub: TIMER_ACTOR.to_owned(),
+            role: ActorRole::Service,
+        },
+        customer_id: None,
+    }
+}
+
+/// The metadata of a command the timer sends at `now`: the pass's instant, the same the
+/// aggregate decides with.
+fn timer_metadata(ctx: &ApiContext, now: DateTime<Utc>) -> EventMetadata {
+    EventMetadata {
+        occurred_at: now,
+        ..ctx.worker_metadata(TIMER_ACTOR)
+    }
 }
 
 async fn record(
@@ -152,22 +236,25 @@ async fn record(
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
     let command = TicketCommand::RecordDue(RecordDue {
-        caller: Caller {
-            actor: Actor {
-                sub: TIMER_ACTOR.to_owned(),
-                role: ActorRole::Service,
-            },
-            customer_id: None,
-        },
+        caller: timer_caller(),
         at: now,
         escalations,
     });
-    // The pass's instant, the same the ticket decides with.
-    let metadata = EventMetadata {
-        occurred_at: now,
-        ..ctx.worker_metadata(TIMER_ACTOR)
+    ctx.execute_retrying::<Ticket>(ticket, command, &timer_metadata(ctx, now), ATTEMPTS)
+        .await
+        .map(|_| ())
+}
+
+async fn record_targets(
+    ctx: &ApiContext,
+    incident: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let command = IncidentCommand::RecordDueTargets {
+        caller: timer_caller(),
+        at: now,
     };
-    ctx.execute_retrying::<Ticket>(ticket, command, &metadata, ATTEMPTS)
+    ctx.execute_retrying::<Incident>(incident, command, &timer_metadata(ctx, now), ATTEMPTS)
         .await
         .map(|_| ())
 }

@@ -67,6 +67,7 @@ pub enum IncidentCommand {
         incident_id: Uuid,
         number: IncidentNumber,
         fields: IncidentFields,
+        detected_at: DateTime<Utc>,
     },
     Update {
         caller: Caller,
@@ -81,11 +82,11 @@ pub enum IncidentCommand {
         visibility: UpdateVisibility,
         message: UpdateMessage,
     },
-    /// The timer worker found a target's deadline passed. Sent by the service.
-    RecordTargetMissed {
+    /// The timer worker woke at `at` for a target's deadline: the incident records each target
+    /// whose deadline passed unmet. Sent by the service.
+    RecordDueTargets {
         caller: Caller,
-        target: IncidentTarget,
-        due_at: DateTime<Utc>,
+        at: DateTime<Utc>,
     },
     RevisePostMortem {
         caller: Caller,
@@ -107,12 +108,13 @@ pub enum IncidentCommand {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all_fields = "camelCase")]
 pub enum IncidentEvent {
-    /// A new incident, `DETECTED`, with the targets of its severity.
+    /// A new incident, `DETECTED` at `detected_at`, with the targets of its severity.
     IncidentDetected {
         incident_id: Uuid,
         incident_number: IncidentNumber,
         #[serde(flatten)]
         fields: IncidentFields,
+        detected_at: DateTime<Utc>,
         targets: IncidentTargets,
     },
     /// Someone took it on: the response clock stops. The actor is the event's.
@@ -292,7 +294,8 @@ impl DomainError for IncidentError {
 /// An incident as its events leave it: what its decisions need.
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
-    detected: bool,
+    detected_at: Option<DateTime<Utc>>,
+    targets: Option<IncidentTargets>,
     status: Option<IncidentStatus>,
     severity: Option<IncidentSeverity>,
     impact: Option<IncidentImpact>,
@@ -333,8 +336,14 @@ impl Aggregate for Incident {
     fn apply(&mut self, event: IncidentEvent) {
         use IncidentEvent::*;
         match event {
-            IncidentDetected { fields, .. } => {
-                self.detected = true;
+            IncidentDetected {
+                fields,
+                detected_at,
+                targets,
+                ..
+            } => {
+                self.detected_at = Some(detected_at);
+                self.targets = Some(targets);
                 self.status = Some(IncidentStatus::Detected);
                 self.severity = Some(fields.severity);
                 self.impact = Some(fields.impact);
@@ -350,7 +359,10 @@ impl Aggregate for Incident {
                 // from detection.
                 self.resolved = !to.is_active();
             }
-            IncidentSeverityChanged { to, .. } => self.severity = Some(to),
+            IncidentSeverityChanged { to, targets, .. } => {
+                self.severity = Some(to);
+                self.targets = Some(targets);
+            }
             IncidentImpactChanged { to, .. } => self.impact = Some(to),
             IncidentCommanderChanged { commander, .. } => self.incident_commander = Some(commander),
             IncidentTeamChanged { assigned_team } => self.assigned_team = assigned_team,
@@ -395,12 +407,13 @@ impl Incident {
                 incident_id,
                 number,
                 fields,
+                detected_at,
             } => {
                 // Monitoring systems report incidents in the service role.
                 if !(caller.actor.role.is_staff() || caller.actor.role == ActorRole::Service) {
                     return Err(IncidentError::Forbidden);
                 }
-                if self.detected {
+                if self.status.is_some() {
                     return Err(IncidentError::AlreadyExists);
                 }
                 let targets = fields.severity.targets();
@@ -408,6 +421,7 @@ impl Incident {
                     incident_id,
                     incident_number: number,
                     fields,
+                    detected_at,
                     targets,
                 }])
             }
@@ -435,26 +449,12 @@ impl Incident {
                     status,
                 }])
             }
-            RecordTargetMissed {
-                caller,
-                target,
-                due_at,
-            } => {
+            RecordDueTargets { caller, at } => {
                 if caller.actor.role != ActorRole::Service {
                     return Err(IncidentError::Forbidden);
                 }
                 self.status()?;
-                // The timer may fire twice, or after the target was met in a race: both change
-                // nothing.
-                let met = match target {
-                    IncidentTarget::Response => self.acknowledged,
-                    IncidentTarget::Resolution => self.resolved,
-                };
-                Ok(if met || self.missed.contains(&target) {
-                    Vec::new()
-                } else {
-                    vec![IncidentEvent::IncidentTargetMissed { target, due_at }]
-                })
+                Ok(self.missed_targets(at))
             }
             RevisePostMortem {
                 caller,
@@ -506,6 +506,36 @@ impl Incident {
                 })
             }
         }
+    }
+
+    /// When `target` falls due: its minutes from detection.
+    fn due_at(&self, target: IncidentTarget) -> Option<DateTime<Utc>> {
+        let targets = self.targets?;
+        let minutes = match target {
+            IncidentTarget::Response => targets.response_minutes,
+            IncidentTarget::Resolution => targets.resolution_minutes,
+        };
+        Some(self.detected_at? + chrono::TimeDelta::minutes(i64::from(minutes)))
+    }
+
+    /// The targets whose deadline passed by `at` unmet and not recorded yet. The timer may wake
+    /// twice, late, or for a deadline a change of severity moved: the incident decides on its own
+    /// state with the true instant, so each records nothing wrong.
+    fn missed_targets(&self, at: DateTime<Utc>) -> Vec<IncidentEvent> {
+        [IncidentTarget::Response, IncidentTarget::Resolution]
+            .into_iter()
+            .filter(|target| {
+                let met = match target {
+                    IncidentTarget::Response => self.acknowledged,
+                    IncidentTarget::Resolution => self.resolved,
+                };
+                !met && !self.missed.contains(target)
+            })
+            .filter_map(|target| {
+                let due_at = self.due_at(target).filter(|due| *due <= at)?;
+                Some(IncidentEvent::IncidentTargetMissed { target, due_at })
+            })
+            .collect()
     }
 
     fn status(&self) -> Result<IncidentStatus, IncidentError> {

@@ -1,7 +1,7 @@
 //! Given/when/then for the incident aggregate, and its lifecycle table against an independent
 //! copy.
 
-use chrono::{TimeZone, Utc};
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use cqrs_es::test::TestFramework;
 use uuid::Uuid;
 
@@ -38,11 +38,21 @@ fn fields(severity: IncidentSeverity) -> IncidentFields {
     }
 }
 
+/// Sunday 29 November 2026, 10:00 UTC: when the incidents of these tests are detected.
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 29, 10, 0, 0).unwrap()
+}
+
+fn minutes(n: i64) -> DateTime<Utc> {
+    t0() + TimeDelta::minutes(n)
+}
+
 fn detected(severity: IncidentSeverity) -> IncidentEvent {
     IncidentEvent::IncidentDetected {
         incident_id: ID,
         incident_number: IncidentNumber::parse("INC-20261129-0001").unwrap(),
         fields: fields(severity),
+        detected_at: t0(),
         targets: severity.targets(),
     }
 }
@@ -145,6 +155,7 @@ fn detection_sets_the_targets_of_the_severity_and_services_may_report() {
             incident_id: ID,
             number: IncidentNumber::parse("INC-20261129-0001").unwrap(),
             fields: fields(IncidentSeverity::Critical),
+            detected_at: t0(),
         })
         .then_expect_events(vec![detected(IncidentSeverity::Critical)]);
     IncidentTest::with(())
@@ -154,6 +165,7 @@ fn detection_sets_the_targets_of_the_severity_and_services_may_report() {
             incident_id: ID,
             number: IncidentNumber::parse("INC-20261129-0001").unwrap(),
             fields: fields(IncidentSeverity::Critical),
+            detected_at: t0(),
         })
         .then_expect_error(IncidentError::Forbidden);
 }
@@ -448,58 +460,84 @@ fn a_public_update_carries_the_status_it_was_posted_in() {
         }]);
 }
 
-#[test]
-fn a_missed_target_is_recorded_once_and_never_after_it_was_met() {
-    let due_at = Utc.with_ymd_and_hms(2026, 11, 29, 10, 15, 0).unwrap();
-    let missed = |target| IncidentCommand::RecordTargetMissed {
+fn due(at: DateTime<Utc>) -> IncidentCommand {
+    IncidentCommand::RecordDueTargets {
         caller: test_caller(ActorRole::Service),
-        target,
-        due_at,
-    };
+        at,
+    }
+}
+
+fn missed(target: IncidentTarget, due_at: DateTime<Utc>) -> IncidentEvent {
+    IncidentEvent::IncidentTargetMissed { target, due_at }
+}
+
+#[test]
+fn a_target_is_missed_at_its_deadline_from_detection_and_recorded_once() {
+    // CRITICAL: acknowledge within 15 minutes, resolve within 4 hours.
+    let critical = || vec![detected(IncidentSeverity::Critical)];
     IncidentTest::with(())
-        .given(vec![detected(IncidentSeverity::Critical)])
-        .when(missed(IncidentTarget::Response))
-        .then_expect_events(vec![IncidentEvent::IncidentTargetMissed {
-            target: IncidentTarget::Response,
-            due_at,
-        }]);
-    IncidentTest::with(())
-        .given(vec![
-            detected(IncidentSeverity::Critical),
-            IncidentEvent::IncidentTargetMissed {
-                target: IncidentTarget::Response,
-                due_at,
-            },
-        ])
-        .when(missed(IncidentTarget::Response))
+        .given(critical())
+        .when(due(minutes(14)))
         .then_expect_events(vec![]);
+    IncidentTest::with(())
+        .given(critical())
+        .when(due(minutes(15)))
+        .then_expect_events(vec![missed(IncidentTarget::Response, minutes(15))]);
+    // A timer that was down over both deadlines records both, at their deadlines.
+    IncidentTest::with(())
+        .given(critical())
+        .when(due(minutes(300)))
+        .then_expect_events(vec![
+            missed(IncidentTarget::Response, minutes(15)),
+            missed(IncidentTarget::Resolution, minutes(240)),
+        ]);
+    let mut given = critical();
+    given.push(missed(IncidentTarget::Response, minutes(15)));
+    IncidentTest::with(())
+        .given(given)
+        .when(due(minutes(16)))
+        .then_expect_events(vec![]);
+    IncidentTest::with(())
+        .given(critical())
+        .when(IncidentCommand::RecordDueTargets {
+            caller: test_caller(ActorRole::Agent),
+            at: minutes(15),
+        })
+        .then_expect_error(IncidentError::Forbidden);
+}
+
+#[test]
+fn a_met_target_is_never_missed_and_a_lowered_severity_moves_the_deadline() {
     IncidentTest::with(())
         .given(history_to(
             IncidentSeverity::Critical,
             IncidentStatus::Investigating,
         ))
-        .when(missed(IncidentTarget::Response))
+        .when(due(minutes(60)))
         .then_expect_events(vec![]);
     IncidentTest::with(())
         .given(history_to(
             IncidentSeverity::Critical,
             IncidentStatus::Resolved,
         ))
-        .when(missed(IncidentTarget::Resolution))
+        .when(due(minutes(600)))
         .then_expect_events(vec![]);
+    // Lowered to LOW before the critical deadline: 24 hours to acknowledge now.
     IncidentTest::with(())
-        .given(vec![detected(IncidentSeverity::Critical)])
-        .when(IncidentCommand::RecordTargetMissed {
-            caller: test_caller(ActorRole::Agent),
-            target: IncidentTarget::Response,
-            due_at,
-        })
-        .then_expect_error(IncidentError::Forbidden);
+        .given(vec![
+            detected(IncidentSeverity::Critical),
+            IncidentEvent::IncidentSeverityChanged {
+                from: IncidentSeverity::Critical,
+                to: IncidentSeverity::Low,
+                targets: IncidentSeverity::Low.targets(),
+            },
+        ])
+        .when(due(minutes(15)))
+        .then_expect_events(vec![]);
 }
 
 #[test]
-fn a_reopened_incident_can_miss_its_resolution_target_again() {
-    let due_at = Utc.with_ymd_and_hms(2026, 11, 29, 14, 0, 0).unwrap();
+fn a_reopened_incident_can_miss_its_resolution_target_after_all() {
     let mut given = history_to(IncidentSeverity::Critical, IncidentStatus::Resolved);
     given.push(moved(
         IncidentStatus::Resolved,
@@ -507,15 +545,8 @@ fn a_reopened_incident_can_miss_its_resolution_target_again() {
     ));
     IncidentTest::with(())
         .given(given)
-        .when(IncidentCommand::RecordTargetMissed {
-            caller: test_caller(ActorRole::Service),
-            target: IncidentTarget::Resolution,
-            due_at,
-        })
-        .then_expect_events(vec![IncidentEvent::IncidentTargetMissed {
-            target: IncidentTarget::Resolution,
-            due_at,
-        }]);
+        .when(due(minutes(241)))
+        .then_expect_events(vec![missed(IncidentTarget::Resolution, minutes(240))]);
 }
 
 #[test]

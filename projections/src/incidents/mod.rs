@@ -5,6 +5,7 @@
 mod queries;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgArguments, Postgres};
 use sqlx::query::Query;
 use sqlx::types::Json;
@@ -39,7 +40,12 @@ impl Projection for IncidentsProjection {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["incidents", "incident_updates", "incident_action_items"]
+        &[
+            "incidents",
+            "incident_updates",
+            "incident_action_items",
+            "incident_timers",
+        ]
     }
 
     async fn apply(
@@ -47,11 +53,49 @@ impl Projection for IncidentsProjection {
         conn: &mut PgConnection,
         events: &[&RecordedEvent],
     ) -> Result<(), ProjectionError> {
+        let mut touched = Vec::new();
         for event in events {
-            apply_incident_event(conn, event).await?;
+            touched.push(apply_incident_event(conn, event).await?);
         }
-        Ok(())
+        touched.sort_unstable();
+        touched.dedup();
+        let earliest = set_timers(conn, &touched).await?;
+        crate::sla::timers::notify(conn, earliest).await
     }
+}
+
+/// Sets the timer rows of `incidents` to their next deadline: the response target's while the
+/// incident is unacknowledged, then the resolution target's while it is unresolved, each until it
+/// is missed; no row for an incident with nothing left to miss. A row whose deadline did not move
+/// keeps its lease. Answers the earliest deadline set, for the timer to wake for.
+async fn set_timers(
+    conn: &mut PgConnection,
+    incidents: &[Uuid],
+) -> Result<Option<DateTime<Utc>>, ProjectionError> {
+    Ok(sqlx::query_scalar(
+        "WITH next AS ( \
+             SELECT id, CASE \
+                 WHEN status IN ('RESOLVED', 'CLOSED') THEN NULL \
+                 WHEN acknowledged_at IS NULL AND response_breached_at IS NULL \
+                     THEN detected_at + make_interval(mins => response_time_target) \
+                 WHEN resolution_breached_at IS NULL \
+                     THEN detected_at + make_interval(mins => resolution_time_target) \
+             END AS due_at \
+             FROM incidents WHERE id = ANY($1)), \
+         gone AS ( \
+             DELETE FROM incident_timers t USING next \
+             WHERE t.incident_id = next.id AND next.due_at IS NULL), \
+         moved AS ( \
+             INSERT INTO incident_timers (incident_id, due_at) \
+             SELECT id, due_at FROM next WHERE due_at IS NOT NULL \
+             ON CONFLICT (incident_id) DO UPDATE SET due_at = EXCLUDED.due_at, claimed_until = NULL \
+             WHERE incident_timers.due_at <> EXCLUDED.due_at \
+             RETURNING due_at) \
+         SELECT min(due_at) FROM moved",
+    )
+    .bind(incidents)
+    .fetch_one(&mut *conn)
+    .await?)
 }
 
 /// An UPDATE of the incident row that moves its version and `updated_at` (`$1` id, `$2` sequence,
@@ -76,10 +120,11 @@ fn labels(labels: &support_domain::ticket::Labels) -> Vec<String> {
     labels.as_slice().to_vec()
 }
 
+/// Applies one event; answers the incident's id.
 async fn apply_incident_event(
     conn: &mut PgConnection,
     event: &RecordedEvent,
-) -> Result<(), ProjectionError> {
+) -> Result<Uuid, ProjectionError> {
     use IncidentEvent::*;
     let incident_event = IncidentEvent::from_parts(&event.event_type, &event.payload)
         .map_err(|e| ProjectionError::undecodable_event(event, Redacted(&e)))?;
@@ -90,6 +135,7 @@ async fn apply_incident_event(
         IncidentDetected {
             incident_number,
             fields,
+            detected_at,
             targets,
             ..
         } => {
@@ -117,13 +163,13 @@ async fn apply_incident_event(
             .bind(fields.incident_commander.as_ref().map(|c| c.as_str()))
             .bind(labels(&fields.assigned_team))
             .bind(fields.reported_by.as_str())
-            .bind(event.occurred_at)
+            .bind(detected_at)
             .bind(targets.response_minutes as i32)
             .bind(targets.resolution_minutes as i32)
             .bind(actor)
             .execute(&mut *conn)
             .await?;
-            return Ok(());
+            return Ok(id);
         }
         IncidentAcknowledged {} => guarded(
             advance!("acknowledged_at = $3, acknowledged_by = $4"),
@@ -256,5 +302,6 @@ async fn apply_incident_event(
         }
     };
     let done = update.execute(&mut *conn).await?;
-    ProjectionError::expect_one_row(done, event)
+    ProjectionError::expect_one_row(done, event)?;
+    Ok(id)
 }

@@ -109,7 +109,7 @@ impl Projection for SlaTimersProjection {
 }
 
 /// Wakes the timer for `earliest`, the earliest instant a batch set, if it set one.
-async fn notify(
+pub(crate) async fn notify(
     conn: &mut PgConnection,
     earliest: Option<DateTime<Utc>>,
 ) -> Result<(), ProjectionError> {
