@@ -99,3 +99,20 @@ CREATE INDEX tickets_related_incidents ON tickets USING gin (related_incidents);
 CREATE INDEX events_incident_links ON events (((payload -> event_type) ->> 'incidentId'))
     WHERE aggregate_type = 'ticket'
       AND event_type IN ('TicketIncidentLinked', 'TicketIncidentUnlinked');
+
+-- What the notification planner's incident rule decides by: each incident's severity and
+-- responders, and the tickets linked to it (whose customers hear of its public updates).
+CREATE TABLE notice_incidents
+(
+    incident_id uuid PRIMARY KEY,
+    severity    text   NOT NULL,
+    commander   text,
+    team        text[] NOT NULL
+);
+
+CREATE TABLE notice_incident_tickets
+(
+    incident_id uuid,
+    ticket_id   uuid,
+    PRIMARY KEY (incident_id, ticket_id)
+);

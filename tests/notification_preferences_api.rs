@@ -35,7 +35,7 @@ fn in_app_everywhere() -> Value {
     json!({
         "SLA_WARNING": ["IN_APP"], "SLA_BREACH": ["IN_APP"], "ESCALATION": ["IN_APP"],
         "ASSIGNMENT": ["IN_APP"], "PUBLIC_REPLY": ["IN_APP"], "STATUS_CHANGE": ["IN_APP"],
-        "KB_LOW_RATING": ["IN_APP"],
+        "KB_LOW_RATING": ["IN_APP"], "INCIDENT_ALERT": ["IN_APP"], "INCIDENT_UPDATE": ["IN_APP"],
     })
 }
 
@@ -72,9 +72,11 @@ async fn saved_preferences_read_back_as_saved_with_defaults_for_what_was_left_ou
     let saved = ok_json(app.put(PREFERENCES, &token, office_hours()).await, 200).await;
     let expected_channels = json!({
         "SLA_WARNING": ["EMAIL"], "SLA_BREACH": ["SMS", "EMAIL", "IN_APP"],
-        // Left out: the defaults, with email for escalations since an address was sent.
+        // Left out: the defaults, with email for escalations and incidents since an address
+        // was sent.
         "ESCALATION": ["IN_APP", "EMAIL"], "ASSIGNMENT": ["IN_APP"],
         "PUBLIC_REPLY": ["IN_APP"], "STATUS_CHANGE": ["IN_APP"], "KB_LOW_RATING": ["IN_APP"],
+        "INCIDENT_ALERT": ["IN_APP", "EMAIL"], "INCIDENT_UPDATE": ["IN_APP", "EMAIL"],
     });
     assert_eq!(saved["channels"], expected_channels);
     assert_eq!(saved["email"], "alice@desk.example");
@@ -339,10 +341,14 @@ async fn the_openapi_document_describes_both_routes(pool: PgPool) {
         channels["properties"]["SLA_BREACH"]["items"]["enum"],
         json!(["EMAIL", "SMS", "IN_APP"])
     );
-    // Email and SMS word tickets: a knowledge base alert is in-app only.
+    // Email and SMS word tickets and incidents: a knowledge base alert is in-app only.
     assert_eq!(
         channels["properties"]["KB_LOW_RATING"]["items"]["enum"],
         json!(["IN_APP"])
+    );
+    assert_eq!(
+        channels["properties"]["INCIDENT_ALERT"]["items"]["enum"],
+        json!(["EMAIL", "SMS", "IN_APP"])
     );
     let view = &schemas["NotificationPreferencesView"];
     assert_eq!(
@@ -350,6 +356,6 @@ async fn the_openapi_document_describes_both_routes(pool: PgPool) {
             .as_array()
             .unwrap()
             .len(),
-        7
+        9
     );
 }

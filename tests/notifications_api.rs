@@ -9,15 +9,13 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use chrono::{DateTime, TimeDelta, Utc};
 use common::receivers::{SmsReceiver, SmtpServer};
-use common::{ok_json, spawn_app_without_sla_timer, wait_until_applied, TestApp};
+use common::{ok_json, spawn_notifying_app, wait_until_applied, TestApp};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use support_domain::ActorRole;
 use support_projections::event_log::aggregate_history;
 use supportd::clock::ManualClock;
 use supportd::notifier::deliver_due;
-use supportd::notifier::email::EmailSettings;
-use supportd::notifier::sms::SmsSettings;
 use supportd::sla_timer::record_due;
 
 const TICKETS: &str = "/api/v1/support/tickets";
@@ -36,33 +34,7 @@ fn minutes(n: i64) -> TimeDelta {
 /// The app at `t0`, its timer and notifier run by the test; email and SMS go to `smtp` and `sms`
 /// when given.
 async fn app(pool: PgPool, smtp: Option<u16>, sms: Option<String>) -> (TestApp, Arc<ManualClock>) {
-    let clock = Arc::new(ManualClock::new(t0()));
-    let injected = clock.clone();
-    let app = spawn_app_without_sla_timer(pool, move |settings| {
-        settings.clock = injected;
-        settings.email = smtp.map(|port| {
-            EmailSettings::from_vars(|name| match name {
-                "SUPPORTD_SMTP_URL" => Some(format!("smtp://127.0.0.1:{port}")),
-                "SUPPORTD_SMTP_FROM" => Some("Support Desk <support@desk.example>".to_owned()),
-                _ => None,
-            })
-            .unwrap()
-            .unwrap()
-        });
-        settings.sms = sms.map(|url| {
-            SmsSettings::from_vars(|name| match name {
-                "SUPPORTD_SMS_URL" => Some(url.clone()),
-                "SUPPORTD_SMS_ACCOUNT" => Some("AC123".to_owned()),
-                "SUPPORTD_SMS_TOKEN" => Some("sms-token".to_owned()),
-                "SUPPORTD_SMS_FROM" => Some("+15005550006".to_owned()),
-                _ => None,
-            })
-            .unwrap()
-            .unwrap()
-        });
-    })
-    .await;
-    (app, clock)
+    spawn_notifying_app(pool, t0(), smtp, sms).await
 }
 
 async fn save_preferences(app: &TestApp, role: ActorRole, sub: &str, body: Value) {

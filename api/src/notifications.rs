@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::auth::Principal;
 use crate::extract::{path_id, ApiPath, ApiQuery};
 use crate::notifier::events_at;
-use crate::notifier::ticket_message::headline;
+use crate::notifier::message::headline;
 use crate::problem::{ApiError, Problem};
 use crate::startup::ApiContext;
 use crate::webhooks::requests::CursorPageQuery;
@@ -40,7 +40,7 @@ pub fn routes() -> Router<ApiContext> {
 pub struct NotificationView {
     pub id: Uuid,
     /// Why the caller is told: `SLA_WARNING`, `SLA_BREACH`, `ESCALATION`, `ASSIGNMENT`,
-    /// `PUBLIC_REPLY`, `STATUS_CHANGE`, `KB_LOW_RATING`.
+    /// `PUBLIC_REPLY`, `STATUS_CHANGE`, `KB_LOW_RATING`, `INCIDENT_ALERT`, `INCIDENT_UPDATE`.
     #[schema(example = "ESCALATION")]
     pub kind: String,
     pub read: bool,
@@ -55,7 +55,12 @@ pub struct NotificationView {
     pub ticket_id: Option<Uuid>,
     #[schema(example = "TKT-20261129-0001")]
     pub ticket_number: Option<String>,
-    /// The ticket's title as it is now; `[erased]` once the customer's data is erased.
+    /// The incident it is about; `null` for an event that is not an incident's.
+    pub incident_id: Option<Uuid>,
+    #[schema(example = "INC-20261129-0001")]
+    pub incident_number: Option<String>,
+    /// The ticket's or the incident's title as it is now; a ticket's reads `[erased]` once the
+    /// customer's data is erased.
     #[schema(example = "Dashboard down")]
     pub title: Option<String>,
     /// What happened, worded as the email and SMS channels word it.
@@ -168,6 +173,8 @@ async fn worded(
             event_type: entry.event_type,
             ticket_id: entry.ticket_id,
             ticket_number: entry.ticket_number,
+            incident_id: entry.incident_id,
+            incident_number: entry.incident_number,
             title: entry.title,
         })
         .collect())

@@ -11,8 +11,8 @@
 pub mod channel;
 pub mod email;
 pub mod in_app;
+pub mod message;
 pub mod sms;
-pub mod ticket_message;
 pub mod webhook;
 
 use std::collections::HashMap;

@@ -10,6 +10,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use reqwest::{Method, Response};
 use serde_json::Value;
 use sqlx::postgres::PgListener;
@@ -21,7 +22,9 @@ use support_projections::tickets::{Snapshot, TicketsProjection};
 use support_projections::Projections;
 use support_workers::Bus;
 use supportd::auth::TokenKeys;
-use supportd::clock::SystemClock;
+use supportd::clock::{ManualClock, SystemClock};
+use supportd::notifier::email::EmailSettings;
+use supportd::notifier::sms::SmsSettings;
 use supportd::rate_limit::RateLimits;
 use supportd::settings::Settings;
 use supportd::startup::{ApiContext, Application, Registry, Worker};
@@ -146,6 +149,43 @@ pub async fn spawn_app_without(
         workers
     };
     spawn_registry(pool, Registry::standard(), workers, configure).await
+}
+
+/// The app at `at` on a clock the test moves, its timer and notifier run by the test; email and
+/// SMS go to the SMTP server on port `smtp` and the SMS receiver at `sms` when given.
+pub async fn spawn_notifying_app(
+    pool: PgPool,
+    at: DateTime<Utc>,
+    smtp: Option<u16>,
+    sms: Option<String>,
+) -> (TestApp, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(at));
+    let injected = clock.clone();
+    let app = spawn_app_without_sla_timer(pool, move |settings| {
+        settings.clock = injected;
+        settings.email = smtp.map(|port| {
+            EmailSettings::from_vars(|name| match name {
+                "SUPPORTD_SMTP_URL" => Some(format!("smtp://127.0.0.1:{port}")),
+                "SUPPORTD_SMTP_FROM" => Some("Support Desk <support@desk.example>".to_owned()),
+                _ => None,
+            })
+            .unwrap()
+            .unwrap()
+        });
+        settings.sms = sms.map(|url| {
+            SmsSettings::from_vars(|name| match name {
+                "SUPPORTD_SMS_URL" => Some(url.clone()),
+                "SUPPORTD_SMS_ACCOUNT" => Some("AC123".to_owned()),
+                "SUPPORTD_SMS_TOKEN" => Some("sms-token".to_owned()),
+                "SUPPORTD_SMS_FROM" => Some("+15005550006".to_owned()),
+                _ => None,
+            })
+            .unwrap()
+            .unwrap()
+        });
+    })
+    .await;
+    (app, clock)
 }
 
 /// The API made of the given projections and routes, with the workers `workers` picks.

@@ -13,7 +13,7 @@ use sqlx::PgPool;
 use support_domain::notification::NotificationChannel;
 
 use super::channel::{Channel, Notification, Outcome};
-use super::ticket_message::{Addressed, TicketMessage};
+use super::message::{Addressed, NoticeMessage};
 
 /// `SUPPORTD_SMTP_URL` and `SUPPORTD_SMTP_FROM`. No `Debug`: the URL may hold the SMTP password.
 #[derive(Clone)]
@@ -69,28 +69,30 @@ impl EmailChannel {
         })
     }
 
-    /// The message about `ticket` to `to`, as `delivery` sends it every time.
+    /// `notice` to `to`, as `delivery` sends it every time.
     fn message(
         &self,
         notification: &Notification,
-        ticket: &TicketMessage,
+        notice: &NoticeMessage,
         to: Mailbox,
     ) -> Result<Message, String> {
         let domain = self.from.email.domain();
-        let reply_to = Address::new(
-            format!("{}+{}", self.from.email.user(), ticket.ticket_number),
-            domain,
-        )
-        .map_err(|e| format!("the Reply-To address cannot be made: {e}"))?;
-        Message::builder()
-            .from(self.from.clone())
-            .reply_to(Mailbox::new(self.from.name.clone(), reply_to))
+        let mut builder = Message::builder().from(self.from.clone());
+        if notice.answerable {
+            let reply_to = Address::new(
+                format!("{}+{}", self.from.email.user(), notice.reference),
+                domain,
+            )
+            .map_err(|e| format!("the Reply-To address cannot be made: {e}"))?;
+            builder = builder.reply_to(Mailbox::new(self.from.name.clone(), reply_to));
+        }
+        builder
             .to(to)
-            .subject(subject(ticket))
+            .subject(subject(notice))
             .message_id(Some(format!("<{}@{domain}>", notification.delivery_id)))
             .multipart(MultiPart::alternative_plain_html(
-                plain_text(ticket),
-                html(ticket),
+                plain_text(notice),
+                html(notice),
             ))
             .map_err(|e| format!("the message cannot be built: {e}"))
     }
@@ -103,8 +105,8 @@ impl Channel for EmailChannel {
     }
 
     async fn send(&self, notification: &Notification) -> Outcome {
-        let (preferences, ticket) = match Addressed::read(&self.pool, notification).await {
-            Ok(addressed) => (addressed.preferences, addressed.ticket),
+        let (preferences, notice) = match Addressed::read(&self.pool, notification).await {
+            Ok(addressed) => (addressed.preferences, addressed.message),
             Err(outcome) => return outcome,
         };
         let Some(email) = preferences.email else {
@@ -114,7 +116,7 @@ impl Channel for EmailChannel {
         let Ok(to) = email.as_str().parse::<Mailbox>() else {
             return failed("the recipient's email address is not one SMTP can send to");
         };
-        let message = match self.message(notification, &ticket, to) {
+        let message = match self.message(notification, &notice, to) {
             Ok(message) => message,
             Err(error) => return failed(&error),
         };
@@ -148,10 +150,10 @@ fn failed(error: &str) -> Outcome {
 }
 
 /// `[TKT-20261129-0001] SLA breached: first response overdue: Dashboard down`, on one line.
-fn subject(ticket: &TicketMessage) -> String {
+fn subject(notice: &NoticeMessage) -> String {
     let subject = format!(
         "[{}] {}: {}",
-        ticket.ticket_number, ticket.headline, ticket.title
+        notice.reference, notice.headline, notice.title
     );
     subject
         .chars()
@@ -159,43 +161,54 @@ fn subject(ticket: &TicketMessage) -> String {
         .collect()
 }
 
-fn plain_text(ticket: &TicketMessage) -> String {
+fn plain_text(notice: &NoticeMessage) -> String {
     let mut text = format!(
-        "{headline}\n\n{number}: {title}\nPriority: {priority}\nStatus: {status}\n",
-        headline = ticket.headline,
-        number = ticket.ticket_number,
-        title = ticket.title,
-        priority = ticket.priority,
-        status = ticket.status,
+        "{headline}\n\n{number}: {title}\n{label}: {urgency}\nStatus: {status}\n",
+        headline = notice.headline,
+        number = notice.reference,
+        title = notice.title,
+        label = notice.urgency_label,
+        urgency = notice.urgency,
+        status = notice.status,
     );
-    if let Some(reply) = &ticket.reply {
-        text.push_str(&format!("\n{reply}\n"));
+    if let Some(said) = &notice.text {
+        text.push_str(&format!("\n{said}\n"));
     }
-    text.push_str(&format!(
-        "\nReplies to this email keep {} in their address.\n",
-        ticket.ticket_number
-    ));
+    if notice.answerable {
+        text.push_str(&format!(
+            "\nReplies to this email keep {} in their address.\n",
+            notice.reference
+        ));
+    }
     text
 }
 
-/// The HTML body: every text from the ticket or the event is escaped.
-fn html(ticket: &TicketMessage) -> String {
-    let reply = ticket.reply.as_deref().map_or_else(String::new, |reply| {
+/// The HTML body: every text from the ticket, the incident or the event is escaped.
+fn html(notice: &NoticeMessage) -> String {
+    let said = notice.text.as_deref().map_or_else(String::new, |said| {
         format!(
             "<blockquote style=\"white-space: pre-wrap\">{}</blockquote>\n",
-            encode_text(reply)
+            encode_text(said)
         )
     });
+    let replies = if notice.answerable {
+        format!(
+            "<p>Replies to this email keep {} in their address.</p>\n",
+            encode_text(&notice.reference)
+        )
+    } else {
+        String::new()
+    };
     format!(
         "<!DOCTYPE html>\n<html><body>\n<h1>{headline}</h1>\n\
          <p><strong>{number}</strong>: {title}</p>\n\
-         <p>Priority: {priority}<br>Status: {status}</p>\n{reply}\
-         <p>Replies to this email keep {number} in their address.</p>\n</body></html>\n",
-        headline = encode_text(&ticket.headline),
-        number = encode_text(&ticket.ticket_number),
-        title = encode_text(&ticket.title),
-        priority = encode_text(&ticket.priority),
-        status = encode_text(&ticket.status),
+         <p>{label}: {urgency}<br>Status: {status}</p>\n{said}{replies}</body></html>\n",
+        headline = encode_text(&notice.headline),
+        number = encode_text(&notice.reference),
+        title = encode_text(&notice.title),
+        label = notice.urgency_label,
+        urgency = encode_text(&notice.urgency),
+        status = encode_text(&notice.status),
     )
 }
 
@@ -242,16 +255,18 @@ mod tests {
 
     #[test]
     fn control_characters_do_not_break_the_subject_line() {
-        let ticket = TicketMessage {
-            ticket_number: "TKT-20261129-0001".to_owned(),
+        let notice = NoticeMessage {
+            reference: "TKT-20261129-0001".to_owned(),
             title: "Down\r\nBcc: everyone@example.com".to_owned(),
-            priority: "P1_HIGH".to_owned(),
+            urgency_label: "Priority",
+            urgency: "P1_HIGH".to_owned(),
             status: "OPEN".to_owned(),
             headline: "New ticket".to_owned(),
-            reply: None,
+            text: None,
+            answerable: true,
         };
         assert_eq!(
-            subject(&ticket),
+            subject(&notice),
             "[TKT-20261129-0001] New ticket: Down  Bcc: everyone@example.com"
         );
     }

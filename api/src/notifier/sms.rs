@@ -1,6 +1,7 @@
-//! The SMS channel: a short text about a ticket, sent through a Twilio-compatible HTTP API to the
-//! phone number in the recipient's preferences: `POST {URL}/2010-04-01/Accounts/{ACCOUNT}/Messages.json`
-//! with HTTP basic auth (account, token) and the form fields `To`, `From` and `Body`.
+//! The SMS channel: a short text about a ticket or an incident, sent through a
+//! Twilio-compatible HTTP API to the phone number in the recipient's preferences:
+//! `POST {URL}/2010-04-01/Accounts/{ACCOUNT}/Messages.json` with HTTP basic auth (account,
+//! token) and the form fields `To`, `From` and `Body`.
 
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use sqlx::PgPool;
 use support_domain::notification::NotificationChannel;
 
 use super::channel::{Channel, Notification, Outcome};
-use super::ticket_message::{Addressed, TicketMessage};
+use super::message::{Addressed, NoticeMessage};
 
 /// One SMS segment of 7-bit characters: longer texts are cut to it.
 pub const MAX_BODY_CHARS: usize = 160;
@@ -116,8 +117,8 @@ impl Channel for SmsChannel {
     }
 
     async fn send(&self, notification: &Notification) -> Outcome {
-        let (preferences, ticket) = match Addressed::read(&self.pool, notification).await {
-            Ok(addressed) => (addressed.preferences, addressed.ticket),
+        let (preferences, notice) = match Addressed::read(&self.pool, notification).await {
+            Ok(addressed) => (addressed.preferences, addressed.message),
             Err(outcome) => return outcome,
         };
         let Some(phone) = preferences.phone else {
@@ -126,7 +127,7 @@ impl Channel for SmsChannel {
                 error: "the recipient's notification preferences hold no phone number".to_owned(),
             };
         };
-        let body = text(&ticket);
+        let body = text(&notice);
         let form = [
             ("To", phone.as_str()),
             ("From", self.settings.from.as_str()),
@@ -190,10 +191,10 @@ fn retry_after(response: &reqwest::Response) -> Option<Duration> {
 /// `TKT-20261129-0001 P0_CRITICAL: SLA breached: first response overdue. Dashboard down`, cut
 /// to `MAX_BODY_CHARS` with `...` (not `…`, which is no GSM-7 character and would cut a segment
 /// to 70).
-fn text(ticket: &TicketMessage) -> String {
+fn text(notice: &NoticeMessage) -> String {
     let text = format!(
         "{} {}: {}. {}",
-        ticket.ticket_number, ticket.priority, ticket.headline, ticket.title
+        notice.reference, notice.urgency, notice.headline, notice.title
     );
     if text.chars().count() <= MAX_BODY_CHARS {
         return text;
@@ -248,15 +249,17 @@ mod tests {
 
     #[test]
     fn a_long_text_is_cut_to_one_segment() {
-        let ticket = TicketMessage {
-            ticket_number: "TKT-20261129-0001".to_owned(),
+        let notice = NoticeMessage {
+            reference: "TKT-20261129-0001".to_owned(),
             title: "x".repeat(300),
-            priority: "P0_CRITICAL".to_owned(),
+            urgency_label: "Priority",
+            urgency: "P0_CRITICAL".to_owned(),
             status: "OPEN".to_owned(),
             headline: "SLA breached: first response overdue".to_owned(),
-            reply: None,
+            text: None,
+            answerable: true,
         };
-        let body = text(&ticket);
+        let body = text(&notice);
         assert_eq!(body.chars().count(), MAX_BODY_CHARS);
         assert!(body.starts_with("TKT-20261129-0001 P0_CRITICAL: SLA breached"));
         assert!(body.ends_with("..."));

@@ -17,6 +17,8 @@ screaming_enum!(
         PublicReply => "PUBLIC_REPLY",
         StatusChange => "STATUS_CHANGE",
         KbLowRating => "KB_LOW_RATING",
+        IncidentAlert => "INCIDENT_ALERT",
+        IncidentUpdate => "INCIDENT_UPDATE",
         Event => "EVENT",
     }
 );

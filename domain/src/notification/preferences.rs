@@ -86,6 +86,12 @@ pub struct ChannelChoices {
     /// Preferences saved before the kind existed have the default.
     #[serde(rename = "KB_LOW_RATING", default = "in_app")]
     pub kb_low_rating: Vec<NotificationChannel>,
+    /// A critical incident, or an incident that missed a target, for its responders.
+    #[serde(rename = "INCIDENT_ALERT", default = "in_app")]
+    pub incident_alert: Vec<NotificationChannel>,
+    /// A public update of an incident, for the customers whose tickets are linked to it.
+    #[serde(rename = "INCIDENT_UPDATE", default = "in_app")]
+    pub incident_update: Vec<NotificationChannel>,
 }
 
 fn in_app() -> Vec<NotificationChannel> {
@@ -102,6 +108,8 @@ impl ChannelChoices {
         NotificationKind::PublicReply,
         NotificationKind::StatusChange,
         NotificationKind::KbLowRating,
+        NotificationKind::IncidentAlert,
+        NotificationKind::IncidentUpdate,
     ];
     /// The channels a user can choose; webhooks are endpoints admins register, not users'.
     pub const CHANNELS: &'static [NotificationChannel] = &[
@@ -110,8 +118,8 @@ impl ChannelChoices {
         NotificationChannel::InApp,
     ];
 
-    /// The channels that can carry `kind`: email and SMS word a ticket, so a knowledge base
-    /// alert is in-app only.
+    /// The channels that can carry `kind`: email and SMS word a ticket or an incident, so a
+    /// knowledge base alert is in-app only.
     pub fn channels_of(kind: NotificationKind) -> &'static [NotificationChannel] {
         match kind {
             NotificationKind::KbLowRating => &[NotificationChannel::InApp],
@@ -121,7 +129,7 @@ impl ChannelChoices {
     }
 
     /// A user's channels until they choose: in-app for everything, and email too for SLA
-    /// breaches and escalations when they gave an address.
+    /// breaches, escalations and incidents when they gave an address.
     pub fn defaults(has_email: bool) -> Self {
         let in_app = in_app();
         let urgent = if has_email {
@@ -132,11 +140,13 @@ impl ChannelChoices {
         Self {
             sla_warning: in_app.clone(),
             sla_breach: urgent.clone(),
-            escalation: urgent,
+            escalation: urgent.clone(),
             assignment: in_app.clone(),
             public_reply: in_app.clone(),
             status_change: in_app.clone(),
             kb_low_rating: in_app,
+            incident_alert: urgent.clone(),
+            incident_update: urgent,
         }
     }
 
@@ -150,6 +160,8 @@ impl ChannelChoices {
             NotificationKind::PublicReply => &self.public_reply,
             NotificationKind::StatusChange => &self.status_change,
             NotificationKind::KbLowRating => &self.kb_low_rating,
+            NotificationKind::IncidentAlert => &self.incident_alert,
+            NotificationKind::IncidentUpdate => &self.incident_update,
             NotificationKind::Event => &[],
         }
     }
@@ -164,6 +176,8 @@ impl ChannelChoices {
             NotificationKind::PublicReply => &mut self.public_reply,
             NotificationKind::StatusChange => &mut self.status_change,
             NotificationKind::KbLowRating => &mut self.kb_low_rating,
+            NotificationKind::IncidentAlert => &mut self.incident_alert,
+            NotificationKind::IncidentUpdate => &mut self.incident_update,
             NotificationKind::Event => return,
         };
         *slot = channels;

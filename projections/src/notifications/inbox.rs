@@ -8,6 +8,7 @@ use sqlx::PgPool;
 use support_domain::notification::NotificationChannel;
 use uuid::Uuid;
 
+use crate::incidents::AGGREGATE_TYPE as INCIDENT;
 use crate::page::{next_cursor, Cursor};
 use crate::tickets::AGGREGATE_TYPE as TICKET;
 
@@ -55,6 +56,10 @@ pub struct InboxEntry {
     /// `None` when the event is not a ticket's, or the ticket is not in the read model.
     pub ticket_id: Option<Uuid>,
     pub ticket_number: Option<String>,
+    /// `None` when the event is not an incident's, or the incident is not in the read model.
+    pub incident_id: Option<Uuid>,
+    pub incident_number: Option<String>,
+    /// The ticket's or the incident's.
     pub title: Option<String>,
 }
 
@@ -101,15 +106,18 @@ fn page_sql() -> String {
     )
 }
 
-/// The ticket each entry of `page` is about, looked up after the page is cut.
-fn with_tickets(page: &str) -> String {
+/// The ticket or incident each entry of `page` is about, looked up after the page is cut.
+fn with_subjects(page: &str) -> String {
     format!(
         "WITH page AS ({page}) \
          SELECT p.id, p.kind, p.event_type, p.global_position, p.read_at, p.delivered_at, \
-             t.id AS ticket_id, t.ticket_number, t.title \
+             t.id AS ticket_id, t.ticket_number, i.id AS incident_id, i.incident_number, \
+             coalesce(t.title, i.title) AS title \
          FROM page p JOIN events e ON e.global_position = p.global_position \
          LEFT JOIN tickets t ON e.aggregate_type = '{TICKET}' \
              AND t.id = CASE WHEN e.aggregate_type = '{TICKET}' THEN e.aggregate_id::uuid END \
+         LEFT JOIN incidents i ON e.aggregate_type = '{INCIDENT}' \
+             AND i.id = CASE WHEN e.aggregate_type = '{INCIDENT}' THEN e.aggregate_id::uuid END \
          ORDER BY p.read_at IS NOT NULL, p.delivered_at DESC, p.id DESC"
     )
 }
@@ -124,7 +132,7 @@ pub async fn list(
     request: InboxRequest,
 ) -> Result<InboxPage, sqlx::Error> {
     let after = request.after;
-    let mut entries: Vec<InboxEntry> = sqlx::query_as(&with_tickets(&page_sql()))
+    let mut entries: Vec<InboxEntry> = sqlx::query_as(&with_subjects(&page_sql()))
         .bind(recipient)
         .bind(NotificationChannel::InApp.as_str())
         .bind(request.unread_only)
@@ -163,7 +171,7 @@ pub async fn mark_read(
     id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<Option<InboxEntry>, sqlx::Error> {
-    sqlx::query_as(&with_tickets(&format!(
+    sqlx::query_as(&with_subjects(&format!(
         "UPDATE notification_deliveries d SET read_at = coalesce(d.read_at, $4) \
          WHERE {INBOX} AND d.id = $3 RETURNING {ENTRY_COLUMNS}"
     )))

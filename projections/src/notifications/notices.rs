@@ -11,6 +11,8 @@
 //!   reopened): the customer.
 //! - Low knowledge base ratings (`KbArticleRatedLow`, `KbLowRatingRule`): the article's author and
 //!   every admin.
+//! - Incidents (`IncidentNoticeRule`): a critical one, or a missed target, to its commander and
+//!   teams; a public update to the customers of its linked tickets.
 //!
 //! Nobody is told of what they did themselves. Each recipient gets the kind over the channels
 //! their preferences choose (in-app only for someone who never chose); SMS only for urgent
@@ -22,6 +24,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use sqlx::PgConnection;
+use support_domain::incident::{IncidentEvent, IncidentSeverity, UpdateVisibility};
 use support_domain::kb::KbArticleEvent;
 use support_domain::notification::{NotificationChannel, NotificationKind, Preferences};
 use support_domain::ticket::{CommentVisibility, TicketEvent, TicketPriority, TicketStatus};
@@ -30,7 +33,7 @@ use uuid::Uuid;
 
 use super::planner::{PlannedDelivery, PlanningRule};
 use crate::notification_preferences::{of_customers, recipients, RecipientPreferences};
-use crate::{kb, tickets, ProjectionError, Redacted};
+use crate::{incidents, kb, tickets, ProjectionError, Redacted};
 
 /// What the rule keeps of a ticket to decide by.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -87,12 +90,14 @@ impl Audience {
     }
 }
 
-/// One notice the batch gives: an event, its kind, who is to hear of it.
+/// One notice the batch gives: an event, its kind, who is to hear of it, whether staff hear of it
+/// outside their working hours, and whether by SMS where they chose it.
 struct Notice<'a> {
     event: &'a RecordedEvent,
     kind: NotificationKind,
     audience: Audience,
-    urgent: bool,
+    at_once: bool,
+    sms: bool,
 }
 
 pub struct TicketNoticeRule;
@@ -167,7 +172,8 @@ impl PlanningRule for TicketNoticeRule {
                     event,
                     kind,
                     audience,
-                    urgent: ticket.urgent(),
+                    at_once: ticket.urgent(),
+                    sms: ticket.urgent(),
                 });
             }
         }
@@ -203,12 +209,217 @@ impl PlanningRule for KbLowRatingRule {
                         roles: vec![ActorRole::Admin],
                         ..Audience::default()
                     },
-                    urgent: false,
+                    at_once: false,
+                    sms: false,
                 });
             }
         }
         deliveries(conn, notices).await
     }
+}
+
+/// What the incident rule keeps of an incident to decide by.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+struct NoticeIncident {
+    incident_id: Uuid,
+    severity: String,
+    commander: Option<String>,
+    team: Vec<String>,
+}
+
+impl NoticeIncident {
+    fn critical(&self) -> bool {
+        self.severity == IncidentSeverity::Critical.as_str()
+    }
+
+    /// Its responders: the commander and the assigned teams, else every admin.
+    fn responders(&self) -> Audience {
+        if self.commander.is_none() && self.team.is_empty() {
+            return Audience {
+                roles: vec![ActorRole::Admin],
+                ..Audience::default()
+            };
+        }
+        Audience {
+            subs: self.commander.iter().cloned().collect(),
+            teams: self.team.clone(),
+            ..Audience::default()
+        }
+    }
+}
+
+/// Tells an incident's responders (its commander and teams) when it is critical (reported so, or
+/// raised to it) and when it misses a target, by SMS too where they chose it for a critical one;
+/// and the customers of the tickets linked to it of each public update, once each. Critical and
+/// high incidents' alerts go at once; others wait for each responder's working hours.
+pub struct IncidentNoticeRule;
+
+#[async_trait]
+impl PlanningRule for IncidentNoticeRule {
+    async fn plan(
+        &self,
+        conn: &mut PgConnection,
+        events: &[&RecordedEvent],
+    ) -> Result<Vec<PlannedDelivery>, ProjectionError> {
+        let relevant: Vec<&RecordedEvent> = events
+            .iter()
+            .copied()
+            .filter(|e| {
+                e.aggregate_type == incidents::AGGREGATE_TYPE
+                    || (e.aggregate_type == tickets::AGGREGATE_TYPE
+                        && matches!(
+                            e.event_type.as_str(),
+                            "TicketIncidentLinked" | "TicketIncidentUnlinked"
+                        ))
+            })
+            .collect();
+        if relevant.is_empty() {
+            return Ok(Vec::new());
+        }
+        let start: i64 = sqlx::query_scalar("SELECT position FROM notice_start")
+            .fetch_optional(&mut *conn)
+            .await?
+            .unwrap_or(0);
+        let mut notices = Vec::new();
+        for event in relevant {
+            let id = Uuid::parse_str(&event.aggregate_id)
+                .map_err(|e| ProjectionError::undecodable_event(event, e))?;
+            if event.aggregate_type == tickets::AGGREGATE_TYPE {
+                follow_link(conn, event, id).await?;
+                continue;
+            }
+            let decoded = IncidentEvent::from_parts(&event.event_type, &event.payload)
+                .map_err(|e| ProjectionError::undecodable_event(event, Redacted(&e)))?;
+            let incident = follow_incident(conn, event, id, &decoded).await?;
+            if event.global_position <= start {
+                continue;
+            }
+            let alert = |event| Notice {
+                event,
+                kind: NotificationKind::IncidentAlert,
+                audience: incident.responders(),
+                at_once: incident.critical()
+                    || incident.severity == IncidentSeverity::High.as_str(),
+                sms: incident.critical(),
+            };
+            match decoded {
+                IncidentEvent::IncidentDetected { .. } if incident.critical() => {
+                    notices.push(alert(event))
+                }
+                IncidentEvent::IncidentSeverityChanged { from, .. }
+                    if incident.critical() && from != IncidentSeverity::Critical =>
+                {
+                    notices.push(alert(event))
+                }
+                IncidentEvent::IncidentTargetMissed { .. } => notices.push(alert(event)),
+                IncidentEvent::IncidentUpdatePosted {
+                    visibility: UpdateVisibility::Public,
+                    ..
+                } => {
+                    let customers: Vec<String> = sqlx::query_scalar(
+                        "SELECT DISTINCT t.customer_id FROM notice_incident_tickets l \
+                         JOIN notice_tickets t USING (ticket_id) \
+                         WHERE l.incident_id = $1 AND t.customer_id IS NOT NULL \
+                         ORDER BY t.customer_id",
+                    )
+                    .bind(id)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                    if !customers.is_empty() {
+                        notices.push(Notice {
+                            event,
+                            kind: NotificationKind::IncidentUpdate,
+                            audience: Audience {
+                                customers,
+                                ..Audience::default()
+                            },
+                            at_once: true,
+                            sms: false,
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        deliveries(conn, notices).await
+    }
+}
+
+/// Keeps a ticket's link to an incident, or its removal.
+async fn follow_link(
+    conn: &mut PgConnection,
+    event: &RecordedEvent,
+    ticket: Uuid,
+) -> Result<(), ProjectionError> {
+    let decoded = TicketEvent::from_parts(&event.event_type, &event.payload)
+        .map_err(|e| ProjectionError::undecodable_event(event, Redacted(&e)))?;
+    let sql = match decoded {
+        TicketEvent::TicketIncidentLinked { incident_id } => (
+            "INSERT INTO notice_incident_tickets (incident_id, ticket_id) VALUES ($1, $2) \
+             ON CONFLICT DO NOTHING",
+            incident_id,
+        ),
+        TicketEvent::TicketIncidentUnlinked { incident_id } => (
+            "DELETE FROM notice_incident_tickets WHERE incident_id = $1 AND ticket_id = $2",
+            incident_id,
+        ),
+        _ => return Ok(()),
+    };
+    sqlx::query(sql.0)
+        .bind(sql.1)
+        .bind(ticket)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Keeps what the rule decides by after `event`, and answers the incident as it stands then.
+async fn follow_incident(
+    conn: &mut PgConnection,
+    event: &RecordedEvent,
+    id: Uuid,
+    decoded: &IncidentEvent,
+) -> Result<NoticeIncident, ProjectionError> {
+    let change = match decoded {
+        IncidentEvent::IncidentDetected { fields, .. } => Some(
+            sqlx::query(
+                "INSERT INTO notice_incidents (incident_id, severity, commander, team) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (incident_id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(fields.severity.as_str())
+            .bind(fields.incident_commander.as_ref().map(|c| c.as_str()))
+            .bind(fields.assigned_team.as_slice()),
+        ),
+        IncidentEvent::IncidentSeverityChanged { to, .. } => Some(
+            sqlx::query("UPDATE notice_incidents SET severity = $2 WHERE incident_id = $1")
+                .bind(id)
+                .bind(to.as_str()),
+        ),
+        IncidentEvent::IncidentCommanderChanged { commander, .. } => Some(
+            sqlx::query("UPDATE notice_incidents SET commander = $2 WHERE incident_id = $1")
+                .bind(id)
+                .bind(commander.as_str()),
+        ),
+        IncidentEvent::IncidentTeamChanged { assigned_team } => Some(
+            sqlx::query("UPDATE notice_incidents SET team = $2 WHERE incident_id = $1")
+                .bind(id)
+                .bind(assigned_team.as_slice()),
+        ),
+        _ => None,
+    };
+    if let Some(change) = change {
+        change.execute(&mut *conn).await?;
+    }
+    // The framework hands an incident's events over in order from its detection.
+    sqlx::query_as(
+        "SELECT incident_id, severity, commander, team FROM notice_incidents \
+         WHERE incident_id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| ProjectionError::missing_row(event))
 }
 
 /// What `event` tells, and whom, on `ticket` as it stood before it.
@@ -357,13 +568,13 @@ async fn deliveries(
             }
             let staff = notice.audience.customers.is_empty();
             let at = notice.event.occurred_at;
-            let not_before = if staff && !notice.urgent {
+            let not_before = if staff && !notice.at_once {
                 preferences.working_time.next_working_instant(at)
             } else {
                 at
             };
             for &channel in preferences.channels.for_kind(notice.kind) {
-                if channel == NotificationChannel::Sms && !(staff && notice.urgent) {
+                if channel == NotificationChannel::Sms && !(staff && notice.sms) {
                     continue;
                 }
                 let mut delivery =

@@ -91,13 +91,15 @@ pub struct NotificationPlanner {
 }
 
 impl NotificationPlanner {
-    /// The desk's rules: webhooks, and notices to people (`notices`).
+    /// The desk's rules: webhooks, and notices to people (`notices`). The incident rule comes
+    /// after the ticket rule, which keeps the customers of the batch's new tickets first.
     pub fn standard() -> Self {
         Self {
             rules: vec![
                 Box::new(WebhookRule),
                 Box::new(super::notices::TicketNoticeRule),
                 Box::new(super::notices::KbLowRatingRule),
+                Box::new(super::notices::IncidentNoticeRule),
             ],
         }
     }
@@ -112,12 +114,23 @@ impl Projection for NotificationPlanner {
     /// Every aggregate whose events a rule plans from, or keeps its tables by. More than one, so
     /// its consumer reads the whole stream (NATS 2.9: one filter subject) and is handed these.
     fn aggregate_types(&self) -> &'static [&'static str] {
-        &["ticket", "sla_policy", "webhook_endpoint", "kb_article"]
+        &[
+            "ticket",
+            "sla_policy",
+            "webhook_endpoint",
+            "kb_article",
+            "incident",
+        ]
     }
 
     /// The rules' own tables; never the deliveries (see the module's comment).
     fn tables(&self) -> &'static [&'static str] {
-        &["webhook_subscriptions", "notice_tickets"]
+        &[
+            "webhook_subscriptions",
+            "notice_tickets",
+            "notice_incidents",
+            "notice_incident_tickets",
+        ]
     }
 
     async fn apply(

@@ -228,7 +228,7 @@ async fn erased_preferences_accept_no_further_changes() {
 }
 
 #[test]
-fn defaults_add_email_for_breaches_and_escalations_only_with_an_address() {
+fn defaults_add_email_for_breaches_escalations_and_incidents_only_with_an_address() {
     let without = ChannelChoices::defaults(false);
     for &kind in ChannelChoices::KINDS {
         assert_eq!(without.for_kind(kind), [NotificationChannel::InApp]);
@@ -236,7 +236,12 @@ fn defaults_add_email_for_breaches_and_escalations_only_with_an_address() {
     let with = ChannelChoices::defaults(true);
     assert_eq!(
         with.kinds_using(NotificationChannel::Email),
-        [NotificationKind::SlaBreach, NotificationKind::Escalation]
+        [
+            NotificationKind::SlaBreach,
+            NotificationKind::Escalation,
+            NotificationKind::IncidentAlert,
+            NotificationKind::IncidentUpdate
+        ]
     );
     assert!(with.for_kind(NotificationKind::Event).is_empty());
     Preferences::defaults().check().unwrap();
