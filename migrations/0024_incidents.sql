@@ -116,3 +116,33 @@ CREATE TABLE notice_incident_tickets
     ticket_id   uuid,
     PRIMARY KEY (incident_id, ticket_id)
 );
+
+-- The `incident_holds` read model: which tickets are linked to which incidents, and which
+-- incidents are active, from both streams; and the tickets whose hold may have changed, which the
+-- SLA timer claims (as it claims `sla_timers`) to send each the incidents now active among its
+-- links. The checks are work, not a view: a replay leaves them be (and adds some, harmlessly).
+CREATE TABLE incident_hold_links
+(
+    incident_id uuid,
+    ticket_id   uuid,
+    PRIMARY KEY (incident_id, ticket_id)
+);
+
+CREATE INDEX incident_hold_links_of_ticket ON incident_hold_links (ticket_id);
+
+CREATE TABLE incident_hold_activity
+(
+    incident_id uuid PRIMARY KEY,
+    active      boolean NOT NULL
+);
+
+CREATE TABLE incident_hold_checks
+(
+    ticket_id     uuid PRIMARY KEY,
+    due_at        timestamptz NOT NULL,
+    claimed_until timestamptz
+);
+
+CREATE INDEX incident_hold_checks_by_due ON incident_hold_checks (due_at);
+CREATE INDEX incident_hold_checks_by_lease ON incident_hold_checks (claimed_until)
+    WHERE claimed_until IS NOT NULL;

@@ -740,3 +740,109 @@ async fn a_missed_acknowledgement_is_recorded_at_its_deadline_by_the_timer(pool:
     assert_eq!(count, 2, "one for each incident");
     assert_eq!(record_due(&app.context, clock.now()).await.unwrap(), 0);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_linked_tickets_clocks_pause_while_the_incident_is_active_and_resume_after(pool: PgPool) {
+    // Monday 09:00 UTC: the default P1 policy answers within an hour, around the clock.
+    let t0: DateTime<Utc> = "2026-11-23T09:00:00Z".parse().unwrap();
+    let clock = Arc::new(ManualClock::new(t0));
+    let injected = clock.clone();
+    let app = spawn_app_without_sla_timer(pool, move |settings| settings.clock = injected).await;
+    let ticket = app
+        .open_ticket(
+            &app.admin(),
+            ticket_body("Leads do not route", "customer-123"),
+        )
+        .await;
+    let ticket_path = format!("/api/v1/support/tickets/{}", ticket["id"].as_str().unwrap());
+    assert_eq!(
+        ticket["slaClocks"]["response"]["deadline"],
+        "2026-11-23T10:00:00Z"
+    );
+    let created = create(&app, spec_incident()).await;
+
+    // Linked ten minutes in: the timer holds the ticket for the incident.
+    clock.set(t0 + TimeDelta::minutes(10));
+    ok_json(
+        app.post(
+            &path(&created, "/tickets"),
+            &agent(&app),
+            json!({"ticketId": ticket["id"]}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    wait_until_applied(&app.pool, "incident_holds", "ticket").await;
+    assert_eq!(record_due(&app.context, clock.now()).await.unwrap(), 1);
+    wait_until_applied(&app.pool, "tickets", "ticket").await;
+    let held = ok_json(app.get(&ticket_path, &app.admin()).await, 200).await;
+    assert_eq!(held["slaClocks"]["response"]["state"], "PAUSED");
+    assert!(held["slaClocks"]["response"]["deadline"].is_null());
+    let explained = ok_json(
+        app.get(&format!("{ticket_path}/sla"), &app.admin()).await,
+        200,
+    )
+    .await;
+    let paused = explained["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["eventType"] == "SlaClocksPaused")
+        .expect("a pause step");
+    assert_eq!(paused["pauseReason"], "INCIDENT");
+    assert!(
+        paused["explanation"].as_str().unwrap().contains("incident"),
+        "{paused}"
+    );
+
+    // Past the original deadline, nothing breaches while the incident holds the ticket (the
+    // incident itself misses its acknowledgement).
+    clock.set(t0 + TimeDelta::minutes(70));
+    record_due(&app.context, clock.now()).await.unwrap();
+    let breaches: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM events WHERE aggregate_id = $1 AND event_type = 'SlaBreached'",
+    )
+    .bind(ticket["id"].as_str().unwrap())
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(breaches, 0);
+
+    // The incident resolves at 09:40 + 30: the response deadline moves by the hour held.
+    ok_json(
+        change(&app, &created, json!({"status": "RESOLVED"})).await,
+        200,
+    )
+    .await;
+    wait_until_applied(&app.pool, "incident_holds", "incident").await;
+    record_due(&app.context, clock.now()).await.unwrap();
+    wait_until_applied(&app.pool, "tickets", "ticket").await;
+    let released = ok_json(app.get(&ticket_path, &app.admin()).await, 200).await;
+    assert_eq!(released["slaClocks"]["response"]["state"], "RUNNING");
+    assert_eq!(
+        released["slaClocks"]["response"]["deadline"],
+        "2026-11-23T11:00:00Z"
+    );
+    let explained = ok_json(
+        app.get(&format!("{ticket_path}/sla"), &app.admin()).await,
+        200,
+    )
+    .await;
+    let resumed = explained["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["eventType"] == "SlaClocksResumed")
+        .expect("a resume step");
+    assert_eq!(resumed["pauseReason"], "INCIDENT");
+    let types: Vec<String> = sqlx::query_scalar(
+        "SELECT event_type FROM events WHERE aggregate_id = $1 \
+         AND event_type IN ('TicketHeldByIncident', 'TicketReleasedByIncident') ORDER BY sequence",
+    )
+    .bind(ticket["id"].as_str().unwrap())
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(types, ["TicketHeldByIncident", "TicketReleasedByIncident"]);
+}

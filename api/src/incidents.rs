@@ -48,6 +48,10 @@ const NOT_FOUND: &str = "No incident has this id or number";
 const ACCEPTED: &str =
     "Recorded; the read model did not show it within the wait bound. Poll Location.";
 const RESOURCE: &str = "incident";
+/// Incident commands carry no version the client read: one that loses a race (with the timer
+/// recording a missed target, or holding a linked ticket) is decided again on the new state
+/// rather than answered 409.
+const ATTEMPTS: usize = 3;
 
 pub fn routes() -> Router<ApiContext> {
     Router::new()
@@ -259,7 +263,7 @@ async fn run(
     let id = incident_id(ctx, key).await?;
     let metadata = ctx.metadata(principal, ids)?;
     let committed = ctx
-        .execute::<Incident>(id, command(principal.caller()), &metadata)
+        .execute_retrying::<Incident>(id, command(principal.caller()), &metadata, ATTEMPTS)
         .await?;
     Ok(answer_with_incident(ctx, status, committed, id, READ_MODEL).await)
 }
@@ -417,7 +421,9 @@ async fn change_link(
         incident_id: incident,
         linked,
     };
-    let committed = ctx.execute::<Ticket>(ticket, command, &metadata).await?;
+    let committed = ctx
+        .execute_retrying::<Ticket>(ticket, command, &metadata, ATTEMPTS)
+        .await?;
     Ok(answer_with_incident(
         ctx,
         StatusCode::OK,
@@ -475,7 +481,9 @@ async fn run_on_post_mortem(
 ) -> Result<Response, ApiError> {
     let id = incident_id(ctx, key).await?;
     let metadata = ctx.metadata(principal, ids)?;
-    let committed = ctx.execute::<Incident>(id, command, &metadata).await?;
+    let committed = ctx
+        .execute_retrying::<Incident>(id, command, &metadata, ATTEMPTS)
+        .await?;
     Ok(answer_with_post_mortem(ctx, status, committed).await)
 }
 

@@ -1,5 +1,6 @@
-//! The SLA timer: records warnings and breaches, climbs escalation ladders, and records the
-//! incidents' missed targets, when their instants come; and tells knowledge base articles that their readers rate them low, or no
+//! The SLA timer: records warnings and breaches, climbs escalation ladders, records the
+//! incidents' missed targets, and holds or releases the clocks of tickets linked to incidents,
+//! when their instants come; and tells knowledge base articles that their readers rate them low, or no
 //! longer (`kb_rating_alerts`), as soon as the ratings say so. It sleeps until the earliest row of `sla_timers`, `escalation_timers` or `incident_timers`, or
 //! until a projection announces an earlier one, leases the due rows (claimed with
 //! `FOR UPDATE SKIP LOCKED` and committed at once, so timers side by side share the work and no
@@ -14,8 +15,9 @@ use std::sync::Arc;
 
 use support_domain::escalation::EscalationBook;
 use support_domain::incident::{Incident, IncidentCommand};
-use support_domain::ticket::{RecordDue, Ticket, TicketCommand};
+use support_domain::ticket::{FollowIncidents, RecordDue, Ticket, TicketCommand};
 use support_domain::{Actor, ActorRole, Caller, EventMetadata};
+use support_projections::incidents::holds;
 use support_projections::sla::timers::TIMERS_CHANNEL;
 use support_projections::Redacted;
 use support_workers::supervise::supervise;
@@ -59,6 +61,9 @@ async fn watch(ctx: &ApiContext) -> Result<(), ApiError> {
          (SELECT due_at FROM incident_timers WHERE claimed_until IS NULL \
           ORDER BY due_at LIMIT 1), \
          (SELECT min(claimed_until) FROM incident_timers WHERE claimed_until IS NOT NULL), \
+         (SELECT due_at FROM incident_hold_checks WHERE claimed_until IS NULL \
+          ORDER BY due_at LIMIT 1), \
+         (SELECT min(claimed_until) FROM incident_hold_checks WHERE claimed_until IS NOT NULL), \
          {})",
         kb_rating_alerts::NEXT_DUE
     );
@@ -99,6 +104,11 @@ const INCIDENT_TIMERS: TimerTable = TimerTable {
     name: "incident_timers",
     key: "incident_id",
 };
+/// Tickets whose links or incidents changed: held by an active incident, or released.
+const INCIDENT_HOLD_CHECKS: TimerTable = TimerTable {
+    name: "incident_hold_checks",
+    key: "ticket_id",
+};
 
 impl TimerTable {
     /// Leases the rows due at `now`, earliest first: their aggregates and instants.
@@ -124,10 +134,12 @@ impl TimerTable {
     }
 
     /// Deletes the rows of `claimed` whose aggregates took their command. Only the row as
-    /// claimed: one the projection moved meanwhile is a new instant to wait for.
+    /// claimed, under this pass's lease (taken at `now`): one the projection moved or queued
+    /// again meanwhile is a new instant to wait for.
     async fn release(
         &self,
         ctx: &ApiContext,
+        now: DateTime<Utc>,
         claimed: &[(Uuid, DateTime<Utc>)],
         recorded: &[Uuid],
     ) -> Result<(), ApiError> {
@@ -139,10 +151,11 @@ impl TimerTable {
             .unzip();
         sqlx::query(&format!(
             "DELETE FROM {name} t USING unnest($1::uuid[], $2::timestamptz[]) AS d(id, due_at) \
-             WHERE t.{key} = d.id AND t.due_at = d.due_at"
+             WHERE t.{key} = d.id AND t.due_at = d.due_at AND t.claimed_until = $3"
         ))
         .bind(&ids)
         .bind(&instants)
+        .bind(now + LEASE)
         .execute(&ctx.pool)
         .await?;
         Ok(())
@@ -200,13 +213,24 @@ pub async fn record_due(ctx: &ApiContext, now: DateTime<Utc>) -> Result<usize, A
     })
     .await;
     for (table, claimed) in TICKET_TIMERS.iter().zip(&claimed) {
-        table.release(ctx, claimed, &recorded).await?;
+        table.release(ctx, now, claimed, &recorded).await?;
     }
     let incidents = INCIDENT_TIMERS.claim(ctx, now).await?;
     let ids = incidents.iter().map(|(incident, _)| *incident).collect();
     let recorded = command_each(ids, |incident| record_targets(ctx, incident, now)).await;
-    INCIDENT_TIMERS.release(ctx, &incidents, &recorded).await?;
-    Ok(claimed.iter().map(Vec::len).sum::<usize>() + incidents.len())
+    INCIDENT_TIMERS
+        .release(ctx, now, &incidents, &recorded)
+        .await?;
+    let holds = INCIDENT_HOLD_CHECKS.claim(ctx, now).await?;
+    let ids = holds.iter().map(|(ticket, _)| *ticket).collect();
+    let followed = command_each(ids, |ticket| {
+        follow_incidents(ctx, ticket, escalations.clone(), now)
+    })
+    .await;
+    INCIDENT_HOLD_CHECKS
+        .release(ctx, now, &holds, &followed)
+        .await?;
+    Ok(claimed.iter().map(Vec::len).sum::<usize>() + incidents.len() + holds.len())
 }
 
 /// Who the timer's commands come from.
@@ -238,6 +262,25 @@ async fn record(
     let command = TicketCommand::RecordDue(RecordDue {
         caller: timer_caller(),
         at: now,
+        escalations,
+    });
+    ctx.execute_retrying::<Ticket>(ticket, command, &timer_metadata(ctx, now), ATTEMPTS)
+        .await
+        .map(|_| ())
+}
+
+/// Sends `ticket` the incidents active among its links, as the hold read model has them now.
+async fn follow_incidents(
+    ctx: &ApiContext,
+    ticket: Uuid,
+    escalations: Arc<EscalationBook>,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let active_incidents = holds::active_incidents_of(&ctx.pool, ticket).await?;
+    let command = TicketCommand::FollowIncidents(FollowIncidents {
+        caller: timer_caller(),
+        at: now,
+        active_incidents,
         escalations,
     });
     ctx.execute_retrying::<Ticket>(ticket, command, &timer_metadata(ctx, now), ATTEMPTS)

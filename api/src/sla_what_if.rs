@@ -219,14 +219,15 @@ pub async fn ticket_lives(
     }
     let ids: Vec<&str> = opened.iter().map(|(id, _, _)| id.as_str()).collect();
 
-    // What moves the clocks: status changes (`from` and `to` are never sealed; the note is) and
-    // the first response.
+    // What moves the clocks: status changes (`from` and `to` are never sealed; the note is), the
+    // first response, and the holds of incidents.
     let moved: Vec<Moved> = sqlx::query_as(
-        "SELECT aggregate_id, event_occurred_at(metadata), \
+        "SELECT aggregate_id, event_occurred_at(metadata), event_type, \
              payload -> 'TicketStatusChanged' ->> 'from', payload -> 'TicketStatusChanged' ->> 'to' \
          FROM events \
          WHERE aggregate_type = $1 AND aggregate_id = ANY($2) \
-           AND event_type IN ('TicketStatusChanged', 'TicketFirstResponseRecorded') \
+           AND event_type IN ('TicketStatusChanged', 'TicketFirstResponseRecorded', \
+               'TicketHeldByIncident', 'TicketReleasedByIncident') \
          ORDER BY aggregate_id, sequence",
     )
     .bind(AGGREGATE_TYPE)
@@ -234,8 +235,12 @@ pub async fn ticket_lives(
     .fetch_all(&mut *tx)
     .await?;
     let mut moments: HashMap<String, Vec<(DateTime<Utc>, ClockMoment)>> = HashMap::new();
-    for (id, at, from, to) in moved {
+    for (id, at, event_type, from, to) in moved {
         let moment = match (from, to) {
+            _ if event_type == "TicketHeldByIncident" => ClockMoment::IncidentHold { held: true },
+            _ if event_type == "TicketReleasedByIncident" => {
+                ClockMoment::IncidentHold { held: false }
+            }
             (Some(from), Some(to)) => {
                 let status = |s: &str| {
                     TicketStatus::parse(s).map_err(|e| {
@@ -305,9 +310,15 @@ const OPENINGS: &str = "SELECT aggregate_id, payload -> 'TicketOpened' ->> 'tick
        AND ($4::text IS NULL OR payload -> 'TicketOpened' ->> 'customerTier' = $4) \
      ORDER BY aggregate_id LIMIT $5";
 
-/// A ticket, when something moved its clocks, and a status change's `from` and `to` (none for a
-/// first response).
-type Moved = (String, DateTime<Utc>, Option<String>, Option<String>);
+/// A ticket, when something moved its clocks, the event's type, and a status change's `from` and
+/// `to` (none for the others).
+type Moved = (
+    String,
+    DateTime<Utc>,
+    String,
+    Option<String>,
+    Option<String>,
+);
 
 /// The ticket events that carry both clocks.
 const SLA_EVENTS: &[&str] = &[

@@ -12,7 +12,7 @@ use support_domain::incident::{
 };
 use support_domain::kb::{KbCategory, KbStatus};
 use support_domain::notification::{ChannelChoices, NotificationKind};
-use support_domain::sla::{ClockKind, ClockState, CustomerTier, TargetMinutes};
+use support_domain::sla::{ClockKind, ClockState, CustomerTier, PauseReason, TargetMinutes};
 use support_domain::ticket::{
     AgentId, CommentVisibility, TicketCategory, TicketChannel, TicketPriority, TicketStatus,
 };
@@ -95,6 +95,11 @@ pub fn clock_state_or_null() -> Object {
 
 pub fn clock_kind() -> Object {
     string_enum(ClockKind::ALL.iter().map(|v| v.as_str()))
+}
+
+/// Why the clocks paused, or null for a step that is no pause.
+pub fn pause_reason_or_null() -> Object {
+    nullable_enum(PauseReason::ALL.iter().map(|v| v.as_str()))
 }
 
 /// A clock, or null for a step that concerns both.

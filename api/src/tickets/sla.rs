@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use support_domain::sla::{ClockKind, OpeningSla, SlaClocks, SlaMatch, SlaTerms};
+use support_domain::sla::{ClockKind, OpeningSla, PauseReason, SlaClocks, SlaMatch, SlaTerms};
 use support_domain::ticket::TicketEvent;
 use support_domain::RecordedEvent;
 use support_projections::event_log::aggregate_history;
@@ -50,6 +50,11 @@ pub struct SlaStep {
     pub explanation: String,
     /// The policy applied, on the steps that apply one.
     pub policy_id: Option<Uuid>,
+    /// Why the clocks paused or what no longer holds them, on `SlaClocksPaused` and
+    /// `SlaClocksResumed`: `WAITING_CUSTOMER` or `INCIDENT` (an active incident linked to the
+    /// ticket).
+    #[schema(schema_with = support_projections::schema::pause_reason_or_null)]
+    pub pause_reason: Option<String>,
     pub response_deadline: Option<DateTime<Utc>>,
     pub resolution_deadline: Option<DateTime<Utc>>,
 }
@@ -101,6 +106,7 @@ pub async fn explain_sla(
             clock: step.clock.map(|c| c.as_str().to_owned()),
             explanation: step.explanation,
             policy_id: step.policy_id,
+            pause_reason: step.pause_reason.map(|r| r.as_str().to_owned()),
             response_deadline: step.clocks.response.deadline,
             resolution_deadline: step.clocks.resolution.deadline,
         });
@@ -118,6 +124,7 @@ struct Step {
     clock: Option<ClockKind>,
     explanation: String,
     policy_id: Option<Uuid>,
+    pause_reason: Option<PauseReason>,
     clocks: SlaClocks,
 }
 
@@ -146,7 +153,15 @@ fn applied_step(
         clock: None,
         explanation,
         policy_id: Some(applied.policy_id),
+        pause_reason: None,
         clocks: clocks.clone(),
+    }
+}
+
+fn pause_in_words(reason: PauseReason) -> &'static str {
+    match reason {
+        PauseReason::WaitingCustomer => "the ticket waits for the customer",
+        PauseReason::Incident => "an active incident linked to the ticket holds it",
     }
 }
 
@@ -157,6 +172,7 @@ fn step(event: &TicketEvent, terms: &mut Option<SlaTerms>) -> Option<Step> {
         clock,
         explanation,
         policy_id: None,
+        pause_reason: None,
         clocks: clocks.clone(),
     };
     Some(match event {
@@ -165,20 +181,35 @@ fn step(event: &TicketEvent, terms: &mut Option<SlaTerms>) -> Option<Step> {
             matched,
             clocks,
         } => applied_step(applied, matched, clocks, terms),
-        TicketEvent::SlaClocksPaused { clocks } => step(
+        TicketEvent::SlaClocksPaused { clocks, reason } => Step {
+            pause_reason: Some(*reason),
+            ..step(
             None,
             format!(
-                "Paused while the ticket waits for the customer: {} of the response target and {} of the resolution target counted.",
+                "Paused ({reason}) while {}: {} of the response target and {} of the resolution target counted.",
+                pause_in_words(*reason),
                 counted(clocks, ClockKind::Response),
                 counted(clocks, ClockKind::Resolution)
             ),
             clocks,
-        ),
-        TicketEvent::SlaClocksResumed { clocks } => step(
+        )},
+        TicketEvent::SlaClocksResumed { clocks, reason } => Step {
+            pause_reason: Some(*reason),
+            ..step(
             None,
-            "Resumed: the wait for the customer is over; the deadlines moved by the paused time counted in the policy's calendar.".to_owned(),
+            match clocks.paused_for.first() {
+                None => format!(
+                    "Resumed ({reason}): no longer {}; the deadlines moved by the paused time counted in the policy's calendar.",
+                    pause_in_words(*reason)
+                ),
+                Some(still) => format!(
+                    "No longer {} ({reason}), but still paused ({still}) while {}.",
+                    pause_in_words(*reason),
+                    pause_in_words(*still)
+                ),
+            },
             clocks,
-        ),
+        )},
         TicketEvent::SlaClockCompleted { clock, clocks } => {
             let c = clocks.clock(*clock);
             let verdict = if c.breached_at.is_some() {

@@ -30,6 +30,22 @@ screaming_enum!(
 );
 
 screaming_enum!(
+    /// Why a ticket's clocks are paused: the ticket waits for the customer, or an active incident
+    /// linked to it holds them. They count again once no reason is left.
+    PauseReason {
+        WaitingCustomer => "WAITING_CUSTOMER",
+        Incident => "INCIDENT",
+    }
+);
+
+impl Default for PauseReason {
+    /// Pauses recorded before incidents held clocks were all for the customer.
+    fn default() -> Self {
+        Self::WaitingCustomer
+    }
+}
+
+screaming_enum!(
     /// What a timer records when its instant comes.
     DueKind {
         Warning => "WARNING",
@@ -280,18 +296,23 @@ impl SlaClock {
     }
 }
 
-/// Both clocks of a ticket.
+/// Both clocks of a ticket, and why they are paused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SlaClocks {
     pub response: SlaClock,
     pub resolution: SlaClock,
+    /// Every reason that holds the clocks now; empty while they may count. (Absent from events
+    /// recorded before reasons were kept: their pauses were the customer's.)
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paused_for: Vec<PauseReason>,
 }
 
 impl SlaClocks {
     /// Both clocks counting from `at` under `terms`.
     pub fn start(terms: &SlaTerms, at: DateTime<Utc>) -> Self {
         let mut clocks = Self {
+            paused_for: Vec::new(),
             response: SlaClock::started(
                 terms.response_time_target,
                 terms.response_time_warning_threshold,
@@ -324,13 +345,31 @@ impl SlaClocks {
         change(&mut self.resolution);
     }
 
-    pub fn paused(mut self, calendar: &BusinessCalendar, at: DateTime<Utc>) -> Self {
+    /// Held for `reason` too: the clocks stop counting, if they counted.
+    pub fn paused(
+        mut self,
+        reason: PauseReason,
+        calendar: &BusinessCalendar,
+        at: DateTime<Utc>,
+    ) -> Self {
+        if !self.paused_for.contains(&reason) {
+            self.paused_for.push(reason);
+        }
         self.each(|c| c.pause(calendar, at));
         self
     }
 
-    pub fn resumed(mut self, calendar: &BusinessCalendar, at: DateTime<Utc>) -> Self {
-        self.each(|c| c.resume(calendar, at));
+    /// No longer held for `reason`: the clocks count again once no other reason holds them.
+    pub fn resumed(
+        mut self,
+        reason: PauseReason,
+        calendar: &BusinessCalendar,
+        at: DateTime<Utc>,
+    ) -> Self {
+        self.paused_for.retain(|r| *r != reason);
+        if self.paused_for.is_empty() {
+            self.each(|c| c.resume(calendar, at));
+        }
         self
     }
 
@@ -349,13 +388,21 @@ impl SlaClocks {
         self
     }
 
+    /// Counts `kind` on after its end: a reopened ticket, which waits for the customer no more
+    /// (a ticket reopens to a working status), and stays held by an incident still active.
     pub fn restarted(
         mut self,
         kind: ClockKind,
         calendar: &BusinessCalendar,
         at: DateTime<Utc>,
     ) -> Self {
-        self.clock_mut(kind).restart(calendar, at);
+        self.paused_for
+            .retain(|r| *r != PauseReason::WaitingCustomer);
+        let clock = self.clock_mut(kind);
+        clock.restart(calendar, at);
+        if !self.paused_for.is_empty() {
+            self.clock_mut(kind).pause(calendar, at);
+        }
         self
     }
 

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{BusinessCalendar, ClockKind, Due, SlaClocks, SlaTerms};
+use super::{BusinessCalendar, ClockKind, Due, PauseReason, SlaClocks, SlaTerms};
 use crate::ticket::TicketStatus;
 
 /// A moment of a ticket's life that its clocks react to.
@@ -16,13 +16,16 @@ pub enum ClockMoment {
     },
     /// The first public reply by staff.
     FirstResponse,
+    /// An active incident linked to the ticket holds its clocks (`held`), or the last such
+    /// incident let them go.
+    IncidentHold { held: bool },
 }
 
 /// How a moment moves the clocks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClockChange {
-    Paused,
-    Resumed,
+    Paused(PauseReason),
+    Resumed(PauseReason),
     Completed(ClockKind),
     Restarted(ClockKind),
     Stopped,
@@ -31,15 +34,22 @@ pub enum ClockChange {
 impl ClockMoment {
     /// The lifecycle's effect on the clocks: waiting for the customer pauses them, resolving
     /// completes both (a resolution answers the customer too), reopening restarts resolution,
-    /// cancelling stops them, and the first reply meets the response clock.
+    /// cancelling stops them, and the first reply meets the response clock. An active incident
+    /// linked to the ticket pauses them too, until it resolves or the ticket is unlinked.
     pub fn changes(self) -> &'static [ClockChange] {
         use TicketStatus::*;
         let (from, to) = match self {
             ClockMoment::FirstResponse => return &[ClockChange::Completed(ClockKind::Response)],
+            ClockMoment::IncidentHold { held: true } => {
+                return &[ClockChange::Paused(PauseReason::Incident)]
+            }
+            ClockMoment::IncidentHold { held: false } => {
+                return &[ClockChange::Resumed(PauseReason::Incident)]
+            }
             ClockMoment::StatusChanged { from, to } => (from, to),
         };
         match (from, to) {
-            (_, WaitingCustomer) => &[ClockChange::Paused],
+            (_, WaitingCustomer) => &[ClockChange::Paused(PauseReason::WaitingCustomer)],
             (_, Resolved) => &[
                 ClockChange::Completed(ClockKind::Response),
                 ClockChange::Completed(ClockKind::Resolution),
@@ -47,7 +57,7 @@ impl ClockMoment {
             (_, Cancelled) => &[ClockChange::Stopped],
             (Resolved, Closed) => &[],
             (Resolved, _) => &[ClockChange::Restarted(ClockKind::Resolution)],
-            (WaitingCustomer, _) => &[ClockChange::Resumed],
+            (WaitingCustomer, _) => &[ClockChange::Resumed(PauseReason::WaitingCustomer)],
             _ => &[],
         }
     }
@@ -62,8 +72,8 @@ impl SlaClocks {
         at: DateTime<Utc>,
     ) -> Self {
         match change {
-            ClockChange::Paused => self.paused(calendar, at),
-            ClockChange::Resumed => self.resumed(calendar, at),
+            ClockChange::Paused(reason) => self.paused(reason, calendar, at),
+            ClockChange::Resumed(reason) => self.resumed(reason, calendar, at),
             ClockChange::Completed(kind) => self.completed(kind, calendar, at),
             ClockChange::Restarted(kind) => self.restarted(kind, calendar, at),
             ClockChange::Stopped => self.stopped(calendar, at),

@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use calendar::{BusinessCalendar, CalendarFields};
-pub use clocks::{ClockKind, ClockReading, ClockState, Due, DueKind, SlaClock, SlaClocks};
+pub use clocks::{
+    ClockKind, ClockReading, ClockState, Due, DueKind, PauseReason, SlaClock, SlaClocks,
+};
 pub use lifecycle::{ClockChange, ClockMoment};
 pub use matching::{ApplicablePolicy, SlaMatch, SlaPolicyBook};
 pub use policy::{

@@ -28,6 +28,17 @@ pub enum TicketCommand {
         incident_id: Uuid,
         linked: bool,
     },
+    FollowIncidents(FollowIncidents),
+}
+
+/// The incidents active now, sent by the service: a ticket linked to one is held by it (its
+/// clocks pause), and one linked to none is released.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FollowIncidents {
+    pub caller: Caller,
+    pub at: DateTime<Utc>,
+    pub active_incidents: Vec<Uuid>,
+    pub escalations: Arc<EscalationBook>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

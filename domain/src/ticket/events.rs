@@ -9,7 +9,9 @@ use super::values::{
     TicketCategory, TicketDescription, TicketNumber, TicketPriority, TicketTitle,
 };
 use crate::escalation::{EscalationLadder, EscalationStep, EscalationTrigger, Recipients};
-use crate::sla::{ClockKind, ClockMoment, CustomerTier, OpeningSla, SlaClocks, SlaMatch, SlaTerms};
+use crate::sla::{
+    ClockKind, ClockMoment, CustomerTier, OpeningSla, PauseReason, SlaClocks, SlaMatch, SlaTerms,
+};
 use crate::{Actor, PersonalData};
 
 /// Everything that can happen to a ticket. Each variant is one fact; a request that changes
@@ -112,6 +114,13 @@ pub enum TicketEvent {
     TicketIncidentUnlinked {
         incident_id: Uuid,
     },
+    /// Active incidents linked to the ticket (`incidents`) hold it: its SLA clocks pause with the
+    /// reason `INCIDENT` while the customer waits on the incident, not on the desk.
+    TicketHeldByIncident {
+        incidents: Vec<Uuid>,
+    },
+    /// No active incident linked to the ticket holds it any more: resolved, or unlinked.
+    TicketReleasedByIncident {},
     /// The ticket runs under another policy from now, matched again after a change of priority
     /// or tier (the clocks keep the time they counted). The policy of its opening comes with
     /// `TicketOpened`. The terms are a copy, so a later
@@ -121,13 +130,19 @@ pub enum TicketEvent {
         matched: SlaMatch,
         clocks: SlaClocks,
     },
-    /// The ticket waits for the customer: both clocks stop counting.
+    /// Both clocks stop counting, for `reason`: the ticket waits for the customer, or an active
+    /// incident linked to it holds them (`clocks.pausedFor` lists every reason now).
     SlaClocksPaused {
         clocks: SlaClocks,
+        #[serde(default)]
+        reason: PauseReason,
     },
-    /// The wait is over: the deadlines move by the paused time counted in the calendar.
+    /// `reason` is over: the clocks count again, their deadlines moved by the paused time counted
+    /// in the calendar, unless another reason still holds them (`clocks.pausedFor`).
     SlaClocksResumed {
         clocks: SlaClocks,
+        #[serde(default)]
+        reason: PauseReason,
     },
     /// A clock's promise was kept, or fulfilled after its breach (its state says which).
     SlaClockCompleted {
@@ -189,6 +204,8 @@ impl TicketEvent {
             TicketEvent::PersonalDataErased { .. } => "PersonalDataErased",
             TicketEvent::TicketCustomerTierChanged { .. } => "TicketCustomerTierChanged",
             TicketEvent::SlaPolicyApplied { .. } => "SlaPolicyApplied",
+            TicketEvent::TicketHeldByIncident { .. } => "TicketHeldByIncident",
+            TicketEvent::TicketReleasedByIncident {} => "TicketReleasedByIncident",
             TicketEvent::SlaClocksPaused { .. } => "SlaClocksPaused",
             TicketEvent::SlaClocksResumed { .. } => "SlaClocksResumed",
             TicketEvent::SlaClockCompleted { .. } => "SlaClockCompleted",
@@ -207,6 +224,12 @@ impl TicketEvent {
                 to: *to,
             }),
             TicketEvent::TicketFirstResponseRecorded { .. } => Some(ClockMoment::FirstResponse),
+            TicketEvent::TicketHeldByIncident { .. } => {
+                Some(ClockMoment::IncidentHold { held: true })
+            }
+            TicketEvent::TicketReleasedByIncident {} => {
+                Some(ClockMoment::IncidentHold { held: false })
+            }
             _ => None,
         }
     }
@@ -275,6 +298,8 @@ impl PersonalData for TicketEvent {
             | TicketEvent::TicketRelatedTicketUnlinked { .. }
             | TicketEvent::TicketIncidentLinked { .. }
             | TicketEvent::TicketIncidentUnlinked { .. }
+            | TicketEvent::TicketHeldByIncident { .. }
+            | TicketEvent::TicketReleasedByIncident {}
             | TicketEvent::PersonalDataErased { .. }
             | TicketEvent::TicketCustomerTierChanged { .. }
             | TicketEvent::SlaPolicyApplied { .. }

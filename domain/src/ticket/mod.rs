@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use commands::{
-    AddComment, ErasePersonalData, EscalateTicket, OpenTicket, RecordDue, TicketCommand,
-    TicketContent, UpdateTicket,
+    AddComment, ErasePersonalData, EscalateTicket, FollowIncidents, OpenTicket, RecordDue,
+    TicketCommand, TicketContent, UpdateTicket,
 };
 pub use events::TicketEvent;
 pub use status::{AssigneeRule, TicketStatus};
@@ -131,6 +131,8 @@ pub struct Ticket {
     escalation: Option<EscalationRun>,
     related_tickets: Vec<Uuid>,
     related_incidents: Vec<Uuid>,
+    /// Whether active incidents linked to it hold it (and its clocks).
+    held_by_incident: bool,
     erased: bool,
     sla: Option<AppliedSla>,
 }
@@ -169,6 +171,11 @@ impl Aggregate for Ticket {
                 incident_id,
                 linked,
             } => self.link_incident(&caller, incident_id, linked)?,
+            TicketCommand::FollowIncidents(mut follow) => {
+                let (at, escalations) = (follow.at, std::mem::take(&mut follow.escalations));
+                let decided = self.follow_incidents(follow)?;
+                self.with_sla(at, &SlaPolicyBook::default(), &escalations, decided)
+            }
         };
         for event in events {
             sink.write(event, self).await;
@@ -261,12 +268,14 @@ impl Aggregate for Ticket {
             TicketEvent::TicketIncidentUnlinked { incident_id } => {
                 self.related_incidents.retain(|id| *id != incident_id)
             }
+            TicketEvent::TicketHeldByIncident { .. } => self.held_by_incident = true,
+            TicketEvent::TicketReleasedByIncident {} => self.held_by_incident = false,
             TicketEvent::PersonalDataErased { .. } => self.erased = true,
             TicketEvent::SlaPolicyApplied { terms, clocks, .. } => {
                 self.sla = Some(AppliedSla { terms, clocks })
             }
-            TicketEvent::SlaClocksPaused { clocks }
-            | TicketEvent::SlaClocksResumed { clocks }
+            TicketEvent::SlaClocksPaused { clocks, .. }
+            | TicketEvent::SlaClocksResumed { clocks, .. }
             | TicketEvent::SlaClockCompleted { clocks, .. }
             | TicketEvent::SlaClockRestarted { clocks, .. }
             | TicketEvent::SlaClocksStopped { clocks }
@@ -330,6 +339,29 @@ impl Ticket {
             return Err(TicketError::Erased);
         }
         Ok(status)
+    }
+
+    /// Held while an active incident linked to it holds it, released when none does. A closed,
+    /// cancelled or erased ticket follows no incident: its clocks are over.
+    fn follow_incidents(&self, follow: FollowIncidents) -> Result<Vec<TicketEvent>, TicketError> {
+        let status = self.current_status()?;
+        if !matches!(follow.caller.actor.role, ActorRole::Service) {
+            return Err(TicketError::TimerOnly);
+        }
+        if status.is_final() || self.erased {
+            return Ok(Vec::new());
+        }
+        let holding: Vec<Uuid> = self
+            .related_incidents
+            .iter()
+            .copied()
+            .filter(|id| follow.active_incidents.contains(id))
+            .collect();
+        Ok(match (holding.is_empty(), self.held_by_incident) {
+            (false, false) => vec![TicketEvent::TicketHeldByIncident { incidents: holding }],
+            (true, true) => vec![TicketEvent::TicketReleasedByIncident {}],
+            _ => Vec::new(),
+        })
     }
 
     /// A link made twice is made once; removing one that does not exist is refused, as a
@@ -765,8 +797,8 @@ impl Ticket {
 /// The event that records a change of the clocks.
 fn clock_event(change: ClockChange, clocks: SlaClocks) -> TicketEvent {
     match change {
-        ClockChange::Paused => TicketEvent::SlaClocksPaused { clocks },
-        ClockChange::Resumed => TicketEvent::SlaClocksResumed { clocks },
+        ClockChange::Paused(reason) => TicketEvent::SlaClocksPaused { clocks, reason },
+        ClockChange::Resumed(reason) => TicketEvent::SlaClocksResumed { clocks, reason },
         ClockChange::Completed(clock) => TicketEvent::SlaClockCompleted { clock, clocks },
         ClockChange::Restarted(clock) => TicketEvent::SlaClockRestarted { clock, clocks },
         ClockChange::Stopped => TicketEvent::SlaClocksStopped { clocks },

@@ -7,7 +7,8 @@ use uuid::Uuid;
 use super::*;
 use crate::sla::{
     ApplicablePolicy, BusinessCalendar, CalendarFields, ClockKind, ClockMoment, ClockState,
-    CustomerTier, PolicyName, SlaClock, SlaMatch, SlaTerms, TargetMinutes, WarningPercent,
+    CustomerTier, PauseReason, PolicyName, SlaClock, SlaMatch, SlaTerms, TargetMinutes,
+    WarningPercent,
 };
 use crate::{Actor, ActorRole, Caller};
 
@@ -185,8 +186,8 @@ fn clocks(events: &[TicketEvent]) -> SlaClocks {
         .find_map(|event| match event {
             TicketEvent::TicketOpened { sla, .. } => sla.as_ref().map(|sla| sla.clocks()),
             TicketEvent::SlaPolicyApplied { clocks, .. }
-            | TicketEvent::SlaClocksPaused { clocks }
-            | TicketEvent::SlaClocksResumed { clocks }
+            | TicketEvent::SlaClocksPaused { clocks, .. }
+            | TicketEvent::SlaClocksResumed { clocks, .. }
             | TicketEvent::SlaClockCompleted { clocks, .. }
             | TicketEvent::SlaClockRestarted { clocks, .. }
             | TicketEvent::SlaClocksStopped { clocks }
@@ -424,6 +425,151 @@ async fn waiting_for_the_customer_pauses_both_clocks_and_resuming_moves_the_dead
     );
     assert_eq!(after.response.warning_at, Some(t0() + minutes(48 + 120)));
     assert_eq!(after.resolution.deadline, Some(t0() + minutes(480 + 120)));
+}
+
+const INCIDENT: Uuid = Uuid::from_u128(500);
+
+/// The timer telling the ticket which incidents are active at `when`.
+fn follow(when: DateTime<Utc>, active: &[Uuid]) -> TicketCommand {
+    TicketCommand::FollowIncidents(FollowIncidents {
+        caller: caller(ActorRole::Service),
+        at: when,
+        active_incidents: active.to_vec(),
+        escalations: Default::default(),
+    })
+}
+
+/// `opened`, linked to `INCIDENT`.
+async fn linked() -> Vec<TicketEvent> {
+    concat(
+        opened().await,
+        vec![TicketEvent::TicketIncidentLinked {
+            incident_id: INCIDENT,
+        }],
+    )
+}
+
+#[tokio::test]
+async fn an_active_incident_holds_the_clocks_and_its_resolution_lets_them_count_again() {
+    let given = linked().await;
+    let held = decide(given.clone(), follow(t0() + minutes(20), &[INCIDENT])).await;
+    assert_eq!(names(&held), ["TicketHeldByIncident", "SlaClocksPaused"]);
+    assert!(matches!(
+        &held[1],
+        TicketEvent::SlaClocksPaused {
+            reason: PauseReason::Incident,
+            ..
+        }
+    ));
+    let at_hold = clocks(&held);
+    assert_eq!(at_hold.paused_for, [PauseReason::Incident]);
+    assert_eq!(at_hold.response.state, ClockState::Paused);
+    assert_eq!(at_hold.resolution.state, ClockState::Paused);
+
+    // Told again while nothing changed: nothing happens.
+    let given = concat(given, held);
+    assert!(
+        decide(given.clone(), follow(t0() + minutes(30), &[INCIDENT]))
+            .await
+            .is_empty()
+    );
+    // An active incident the ticket is not linked to holds nothing.
+    assert!(decide(
+        linked().await,
+        follow(t0() + minutes(20), &[Uuid::from_u128(7)])
+    )
+    .await
+    .is_empty());
+
+    // The incident resolves 90 minutes later: the deadlines move by the held time.
+    let released = decide(given, follow(t0() + minutes(110), &[])).await;
+    assert_eq!(
+        names(&released),
+        ["TicketReleasedByIncident", "SlaClocksResumed"]
+    );
+    let after = clocks(&released);
+    assert!(after.paused_for.is_empty());
+    assert_eq!(after.response.state, ClockState::Running);
+    assert_eq!(after.response.deadline, Some(t0() + minutes(60 + 90)));
+    assert_eq!(after.resolution.deadline, Some(t0() + minutes(480 + 90)));
+}
+
+#[tokio::test]
+async fn a_hold_and_a_wait_for_the_customer_each_keep_the_clocks_paused_until_both_are_over() {
+    let given = linked().await;
+    let waiting = decide(
+        given.clone(),
+        status(t0() + minutes(10), TicketStatus::WaitingCustomer),
+    )
+    .await;
+    let given = concat(given, waiting);
+    let held = decide(given.clone(), follow(t0() + minutes(20), &[INCIDENT])).await;
+    assert_eq!(
+        clocks(&held).paused_for,
+        [PauseReason::WaitingCustomer, PauseReason::Incident]
+    );
+    // The customer answers: the ticket works again, but the incident still holds the clocks.
+    let given = concat(given, held);
+    let answered = decide(
+        given.clone(),
+        reply(t0() + minutes(40), ActorRole::Customer),
+    )
+    .await;
+    let after_answer = clocks(&answered);
+    assert_eq!(after_answer.paused_for, [PauseReason::Incident]);
+    assert_eq!(after_answer.response.state, ClockState::Paused);
+    assert_eq!(after_answer.response.deadline, None);
+    // The incident resolves: the clocks count again, moved by everything paused (10 to 70).
+    let given = concat(given, answered);
+    let released = decide(given, follow(t0() + minutes(70), &[])).await;
+    let after = clocks(&released);
+    assert_eq!(after.response.state, ClockState::Running);
+    assert_eq!(after.response.deadline, Some(t0() + minutes(60 + 60)));
+}
+
+#[tokio::test]
+async fn a_ticket_reopened_while_its_incident_is_active_stays_held() {
+    let given = linked().await;
+    let held = decide(given.clone(), follow(t0() + minutes(20), &[INCIDENT])).await;
+    let given = concat(given, held);
+    let resolved = decide(
+        given.clone(),
+        status(t0() + minutes(30), TicketStatus::Resolved),
+    )
+    .await;
+    let given = concat(given, resolved);
+    let reopened = decide(given, status(t0() + minutes(50), TicketStatus::InProgress)).await;
+    let after = clocks(&reopened);
+    assert_eq!(after.paused_for, [PauseReason::Incident]);
+    assert_eq!(after.resolution.state, ClockState::Paused);
+    assert_eq!(after.resolution.ended_at, None);
+}
+
+#[tokio::test]
+async fn only_the_service_follows_incidents_and_a_closed_ticket_follows_none() {
+    let result = TicketTest::with(())
+        .given(linked().await)
+        .when_async(TicketCommand::FollowIncidents(FollowIncidents {
+            caller: caller(ActorRole::Admin),
+            at: t0(),
+            active_incidents: vec![INCIDENT],
+            escalations: Default::default(),
+        }))
+        .await
+        .inspect_result();
+    assert_eq!(result, Err(TicketError::TimerOnly));
+    let given = linked().await;
+    let cancelled = decide(
+        given.clone(),
+        status(t0() + minutes(5), TicketStatus::Cancelled),
+    )
+    .await;
+    assert!(decide(
+        concat(given, cancelled),
+        follow(t0() + minutes(10), &[INCIDENT])
+    )
+    .await
+    .is_empty());
 }
 
 #[tokio::test]

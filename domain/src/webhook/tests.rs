@@ -223,6 +223,7 @@ fn every_subscribable_type_is_an_event_of_its_aggregate() {
             let error = match *aggregate {
                 "ticket" => crate::ticket::TicketEvent::from_parts(name, &json!({})).err(),
                 "sla_policy" => crate::sla::SlaPolicyEvent::from_parts(name, &json!({})).err(),
+                "incident" => crate::incident::IncidentEvent::from_parts(name, &json!({})).err(),
                 other => panic!("no decoder for {other}"),
             };
             if let Some(error) = error {

@@ -2,6 +2,7 @@
 //! status updates) and `incident_action_items` (its post-mortem's action items). `queries` reads
 //! them for the API; an incident's linked tickets are read from the tickets' side.
 
+pub mod holds;
 mod queries;
 
 use async_trait::async_trait;

@@ -137,8 +137,8 @@ impl Projection for SlaReportProjection {
                     (clocks, None)
                 }
                 TicketEvent::SlaClockCompleted { clock, clocks } => (clocks, Some(clock)),
-                TicketEvent::SlaClocksPaused { clocks }
-                | TicketEvent::SlaClocksResumed { clocks }
+                TicketEvent::SlaClocksPaused { clocks, .. }
+                | TicketEvent::SlaClocksResumed { clocks, .. }
                 | TicketEvent::SlaClockRestarted { clocks, .. }
                 | TicketEvent::SlaClocksStopped { clocks }
                 | TicketEvent::SlaWarningReached { clocks, .. }

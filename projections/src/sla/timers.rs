@@ -57,8 +57,8 @@ impl Projection for SlaTimersProjection {
             {
                 TicketEvent::TicketOpened { sla: Some(sla), .. } => sla.clocks(),
                 TicketEvent::SlaPolicyApplied { clocks, .. }
-                | TicketEvent::SlaClocksPaused { clocks }
-                | TicketEvent::SlaClocksResumed { clocks }
+                | TicketEvent::SlaClocksPaused { clocks, .. }
+                | TicketEvent::SlaClocksResumed { clocks, .. }
                 | TicketEvent::SlaClockCompleted { clocks, .. }
                 | TicketEvent::SlaClockRestarted { clocks, .. }
                 | TicketEvent::SlaClocksStopped { clocks }

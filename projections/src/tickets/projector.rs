@@ -369,8 +369,11 @@ impl Fold {
                 change.sla_terms = Some(terms);
                 change.clocks = Some(SlaColumns::of(clocks));
             }
-            TicketEvent::SlaClocksPaused { clocks }
-            | TicketEvent::SlaClocksResumed { clocks }
+            // The hold shows in the clocks, which the SLA events that follow it carry.
+            TicketEvent::TicketHeldByIncident { .. } | TicketEvent::TicketReleasedByIncident {} => {
+            }
+            TicketEvent::SlaClocksPaused { clocks, .. }
+            | TicketEvent::SlaClocksResumed { clocks, .. }
             | TicketEvent::SlaClockCompleted { clocks, .. }
             | TicketEvent::SlaClockRestarted { clocks, .. }
             | TicketEvent::SlaClocksStopped { clocks }

@@ -184,8 +184,8 @@ impl Desk {
         let moved = moment.map_or_else(Vec::new, |m| clocks.move_by(m, &terms.calendar, when));
         for (change, clocks) in moved {
             let event = match change {
-                ClockChange::Paused => TicketEvent::SlaClocksPaused { clocks },
-                ClockChange::Resumed => TicketEvent::SlaClocksResumed { clocks },
+                ClockChange::Paused(reason) => TicketEvent::SlaClocksPaused { clocks, reason },
+                ClockChange::Resumed(reason) => TicketEvent::SlaClocksResumed { clocks, reason },
                 ClockChange::Completed(clock) => TicketEvent::SlaClockCompleted { clock, clocks },
                 ClockChange::Restarted(clock) => TicketEvent::SlaClockRestarted { clock, clocks },
                 ClockChange::Stopped => TicketEvent::SlaClocksStopped { clocks },
