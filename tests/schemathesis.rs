@@ -92,6 +92,20 @@ async fn schemathesis_finds_the_api_as_documented(pool: PgPool) {
         .await;
     assert_eq!(published.status(), 200);
 
+    // A low incident, which closes without a post-mortem, to read and work.
+    let incident: Value = app
+        .post(
+            "/api/v1/support/incidents",
+            &admin,
+            json!({"title": "Slow exports", "description": "Exports take minutes",
+                "severity": "LOW", "category": "DEGRADATION", "impact": "MINOR"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let incident = incident["id"].as_str().unwrap().to_owned();
+
     // A webhook endpoint (inactive, so that nothing leaves the machine) and a delivery of it to
     // read and resend.
     let webhook: serde_json::Value = app
@@ -164,6 +178,7 @@ async fn schemathesis_finds_the_api_as_documented(pool: PgPool) {
             .env("SUPPORTD_WEBHOOK_DELIVERY", delivery.to_string())
             .env("SUPPORTD_NOTIFICATION", &notification)
             .env("SUPPORTD_KB_ARTICLE", &article)
+            .env("SUPPORTD_INCIDENT", &incident)
             .env("SCHEMATHESIS_HOOKS", format!("{DIR}/hooks.py"))
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .args([

@@ -56,25 +56,34 @@ const ATTEMPTS: usize = 3;
 pub fn routes() -> Router<ApiContext> {
     Router::new()
         .route("/incidents", post(create_incident).get(list_incidents))
-        .route("/incidents/{key}", get(get_incident).put(update_incident))
-        .route("/incidents/{key}/acknowledge", post(acknowledge_incident))
-        .route("/incidents/{key}/updates", post(post_incident_update))
-        .route("/incidents/{key}/timeline", get(incident_timeline))
-        .route("/incidents/{key}/tickets", post(link_ticket))
         .route(
-            "/incidents/{key}/tickets/{ticket_key}",
+            "/incidents/{incident_key}",
+            get(get_incident).put(update_incident),
+        )
+        .route(
+            "/incidents/{incident_key}/acknowledge",
+            post(acknowledge_incident),
+        )
+        .route(
+            "/incidents/{incident_key}/updates",
+            post(post_incident_update),
+        )
+        .route("/incidents/{incident_key}/timeline", get(incident_timeline))
+        .route("/incidents/{incident_key}/tickets", post(link_ticket))
+        .route(
+            "/incidents/{incident_key}/tickets/{ticket_key}",
             delete(unlink_ticket),
         )
         .route(
-            "/incidents/{key}/post-mortem",
+            "/incidents/{incident_key}/post-mortem",
             get(get_post_mortem).put(update_post_mortem),
         )
         .route(
-            "/incidents/{key}/post-mortem/action-items",
+            "/incidents/{incident_key}/post-mortem/action-items",
             post(add_action_item),
         )
         .route(
-            "/incidents/{key}/post-mortem/action-items/{item_id}",
+            "/incidents/{incident_key}/post-mortem/action-items/{item_id}",
             put(update_action_item),
         )
 }
@@ -196,8 +205,8 @@ pub async fn list_incidents(
 ///
 /// `mtta` and `mttr` are the minutes from detection to acknowledgement and to resolution, or so
 /// far while the incident waits for them.
-#[utoipa::path(get, path = "/api/v1/support/incidents/{key}", tag = "incidents",
-    params(("key" = String, Path, description = KEY)),
+#[utoipa::path(get, path = "/api/v1/support/incidents/{incident_key}", tag = "incidents",
+    params(("incident_key" = String, Path, description = KEY)),
     responses((status = 200, description = "The incident", body = IncidentDetail),
         (status = 401, description = "No valid bearer token", body = Problem),
         (status = 403, description = "Customers read incidents on the status page", body = Problem),
@@ -225,8 +234,8 @@ pub async fn get_incident(
 /// `DETECTED` acknowledges it if nobody has. A CRITICAL or HIGH incident closes only once its
 /// post-mortem is completed. A change of severity sets the new severity's targets, still counted
 /// from detection.
-#[utoipa::path(put, path = "/api/v1/support/incidents/{key}", tag = "incidents", request_body = UpdateIncidentRequest,
-    params(("key" = String, Path, description = KEY)),
+#[utoipa::path(put, path = "/api/v1/support/incidents/{incident_key}", tag = "incidents", request_body = UpdateIncidentRequest,
+    params(("incident_key" = String, Path, description = KEY)),
     responses(
         (status = 200, description = "The incident after the change", body = IncidentDetail, headers(("Location" = String, description = "The incident's URL"))),
         (status = 202, description = ACCEPTED, body = CommandAccepted, headers(("Location" = String, description = "The incident's URL"))),
@@ -271,8 +280,8 @@ async fn run(
 /// Acknowledge an incident: someone is on it, and its response clock stops. Agents and admins.
 ///
 /// The first acknowledgement counts; acknowledging again changes nothing.
-#[utoipa::path(post, path = "/api/v1/support/incidents/{key}/acknowledge", tag = "incidents",
-    params(("key" = String, Path, description = KEY)),
+#[utoipa::path(post, path = "/api/v1/support/incidents/{incident_key}/acknowledge", tag = "incidents",
+    params(("incident_key" = String, Path, description = KEY)),
     responses(
         (status = 200, description = "The incident, acknowledged", body = IncidentDetail, headers(("Location" = String, description = "The incident's URL"))),
         (status = 202, description = ACCEPTED, body = CommandAccepted, headers(("Location" = String, description = "The incident's URL"))),
@@ -295,8 +304,8 @@ pub async fn acknowledge_incident(
 
 /// Post a status update: `PUBLIC` ones reach customers and the status page, `INTERNAL` ones
 /// (the default) the responders only. Agents and admins.
-#[utoipa::path(post, path = "/api/v1/support/incidents/{key}/updates", tag = "incidents", request_body = PostUpdateRequest,
-    params(("key" = String, Path, description = KEY)),
+#[utoipa::path(post, path = "/api/v1/support/incidents/{incident_key}/updates", tag = "incidents", request_body = PostUpdateRequest,
+    params(("incident_key" = String, Path, description = KEY)),
     responses(
         (status = 201, description = "The incident with the update", body = IncidentDetail, headers(("Location" = String, description = "The incident's URL"))),
         (status = 202, description = ACCEPTED, body = CommandAccepted, headers(("Location" = String, description = "The incident's URL"))),
@@ -333,8 +342,8 @@ pub async fn post_incident_update(
 
 /// An incident's timeline: every event of the incident, its status updates among them, and the
 /// links of tickets to it, in the order they were recorded, each with who and when.
-#[utoipa::path(get, path = "/api/v1/support/incidents/{key}/timeline", tag = "incidents",
-    params(("key" = String, Path, description = KEY)),
+#[utoipa::path(get, path = "/api/v1/support/incidents/{incident_key}/timeline", tag = "incidents",
+    params(("incident_key" = String, Path, description = KEY)),
     responses((status = 200, description = "The timeline, oldest first", body = [TimelineEntry]),
         (status = 401, description = "No valid bearer token", body = Problem),
         (status = 403, description = "Customers read incidents on the status page", body = Problem),
@@ -355,8 +364,8 @@ pub async fn incident_timeline(
 
 /// Link a ticket to an incident: the ticket's `relatedIncidents` and the incident's
 /// `linkedTickets` both show it. Agents and admins; linking twice links once.
-#[utoipa::path(post, path = "/api/v1/support/incidents/{key}/tickets", tag = "incidents", request_body = LinkTicketRequest,
-    params(("key" = String, Path, description = KEY)),
+#[utoipa::path(post, path = "/api/v1/support/incidents/{incident_key}/tickets", tag = "incidents", request_body = LinkTicketRequest,
+    params(("incident_key" = String, Path, description = KEY)),
     responses(
         (status = 200, description = "The incident with the ticket linked", body = IncidentDetail, headers(("Location" = String, description = "The incident's URL"))),
         (status = 202, description = ACCEPTED, body = CommandAccepted, headers(("Location" = String, description = "The incident's URL"))),
@@ -379,8 +388,8 @@ pub async fn link_ticket(
 }
 
 /// Unlink a ticket from an incident. Agents and admins.
-#[utoipa::path(delete, path = "/api/v1/support/incidents/{key}/tickets/{ticket_key}", tag = "incidents",
-    params(("key" = String, Path, description = KEY),
+#[utoipa::path(delete, path = "/api/v1/support/incidents/{incident_key}/tickets/{ticket_key}", tag = "incidents",
+    params(("incident_key" = String, Path, description = KEY),
         ("ticket_key" = String, Path, description = "The ticket's id (a UUID) or number")),
     responses(
         (status = 200, description = "The incident without the ticket", body = IncidentDetail, headers(("Location" = String, description = "The incident's URL"))),
@@ -436,8 +445,8 @@ async fn change_link(
 
 /// An incident's post-mortem: its texts, whether it is completed, its action items, and the
 /// incident's timeline taken from its events.
-#[utoipa::path(get, path = "/api/v1/support/incidents/{key}/post-mortem", tag = "incidents",
-    params(("key" = String, Path, description = KEY)),
+#[utoipa::path(get, path = "/api/v1/support/incidents/{incident_key}/post-mortem", tag = "incidents",
+    params(("incident_key" = String, Path, description = KEY)),
     responses((status = 200, description = "The post-mortem", body = PostMortemView),
         (status = 401, description = "No valid bearer token", body = Problem),
         (status = 403, description = "Customers do not read post-mortems", body = Problem),
@@ -490,8 +499,8 @@ async fn run_on_post_mortem(
 /// Write the post-mortem: any subset of its texts; `"completed": true` completes it once every
 /// text is written (422 names those still empty). Agents and admins, also after the incident
 /// closed.
-#[utoipa::path(put, path = "/api/v1/support/incidents/{key}/post-mortem", tag = "incidents", request_body = PostMortemRequest,
-    params(("key" = String, Path, description = KEY)),
+#[utoipa::path(put, path = "/api/v1/support/incidents/{incident_key}/post-mortem", tag = "incidents", request_body = PostMortemRequest,
+    params(("incident_key" = String, Path, description = KEY)),
     responses(
         (status = 200, description = "The post-mortem after the change", body = PostMortemView, headers(("Location" = String, description = "The post-mortem's URL"))),
         (status = 202, description = ACCEPTED, body = CommandAccepted, headers(("Location" = String, description = "The post-mortem's URL"))),
@@ -518,8 +527,8 @@ pub async fn update_post_mortem(
 }
 
 /// Add an action item to the post-mortem. Agents and admins.
-#[utoipa::path(post, path = "/api/v1/support/incidents/{key}/post-mortem/action-items", tag = "incidents", request_body = CreateActionItemRequest,
-    params(("key" = String, Path, description = KEY)),
+#[utoipa::path(post, path = "/api/v1/support/incidents/{incident_key}/post-mortem/action-items", tag = "incidents", request_body = CreateActionItemRequest,
+    params(("incident_key" = String, Path, description = KEY)),
     responses(
         (status = 201, description = "The post-mortem with the new item", body = PostMortemView, headers(("Location" = String, description = "The post-mortem's URL"))),
         (status = 202, description = ACCEPTED, body = CommandAccepted, headers(("Location" = String, description = "The post-mortem's URL"))),
@@ -553,8 +562,8 @@ pub async fn add_action_item(
 
 /// Change an action item: any subset of its title, owner, due date and status (`OPEN`, `DONE`).
 /// Agents and admins.
-#[utoipa::path(put, path = "/api/v1/support/incidents/{key}/post-mortem/action-items/{item_id}", tag = "incidents", request_body = UpdateActionItemRequest,
-    params(("key" = String, Path, description = KEY), ("item_id" = Uuid, Path, description = "The action item's id")),
+#[utoipa::path(put, path = "/api/v1/support/incidents/{incident_key}/post-mortem/action-items/{item_id}", tag = "incidents", request_body = UpdateActionItemRequest,
+    params(("incident_key" = String, Path, description = KEY), ("item_id" = Uuid, Path, description = "The action item's id")),
     responses(
         (status = 200, description = "The post-mortem after the change", body = PostMortemView, headers(("Location" = String, description = "The post-mortem's URL"))),
         (status = 202, description = ACCEPTED, body = CommandAccepted, headers(("Location" = String, description = "The post-mortem's URL"))),

@@ -33,6 +33,7 @@ pub mod sla_report;
 pub mod sla_timer;
 pub mod sla_what_if;
 pub mod startup;
+pub mod status_page;
 pub mod telemetry;
 pub mod tickets;
 pub mod webhooks;

@@ -23,8 +23,8 @@ use crate::startup::{ApiContext, SUPPORT_API};
 use crate::tickets::requests::CrossFieldRules;
 use crate::{
     audit, dead_letters, escalation_policies, health, idempotency, incidents, kb_articles,
-    notification_preferences, notifications, personal_data, sla_policies, sla_report, tickets,
-    webhooks,
+    notification_preferences, notifications, personal_data, sla_policies, sla_report, status_page,
+    tickets, webhooks,
 };
 
 const PROBLEM_REF: &str = "#/components/schemas/Problem";
@@ -50,6 +50,9 @@ const PROBLEM_REF: &str = "#/components/schemas/Problem";
         incidents::post_incident_update, incidents::incident_timeline, incidents::link_ticket,
         incidents::unlink_ticket, incidents::get_post_mortem, incidents::update_post_mortem,
         incidents::add_action_item, incidents::update_action_item,
+        status_page::get_status, status_page::status_page, status_page::status_feed,
+        status_page::override_component, status_page::schedule_maintenance,
+        status_page::cancel_maintenance,
         sla_policies::create_sla_policy, sla_policies::list_sla_policies,
         sla_policies::get_sla_policy, sla_policies::update_sla_policy,
         sla_policies::checks::preview_sla_policy, sla_policies::checks::what_if_sla_policy,
@@ -67,7 +70,7 @@ const PROBLEM_REF: &str = "#/components/schemas/Problem";
         health::healthz, health::readyz, health::metrics,
     ),
     modifiers(&BearerAuth, &CrossFieldRules, &JsonBodies, &QueryStrings, &PathParameters, &Authenticated, &IdempotentPosts, &RateLimited, &ProblemDocuments),
-    tags((name = "tickets", description = "Support tickets"), (name = "sla", description = "SLA policies: the targets tickets are held to, and reports of how they were kept"), (name = "escalation", description = "Escalation policies: the ladders tickets climb on breaches, warnings and by hand"), (name = "knowledge base", description = "Knowledge base articles: written by staff, searched and read by anyone when published and public, rated by readers, and suggested for tickets"), (name = "incidents", description = "Incidents: reported by monitoring or staff, worked through their lifecycle against their severity's targets, told in status updates, linked to tickets, and closed after their post-mortem"), (name = "audit", description = "The event store searched: who did what, and when"), (name = "privacy", description = "Customers' personal data: export and erasure"), (name = "notifications", description = "How each user is told of what happens: channels, addresses, working hours, and the in-app inbox"), (name = "operations", description = "Health, metrics and dead letters"), (name = "webhooks", description = "Webhook endpoints: the desk's events, signed, delivered to URLs admins register, and the log of each delivery"))
+    tags((name = "tickets", description = "Support tickets"), (name = "sla", description = "SLA policies: the targets tickets are held to, and reports of how they were kept"), (name = "escalation", description = "Escalation policies: the ladders tickets climb on breaches, warnings and by hand"), (name = "knowledge base", description = "Knowledge base articles: written by staff, searched and read by anyone when published and public, rated by readers, and suggested for tickets"), (name = "incidents", description = "Incidents: reported by monitoring or staff, worked through their lifecycle against their severity's targets, told in status updates, linked to tickets, and closed after their post-mortem"), (name = "status page", description = "The public status page: components and their states, 90 days of bars, active incidents with their public updates, maintenance windows, and the incidents' Atom feed"), (name = "audit", description = "The event store searched: who did what, and when"), (name = "privacy", description = "Customers' personal data: export and erasure"), (name = "notifications", description = "How each user is told of what happens: channels, addresses, working hours, and the in-app inbox"), (name = "operations", description = "Health, metrics and dead letters"), (name = "webhooks", description = "Webhook endpoints: the desk's events, signed, delivered to URLs admins register, and the log of each delivery"))
 )]
 pub struct ApiDoc;
 
@@ -509,10 +512,12 @@ mod tests {
             .collect();
         assert_eq!(
             with_body.len(),
-            17,
+            26,
             "tickets: create, update, comment, escalate; SLA policies: create, update, preview, \
              what-if; escalation policies: create, update; webhooks: create, update; \
-             notification preferences: put; KB articles: create, update, suggest, rate"
+             notification preferences: put; KB articles: create, update, suggest, rate; \
+             incidents: create, update, post an update, link a ticket, post-mortem, add and \
+             change an action item; status page: override a component, schedule maintenance"
         );
         for (name, operation) in with_body {
             let statuses = statuses(operation);

@@ -37,7 +37,7 @@ use crate::settings::Settings;
 use crate::{
     audit, dead_letters, escalation_policies, health, idempotency, incidents, kb_articles,
     notification_preferences, notifications, notifier, openapi, personal_data, retention,
-    sla_policies, sla_report, sla_timer, tickets, webhooks,
+    sla_policies, sla_report, sla_timer, status_page, tickets, webhooks,
 };
 use support_domain::escalation::EscalationBook;
 use support_domain::sla::SlaPolicyBook;
@@ -87,6 +87,7 @@ impl Registry {
                 .merge(escalation_policies::routes())
                 .merge(kb_articles::routes())
                 .merge(incidents::routes())
+                .merge(status_page::routes())
                 .merge(personal_data::routes())
                 .merge(dead_letters::routes())
                 .merge(audit::routes())
@@ -430,6 +431,7 @@ fn router(context: ApiContext, routes: Router<ApiContext>, limiters: Arc<RateLim
         ));
     let api = Router::new()
         .nest(SUPPORT_API, routes)
+        .merge(status_page::public_routes())
         .merge(health::routes())
         .merge(openapi::routes());
     with_common_layers(api, context)

@@ -11,6 +11,7 @@ pub mod personal_data;
 pub mod recorded;
 pub mod refusal;
 pub mod sla;
+pub mod status_page;
 pub mod ticket;
 pub mod webhook;
 

@@ -18,6 +18,7 @@ mod rebuild;
 pub mod redact;
 pub mod schema;
 pub mod sla;
+pub mod status_page;
 pub mod tickets;
 
 use support_domain::RecordedEvent;

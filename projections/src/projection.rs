@@ -132,6 +132,7 @@ pub fn standard() -> Projections {
         .with(crate::kb::KbRatingsProjection)
         .with(crate::incidents::IncidentsProjection)
         .with(crate::incidents::holds::IncidentHoldsProjection)
+        .with(crate::status_page::StatusPageProjection)
         .with(crate::notifications::endpoints::WebhookEndpointsProjection)
         .with(crate::notifications::planner::NotificationPlanner::standard())
         .with(crate::notification_preferences::NotificationPreferencesProjection)

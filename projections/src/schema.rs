@@ -13,6 +13,7 @@ use support_domain::incident::{
 use support_domain::kb::{KbCategory, KbStatus};
 use support_domain::notification::{ChannelChoices, NotificationKind};
 use support_domain::sla::{ClockKind, ClockState, CustomerTier, PauseReason, TargetMinutes};
+use support_domain::status_page::ComponentStatus;
 use support_domain::ticket::{
     AgentId, CommentVisibility, TicketCategory, TicketChannel, TicketPriority, TicketStatus,
 };
@@ -70,6 +71,15 @@ pub fn update_visibility() -> Object {
 
 pub fn action_item_status() -> Object {
     string_enum(ActionItemStatus::ALL.iter().map(|v| v.as_str()))
+}
+
+pub fn component_status() -> Object {
+    string_enum(ComponentStatus::ALL.iter().map(|v| v.as_str()))
+}
+
+/// A day's worst state, or null for a day before the component was known.
+pub fn component_status_or_null() -> Object {
+    nullable_enum(ComponentStatus::ALL.iter().map(|v| v.as_str()))
 }
 
 pub fn kb_status() -> Object {
