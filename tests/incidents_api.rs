@@ -15,6 +15,8 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use support_domain::ActorRole;
+use support_projections::incidents::IncidentsProjection;
+use support_projections::status_page::StatusPageProjection;
 use supportd::clock::{Clock, ManualClock};
 use supportd::sla_timer::record_due;
 
@@ -845,4 +847,71 @@ async fn a_linked_tickets_clocks_pause_while_the_incident_is_active_and_resume_a
     .await
     .unwrap();
     assert_eq!(types, ["TicketHeldByIncident", "TicketReleasedByIncident"]);
+}
+
+/// Every row of `table`, in a stable order.
+async fn rows(pool: &PgPool, table: &str) -> Vec<Value> {
+    sqlx::query_scalar(&format!(
+        "SELECT to_jsonb(t) FROM {table} t ORDER BY to_jsonb(t)::text"
+    ))
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn numbers_are_unique_under_concurrency_and_a_replay_rebuilds_the_same_rows(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let created = futures::future::join_all((0..12).map(|n| {
+        let severity = ["CRITICAL", "HIGH", "MEDIUM", "LOW"][n % 4];
+        let app = &app;
+        async move { create(app, incident(severity, "MAJOR")).await }
+    }))
+    .await;
+    let mut numbers: Vec<&str> = created
+        .iter()
+        .map(|i| i["incidentNumber"].as_str().unwrap())
+        .collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    assert_eq!(numbers.len(), 12, "{numbers:?}");
+    // A life for a few of them: updates, a post-mortem item, a resolution.
+    for incident in &created[..3] {
+        let updates = path(incident, "/updates");
+        let body = json!({"message": "Investigating", "visibility": "PUBLIC"});
+        ok_json(app.post(&updates, &agent(&app), body).await, 201).await;
+        let items = path(incident, "/post-mortem/action-items");
+        let body = json!({"title": "Add an alert", "dueDate": "2026-12-31"});
+        ok_json(app.post(&items, &agent(&app), body).await, 201).await;
+        ok_json(
+            change(&app, incident, json!({"status": "RESOLVED"})).await,
+            200,
+        )
+        .await;
+    }
+    wait_until_applied(&app.pool, "incidents", "incident").await;
+    wait_until_applied(&app.pool, "status_page", "incident").await;
+    let tables = [
+        "incidents",
+        "incident_updates",
+        "incident_action_items",
+        "incident_timers",
+        "status_components",
+        "status_component_history",
+        "status_incidents",
+    ];
+    let mut before = Vec::new();
+    for table in tables {
+        before.push(rows(&app.pool, table).await);
+    }
+    let keys = common::data_keys();
+    support_projections::replay(&app.pool, &keys, &IncidentsProjection)
+        .await
+        .unwrap();
+    support_projections::replay(&app.pool, &keys, &StatusPageProjection)
+        .await
+        .unwrap();
+    for (table, before) in tables.iter().zip(before) {
+        assert_eq!(rows(&app.pool, table).await, before, "{table}");
+    }
 }

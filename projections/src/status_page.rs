@@ -15,7 +15,7 @@ use support_domain::RecordedEvent;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::incidents::{self, IncidentUpdateView};
+use crate::incidents;
 use crate::{schema, Projection, ProjectionError, Redacted};
 
 pub const AGGREGATE_TYPE: &str = "status_page";
@@ -327,7 +327,19 @@ pub struct PublicIncident {
     pub resolved_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
     /// Public updates, newest first.
-    pub updates: Vec<IncidentUpdateView>,
+    pub updates: Vec<PublicUpdate>,
+}
+
+/// A public update as customers read it: not who posted it.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PublicUpdate {
+    pub id: Uuid,
+    pub message: String,
+    /// The incident's status when the update was posted.
+    #[schema(schema_with = schema::incident_status)]
+    pub status: String,
+    pub posted_at: DateTime<Utc>,
 }
 
 /// The public status of the service.
@@ -537,24 +549,26 @@ pub async fn public_incidents(
     .fetch_all(pool)
     .await?;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let updates: Vec<(Uuid, IncidentUpdateRow)> = sqlx::query_as(
-        "SELECT incident_id, update_id, visibility, message, status, posted_by, posted_at \
+    let updates: Vec<(Uuid, Uuid, String, String, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT incident_id, update_id, message, status, posted_at \
          FROM incident_updates WHERE incident_id = ANY($1) AND visibility = 'PUBLIC' \
          ORDER BY posted_at DESC, update_id DESC",
     )
     .bind(&ids)
     .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|row: IncidentUpdateRow| (row.incident_id, row))
-    .collect();
+    .await?;
     Ok(rows
         .into_iter()
         .map(|row| PublicIncident {
             updates: updates
                 .iter()
-                .filter(|(incident, _)| *incident == row.id)
-                .map(|(_, u)| u.view())
+                .filter(|(incident, ..)| *incident == row.id)
+                .map(|(_, id, message, status, posted_at)| PublicUpdate {
+                    id: *id,
+                    message: message.clone(),
+                    status: status.clone(),
+                    posted_at: *posted_at,
+                })
                 .collect(),
             id: row.id,
             incident_number: row.incident_number,
@@ -567,30 +581,6 @@ pub async fn public_incidents(
             updated_at: row.updated_at,
         })
         .collect())
-}
-
-#[derive(sqlx::FromRow)]
-struct IncidentUpdateRow {
-    incident_id: Uuid,
-    update_id: Uuid,
-    visibility: String,
-    message: String,
-    status: String,
-    posted_by: String,
-    posted_at: DateTime<Utc>,
-}
-
-impl IncidentUpdateRow {
-    fn view(&self) -> IncidentUpdateView {
-        IncidentUpdateView {
-            id: self.update_id,
-            visibility: self.visibility.clone(),
-            message: self.message.clone(),
-            status: self.status.clone(),
-            posted_by: self.posted_by.clone(),
-            posted_at: self.posted_at,
-        }
-    }
 }
 
 #[cfg(test)]
