@@ -135,6 +135,43 @@ pub fn parsed<T>(
     errors.take(field, parse(value?))
 }
 
+/// A required field parsed, or an error saying it is missing or why it is wrong.
+pub fn required_parsed<T>(
+    errors: &mut FieldErrors,
+    field: &str,
+    value: &Option<String>,
+    parse: fn(&str) -> Result<T, String>,
+) -> Option<T> {
+    match value {
+        Some(value) => errors.take(field, parse(value)),
+        None => required(errors, field, None),
+    }
+}
+
+/// Where a list's page starts, from `page` (a number), `cursor` and `limit` as sent; an error of
+/// any is recorded in `errors`.
+pub fn page_or_cursor(
+    errors: &mut FieldErrors,
+    page: Option<&str>,
+    cursor: Option<&str>,
+    limit: Option<&str>,
+) -> Option<PageRequest> {
+    let number = |value: &str| {
+        value
+            .parse::<u32>()
+            .map_err(|_| "must be a whole number".to_owned())
+    };
+    let page = parsed(errors, "page", page, number);
+    let limit = parsed(errors, "limit", limit, number);
+    match PageRequest::parse(page, cursor, limit) {
+        Ok(page) => Some(page),
+        Err((field, message)) => {
+            errors.push(field, message);
+            None
+        }
+    }
+}
+
 /// A query string's boolean: `true` or `false`.
 pub fn boolean(value: &str) -> Result<bool, String> {
     match value {

@@ -269,12 +269,23 @@ async fn run(
     status: StatusCode,
     command: impl FnOnce(support_domain::Caller) -> IncidentCommand,
 ) -> Result<Response, ApiError> {
+    let committed = commit(ctx, principal, ids, key, command).await?;
+    let id = committed.id;
+    Ok(answer_with_incident(ctx, status, committed, id, READ_MODEL).await)
+}
+
+/// Commits a command on the incident a URL names.
+async fn commit(
+    ctx: &ApiContext,
+    principal: &Principal,
+    ids: &RequestIds,
+    key: &str,
+    command: impl FnOnce(support_domain::Caller) -> IncidentCommand,
+) -> Result<Committed, ApiError> {
     let id = incident_id(ctx, key).await?;
     let metadata = ctx.metadata(principal, ids)?;
-    let committed = ctx
-        .execute_retrying::<Incident>(id, command(principal.caller()), &metadata, ATTEMPTS)
-        .await?;
-    Ok(answer_with_incident(ctx, status, committed, id, READ_MODEL).await)
+    ctx.execute_retrying::<Incident>(id, command(principal.caller()), &metadata, ATTEMPTS)
+        .await
 }
 
 /// Acknowledge an incident: someone is on it, and its response clock stops. Agents and admins.
@@ -479,20 +490,16 @@ async fn answer_with_post_mortem(
     .await
 }
 
-/// Runs a post-mortem command on the incident a URL names.
+/// Runs a post-mortem command on the incident a URL names and answers with the post-mortem.
 async fn run_on_post_mortem(
     ctx: &ApiContext,
     principal: &Principal,
     ids: &RequestIds,
     key: &str,
     status: StatusCode,
-    command: IncidentCommand,
+    command: impl FnOnce(support_domain::Caller) -> IncidentCommand,
 ) -> Result<Response, ApiError> {
-    let id = incident_id(ctx, key).await?;
-    let metadata = ctx.metadata(principal, ids)?;
-    let committed = ctx
-        .execute_retrying::<Incident>(id, command, &metadata, ATTEMPTS)
-        .await?;
+    let committed = commit(ctx, principal, ids, key, command).await?;
     Ok(answer_with_post_mortem(ctx, status, committed).await)
 }
 
@@ -518,12 +525,14 @@ pub async fn update_post_mortem(
 ) -> Result<Response, ApiError> {
     principal.require(RESPONDERS, "write post-mortems")?;
     let (changes, complete) = body.parse().map_err(ApiError::Validation)?;
-    let command = IncidentCommand::RevisePostMortem {
-        caller: principal.caller(),
-        changes,
-        complete,
-    };
-    run_on_post_mortem(&ctx, &principal, &ids, &key, StatusCode::OK, command).await
+    run_on_post_mortem(&ctx, &principal, &ids, &key, StatusCode::OK, |caller| {
+        IncidentCommand::RevisePostMortem {
+            caller,
+            changes,
+            complete,
+        }
+    })
+    .await
 }
 
 /// Add an action item to the post-mortem. Agents and admins.
@@ -553,11 +562,15 @@ pub async fn add_action_item(
         due_date: fields.due_date,
         status: fields.status.unwrap_or(ActionItemStatus::Open),
     };
-    let command = IncidentCommand::AddActionItem {
-        caller: principal.caller(),
-        item,
-    };
-    run_on_post_mortem(&ctx, &principal, &ids, &key, StatusCode::CREATED, command).await
+    run_on_post_mortem(
+        &ctx,
+        &principal,
+        &ids,
+        &key,
+        StatusCode::CREATED,
+        |caller| IncidentCommand::AddActionItem { caller, item },
+    )
+    .await
 }
 
 /// Change an action item: any subset of its title, owner, due date and status (`OPEN`, `DONE`).
@@ -582,10 +595,12 @@ pub async fn update_action_item(
     principal.require(RESPONDERS, "write post-mortems")?;
     let item_id = Uuid::parse_str(&item).map_err(|_| ApiError::NotFound("action item"))?;
     let changes = body.parse().map_err(ApiError::Validation)?;
-    let command = IncidentCommand::ReviseActionItem {
-        caller: principal.caller(),
-        item_id,
-        changes,
-    };
-    run_on_post_mortem(&ctx, &principal, &ids, &key, StatusCode::OK, command).await
+    run_on_post_mortem(&ctx, &principal, &ids, &key, StatusCode::OK, |caller| {
+        IncidentCommand::ReviseActionItem {
+            caller,
+            item_id,
+            changes,
+        }
+    })
+    .await
 }

@@ -101,10 +101,6 @@ pub async fn status_feed(State(ctx): State<ApiContext>) -> Result<Response, ApiE
         .into_response())
 }
 
-fn component_status() -> Object {
-    schema::component_status()
-}
-
 /// The component a URL names.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -122,7 +118,7 @@ fn component_name() -> Object {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OverrideComponentRequest {
-    #[schema(required = true, schema_with = component_status)]
+    #[schema(required = true, schema_with = schema::component_status_or_null)]
     #[serde(default, deserialize_with = "crate::extract::explicit_null")]
     pub status: Option<Option<String>>,
 }

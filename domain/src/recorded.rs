@@ -11,6 +11,44 @@ use uuid::Uuid;
 
 use crate::{Actor, ActorRole};
 
+/// Implements `cqrs_es::DomainEvent` for an aggregate's event enum: its type is its `name()`, its
+/// version the enum's `VERSION`.
+macro_rules! domain_event {
+    ($event:ty) => {
+        impl cqrs_es::DomainEvent for $event {
+            fn event_type(&self) -> String {
+                self.name().to_owned()
+            }
+
+            fn event_version(&self) -> String {
+                Self::VERSION.to_owned()
+            }
+        }
+    };
+}
+pub(crate) use domain_event;
+
+/// Implements `PersonalData` for an aggregate's event enum that carries none: the desk's own
+/// configuration or writing.
+macro_rules! without_personal_data {
+    ($event:ty) => {
+        impl $crate::PersonalData for $event {
+            fn personal_fields(&self) -> &'static [&'static str] {
+                &[]
+            }
+
+            fn data_subject(&self) -> Option<&str> {
+                None
+            }
+
+            fn erases_personal_data(&self) -> bool {
+                false
+            }
+        }
+    };
+}
+pub(crate) use without_personal_data;
+
 /// The metadata every event carries; the audit trail reads it back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -5,14 +5,14 @@
 
 use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
+use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::incident::IncidentImpact;
 use crate::ticket::values::{bounded_text_type, screaming_enum};
 use crate::ticket::Labels;
-use crate::{Caller, DomainError, FieldErrors, PersonalData, Refusal};
+use crate::{Caller, DomainError, FieldErrors, Refusal};
 
 screaming_enum!(
     /// A component's state, as Atlassian Statuspage names them.
@@ -155,30 +155,10 @@ impl StatusPageEvent {
     }
 }
 
-/// The status page is public by design: it holds no personal data.
-impl PersonalData for StatusPageEvent {
-    fn personal_fields(&self) -> &'static [&'static str] {
-        &[]
-    }
+// The status page is public by design: it holds no personal data.
+crate::recorded::without_personal_data!(StatusPageEvent);
 
-    fn data_subject(&self) -> Option<&str> {
-        None
-    }
-
-    fn erases_personal_data(&self) -> bool {
-        false
-    }
-}
-
-impl DomainEvent for StatusPageEvent {
-    fn event_type(&self) -> String {
-        self.name().to_owned()
-    }
-
-    fn event_version(&self) -> String {
-        Self::VERSION.to_owned()
-    }
-}
+crate::recorded::domain_event!(StatusPageEvent);
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum StatusPageError {

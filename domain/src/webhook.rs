@@ -7,7 +7,7 @@
 mod tests;
 
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
+use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -290,15 +290,7 @@ impl PersonalData for WebhookEndpointEvent {
     }
 }
 
-impl DomainEvent for WebhookEndpointEvent {
-    fn event_type(&self) -> String {
-        self.name().to_owned()
-    }
-
-    fn event_version(&self) -> String {
-        Self::VERSION.to_owned()
-    }
-}
+crate::recorded::domain_event!(WebhookEndpointEvent);
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum WebhookEndpointError {

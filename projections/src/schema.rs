@@ -77,7 +77,8 @@ pub fn component_status() -> Object {
     string_enum(ComponentStatus::ALL.iter().map(|v| v.as_str()))
 }
 
-/// A day's worst state, or null for a day before the component was known.
+/// A component's state, or null: none known (a day's bar before it was), or none set (an
+/// override cleared).
 pub fn component_status_or_null() -> Object {
     nullable_enum(ComponentStatus::ALL.iter().map(|v| v.as_str()))
 }

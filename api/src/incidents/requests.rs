@@ -17,7 +17,9 @@ use support_projections::schema;
 use utoipa::openapi::schema::Object;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::extract::{boolean, parsed, required, UnknownParameters};
+use crate::extract::{
+    boolean, page_or_cursor, parsed, required, required_parsed, UnknownParameters,
+};
 use crate::tickets::requests::{instant, labels, labels_schema};
 
 fn title() -> Object {
@@ -134,19 +136,6 @@ impl CreateIncidentRequest {
             assigned_team: assigned_team.unwrap_or_default(),
             reported_by: reported_by.expect(parsed),
         })
-    }
-}
-
-/// A required field parsed, or an error saying it is missing or why it is wrong.
-fn required_parsed<T>(
-    errors: &mut FieldErrors,
-    field: &str,
-    value: &Option<String>,
-    parse: fn(&str) -> Result<T, String>,
-) -> Option<T> {
-    match value {
-        Some(value) => errors.take(field, parse(value)),
-        None => required(errors, field, None),
     }
 }
 
@@ -305,12 +294,6 @@ pub struct IncidentListQuery {
     pub unknown: UnknownParameters,
 }
 
-fn number(value: &str) -> Result<u32, String> {
-    value
-        .parse()
-        .map_err(|_| "must be a whole number".to_owned())
-}
-
 impl IncidentListQuery {
     pub fn parse(&self) -> Result<(IncidentFilter, PageRequest), FieldErrors> {
         let mut errors = FieldErrors::default();
@@ -357,15 +340,12 @@ impl IncidentListQuery {
                 |v| instant(v, true),
             ),
         };
-        let page = parsed(&mut errors, "page", self.page.as_deref(), number);
-        let limit = parsed(&mut errors, "limit", self.limit.as_deref(), number);
-        let page = match PageRequest::parse(page, self.cursor.as_deref(), limit) {
-            Ok(page) => Some(page),
-            Err((field, message)) => {
-                errors.push(field, message);
-                None
-            }
-        };
+        let page = page_or_cursor(
+            &mut errors,
+            self.page.as_deref(),
+            self.cursor.as_deref(),
+            self.limit.as_deref(),
+        );
         errors.into_result()?;
         Ok((filter, page.expect("checked")))
     }

@@ -16,7 +16,9 @@ use utoipa::openapi::schema::Object;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::extract::{boolean, numbered_page, parsed, required, UnknownParameters};
+use crate::extract::{
+    boolean, numbered_page, parsed, required, required_parsed, UnknownParameters,
+};
 use crate::tickets::requests::{labels, labels_schema, related_ids, related_ids_schema};
 
 /// A new article, a draft until it is published.
@@ -155,19 +157,6 @@ impl CreateKbArticleRequest {
             related_tickets: related_tickets.unwrap_or_default(),
             related_incidents: related_incidents.unwrap_or_default(),
         })
-    }
-}
-
-/// A required field parsed, or an error saying it is missing or why it is wrong.
-fn required_parsed<T>(
-    errors: &mut FieldErrors,
-    field: &str,
-    value: &Option<String>,
-    parse: fn(&str) -> Result<T, String>,
-) -> Option<T> {
-    match value {
-        Some(value) => errors.take(field, parse(value)),
-        None => required(errors, field, None),
     }
 }
 

@@ -20,7 +20,7 @@ use utoipa::openapi::schema::{
 use utoipa::openapi::{KnownFormat, OpenApi, RefOr};
 use utoipa::{IntoParams, Modify, ToSchema};
 
-use crate::extract::{boolean, explicit_null, parsed, required, UnknownParameters};
+use crate::extract::{boolean, explicit_null, page_or_cursor, parsed, required, UnknownParameters};
 use uuid::Uuid;
 
 /// How a list parses (`Labels::parse`): on failure, the index of the bad item (if one) and why.
@@ -591,12 +591,6 @@ pub fn instant(value: &str, end_of_day: bool) -> Result<DateTime<Utc>, String> {
     Ok(day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc())
 }
 
-fn number(value: &str) -> Result<u32, String> {
-    value
-        .parse()
-        .map_err(|_| "must be a whole number".to_owned())
-}
-
 impl TicketListQuery {
     pub fn parse(&self) -> Result<(TicketFilter, PageRequest), FieldErrors> {
         let mut errors = FieldErrors::default();
@@ -680,15 +674,12 @@ impl TicketListQuery {
         {
             errors.push("q", "must be at most 200 characters");
         }
-        let page = parsed(&mut errors, "page", self.page.as_deref(), number);
-        let limit = parsed(&mut errors, "limit", self.limit.as_deref(), number);
-        let page = match PageRequest::parse(page, self.cursor.as_deref(), limit) {
-            Ok(page) => Some(page),
-            Err((field, message)) => {
-                errors.push(field, message);
-                None
-            }
-        };
+        let page = page_or_cursor(
+            &mut errors,
+            self.page.as_deref(),
+            self.cursor.as_deref(),
+            self.limit.as_deref(),
+        );
         errors.into_result()?;
         Ok((filter, page.expect("checked")))
     }

@@ -3,13 +3,13 @@
 //! the ladder it starts to climb, so a change never reaches a climb under way.
 
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
+use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::EscalationRule;
 use crate::sla::PolicyName;
-use crate::{ActorRole, Caller, DomainError, FieldErrors, PersonalData, Refusal};
+use crate::{ActorRole, Caller, DomainError, FieldErrors, Refusal};
 
 /// Everything a policy says: its name and its rules, first match wins.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,30 +95,10 @@ impl EscalationPolicyEvent {
     }
 }
 
-/// A policy is the desk's own configuration. Agent ids in it name staff as tickets' assignees do.
-impl PersonalData for EscalationPolicyEvent {
-    fn personal_fields(&self) -> &'static [&'static str] {
-        &[]
-    }
+// A policy is the desk's own configuration. Agent ids in it name staff as tickets' assignees do.
+crate::recorded::without_personal_data!(EscalationPolicyEvent);
 
-    fn data_subject(&self) -> Option<&str> {
-        None
-    }
-
-    fn erases_personal_data(&self) -> bool {
-        false
-    }
-}
-
-impl DomainEvent for EscalationPolicyEvent {
-    fn event_type(&self) -> String {
-        self.name().to_owned()
-    }
-
-    fn event_version(&self) -> String {
-        Self::VERSION.to_owned()
-    }
-}
+crate::recorded::domain_event!(EscalationPolicyEvent);
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EscalationPolicyError {

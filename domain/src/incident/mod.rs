@@ -10,7 +10,7 @@ mod tests;
 
 use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
+use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -25,7 +25,7 @@ pub use values::{
 };
 
 use crate::ticket::{AgentId, Labels};
-use crate::{ActorRole, Caller, DomainError, FieldErrors, PersonalData, Refusal};
+use crate::{ActorRole, Caller, DomainError, FieldErrors, Refusal};
 
 /// What an incident is when it is detected.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -214,31 +214,11 @@ impl IncidentEvent {
     }
 }
 
-/// Incidents are about the service, written by staff and monitoring; they hold no customer's
-/// personal data (affected customers are a count).
-impl PersonalData for IncidentEvent {
-    fn personal_fields(&self) -> &'static [&'static str] {
-        &[]
-    }
+// Incidents are about the service, written by staff and monitoring; they hold no customer's
+// personal data (affected customers are a count).
+crate::recorded::without_personal_data!(IncidentEvent);
 
-    fn data_subject(&self) -> Option<&str> {
-        None
-    }
-
-    fn erases_personal_data(&self) -> bool {
-        false
-    }
-}
-
-impl DomainEvent for IncidentEvent {
-    fn event_type(&self) -> String {
-        self.name().to_owned()
-    }
-
-    fn event_version(&self) -> String {
-        Self::VERSION.to_owned()
-    }
-}
+crate::recorded::domain_event!(IncidentEvent);
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum IncidentError {

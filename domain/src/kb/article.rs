@@ -2,13 +2,13 @@
 //! status moves only as `KbStatus::allowed_next` says.
 
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
+use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::values::{ArticleNumber, ArticleTitle, KbArticleChanges, KbArticleFields, KbStatus};
 use crate::ticket::AgentId;
-use crate::{ActorRole, Caller, DomainError, PersonalData, Refusal};
+use crate::{ActorRole, Caller, DomainError, Refusal};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum KbArticleCommand {
@@ -93,30 +93,10 @@ impl KbArticleEvent {
     }
 }
 
-/// Articles are the desk's own writing, published to everyone; they hold no customer's data.
-impl PersonalData for KbArticleEvent {
-    fn personal_fields(&self) -> &'static [&'static str] {
-        &[]
-    }
+// Articles are the desk's own writing, published to everyone; they hold no customer's data.
+crate::recorded::without_personal_data!(KbArticleEvent);
 
-    fn data_subject(&self) -> Option<&str> {
-        None
-    }
-
-    fn erases_personal_data(&self) -> bool {
-        false
-    }
-}
-
-impl DomainEvent for KbArticleEvent {
-    fn event_type(&self) -> String {
-        self.name().to_owned()
-    }
-
-    fn event_version(&self) -> String {
-        Self::VERSION.to_owned()
-    }
-}
+crate::recorded::domain_event!(KbArticleEvent);
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum KbArticleError {

@@ -4,7 +4,7 @@
 //! customer account when the reader is a customer.
 
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
+use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -188,15 +188,7 @@ impl PersonalData for KbRatingEvent {
     }
 }
 
-impl DomainEvent for KbRatingEvent {
-    fn event_type(&self) -> String {
-        self.name().to_owned()
-    }
-
-    fn event_version(&self) -> String {
-        Self::VERSION.to_owned()
-    }
-}
+crate::recorded::domain_event!(KbRatingEvent);
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum KbRatingError {

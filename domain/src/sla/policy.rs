@@ -8,7 +8,7 @@ mod tests;
 
 use chrono::NaiveDate;
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
+use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -17,7 +17,7 @@ use super::{
     WarningPercent,
 };
 use crate::ticket::TicketPriority;
-use crate::{ActorRole, Caller, DomainError, FieldErrors, PersonalData, Refusal};
+use crate::{ActorRole, Caller, DomainError, FieldErrors, Refusal};
 
 /// Everything a policy says, as requests, events and the read model spell it: the spec's
 /// `SLAPolicy` fields (the calendar's flattened in, plus `holidays`) without its id and state.
@@ -265,30 +265,10 @@ impl SlaPolicyEvent {
     }
 }
 
-/// A policy is the desk's own configuration: its name and terms are nobody's personal data.
-impl PersonalData for SlaPolicyEvent {
-    fn personal_fields(&self) -> &'static [&'static str] {
-        &[]
-    }
+// A policy is the desk's own configuration: its name and terms are nobody's personal data.
+crate::recorded::without_personal_data!(SlaPolicyEvent);
 
-    fn data_subject(&self) -> Option<&str> {
-        None
-    }
-
-    fn erases_personal_data(&self) -> bool {
-        false
-    }
-}
-
-impl DomainEvent for SlaPolicyEvent {
-    fn event_type(&self) -> String {
-        self.name().to_owned()
-    }
-
-    fn event_version(&self) -> String {
-        Self::VERSION.to_owned()
-    }
-}
+crate::recorded::domain_event!(SlaPolicyEvent);
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SlaPolicyError {

@@ -1,4 +1,3 @@
-use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -327,15 +326,7 @@ impl PersonalData for TicketEvent {
     }
 }
 
-impl DomainEvent for TicketEvent {
-    fn event_type(&self) -> String {
-        self.name().to_owned()
-    }
-
-    fn event_version(&self) -> String {
-        Self::VERSION.to_owned()
-    }
-}
+crate::recorded::domain_event!(TicketEvent);
 
 fn manual() -> EscalationTrigger {
     EscalationTrigger::Manual

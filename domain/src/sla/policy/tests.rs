@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::*;
 use crate::actor::test_caller as caller;
+use crate::PersonalData;
 
 type PolicyTest = TestFramework<SlaPolicy>;
 
