@@ -114,13 +114,14 @@ fn component_name() -> Object {
     schema::text(ComponentName::MAX_CHARS).build()
 }
 
-/// An override of a component's state; `null` lets its incidents decide again.
+/// An override of a component's state.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OverrideComponentRequest {
-    #[schema(required = true, schema_with = schema::component_status_or_null)]
-    #[serde(default, deserialize_with = "crate::extract::explicit_null")]
-    pub status: Option<Option<String>>,
+    /// The state to show whatever the incidents say; absent (or `null`, which counts as absent):
+    /// the incidents decide again.
+    #[schema(schema_with = schema::component_status)]
+    pub status: Option<String>,
 }
 
 /// A component after an override.
@@ -133,14 +134,15 @@ pub struct ComponentOverridden {
     pub override_status: Option<String>,
 }
 
-/// Override a component's state, or (`"status": null`) let its incidents decide it again. Admins.
+/// Override a component's state, or (without `status`) let its incidents decide it again.
+/// Admins.
 #[utoipa::path(put, path = "/api/v1/support/status/components/{name}", tag = "status page", request_body = OverrideComponentRequest,
     params(ComponentPath),
     responses(
         (status = 200, description = "The override as recorded", body = ComponentOverridden),
         (status = 401, description = "No valid bearer token", body = Problem),
         (status = 403, description = "Only admins change the status page", body = Problem),
-        (status = 422, description = "The status or the name is invalid, or missing", body = Problem)),
+        (status = 422, description = "The status or the name is invalid", body = Problem)),
     security(("bearer" = [])))]
 pub async fn override_component(
     State(ctx): State<ApiContext>,
@@ -152,14 +154,12 @@ pub async fn override_component(
     principal.require(&[ActorRole::Admin], "change the status page")?;
     let mut errors = FieldErrors::default();
     let component = errors.take("name", ComponentName::parse(&name));
-    let status = match &body.status {
-        None => {
-            required::<()>(&mut errors, "status", None);
-            None
-        }
-        Some(None) => None,
-        Some(Some(status)) => errors.take("status", ComponentStatus::parse(status)),
-    };
+    let status = parsed(
+        &mut errors,
+        "status",
+        body.status.as_deref(),
+        ComponentStatus::parse,
+    );
     errors.into_result().map_err(ApiError::Validation)?;
     let component = component.expect("no errors means the name parsed");
     let metadata = ctx.metadata(&principal, &ids)?;
