@@ -140,6 +140,7 @@ pub struct ComponentOverridden {
     params(ComponentPath),
     responses(
         (status = 200, description = "The override as recorded", body = ComponentOverridden),
+        (status = 202, description = ACCEPTED, body = CommandAccepted),
         (status = 401, description = "No valid bearer token", body = Problem),
         (status = 403, description = "Only admins change the status page", body = Problem),
         (status = 422, description = "The status or the name is invalid", body = Problem)),
@@ -175,6 +176,10 @@ pub async fn override_component(
         name: component.as_str().to_owned(),
         override_status: status.map(|s| s.as_str().to_owned()),
     };
+    // Nothing changed (no override to clear, the same one again): nothing to wait for.
+    if !committed.appended {
+        return Ok(Json(answer).into_response());
+    }
     let location = "/api/v1/status".to_owned();
     Ok(ctx
         .answer(StatusCode::OK, location, committed, READ_MODEL, || async {
