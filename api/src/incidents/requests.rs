@@ -60,8 +60,8 @@ pub struct CreateIncidentRequest {
     #[schema(schema_with = labels_schema)]
     pub affected_services: Option<Vec<String>>,
     /// How many customers it affects, as far as known. Default 0.
-    #[schema(minimum = 0, maximum = 1_000_000_000)]
-    pub affected_customers: Option<i64>,
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 1_000_000_000)]
+    pub affected_customers: Option<f64>,
     #[schema(schema_with = schema::agent_id)]
     pub incident_commander: Option<String>,
     #[schema(schema_with = labels_schema)]
@@ -106,7 +106,7 @@ impl CreateIncidentRequest {
         );
         let affected_customers = errors.take(
             "affectedCustomers",
-            AffectedCustomers::parse(self.affected_customers.unwrap_or(0)),
+            AffectedCustomers::parse(self.affected_customers.unwrap_or(0.0)),
         );
         let incident_commander = parsed(
             &mut errors,

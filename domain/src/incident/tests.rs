@@ -31,7 +31,7 @@ fn fields(severity: IncidentSeverity) -> IncidentFields {
         impact: IncidentImpact::Widespread,
         affected_systems: labels(&["api-service", "data-service"]),
         affected_services: labels(&["lead-routing"]),
-        affected_customers: AffectedCustomers::parse(150).unwrap(),
+        affected_customers: AffectedCustomers::parse(150.0).unwrap(),
         incident_commander: Some(AgentId::parse("oncall-engineer-id").unwrap()),
         assigned_team: labels(&["team-sre"]),
         reported_by: AgentId::parse("monitoring-system").unwrap(),

@@ -152,8 +152,9 @@ pub struct AffectedCustomers(u32);
 impl AffectedCustomers {
     pub const MAX: i64 = 1_000_000_000;
 
-    pub fn parse(value: i64) -> Result<Self, String> {
-        if (0..=Self::MAX).contains(&value) {
+    /// JSON numbers arrive as `f64`: `150` and `150.0` are the same whole number.
+    pub fn parse(value: f64) -> Result<Self, String> {
+        if value.fract() == 0.0 && (0.0..=Self::MAX as f64).contains(&value) {
             Ok(Self(value as u32))
         } else {
             Err(format!("must be a whole number from 0 to {}", Self::MAX))
@@ -208,8 +209,10 @@ mod tests {
 
     #[test]
     fn affected_customers_are_a_bounded_count() {
-        assert_eq!(AffectedCustomers::parse(150).unwrap().get(), 150);
-        assert!(AffectedCustomers::parse(-1).is_err());
-        assert!(AffectedCustomers::parse(AffectedCustomers::MAX + 1).is_err());
+        assert_eq!(AffectedCustomers::parse(150.0).unwrap().get(), 150);
+        assert!(AffectedCustomers::parse(-1.0).is_err());
+        assert!(AffectedCustomers::parse(1.5).is_err());
+        assert!(AffectedCustomers::parse(f64::NAN).is_err());
+        assert!(AffectedCustomers::parse((AffectedCustomers::MAX + 1) as f64).is_err());
     }
 }
