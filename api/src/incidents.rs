@@ -120,7 +120,7 @@ async fn detail(
     id: Uuid,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<IncidentDetail>> {
-    Ok(incidents::find_detail(&ctx.pool, id, false)
+    Ok(incidents::find_detail(&ctx.pool, id)
         .await?
         .map(|mut detail| {
             detail.incident = detail.incident.at(now);

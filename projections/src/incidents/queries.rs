@@ -86,10 +86,6 @@ impl IncidentView {
         self.mttr = minutes(self.resolved_at);
         self
     }
-
-    pub fn is_active(&self) -> bool {
-        IncidentStatus::parse(&self.status).is_ok_and(IncidentStatus::is_active)
-    }
 }
 
 const INCIDENT_COLUMNS: &str = "id, incident_number, title, description, severity, status, \
@@ -139,18 +135,12 @@ pub async fn find(pool: &PgPool, id: Uuid) -> Result<Option<IncidentView>, sqlx:
     .await
 }
 
-/// One incident with its linked tickets and every update; `public_only` leaves internal updates
-/// out.
-pub async fn find_detail(
-    pool: &PgPool,
-    id: Uuid,
-    public_only: bool,
-) -> Result<Option<IncidentDetail>, sqlx::Error> {
+/// One incident with its linked tickets and every update.
+pub async fn find_detail(pool: &PgPool, id: Uuid) -> Result<Option<IncidentDetail>, sqlx::Error> {
     let Some(incident) = find(pool, id).await? else {
         return Ok(None);
     };
-    let (linked_tickets, updates) =
-        tokio::try_join!(linked_tickets(pool, id), updates(pool, id, public_only))?;
+    let (linked_tickets, updates) = tokio::try_join!(linked_tickets(pool, id), updates(pool, id))?;
     Ok(Some(IncidentDetail {
         incident,
         linked_tickets,
@@ -176,20 +166,13 @@ async fn linked_tickets(pool: &PgPool, id: Uuid) -> Result<Vec<Uuid>, sqlx::Erro
     .await
 }
 
-/// An incident's status updates, oldest first; `public_only` leaves internal ones out.
-pub async fn updates(
-    pool: &PgPool,
-    id: Uuid,
-    public_only: bool,
-) -> Result<Vec<IncidentUpdateView>, sqlx::Error> {
+/// An incident's status updates, oldest first.
+pub async fn updates(pool: &PgPool, id: Uuid) -> Result<Vec<IncidentUpdateView>, sqlx::Error> {
     sqlx::query_as(
         "SELECT update_id AS id, visibility, message, status, posted_by, posted_at \
-         FROM incident_updates \
-         WHERE incident_id = $1 AND (NOT $2 OR visibility = 'PUBLIC') \
-         ORDER BY posted_at, update_id",
+         FROM incident_updates WHERE incident_id = $1 ORDER BY posted_at, update_id",
     )
     .bind(id)
-    .bind(public_only)
     .fetch_all(pool)
     .await
 }
