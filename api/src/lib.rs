@@ -1,6 +1,7 @@
 //! The support desk service: the REST API, its auth and errors, and the `supportd` command line.
 
 pub mod active_policies;
+pub mod analytics;
 pub mod audit;
 pub mod auth;
 pub mod bench;

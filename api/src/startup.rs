@@ -35,9 +35,9 @@ use crate::rate_limit::{self, RateLimitState, RateLimiters};
 use crate::read_your_writes::Checkpoints;
 use crate::settings::Settings;
 use crate::{
-    audit, dead_letters, escalation_policies, health, idempotency, incidents, kb_articles,
-    notification_preferences, notifications, notifier, openapi, personal_data, retention,
-    sla_policies, sla_report, sla_timer, status_page, tickets, webhooks,
+    analytics, audit, dead_letters, escalation_policies, health, idempotency, incidents,
+    kb_articles, notification_preferences, notifications, notifier, openapi, personal_data,
+    retention, sla_policies, sla_report, sla_timer, status_page, tickets, webhooks,
 };
 use support_domain::escalation::EscalationBook;
 use support_domain::sla::SlaPolicyBook;
@@ -92,6 +92,7 @@ impl Registry {
                 .merge(dead_letters::routes())
                 .merge(audit::routes())
                 .merge(sla_report::routes())
+                .merge(analytics::routes())
                 .merge(webhooks::routes())
                 .merge(notifications::routes())
                 .merge(notification_preferences::routes()),

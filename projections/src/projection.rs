@@ -127,6 +127,7 @@ pub fn standard() -> Projections {
         .with(crate::sla::timers::SlaTimersProjection)
         .with(crate::sla::policies::SlaPoliciesProjection)
         .with(crate::sla::report::SlaReportProjection)
+        .with(crate::analytics::AnalyticsProjection)
         .with(crate::escalation::EscalationPoliciesProjection)
         .with(crate::kb::KbArticlesProjection)
         .with(crate::kb::KbRatingsProjection)

@@ -1,0 +1,57 @@
+-- Support analytics: the `analytics` read model, built from the ticket events. Figures are kept
+-- as rollups (per UTC day and hour, per slice of the desk), so that a period's figures read a few
+-- rows per day whatever the number of tickets. docs/analytics.md defines every figure.
+--
+-- A slice is the whole desk (`dimension` 'all', `value` '') or the tickets of one priority,
+-- category, channel, customer tier or assignee ('priority', 'category', 'channel',
+-- 'customerTier', 'agent') as they stood when the figure was measured.
+
+-- What the read model must remember of each ticket to measure its next figure (its dimensions,
+-- status, calendar, time accumulated per status, first reply, first resolution): JSON, since
+-- nothing queries it but the projection itself.
+CREATE TABLE analytics_tickets
+(
+    ticket_id uuid PRIMARY KEY,
+    state     jsonb NOT NULL
+);
+
+-- Per UTC day, slice and figure: how many times the figure was measured and, for durations, the
+-- sum of the durations (seconds, on the wall clock and in the ticket's business calendar) and
+-- their histograms (counts per bucket, see docs/analytics.md; trailing empty buckets dropped).
+CREATE TABLE analytics_daily
+(
+    dimension          text             NOT NULL,
+    value              text             NOT NULL,
+    figure             text             NOT NULL,
+    day                date             NOT NULL,
+    measured           bigint           NOT NULL,
+    calendar_seconds   double precision NOT NULL,
+    business_seconds   double precision NOT NULL,
+    calendar_histogram integer[]        NOT NULL,
+    business_histogram integer[]        NOT NULL,
+    PRIMARY KEY (dimension, value, figure, day)
+);
+
+-- Per UTC hour, slice and figure, how many times it was measured: the time series.
+CREATE TABLE analytics_hourly
+(
+    dimension text        NOT NULL,
+    value     text        NOT NULL,
+    figure    text        NOT NULL,
+    hour      timestamptz NOT NULL,
+    measured  bigint      NOT NULL,
+    PRIMARY KEY (dimension, value, figure, hour)
+);
+
+-- The backlog's moves: per UTC day, slice and day the tickets were opened, how many entered the
+-- backlog (opened, reopened, moved into the slice) less how many left it (resolved, cancelled,
+-- moved out). The backlog at the end of a day is the sum of the moves up to it, per opening day.
+CREATE TABLE analytics_backlog
+(
+    dimension text    NOT NULL,
+    value     text    NOT NULL,
+    day       date    NOT NULL,
+    opened_on date    NOT NULL,
+    moves     integer NOT NULL,
+    PRIMARY KEY (dimension, value, day, opened_on)
+);

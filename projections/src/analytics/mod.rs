@@ -1,0 +1,383 @@
+//! `analytics`: the support desk's figures as rollups, per UTC day and hour and per slice of the
+//! desk (`analytics_daily`, `analytics_hourly`, `analytics_backlog`), built from the ticket events
+//! so that `supportd replay` recomputes every one of them. `tickets.rs` says what each event
+//! measures; `query.rs` reads a period's figures. docs/analytics.md defines them.
+
+pub mod histogram;
+mod query;
+pub mod tickets;
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, DurationRound, NaiveDate, TimeDelta, Utc};
+use serde::Serialize;
+use sqlx::PgConnection;
+use support_domain::ticket::TicketEvent;
+use support_domain::RecordedEvent;
+use uuid::Uuid;
+
+pub use query::{
+    analytics, AgeBucket, AgentFigures, Analytics, AnalyticsFilter, Backlog, Breakdown,
+    FirstContactResolution, Interval, SeriesPoint, TicketCounts, TimeFigures, Times,
+};
+
+use self::histogram::Histogram;
+use self::tickets::{Figure, Measured, Slice, TicketRecord};
+use crate::copy_rows::copy_rows;
+use crate::tickets::AGGREGATE_TYPE;
+use crate::{Projection, ProjectionError, Redacted};
+
+pub const READ_MODEL: &str = "analytics";
+
+/// The ticket events that measure something or change what later ones measure.
+const READ_EVENTS: &[&str] = &[
+    "TicketOpened",
+    "TicketReprioritized",
+    "TicketRecategorized",
+    "TicketCustomerTierChanged",
+    "TicketAssigned",
+    "TicketUnassigned",
+    "TicketStatusChanged",
+    "TicketCommentAdded",
+    "TicketFirstResponseRecorded",
+    "SlaPolicyApplied",
+];
+
+pub struct AnalyticsProjection;
+
+#[async_trait]
+impl Projection for AnalyticsProjection {
+    fn name(&self) -> &'static str {
+        READ_MODEL
+    }
+
+    fn aggregate_types(&self) -> &'static [&'static str] {
+        &[AGGREGATE_TYPE]
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &[
+            "analytics_tickets",
+            "analytics_daily",
+            "analytics_hourly",
+            "analytics_backlog",
+        ]
+    }
+
+    /// Folds the batch into each ticket's record in memory and adds what it measured to the
+    /// rollups: a few statements a batch, whatever its size.
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        events: &[&RecordedEvent],
+    ) -> Result<(), ProjectionError> {
+        let read: Vec<&RecordedEvent> = events
+            .iter()
+            .copied()
+            .filter(|e| READ_EVENTS.contains(&e.event_type.as_str()))
+            .collect();
+        if read.is_empty() {
+            return Ok(());
+        }
+        let mut tickets: Vec<Uuid> = Vec::with_capacity(read.len());
+        for event in &read {
+            tickets.push(
+                Uuid::parse_str(&event.aggregate_id)
+                    .map_err(|e| ProjectionError::undecodable_event(event, e))?,
+            );
+        }
+        let stored = crate::sla::already_stored(events, tickets.iter().copied());
+        let mut records = stored_records(conn, &stored).await?;
+
+        let mut rollups = Rollups::default();
+        for (event, ticket) in read.iter().zip(tickets) {
+            let decoded = TicketEvent::from_parts(&event.event_type, &event.payload)
+                .map_err(|e| ProjectionError::undecodable_event(event, Redacted(&e)))?;
+            let measured = match TicketRecord::opened(&decoded, event.occurred_at) {
+                Some((record, measured)) => {
+                    records.insert(ticket, record);
+                    measured
+                }
+                None => records
+                    .get_mut(&ticket)
+                    .ok_or_else(|| {
+                        ProjectionError::undecodable_event(
+                            event,
+                            "the ticket's opening was never applied",
+                        )
+                    })?
+                    .apply(&decoded, event.occurred_at),
+            };
+            rollups.add(measured);
+        }
+
+        if !stored.is_empty() {
+            sqlx::query("DELETE FROM analytics_tickets WHERE ticket_id = ANY($1)")
+                .bind(&stored)
+                .execute(&mut *conn)
+                .await?;
+        }
+        let mut rows = Vec::with_capacity(records.len());
+        for (ticket_id, record) in records {
+            let state = serde_json::to_string(&record)
+                .map_err(|e| ProjectionError::Unwritable(serde::ser::Error::custom(e)))?;
+            rows.push(TicketRow { ticket_id, state });
+        }
+        rows.sort_unstable_by_key(|r| r.ticket_id);
+        copy_rows(conn, "analytics_tickets", &rows).await?;
+        rollups.write(conn).await
+    }
+}
+
+#[derive(Serialize)]
+struct TicketRow {
+    ticket_id: Uuid,
+    state: String,
+}
+
+async fn stored_records(
+    conn: &mut PgConnection,
+    tickets: &[Uuid],
+) -> Result<HashMap<Uuid, TicketRecord>, ProjectionError> {
+    if tickets.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(Uuid, sqlx::types::Json<TicketRecord>)> =
+        sqlx::query_as("SELECT ticket_id, state FROM analytics_tickets WHERE ticket_id = ANY($1)")
+            .bind(tickets)
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(rows.into_iter().map(|(id, state)| (id, state.0)).collect())
+}
+
+/// A day's figure of one slice, as a change to add or as the row it adds up to.
+#[derive(Debug, Clone, Default)]
+struct DayFigure {
+    measured: i64,
+    calendar_seconds: f64,
+    business_seconds: f64,
+    calendar_histogram: Histogram,
+    business_histogram: Histogram,
+}
+
+impl DayFigure {
+    fn add(&mut self, other: &DayFigure) {
+        self.measured += other.measured;
+        self.calendar_seconds += other.calendar_seconds;
+        self.business_seconds += other.business_seconds;
+        self.calendar_histogram.add(&other.calendar_histogram);
+        self.business_histogram.add(&other.business_histogram);
+    }
+}
+
+type DayKey = (Slice, Figure, NaiveDate);
+
+/// What a batch adds to the rollups, summed per row before anything is written.
+#[derive(Default)]
+struct Rollups {
+    daily: HashMap<DayKey, DayFigure>,
+    hourly: HashMap<(Slice, Figure, DateTime<Utc>), i64>,
+    backlog: HashMap<(Slice, NaiveDate, NaiveDate), i32>,
+}
+
+impl Rollups {
+    fn add(&mut self, measured: Measured) {
+        for measure in measured.measures {
+            let day = measure.at.date_naive();
+            let hour = measure
+                .at
+                .duration_trunc(TimeDelta::hours(1))
+                .unwrap_or(measure.at);
+            for slice in measure.slices {
+                let row = self
+                    .daily
+                    .entry((slice.clone(), measure.figure, day))
+                    .or_default();
+                row.measured += i64::from(measure.times);
+                if let Some(span) = measure.span {
+                    let times = f64::from(measure.times);
+                    row.calendar_seconds += times * span.calendar;
+                    row.business_seconds += times * span.business;
+                    row.calendar_histogram.record(span.calendar, measure.times);
+                    row.business_histogram.record(span.business, measure.times);
+                }
+                *self
+                    .hourly
+                    .entry((slice, measure.figure, hour))
+                    .or_default() += i64::from(measure.times);
+            }
+        }
+        for moved in measured.backlog {
+            *self
+                .backlog
+                .entry((moved.slice, moved.day, moved.opened_on))
+                .or_default() += moved.moves;
+        }
+    }
+
+    async fn write(self, conn: &mut PgConnection) -> Result<(), ProjectionError> {
+        self.write_daily(conn).await?;
+
+        let (mut dimensions, mut values, mut figures, mut hours, mut counts) =
+            (vec![], vec![], vec![], vec![], vec![]);
+        for ((slice, figure, hour), measured) in self.hourly {
+            dimensions.push(slice.dimension.as_str());
+            values.push(slice.value);
+            figures.push(figure.as_str());
+            hours.push(hour);
+            counts.push(measured);
+        }
+        if !counts.is_empty() {
+            sqlx::query(
+                "INSERT INTO analytics_hourly (dimension, value, figure, hour, measured) \
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], \
+                     $5::bigint[]) \
+                 ON CONFLICT (dimension, value, figure, hour) \
+                 DO UPDATE SET measured = analytics_hourly.measured + excluded.measured",
+            )
+            .bind(&dimensions)
+            .bind(&values)
+            .bind(&figures)
+            .bind(&hours)
+            .bind(&counts)
+            .execute(&mut *conn)
+            .await?;
+        }
+
+        let (mut dimensions, mut values, mut days, mut opened, mut moves) =
+            (vec![], vec![], vec![], vec![], vec![]);
+        for ((slice, day, opened_on), moved) in self.backlog {
+            if moved == 0 {
+                continue;
+            }
+            dimensions.push(slice.dimension.as_str());
+            values.push(slice.value);
+            days.push(day);
+            opened.push(opened_on);
+            moves.push(moved);
+        }
+        if !moves.is_empty() {
+            sqlx::query(
+                "INSERT INTO analytics_backlog (dimension, value, day, opened_on, moves) \
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::date[], \
+                     $5::integer[]) \
+                 ON CONFLICT (dimension, value, day, opened_on) \
+                 DO UPDATE SET moves = analytics_backlog.moves + excluded.moves",
+            )
+            .bind(&dimensions)
+            .bind(&values)
+            .bind(&days)
+            .bind(&opened)
+            .bind(&moves)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The daily rows hold histograms, which SQL cannot add: the touched rows are read, added to
+    /// here, and written again.
+    async fn write_daily(&self, conn: &mut PgConnection) -> Result<(), ProjectionError> {
+        if self.daily.is_empty() {
+            return Ok(());
+        }
+        let (mut dimensions, mut values, mut figures, mut days) = (vec![], vec![], vec![], vec![]);
+        for (slice, figure, day) in self.daily.keys() {
+            dimensions.push(slice.dimension.as_str());
+            values.push(slice.value.as_str());
+            figures.push(figure.as_str());
+            days.push(*day);
+        }
+        let stored: Vec<DailyRow> = sqlx::query_as(
+            "DELETE FROM analytics_daily d \
+             USING unnest($1::text[], $2::text[], $3::text[], $4::date[]) \
+                 AS k(dimension, value, figure, day) \
+             WHERE (d.dimension, d.value, d.figure, d.day) = (k.dimension, k.value, k.figure, k.day) \
+             RETURNING d.*",
+        )
+        .bind(&dimensions)
+        .bind(&values)
+        .bind(&figures)
+        .bind(&days)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut rows: HashMap<(String, String, String, NaiveDate), DailyRow> = stored
+            .into_iter()
+            .map(|row| {
+                let key = (
+                    row.dimension.clone(),
+                    row.value.clone(),
+                    row.figure.clone(),
+                    row.day,
+                );
+                (key, row)
+            })
+            .collect();
+        let mut written = Vec::with_capacity(self.daily.len());
+        for ((slice, figure, day), change) in &self.daily {
+            let key = (
+                slice.dimension.as_str().to_owned(),
+                slice.value.clone(),
+                figure.as_str().to_owned(),
+                *day,
+            );
+            let mut total = rows.remove(&key).map(DailyRow::figure).unwrap_or_default();
+            total.add(change);
+            if total.measured != 0 {
+                written.push(DailyRow::of(key, total));
+            }
+        }
+        written.sort_unstable_by(|a, b| {
+            (&a.dimension, &a.value, &a.figure, a.day).cmp(&(
+                &b.dimension,
+                &b.value,
+                &b.figure,
+                b.day,
+            ))
+        });
+        copy_rows(conn, "analytics_daily", &written).await
+    }
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+struct DailyRow {
+    dimension: String,
+    value: String,
+    figure: String,
+    day: NaiveDate,
+    measured: i64,
+    calendar_seconds: f64,
+    business_seconds: f64,
+    calendar_histogram: Vec<i32>,
+    business_histogram: Vec<i32>,
+}
+
+impl DailyRow {
+    fn figure(self) -> DayFigure {
+        DayFigure {
+            measured: self.measured,
+            calendar_seconds: self.calendar_seconds,
+            business_seconds: self.business_seconds,
+            calendar_histogram: Histogram::from_counts(self.calendar_histogram),
+            business_histogram: Histogram::from_counts(self.business_histogram),
+        }
+    }
+
+    fn of(
+        (dimension, value, figure, day): (String, String, String, NaiveDate),
+        total: DayFigure,
+    ) -> Self {
+        DailyRow {
+            dimension,
+            value,
+            figure,
+            day,
+            measured: total.measured,
+            calendar_seconds: total.calendar_seconds,
+            business_seconds: total.business_seconds,
+            calendar_histogram: total.calendar_histogram.counts().to_vec(),
+            business_histogram: total.business_histogram.counts().to_vec(),
+        }
+    }
+}

@@ -1,0 +1,510 @@
+//! A period's figures, read from the rollups: the daily rows of the period (a row per figure and
+//! day of a slice), the hourly counts for the series, and the backlog's moves up to the period's
+//! end. docs/analytics.md defines each figure.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use serde::Serialize;
+use sqlx::PgPool;
+use support_domain::ticket::TicketPriority;
+use utoipa::ToSchema;
+
+use super::histogram::Histogram;
+use super::tickets::{Dimension, Figure, Slice};
+use super::DayFigure;
+
+/// The whole UTC days `[from, to)` of the tickets `slice` files, a series point per `interval`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnalyticsFilter {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub slice: Slice,
+    pub interval: Interval,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interval {
+    Hour,
+    Day,
+    Week,
+}
+
+impl Interval {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "hour" => Ok(Interval::Hour),
+            "day" => Ok(Interval::Day),
+            "week" => Ok(Interval::Week),
+            other => Err(format!(
+                "unknown value {other:?}: expected one of hour, day, week"
+            )),
+        }
+    }
+
+    fn step(self) -> TimeDelta {
+        match self {
+            Interval::Hour => TimeDelta::hours(1),
+            Interval::Day => TimeDelta::days(1),
+            Interval::Week => TimeDelta::weeks(1),
+        }
+    }
+}
+
+/// Tickets opened, resolved, reopened and cancelled in the period.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TicketCounts {
+    pub tickets_created: i64,
+    /// Resolutions: a ticket resolved, reopened and resolved again counts twice.
+    pub tickets_resolved: i64,
+    pub tickets_reopened: i64,
+    pub tickets_cancelled: i64,
+    /// ticketsResolved / (backlog at the start + ticketsCreated + ticketsReopened): the share of
+    /// the work the period had that it resolved. Null when it had none.
+    #[schema(minimum = 0, maximum = 1)]
+    pub resolution_rate: Option<f64>,
+}
+
+/// A duration's mean, median and 90th percentile in minutes (to the hundredth); null without any.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Percentiles {
+    pub mean: Option<f64>,
+    pub median: Option<f64>,
+    pub p90: Option<f64>,
+}
+
+/// A duration measured `measured` times in the period: on the wall clock, and in business
+/// minutes (the ticket's SLA calendar; every minute for a ticket without a policy).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TimeFigures {
+    pub measured: i64,
+    pub mean: Option<f64>,
+    pub median: Option<f64>,
+    pub p90: Option<f64>,
+    pub business_minutes: Percentiles,
+}
+
+/// The period's durations.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Times {
+    /// Opening to the first public staff reply; measured at the reply.
+    pub first_reply_time: TimeFigures,
+    /// Opening to each resolution; measured at the resolution.
+    pub full_resolution_time: TimeFigures,
+    /// Time in OPEN, ASSIGNED, IN_PROGRESS and WAITING_INTERNAL from the opening to each
+    /// resolution; measured at the resolution.
+    pub requester_wait_time: TimeFigures,
+    /// Time in OPEN, ASSIGNED and IN_PROGRESS from the opening to each resolution.
+    pub agent_work_time: TimeFigures,
+    /// A customer's public comment (the first unanswered one) to the next public staff reply,
+    /// the first reply excepted; measured at the reply.
+    pub next_reply_time: TimeFigures,
+}
+
+/// First contact resolution.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FirstContactResolution {
+    /// Tickets resolved for the first time in the period.
+    pub first_resolutions: i64,
+    /// Of those, the ones resolved after exactly one public staff reply and never reopened.
+    pub one_touch_resolutions: i64,
+    /// oneTouchResolutions / firstResolutions; null without any.
+    #[schema(minimum = 0, maximum = 1)]
+    pub fcr_rate: Option<f64>,
+}
+
+/// Open tickets (neither resolved, closed nor cancelled) of an age, at the period's end.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AgeBucket {
+    #[schema(example = "2-7 days")]
+    pub label: &'static str,
+    /// Whole days from the opening day to the period's last day, at least...
+    pub min_days: i64,
+    /// ...and at most; null: no limit.
+    pub max_days: Option<i64>,
+    pub tickets: i64,
+}
+
+/// The open tickets at the period's start and end, and the end's by age.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Backlog {
+    pub at_start: i64,
+    pub at_end: i64,
+    pub age: Vec<AgeBucket>,
+}
+
+/// The ages the backlog is split into, in whole days: (label, min, max).
+const AGES: &[(&str, i64, Option<i64>)] = &[
+    ("0-1 days", 0, Some(1)),
+    ("2-7 days", 2, Some(7)),
+    ("8-30 days", 8, Some(30)),
+    ("over 30 days", 31, None),
+];
+
+/// One priority's, category's or channel's figures, over the whole desk.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Breakdown {
+    /// The priority (`byPriority`), category (`byCategory`) or channel (`byChannel`).
+    pub value: String,
+    pub tickets_created: i64,
+    pub tickets_resolved: i64,
+    /// Open at the period's end.
+    pub backlog: i64,
+    /// Median first reply time, in minutes.
+    pub first_reply_median: Option<f64>,
+    /// Median full resolution time, in minutes.
+    pub full_resolution_median: Option<f64>,
+}
+
+/// One agent's figures: the tickets assigned to them at each measure.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentFigures {
+    #[schema(example = "agent-7")]
+    pub agent: String,
+    /// Assignments to the agent in the period.
+    pub tickets_assigned: i64,
+    /// Resolutions of tickets assigned to the agent.
+    pub tickets_resolved: i64,
+    pub first_reply_median: Option<f64>,
+    pub full_resolution_median: Option<f64>,
+    /// Open tickets assigned to the agent at the period's end.
+    pub open_load: i64,
+}
+
+/// Counts of one interval of the series.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SeriesPoint {
+    /// The interval's first instant.
+    pub start: DateTime<Utc>,
+    pub tickets_created: i64,
+    pub tickets_resolved: i64,
+    pub tickets_reopened: i64,
+    pub tickets_cancelled: i64,
+}
+
+/// The support analytics of a period.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Analytics {
+    pub start_date: NaiveDate,
+    /// The period's last day, included.
+    pub end_date: NaiveDate,
+    pub tickets: TicketCounts,
+    pub times: Times,
+    pub first_contact_resolution: FirstContactResolution,
+    pub backlog: Backlog,
+    /// Every priority with a figure in the period, over the whole desk whatever the filter.
+    pub by_priority: Vec<Breakdown>,
+    pub by_category: Vec<Breakdown>,
+    pub by_channel: Vec<Breakdown>,
+    /// Every agent with a figure in the period or an open ticket at its end.
+    pub agents: Vec<AgentFigures>,
+    /// Counts per interval from the period's start.
+    pub series: Vec<SeriesPoint>,
+}
+
+/// A figure over a range of days: its daily rows added up.
+type Totals = HashMap<Figure, DayFigure>;
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    dimension: String,
+    value: String,
+    figure: String,
+    measured: i64,
+    calendar_seconds: f64,
+    business_seconds: f64,
+    calendar_histogram: Vec<i32>,
+    business_histogram: Vec<i32>,
+}
+
+/// The figures `filter` selects.
+pub async fn analytics(pool: &PgPool, filter: &AnalyticsFilter) -> Result<Analytics, sqlx::Error> {
+    let dimension = filter.slice.dimension.as_str();
+    let breakdowns = ["priority", "category", "channel", "agent"];
+    let daily = |dimensions: Vec<&'static str>, value: Option<String>| {
+        sqlx::query_as::<_, Row>(
+            "SELECT dimension, value, figure, measured, calendar_seconds, business_seconds, \
+                 calendar_histogram, business_histogram \
+             FROM analytics_daily \
+             WHERE dimension = ANY($1) AND ($2::text IS NULL OR value = $2) \
+                 AND day >= $3 AND day < $4",
+        )
+        .bind(dimensions)
+        .bind(value)
+        .bind(filter.from)
+        .bind(filter.to)
+        .fetch_all(pool)
+    };
+    let backlog = |dimensions: Vec<&'static str>, value: Option<String>, before: NaiveDate| {
+        sqlx::query_as::<_, (String, String, NaiveDate, i64)>(
+            "SELECT dimension, value, opened_on, sum(moves)::bigint \
+             FROM analytics_backlog \
+             WHERE dimension = ANY($1) AND ($2::text IS NULL OR value = $2) AND day < $3 \
+             GROUP BY dimension, value, opened_on HAVING sum(moves) <> 0",
+        )
+        .bind(dimensions)
+        .bind(value)
+        .bind(before)
+        .fetch_all(pool)
+    };
+    let (own, others, start, end, other_ends, hours) = tokio::try_join!(
+        daily(vec![dimension], Some(filter.slice.value.clone())),
+        daily(breakdowns.to_vec(), None),
+        backlog(
+            vec![dimension],
+            Some(filter.slice.value.clone()),
+            filter.from
+        ),
+        backlog(vec![dimension], Some(filter.slice.value.clone()), filter.to),
+        backlog(breakdowns.to_vec(), None, filter.to),
+        series_counts(pool, filter),
+    )?;
+
+    let totals = sum_rows(own).remove(&(dimension.to_owned(), filter.slice.value.clone()));
+    let totals = totals.unwrap_or_default();
+    let count = |figure: Figure| totals.get(&figure).map_or(0, |f| f.measured);
+    let at_start: i64 = start.iter().map(|(.., n)| n).sum();
+    let last_day = filter.to.pred_opt().unwrap_or(filter.to);
+    let tickets = TicketCounts {
+        tickets_created: count(Figure::TicketsCreated),
+        tickets_resolved: count(Figure::TicketsResolved),
+        tickets_reopened: count(Figure::TicketsReopened),
+        tickets_cancelled: count(Figure::TicketsCancelled),
+        resolution_rate: share(
+            count(Figure::TicketsResolved),
+            at_start + count(Figure::TicketsCreated) + count(Figure::TicketsReopened),
+        ),
+    };
+    let times = Times {
+        first_reply_time: time_figures(totals.get(&Figure::FirstReply)),
+        full_resolution_time: time_figures(totals.get(&Figure::TicketsResolved)),
+        requester_wait_time: time_figures(totals.get(&Figure::RequesterWait)),
+        agent_work_time: time_figures(totals.get(&Figure::AgentWork)),
+        next_reply_time: time_figures(totals.get(&Figure::NextReply)),
+    };
+    let first_contact_resolution = FirstContactResolution {
+        first_resolutions: count(Figure::FirstResolutions),
+        one_touch_resolutions: count(Figure::OneTouchResolutions),
+        fcr_rate: share(
+            count(Figure::OneTouchResolutions),
+            count(Figure::FirstResolutions),
+        ),
+    };
+    let backlog = Backlog {
+        at_start,
+        at_end: end.iter().map(|(.., n)| n).sum(),
+        age: AGES
+            .iter()
+            .map(|&(label, min_days, max_days)| AgeBucket {
+                label,
+                min_days,
+                max_days,
+                tickets: end
+                    .iter()
+                    .filter(|(_, _, opened_on, _)| {
+                        let age = (last_day - *opened_on).num_days().max(0);
+                        age >= min_days && max_days.is_none_or(|max| age <= max)
+                    })
+                    .map(|(.., n)| n)
+                    .sum(),
+            })
+            .collect(),
+    };
+
+    let mut slices = sum_rows(others);
+    let mut open: HashMap<(String, String), i64> = HashMap::new();
+    for (dimension, value, _, n) in other_ends {
+        *open.entry((dimension, value)).or_default() += n;
+    }
+    let keys: Vec<(String, String)> = {
+        let mut keys: Vec<_> = slices.keys().chain(open.keys()).cloned().collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    };
+    let (mut by_priority, mut by_category, mut by_channel, mut agents) =
+        (vec![], vec![], vec![], vec![]);
+    for key in keys {
+        let figures = slices.remove(&key).unwrap_or_default();
+        let count = |figure: Figure| figures.get(&figure).map_or(0, |f| f.measured);
+        let median = |figure: Figure| {
+            figures
+                .get(&figure)
+                .and_then(|f| f.calendar_histogram.percentile(0.5))
+                .map(minutes)
+        };
+        let backlog = open.get(&key).copied().unwrap_or(0);
+        let (dimension, value) = key;
+        if dimension == Dimension::Agent.as_str() {
+            agents.push(AgentFigures {
+                agent: value,
+                tickets_assigned: count(Figure::TicketsAssigned),
+                tickets_resolved: count(Figure::TicketsResolved),
+                first_reply_median: median(Figure::FirstReply),
+                full_resolution_median: median(Figure::TicketsResolved),
+                open_load: backlog,
+            });
+            continue;
+        }
+        let breakdown = Breakdown {
+            value,
+            tickets_created: count(Figure::TicketsCreated),
+            tickets_resolved: count(Figure::TicketsResolved),
+            backlog,
+            first_reply_median: median(Figure::FirstReply),
+            full_resolution_median: median(Figure::TicketsResolved),
+        };
+        match dimension.as_str() {
+            "priority" => by_priority.push(breakdown),
+            "category" => by_category.push(breakdown),
+            _ => by_channel.push(breakdown),
+        }
+    }
+    // Most urgent first.
+    by_priority.sort_by_key(|b| {
+        TicketPriority::ALL
+            .iter()
+            .position(|p| p.as_str() == b.value)
+    });
+
+    Ok(Analytics {
+        start_date: filter.from,
+        end_date: last_day,
+        tickets,
+        times,
+        first_contact_resolution,
+        backlog,
+        by_priority,
+        by_category,
+        by_channel,
+        agents,
+        series: series(filter, hours),
+    })
+}
+
+/// The rows added up per slice and figure.
+fn sum_rows(rows: Vec<Row>) -> HashMap<(String, String), Totals> {
+    let mut slices: HashMap<(String, String), Totals> = HashMap::new();
+    for row in rows {
+        let Some(figure) = Figure::parse(&row.figure) else {
+            continue;
+        };
+        let total = slices
+            .entry((row.dimension, row.value))
+            .or_default()
+            .entry(figure)
+            .or_default();
+        total.add(&DayFigure {
+            measured: row.measured,
+            calendar_seconds: row.calendar_seconds,
+            business_seconds: row.business_seconds,
+            calendar_histogram: Histogram::from_counts(row.calendar_histogram),
+            business_histogram: Histogram::from_counts(row.business_histogram),
+        });
+    }
+    slices
+}
+
+fn time_figures(total: Option<&DayFigure>) -> TimeFigures {
+    let Some(total) = total.filter(|t| t.measured > 0) else {
+        return TimeFigures::default();
+    };
+    let n = total.measured as f64;
+    TimeFigures {
+        measured: total.measured,
+        mean: Some(minutes(total.calendar_seconds / n)),
+        median: total.calendar_histogram.percentile(0.5).map(minutes),
+        p90: total.calendar_histogram.percentile(0.9).map(minutes),
+        business_minutes: Percentiles {
+            mean: Some(minutes(total.business_seconds / n)),
+            median: total.business_histogram.percentile(0.5).map(minutes),
+            p90: total.business_histogram.percentile(0.9).map(minutes),
+        },
+    }
+}
+
+/// The counts of the series' figures per hour of the period.
+async fn series_counts(
+    pool: &PgPool,
+    filter: &AnalyticsFilter,
+) -> Result<Vec<(String, DateTime<Utc>, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT figure, hour, measured FROM analytics_hourly \
+         WHERE dimension = $1 AND value = $2 AND figure = ANY($3) AND hour >= $4 AND hour < $5",
+    )
+    .bind(filter.slice.dimension.as_str())
+    .bind(&filter.slice.value)
+    .bind(
+        [
+            Figure::TicketsCreated,
+            Figure::TicketsResolved,
+            Figure::TicketsReopened,
+            Figure::TicketsCancelled,
+        ]
+        .map(Figure::as_str)
+        .to_vec(),
+    )
+    .bind(start_of(filter.from))
+    .bind(start_of(filter.to))
+    .fetch_all(pool)
+    .await
+}
+
+fn series(filter: &AnalyticsFilter, hours: Vec<(String, DateTime<Utc>, i64)>) -> Vec<SeriesPoint> {
+    let (from, to, step) = (
+        start_of(filter.from),
+        start_of(filter.to),
+        filter.interval.step(),
+    );
+    let mut points: BTreeMap<DateTime<Utc>, SeriesPoint> = BTreeMap::new();
+    let mut start = from;
+    while start < to {
+        points.insert(
+            start,
+            SeriesPoint {
+                start,
+                tickets_created: 0,
+                tickets_resolved: 0,
+                tickets_reopened: 0,
+                tickets_cancelled: 0,
+            },
+        );
+        start += step;
+    }
+    for (figure, hour, measured) in hours {
+        let Some((_, point)) = points.range_mut(..=hour).next_back() else {
+            continue;
+        };
+        match Figure::parse(&figure) {
+            Some(Figure::TicketsCreated) => point.tickets_created += measured,
+            Some(Figure::TicketsResolved) => point.tickets_resolved += measured,
+            Some(Figure::TicketsReopened) => point.tickets_reopened += measured,
+            Some(Figure::TicketsCancelled) => point.tickets_cancelled += measured,
+            _ => {}
+        }
+    }
+    points.into_values().collect()
+}
+
+fn start_of(day: NaiveDate) -> DateTime<Utc> {
+    day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
+}
+
+fn share(part: i64, whole: i64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+fn minutes(seconds: f64) -> f64 {
+    (seconds / 60.0 * 100.0).round() / 100.0
+}

@@ -1,0 +1,444 @@
+//! Support analytics end to end: a hand-made desk of five tickets worked over HTTP on a manual
+//! clock, every figure computed by hand below, read back from `GET /analytics`, and read back
+//! the same after `supportd replay` rebuilt the read model.
+//!
+//! The desk, Tuesday 2026-11-24 and Wednesday 2026-11-25 (UTC). P1 tickets run under the default
+//! policy, around the clock; ticket C under a policy counting 09:00-17:00 UTC, Monday to Friday.
+//! - A (P1_HIGH, TECHNICAL, WEB_FORM): opened Tue 08:00, assigned to agent-7 08:10, replied 08:30,
+//!   resolved 10:00; reopened (IN_PROGRESS) 13:00, resolved 14:00.
+//! - B (P1_HIGH, BILLING, EMAIL): opened 08:00; at 09:00 agent-8 takes it (IN_PROGRESS), replies
+//!   and waits for the customer; the customer answers 11:00 (back to IN_PROGRESS); WAITING_INTERNAL
+//!   11:15; agent-8 replies 11:45 and resolves 12:00.
+//! - C (P2_MEDIUM, TECHNICAL, CHAT, PROFESSIONAL): opened Tue 16:00; agent-7 assigned, replies and
+//!   resolves Wed 10:00: 18 hours on the wall clock, 2 business hours (Tue 16-17, Wed 09-10).
+//! - D (P3_LOW, ACCOUNT, PHONE): opened Tue 09:00, left open.
+//! - E (P3_LOW, TECHNICAL, API): opened Tue 09:30, cancelled 10:30.
+
+mod common;
+
+use chrono::{DateTime, Utc};
+use common::{problem, spawn_notifying_app, wait_until_applied, TestApp};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use support_domain::ActorRole;
+use support_projections::analytics::AnalyticsProjection;
+use supportd::clock::ManualClock;
+
+const TICKETS: &str = "/api/v1/support/tickets";
+const ANALYTICS: &str = "/api/v1/support/analytics";
+const BOTH_DAYS: &str = "startDate=2026-11-24&endDate=2026-11-25";
+
+fn at(text: &str) -> DateTime<Utc> {
+    text.parse().unwrap()
+}
+
+async fn ok(response: reqwest::Response) -> Value {
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert!(status.is_success(), "{status}: {body}");
+    body
+}
+
+fn ticket(title: &str, priority: &str, category: &str, channel: &str, customer: &str) -> Value {
+    json!({
+        "title": title,
+        "description": "Something is wrong",
+        "priority": priority,
+        "category": category,
+        "channel": channel,
+        "customerId": customer,
+    })
+}
+
+struct Desk {
+    app: TestApp,
+    clock: std::sync::Arc<ManualClock>,
+    admin: String,
+}
+
+impl Desk {
+    async fn at(&self, instant: &str) {
+        self.clock.set(at(instant));
+    }
+
+    async fn open(&self, instant: &str, body: Value) -> String {
+        self.at(instant).await;
+        let ticket = self.app.open_ticket(&self.admin, body).await;
+        ticket["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn update(&self, instant: &str, ticket: &str, body: Value) {
+        self.at(instant).await;
+        ok(self
+            .app
+            .put(&format!("{TICKETS}/{ticket}"), &self.admin, body)
+            .await)
+        .await;
+    }
+
+    async fn comment(&self, instant: &str, ticket: &str, role: ActorRole, sub: &str) {
+        self.at(instant).await;
+        let token = self.app.token(role, sub);
+        ok(self
+            .app
+            .post(
+                &format!("{TICKETS}/{ticket}/comments"),
+                &token,
+                json!({"body": "A public reply"}),
+            )
+            .await)
+        .await;
+    }
+
+    async fn analytics(&self, query: &str) -> Value {
+        wait_until_applied(&self.app.pool, "analytics", "ticket").await;
+        let agent = self.app.token(ActorRole::Agent, "agent-1");
+        ok(self.app.get(&format!("{ANALYTICS}?{query}"), &agent).await).await
+    }
+}
+
+/// The five tickets of the module's comment.
+async fn desk(pool: PgPool) -> Desk {
+    let (app, clock) = spawn_notifying_app(pool, at("2026-11-24T07:00:00Z"), None, None).await;
+    let admin = app.admin();
+    ok(app
+        .post(
+            "/api/v1/support/sla-policies",
+            &admin,
+            json!({
+                "name": "Office hours",
+                "priority": "P2_MEDIUM",
+                "customerTier": "PROFESSIONAL",
+                "responseTimeTarget": 240,
+                "resolutionTimeTarget": 960,
+                "applyBusinessHoursOnly": true,
+                "businessHoursStart": "09:00",
+                "businessHoursEnd": "17:00",
+                "businessDays": [1, 2, 3, 4, 5],
+                "timezone": "UTC"
+            }),
+        )
+        .await)
+    .await;
+    let desk = Desk { app, clock, admin };
+    let resolve = json!({"status": "RESOLVED", "resolutionNote": "Fixed"});
+
+    let a = desk
+        .open(
+            "2026-11-24T08:00:00Z",
+            ticket("A", "P1_HIGH", "TECHNICAL", "WEB_FORM", "customer-1"),
+        )
+        .await;
+    let b = desk
+        .open(
+            "2026-11-24T08:00:00Z",
+            ticket("B", "P1_HIGH", "BILLING", "EMAIL", "customer-2"),
+        )
+        .await;
+    desk.update("2026-11-24T08:10:00Z", &a, json!({"assignedTo": "agent-7"}))
+        .await;
+    desk.comment("2026-11-24T08:30:00Z", &a, ActorRole::Agent, "agent-7")
+        .await;
+    let d = desk
+        .open(
+            "2026-11-24T09:00:00Z",
+            ticket("D", "P3_LOW", "ACCOUNT", "PHONE", "customer-4"),
+        )
+        .await;
+    desk.update(
+        "2026-11-24T09:00:00Z",
+        &b,
+        json!({"assignedTo": "agent-8", "status": "IN_PROGRESS"}),
+    )
+    .await;
+    desk.comment("2026-11-24T09:00:00Z", &b, ActorRole::Agent, "agent-8")
+        .await;
+    desk.update(
+        "2026-11-24T09:00:00Z",
+        &b,
+        json!({"status": "WAITING_CUSTOMER"}),
+    )
+    .await;
+    let e = desk
+        .open(
+            "2026-11-24T09:30:00Z",
+            ticket("E", "P3_LOW", "TECHNICAL", "API", "customer-5"),
+        )
+        .await;
+    desk.update("2026-11-24T10:00:00Z", &a, resolve.clone())
+        .await;
+    desk.update("2026-11-24T10:30:00Z", &e, json!({"status": "CANCELLED"}))
+        .await;
+    desk.comment(
+        "2026-11-24T11:00:00Z",
+        &b,
+        ActorRole::Customer,
+        "customer-2",
+    )
+    .await;
+    desk.update(
+        "2026-11-24T11:15:00Z",
+        &b,
+        json!({"status": "WAITING_INTERNAL"}),
+    )
+    .await;
+    desk.comment("2026-11-24T11:45:00Z", &b, ActorRole::Agent, "agent-8")
+        .await;
+    desk.update("2026-11-24T12:00:00Z", &b, resolve.clone())
+        .await;
+    desk.update("2026-11-24T13:00:00Z", &a, json!({"status": "IN_PROGRESS"}))
+        .await;
+    desk.update("2026-11-24T14:00:00Z", &a, resolve.clone())
+        .await;
+    let mut professional = ticket("C", "P2_MEDIUM", "TECHNICAL", "CHAT", "customer-3");
+    professional["customerTier"] = json!("PROFESSIONAL");
+    let c = desk.open("2026-11-24T16:00:00Z", professional).await;
+    desk.update("2026-11-25T10:00:00Z", &c, json!({"assignedTo": "agent-7"}))
+        .await;
+    desk.comment("2026-11-25T10:00:00Z", &c, ActorRole::Agent, "agent-7")
+        .await;
+    desk.update("2026-11-25T10:00:00Z", &c, resolve).await;
+    let _ = d;
+    desk
+}
+
+/// A percentile is the middle of its histogram bucket: within 1/128 of the value (docs/analytics.md).
+fn about(actual: &Value, minutes: f64) {
+    let got = actual
+        .as_f64()
+        .unwrap_or_else(|| panic!("{actual} is a number"));
+    assert!(
+        (got - minutes).abs() <= minutes / 128.0 + 0.01,
+        "{got} is not {minutes} within 1/128"
+    );
+}
+
+/// Mean (exact), median and p90 (within a bucket) on the wall clock and in business minutes.
+fn times(figure: &Value, measured: i64, calendar: [f64; 3], business: [f64; 3]) {
+    assert_eq!(figure["measured"], measured, "{figure}");
+    assert_eq!(figure["mean"].as_f64().unwrap(), calendar[0], "{figure}");
+    about(&figure["median"], calendar[1]);
+    about(&figure["p90"], calendar[2]);
+    let business_minutes = &figure["businessMinutes"];
+    assert_eq!(
+        business_minutes["mean"].as_f64().unwrap(),
+        business[0],
+        "{figure}"
+    );
+    about(&business_minutes["median"], business[1]);
+    about(&business_minutes["p90"], business[2]);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn every_figure_of_a_hand_made_desk_is_as_computed_by_hand(pool: PgPool) {
+    let desk = desk(pool).await;
+    let figures = desk.analytics(BOTH_DAYS).await;
+
+    assert_eq!(figures["startDate"], "2026-11-24");
+    assert_eq!(figures["endDate"], "2026-11-25");
+    // Resolutions: A twice, B, C. The work the period had: 5 opened and 1 reopened.
+    assert_eq!(
+        figures["tickets"],
+        json!({
+            "ticketsCreated": 5,
+            "ticketsResolved": 4,
+            "ticketsReopened": 1,
+            "ticketsCancelled": 1,
+            "resolutionRate": 4.0 / 6.0,
+        })
+    );
+    let t = &figures["times"];
+    // First replies: A 30, B 60, C 1080 (business 120). Nearest rank: the median is the 2nd of
+    // 3, the p90 the 3rd.
+    times(
+        &t["firstReplyTime"],
+        3,
+        [390.0, 60.0, 1080.0],
+        [70.0, 60.0, 120.0],
+    );
+    // Resolutions: A 120 then 360, B 240, C 1080 (business 120): the median is the 2nd of 4,
+    // the p90 the 4th.
+    times(
+        &t["fullResolutionTime"],
+        4,
+        [450.0, 240.0, 1080.0],
+        [210.0, 120.0, 360.0],
+    );
+    // Waiting for the desk: A 120 (OPEN 10, ASSIGNED 110) then 180 (IN_PROGRESS 60 more); B 120
+    // (OPEN 60, IN_PROGRESS 15, WAITING_INTERNAL 45; not the 2 h WAITING_CUSTOMER); C 1080 (120).
+    times(
+        &t["requesterWaitTime"],
+        4,
+        [375.0, 120.0, 1080.0],
+        [135.0, 120.0, 180.0],
+    );
+    // The same without WAITING_INTERNAL: B 75.
+    times(
+        &t["agentWorkTime"],
+        4,
+        [363.75, 120.0, 1080.0],
+        [123.75, 120.0, 180.0],
+    );
+    // B's customer answered at 11:00 and agent-8 at 11:45.
+    times(
+        &t["nextReplyTime"],
+        1,
+        [45.0, 45.0, 45.0],
+        [45.0, 45.0, 45.0],
+    );
+
+    // First resolutions: A, B, C. One reply each for A and C, but A was reopened.
+    assert_eq!(
+        figures["firstContactResolution"],
+        json!({"firstResolutions": 3, "oneTouchResolutions": 1, "fcrRate": 1.0 / 3.0})
+    );
+    // D is open at the end, opened a day before the period's last day.
+    assert_eq!(
+        figures["backlog"],
+        json!({
+            "atStart": 0,
+            "atEnd": 1,
+            "age": [
+                {"label": "0-1 days", "minDays": 0, "maxDays": 1, "tickets": 1},
+                {"label": "2-7 days", "minDays": 2, "maxDays": 7, "tickets": 0},
+                {"label": "8-30 days", "minDays": 8, "maxDays": 30, "tickets": 0},
+                {"label": "over 30 days", "minDays": 31, "maxDays": null, "tickets": 0},
+            ]
+        })
+    );
+
+    let priorities: Vec<&Value> = figures["byPriority"].as_array().unwrap().iter().collect();
+    let names: Vec<&str> = priorities
+        .iter()
+        .map(|p| p["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["P1_HIGH", "P2_MEDIUM", "P3_LOW"]);
+    let high = priorities[0];
+    assert_eq!(high["ticketsCreated"], 2);
+    assert_eq!(high["ticketsResolved"], 3);
+    assert_eq!(high["backlog"], 0);
+    about(&high["firstReplyMedian"], 30.0);
+    about(&high["fullResolutionMedian"], 240.0);
+    assert_eq!(priorities[2]["backlog"], 1);
+    assert_eq!(priorities[2]["firstReplyMedian"], Value::Null);
+    let channels: Vec<&str> = figures["byChannel"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(channels, ["API", "CHAT", "EMAIL", "PHONE", "WEB_FORM"]);
+
+    // agent-7: A (twice) and C; agent-8: B.
+    let agents = figures["agents"].as_array().unwrap();
+    assert_eq!(agents.len(), 2, "{agents:?}");
+    let (seven, eight) = (&agents[0], &agents[1]);
+    assert_eq!(seven["agent"], "agent-7");
+    assert_eq!(seven["ticketsAssigned"], 2);
+    assert_eq!(seven["ticketsResolved"], 3);
+    about(&seven["firstReplyMedian"], 30.0);
+    about(&seven["fullResolutionMedian"], 360.0);
+    assert_eq!(seven["openLoad"], 0);
+    assert_eq!(eight["agent"], "agent-8");
+    assert_eq!(eight["ticketsAssigned"], 1);
+    about(&eight["fullResolutionMedian"], 240.0);
+
+    assert_eq!(
+        figures["series"],
+        json!([
+            {"start": "2026-11-24T00:00:00Z", "ticketsCreated": 5, "ticketsResolved": 3,
+             "ticketsReopened": 1, "ticketsCancelled": 1},
+            {"start": "2026-11-25T00:00:00Z", "ticketsCreated": 0, "ticketsResolved": 1,
+             "ticketsReopened": 0, "ticketsCancelled": 0},
+        ])
+    );
+
+    // Wednesday alone: C's resolution, with the backlog D left at its start.
+    let wednesday = desk
+        .analytics("startDate=2026-11-25&endDate=2026-11-25&interval=hour")
+        .await;
+    assert_eq!(wednesday["tickets"]["ticketsCreated"], 0);
+    assert_eq!(wednesday["tickets"]["ticketsResolved"], 1);
+    assert_eq!(wednesday["backlog"]["atStart"], 2);
+    assert_eq!(wednesday["backlog"]["atEnd"], 1);
+    assert_eq!(wednesday["tickets"]["resolutionRate"], 0.5);
+    let series = wednesday["series"].as_array().unwrap();
+    assert_eq!(series.len(), 24);
+    assert_eq!(series[10]["start"], "2026-11-25T10:00:00Z");
+    assert_eq!(series[10]["ticketsResolved"], 1);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_filter_narrows_the_figures_to_its_slice(pool: PgPool) {
+    let desk = desk(pool).await;
+    let high = desk
+        .analytics(&format!("{BOTH_DAYS}&priority=P1_HIGH"))
+        .await;
+    assert_eq!(high["tickets"]["ticketsCreated"], 2);
+    assert_eq!(high["tickets"]["ticketsResolved"], 3);
+    times(
+        &high["times"]["firstReplyTime"],
+        2,
+        [45.0, 30.0, 60.0],
+        [45.0, 30.0, 60.0],
+    );
+    assert_eq!(high["firstContactResolution"]["fcrRate"], 0.0);
+    // The breakdowns stay the whole desk's.
+    assert_eq!(high["byPriority"].as_array().unwrap().len(), 3);
+
+    let seven = desk.analytics(&format!("{BOTH_DAYS}&agent=agent-7")).await;
+    assert_eq!(seven["tickets"]["ticketsResolved"], 3);
+    assert_eq!(seven["firstContactResolution"]["oneTouchResolutions"], 1);
+
+    let low = desk
+        .analytics(&format!("{BOTH_DAYS}&priority=P3_LOW"))
+        .await;
+    assert_eq!(low["backlog"]["atEnd"], 1);
+    assert_eq!(low["tickets"]["ticketsCancelled"], 1);
+    assert_eq!(low["times"]["firstReplyTime"]["measured"], 0);
+    assert_eq!(low["times"]["firstReplyTime"]["median"], Value::Null);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_replay_recomputes_the_same_figures(pool: PgPool) {
+    let desk = desk(pool).await;
+    let queries = [
+        BOTH_DAYS.to_owned(),
+        format!("{BOTH_DAYS}&channel=EMAIL&interval=week"),
+        format!("{BOTH_DAYS}&customerTier=PROFESSIONAL"),
+        "startDate=2026-11-24&endDate=2026-11-24&interval=hour".to_owned(),
+    ];
+    let mut before = Vec::new();
+    for query in &queries {
+        before.push(desk.analytics(query).await);
+    }
+    support_projections::replay(&desk.app.pool, &common::data_keys(), &AnalyticsProjection)
+        .await
+        .unwrap();
+    for (query, before) in queries.iter().zip(before) {
+        assert_eq!(desk.analytics(query).await, before, "{query}");
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn customers_do_not_read_analytics_and_bad_queries_are_refused(pool: PgPool) {
+    let (app, _clock) = spawn_notifying_app(pool, at("2026-11-24T07:00:00Z"), None, None).await;
+    let customer = app.token(ActorRole::Customer, "customer-1");
+    problem(
+        app.get(&format!("{ANALYTICS}?{BOTH_DAYS}"), &customer)
+            .await,
+        403,
+    )
+    .await;
+    let agent = app.token(ActorRole::Agent, "agent-1");
+    let refused = problem(
+        app.get(
+            &format!("{ANALYTICS}?startDate=2026-11-25&endDate=2026-11-24&channel=FAX&agent=a"),
+            &agent,
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert_eq!(common::fields(&refused), ["channel", "endDate"]);
+}
