@@ -55,3 +55,14 @@ CREATE TABLE analytics_backlog
     moves     integer NOT NULL,
     PRIMARY KEY (dimension, value, day, opened_on)
 );
+
+-- Knowledge base views per UTC day, added to by the fold that counts them per article: views are
+-- reads, not events, so this is the one figure of analytics a replay does not rebuild.
+CREATE TABLE kb_daily_views
+(
+    day   date PRIMARY KEY,
+    views bigint NOT NULL
+);
+
+-- Analytics reads the ratings last given in a period.
+CREATE INDEX kb_ratings_updated ON kb_ratings (updated_at);

@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 use support_domain::ActorRole;
 use support_projections::analytics::AnalyticsProjection;
-use supportd::clock::ManualClock;
+use supportd::clock::{Clock, ManualClock};
 
 const TICKETS: &str = "/api/v1/support/tickets";
 const ANALYTICS: &str = "/api/v1/support/analytics";
@@ -91,10 +91,15 @@ impl Desk {
     }
 
     async fn analytics(&self, query: &str) -> Value {
-        wait_until_applied(&self.app.pool, "analytics", "ticket").await;
-        let agent = self.app.token(ActorRole::Agent, "agent-1");
-        ok(self.app.get(&format!("{ANALYTICS}?{query}"), &agent).await).await
+        analytics(&self.app, query).await
     }
+}
+
+/// The figures of `query`, once the analytics read model shows every ticket event.
+async fn analytics(app: &TestApp, query: &str) -> Value {
+    wait_until_applied(&app.pool, "analytics", "ticket").await;
+    let agent = app.token(ActorRole::Agent, "agent-1");
+    ok(app.get(&format!("{ANALYTICS}?{query}"), &agent).await).await
 }
 
 /// The five tickets of the module's comment.
@@ -441,4 +446,115 @@ async fn customers_do_not_read_analytics_and_bad_queries_are_refused(pool: PgPoo
     )
     .await;
     assert_eq!(common::fields(&refused), ["channel", "endDate"]);
+}
+
+/// Incidents reported, acknowledged and resolved on the manual clock, Tuesday 2026-11-24:
+/// - CRITICAL at 08:00, acknowledged 08:06, resolved 09:00;
+/// - CRITICAL at 10:00, its 15-minute acknowledgement target missed (the timer's pass at
+///   10:16), acknowledged 10:20, resolved 12:00;
+/// - HIGH at 11:00, acknowledged 11:30, still open;
+/// - LOW at 12:00, never acknowledged.
+#[sqlx::test(migrations = "../migrations")]
+async fn incidents_figures_are_mtta_and_mttr_by_severity(pool: PgPool) {
+    let (app, clock) = spawn_notifying_app(pool, at("2026-11-24T08:00:00Z"), None, None).await;
+    let agent = app.token(ActorRole::Agent, "oncall-1");
+    let report = |severity: &str| {
+        json!({
+            "title": format!("{severity} outage"),
+            "description": "Errors",
+            "severity": severity,
+            "category": "OUTAGE",
+            "impact": "MAJOR",
+        })
+    };
+    let path = |incident: &Value, tail: &str| {
+        format!(
+            "/api/v1/support/incidents/{}{tail}",
+            incident["id"].as_str().unwrap()
+        )
+    };
+    let create = |body: Value| {
+        let (app, agent) = (&app, &agent);
+        async move { ok(app.post("/api/v1/support/incidents", agent, body).await).await }
+    };
+    let acknowledge = |incident: Value| {
+        let (app, agent) = (&app, &agent);
+        async move {
+            ok(app
+                .post(&path(&incident, "/acknowledge"), agent, json!({}))
+                .await)
+            .await
+        }
+    };
+    let resolve = |incident: Value| {
+        let (app, agent) = (&app, &agent);
+        async move {
+            ok(app
+                .put(&path(&incident, ""), agent, json!({"status": "RESOLVED"}))
+                .await)
+            .await
+        }
+    };
+
+    let first = create(report("CRITICAL")).await;
+    clock.set(at("2026-11-24T08:06:00Z"));
+    acknowledge(first.clone()).await;
+    clock.set(at("2026-11-24T09:00:00Z"));
+    resolve(first).await;
+    clock.set(at("2026-11-24T10:00:00Z"));
+    let second = create(report("CRITICAL")).await;
+    clock.set(at("2026-11-24T10:16:00Z"));
+    wait_until_applied(&app.pool, "incidents", "incident").await;
+    assert_eq!(
+        supportd::sla_timer::record_due(&app.context, clock.now())
+            .await
+            .unwrap(),
+        1
+    );
+    clock.set(at("2026-11-24T10:20:00Z"));
+    acknowledge(second.clone()).await;
+    clock.set(at("2026-11-24T11:00:00Z"));
+    let high = create(report("HIGH")).await;
+    clock.set(at("2026-11-24T11:30:00Z"));
+    acknowledge(high).await;
+    clock.set(at("2026-11-24T12:00:00Z"));
+    resolve(second).await;
+    create(report("LOW")).await;
+
+    wait_until_applied(&app.pool, "incidents", "incident").await;
+    let figures = analytics(&app, BOTH_DAYS).await;
+    let incidents = &figures["incidents"];
+    // Acknowledged after 6, 20 and 30 minutes; resolved after 60 and 120. percentile_disc: the
+    // first value whose rank reaches the share.
+    assert_eq!(
+        incidents["total"],
+        json!({
+            "severity": null, "incidents": 4, "breached": 1,
+            "mtta": {"mean": 18.67, "median": 20.0, "p90": 30.0},
+            "mttr": {"mean": 90.0, "median": 60.0, "p90": 120.0},
+        })
+    );
+    let severities: Vec<&str> = incidents["bySeverity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["severity"].as_str().unwrap())
+        .collect();
+    assert_eq!(severities, ["CRITICAL", "HIGH", "MEDIUM", "LOW"]);
+    assert_eq!(
+        incidents["bySeverity"][0],
+        json!({
+            "severity": "CRITICAL", "incidents": 2, "breached": 1,
+            "mtta": {"mean": 13.0, "median": 6.0, "p90": 20.0},
+            "mttr": {"mean": 90.0, "median": 60.0, "p90": 120.0},
+        })
+    );
+    assert_eq!(incidents["bySeverity"][3]["incidents"], 1);
+    assert_eq!(incidents["bySeverity"][3]["mtta"]["mean"], Value::Null);
+    assert_eq!(incidents["postMortemsOverdue"], 0);
+
+    // Seven days after their resolution, both critical post-mortems are overdue.
+    let later = analytics(&app, "startDate=2026-12-01&endDate=2026-12-01").await;
+    assert_eq!(later["incidents"]["total"]["incidents"], 0);
+    assert_eq!(later["incidents"]["postMortemsOverdue"], 2);
 }

@@ -5,6 +5,7 @@
 
 pub mod histogram;
 mod query;
+pub mod sections;
 pub mod tickets;
 
 use std::collections::HashMap;

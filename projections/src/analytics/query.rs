@@ -7,12 +7,15 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
-use support_domain::ticket::TicketPriority;
+use support_domain::sla::CustomerTier;
+use support_domain::ticket::{TicketCategory, TicketPriority};
 use utoipa::ToSchema;
 
 use super::histogram::Histogram;
+use super::sections::{self, IncidentAnalytics, KbAnalytics};
 use super::tickets::{Dimension, Figure, Slice};
 use super::DayFigure;
+use crate::sla::report::{compliance, ReportFilter, SlaCompliance};
 
 /// The whole UTC days `[from, to)` of the tickets `slice` files, a series point per `interval`.
 #[derive(Debug, Clone, PartialEq)]
@@ -211,6 +214,13 @@ pub struct Analytics {
     pub agents: Vec<AgentFigures>,
     /// Counts per interval from the period's start.
     pub series: Vec<SeriesPoint>,
+    /// The SLA report's compliance and breaches for the period and filter; null when filtered
+    /// by channel or agent, which the SLA report does not know.
+    pub sla: Option<SlaCompliance>,
+    /// Incidents detected in the period (not filtered: incidents have no ticket dimensions).
+    pub incidents: IncidentAnalytics,
+    /// The knowledge base's readers in the period; the article usage is of the filter's tickets.
+    pub kb: KbAnalytics,
 }
 
 /// A figure over a range of days: its daily rows added up.
@@ -258,7 +268,14 @@ pub async fn analytics(pool: &PgPool, filter: &AnalyticsFilter) -> Result<Analyt
         .bind(before)
         .fetch_all(pool)
     };
-    let (own, others, start, end, other_ends, hours) = tokio::try_join!(
+    let (from, to) = (start_of(filter.from), start_of(filter.to));
+    let sla = async {
+        match sla_filter(filter) {
+            Some(report) => compliance(pool, &report).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    let (own, others, start, end, other_ends, hours, sla, incidents) = tokio::try_join!(
         daily(vec![dimension], Some(filter.slice.value.clone())),
         daily(breakdowns.to_vec(), None),
         backlog(
@@ -269,6 +286,8 @@ pub async fn analytics(pool: &PgPool, filter: &AnalyticsFilter) -> Result<Analyt
         backlog(vec![dimension], Some(filter.slice.value.clone()), filter.to),
         backlog(breakdowns.to_vec(), None, filter.to),
         series_counts(pool, filter),
+        sla,
+        sections::incidents(pool, from, to),
     )?;
 
     let totals = sum_rows(own).remove(&(dimension.to_owned(), filter.slice.value.clone()));
@@ -378,6 +397,14 @@ pub async fn analytics(pool: &PgPool, filter: &AnalyticsFilter) -> Result<Analyt
             .position(|p| p.as_str() == b.value)
     });
 
+    let kb = sections::kb(
+        pool,
+        from,
+        to,
+        count(Figure::TicketsCreated),
+        count(Figure::TicketsCreatedAfterArticles),
+    )
+    .await?;
     Ok(Analytics {
         start_date: filter.from,
         end_date: last_day,
@@ -390,7 +417,31 @@ pub async fn analytics(pool: &PgPool, filter: &AnalyticsFilter) -> Result<Analyt
         by_channel,
         agents,
         series: series(filter, hours),
+        sla,
+        incidents,
+        kb,
     })
+}
+
+/// The SLA report's filter for the period and slice, if it has one: it files verdicts by
+/// priority, category and tier.
+fn sla_filter(filter: &AnalyticsFilter) -> Option<ReportFilter> {
+    let mut report = ReportFilter {
+        from: start_of(filter.from),
+        to: start_of(filter.to),
+        priority: None,
+        category: None,
+        customer_tier: None,
+    };
+    let value = filter.slice.value.as_str();
+    match filter.slice.dimension {
+        Dimension::All => {}
+        Dimension::Priority => report.priority = TicketPriority::parse(value).ok(),
+        Dimension::Category => report.category = TicketCategory::parse(value).ok(),
+        Dimension::CustomerTier => report.customer_tier = CustomerTier::parse(value).ok(),
+        Dimension::Channel | Dimension::Agent => return None,
+    }
+    Some(report)
 }
 
 /// The rows added up per slice and figure.

@@ -14,6 +14,8 @@ use support_domain::ActorRole;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Figure {
     TicketsCreated,
+    /// Tickets whose customer was shown knowledge base articles before opening them.
+    TicketsCreatedAfterArticles,
     /// Each resolution, with the full resolution time (opening to this resolution).
     TicketsResolved,
     TicketsReopened,
@@ -32,6 +34,7 @@ pub enum Figure {
 impl Figure {
     pub const ALL: &'static [Figure] = &[
         Figure::TicketsCreated,
+        Figure::TicketsCreatedAfterArticles,
         Figure::TicketsResolved,
         Figure::TicketsReopened,
         Figure::TicketsCancelled,
@@ -47,6 +50,7 @@ impl Figure {
     pub fn as_str(self) -> &'static str {
         match self {
             Figure::TicketsCreated => "TICKETS_CREATED",
+            Figure::TicketsCreatedAfterArticles => "TICKETS_CREATED_AFTER_ARTICLES",
             Figure::TicketsResolved => "TICKETS_RESOLVED",
             Figure::TicketsReopened => "TICKETS_REOPENED",
             Figure::TicketsCancelled => "TICKETS_CANCELLED",
@@ -195,7 +199,13 @@ pub struct TicketRecord {
 impl TicketRecord {
     /// The record of a ticket `TicketOpened` opens at `at`, and what the opening measured.
     pub fn opened(event: &TicketEvent, at: DateTime<Utc>) -> Option<(Self, Measured)> {
-        let TicketEvent::TicketOpened { content, sla, .. } = event else {
+        let TicketEvent::TicketOpened {
+            content,
+            sla,
+            suggested_articles_seen,
+            ..
+        } = event
+        else {
             return None;
         };
         let record = TicketRecord {
@@ -218,6 +228,9 @@ impl TicketRecord {
         };
         let mut measured = Measured::default();
         record.measure(&mut measured, Figure::TicketsCreated, at, None);
+        if !suggested_articles_seen.is_empty() {
+            record.measure(&mut measured, Figure::TicketsCreatedAfterArticles, at, None);
+        }
         record.enter_backlog(&mut measured, at, 1);
         Some((record, measured))
     }

@@ -126,21 +126,27 @@ pub async fn count_view_at_version(
     .await
 }
 
-/// Folds up to `batch` unfolded views into the counts; how many it folded. Concurrent folds take
-/// disjoint rows (`SKIP LOCKED`), and the rows leave the log in the statement that counts them.
+/// Folds up to `batch` unfolded views into the counts per article and per UTC day; how many it
+/// folded. Concurrent folds take disjoint rows (`SKIP LOCKED`), and the rows leave the log in the
+/// statement that counts them.
 pub async fn fold_views<'e>(executor: impl PgExecutor<'e>, batch: i64) -> Result<u64, sqlx::Error> {
     let folded: Option<i64> = sqlx::query_scalar(
         "WITH taken AS ( \
              DELETE FROM kb_article_views WHERE id IN ( \
                  SELECT id FROM kb_article_views ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) \
-             RETURNING article_id), \
+             RETURNING article_id, viewed_at), \
          per_article AS ( \
              SELECT article_id, count(*) AS views FROM taken GROUP BY article_id), \
          added AS ( \
              INSERT INTO kb_article_view_counts (article_id, views) \
              SELECT article_id, views FROM per_article ORDER BY article_id \
              ON CONFLICT (article_id) DO UPDATE \
-                 SET views = kb_article_view_counts.views + excluded.views) \
+                 SET views = kb_article_view_counts.views + excluded.views), \
+         per_day AS ( \
+             INSERT INTO kb_daily_views (day, views) \
+             SELECT (viewed_at AT TIME ZONE 'UTC')::date AS day, count(*) FROM taken \
+             GROUP BY day ORDER BY day \
+             ON CONFLICT (day) DO UPDATE SET views = kb_daily_views.views + excluded.views) \
          SELECT sum(views)::bigint FROM per_article",
     )
     .bind(batch)

@@ -19,8 +19,8 @@ use support_domain::RecordedEvent;
 use uuid::Uuid;
 
 pub use query::{
-    report, BreachCounts, CategoryReport, ClockReport, Compliance, Durations, PriorityReport,
-    ReportFilter, SlaReport, TopBreach, TOP_BREACHES,
+    compliance, report, BreachCounts, CategoryReport, ClockReport, Compliance, Durations,
+    PriorityReport, ReportFilter, SlaCompliance, SlaReport, TopBreach, TOP_BREACHES,
 };
 
 use crate::copy_rows::copy_rows;

@@ -178,7 +178,7 @@ struct Counted {
 }
 
 /// The durations of the completed clocks of each kind, in seconds.
-#[derive(sqlx::FromRow)]
+#[derive(Default, sqlx::FromRow)]
 struct Timed {
     response_completed: i64,
     response_calendar_average: Option<f64>,
@@ -201,6 +201,42 @@ pub async fn report(pool: &PgPool, filter: &ReportFilter) -> Result<SlaReport, s
         longest.build_query_as::<TopBreach>().fetch_all(pool),
     )?;
     Ok(assemble(filter, counted, timed, top_breaches))
+}
+
+/// The report's compliance and breach counts alone, the counts' statement only: what analytics
+/// shows of the SLA, by the report's own definitions.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SlaCompliance {
+    /// Both clocks of every ticket together.
+    pub overall: Compliance,
+    pub response: Compliance,
+    pub resolution: Compliance,
+    /// Every priority, in order from P0_CRITICAL.
+    pub by_priority: Vec<PriorityReport>,
+    pub breaches: BreachCounts,
+}
+
+/// The compliance of the verdicts `filter` selects.
+pub async fn compliance(
+    pool: &PgPool,
+    filter: &ReportFilter,
+) -> Result<SlaCompliance, sqlx::Error> {
+    let [mut counts, ..] = statements("", filter);
+    let counted = counts.build_query_as::<Counted>().fetch_all(pool).await?;
+    let report = assemble(filter, counted, Timed::default(), Vec::new());
+    let of = |clock: &ClockReport| Compliance {
+        met: clock.met,
+        breached: clock.breached,
+        compliance_rate: clock.compliance_rate,
+    };
+    Ok(SlaCompliance {
+        overall: report.overall,
+        response: of(&report.response),
+        resolution: of(&report.resolution),
+        by_priority: report.by_priority,
+        breaches: report.breaches,
+    })
 }
 
 /// The report's statements, each after `prefix` (`EXPLAIN `, for the index test). The counts come
