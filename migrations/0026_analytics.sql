@@ -56,6 +56,18 @@ CREATE TABLE analytics_backlog
     PRIMARY KEY (dimension, value, day, opened_on)
 );
 
+-- Each ticket's latest satisfaction rating, by its customer. Personal data: the comment reads
+-- `[erased]` once the ticket's personal data is erased.
+CREATE TABLE ticket_satisfaction
+(
+    ticket_id  uuid PRIMARY KEY,
+    -- Which resolution of the ticket it rates: 1 for the first.
+    resolution integer     NOT NULL,
+    score      smallint    NOT NULL,
+    comment    text,
+    rated_at   timestamptz NOT NULL
+);
+
 -- Knowledge base views per UTC day, added to by the fold that counts them per article: views are
 -- reads, not events, so this is the one figure of analytics a replay does not rebuild.
 CREATE TABLE kb_daily_views

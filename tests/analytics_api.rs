@@ -13,6 +13,9 @@
 //!   resolves Wed 10:00: 18 hours on the wall clock, 2 business hours (Tue 16-17, Wed 09-10).
 //! - D (P3_LOW, ACCOUNT, PHONE): opened Tue 09:00, left open.
 //! - E (P3_LOW, TECHNICAL, API): opened Tue 09:30, cancelled 10:30.
+//!
+//! Satisfaction: A's customer rates its first resolution 5 (Tue 10:30) and its second 2 (14:30);
+//! B's rates 4 (12:30), then replaces it with 3 (13:30); C's rates 5 (Wed 11:00).
 
 mod common;
 
@@ -93,6 +96,14 @@ impl Desk {
     async fn analytics(&self, query: &str) -> Value {
         analytics(&self.app, query).await
     }
+
+    async fn rate(&self, instant: &str, ticket: &str, customer: &str, score: u8) -> Value {
+        self.at(instant).await;
+        let token = self.app.token(ActorRole::Customer, customer);
+        let path = format!("{TICKETS}/{ticket}/satisfaction");
+        let body = json!({"score": score, "comment": "Thanks"});
+        ok(self.app.post(&path, &token, body).await).await
+    }
 }
 
 /// The figures of `query`, once the analytics read model shows every ticket event.
@@ -172,6 +183,7 @@ async fn desk(pool: PgPool) -> Desk {
         .await;
     desk.update("2026-11-24T10:00:00Z", &a, resolve.clone())
         .await;
+    desk.rate("2026-11-24T10:30:00Z", &a, "customer-1", 5).await;
     desk.update("2026-11-24T10:30:00Z", &e, json!({"status": "CANCELLED"}))
         .await;
     desk.comment(
@@ -191,10 +203,19 @@ async fn desk(pool: PgPool) -> Desk {
         .await;
     desk.update("2026-11-24T12:00:00Z", &b, resolve.clone())
         .await;
+    desk.rate("2026-11-24T12:30:00Z", &b, "customer-2", 4).await;
     desk.update("2026-11-24T13:00:00Z", &a, json!({"status": "IN_PROGRESS"}))
         .await;
+    let replaced = desk.rate("2026-11-24T13:30:00Z", &b, "customer-2", 3).await;
+    assert_eq!(
+        replaced,
+        json!({"ticketId": b, "resolution": 1, "score": 3, "comment": "Thanks",
+               "ratedAt": "2026-11-24T13:30:00Z"})
+    );
     desk.update("2026-11-24T14:00:00Z", &a, resolve.clone())
         .await;
+    let second = desk.rate("2026-11-24T14:30:00Z", &a, "customer-1", 2).await;
+    assert_eq!(second["resolution"], 2);
     let mut professional = ticket("C", "P2_MEDIUM", "TECHNICAL", "CHAT", "customer-3");
     professional["customerTier"] = json!("PROFESSIONAL");
     let c = desk.open("2026-11-24T16:00:00Z", professional).await;
@@ -203,6 +224,7 @@ async fn desk(pool: PgPool) -> Desk {
     desk.comment("2026-11-25T10:00:00Z", &c, ActorRole::Agent, "agent-7")
         .await;
     desk.update("2026-11-25T10:00:00Z", &c, resolve).await;
+    desk.rate("2026-11-25T11:00:00Z", &c, "customer-3", 5).await;
     let _ = d;
     desk
 }
@@ -297,6 +319,11 @@ async fn every_figure_of_a_hand_made_desk_is_as_computed_by_hand(pool: PgPool) {
         figures["firstContactResolution"],
         json!({"firstResolutions": 3, "oneTouchResolutions": 1, "fcrRate": 1.0 / 3.0})
     );
+    // Four resolutions of tickets with customers, each rated: 5, 2, 3 (replacing 4) and 5.
+    assert_eq!(
+        figures["satisfaction"]["csat"],
+        json!({"score": 0.5, "mean": 3.75, "responses": 4, "surveys": 4, "responseRate": 1.0})
+    );
     // D is open at the end, opened a day before the period's last day.
     assert_eq!(
         figures["backlog"],
@@ -344,6 +371,14 @@ async fn every_figure_of_a_hand_made_desk_is_as_computed_by_hand(pool: PgPool) {
     about(&seven["firstReplyMedian"], 30.0);
     about(&seven["fullResolutionMedian"], 360.0);
     assert_eq!(seven["openLoad"], 0);
+    assert_eq!(
+        seven["csat"],
+        json!({"score": 2.0 / 3.0, "mean": 4.0, "responses": 3})
+    );
+    assert_eq!(
+        eight["csat"],
+        json!({"score": 0.0, "mean": 3.0, "responses": 1})
+    );
     assert_eq!(eight["agent"], "agent-8");
     assert_eq!(eight["ticketsAssigned"], 1);
     about(&eight["fullResolutionMedian"], 240.0);
@@ -352,9 +387,11 @@ async fn every_figure_of_a_hand_made_desk_is_as_computed_by_hand(pool: PgPool) {
         figures["series"],
         json!([
             {"start": "2026-11-24T00:00:00Z", "ticketsCreated": 5, "ticketsResolved": 3,
-             "ticketsReopened": 1, "ticketsCancelled": 1},
+             "ticketsReopened": 1, "ticketsCancelled": 1,
+             "csat": {"score": 1.0 / 3.0, "mean": 3.33, "responses": 3}},
             {"start": "2026-11-25T00:00:00Z", "ticketsCreated": 0, "ticketsResolved": 1,
-             "ticketsReopened": 0, "ticketsCancelled": 0},
+             "ticketsReopened": 0, "ticketsCancelled": 0,
+             "csat": {"score": 1.0, "mean": 5.0, "responses": 1}},
         ])
     );
 
@@ -557,4 +594,102 @@ async fn incidents_figures_are_mtta_and_mttr_by_severity(pool: PgPool) {
     let later = analytics(&app, "startDate=2026-12-01&endDate=2026-12-01").await;
     assert_eq!(later["incidents"]["total"]["incidents"], 0);
     assert_eq!(later["incidents"]["postMortemsOverdue"], 2);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn only_the_customer_rates_a_resolved_ticket_and_bad_ratings_change_nothing(pool: PgPool) {
+    let (app, clock) = spawn_notifying_app(pool, at("2026-11-24T08:00:00Z"), None, None).await;
+    let admin = app.admin();
+    let ticket = app
+        .open_ticket(
+            &admin,
+            ticket("A", "P1_HIGH", "TECHNICAL", "EMAIL", "customer-1"),
+        )
+        .await;
+    let path = format!("{TICKETS}/{}/satisfaction", ticket["id"].as_str().unwrap());
+    let customer = app.token(ActorRole::Customer, "customer-1");
+    let rating = json!({"score": 5});
+
+    let open = problem(app.post(&path, &customer, rating.clone()).await, 409).await;
+    assert!(open["detail"].as_str().unwrap().contains("OPEN"), "{open}");
+    clock.set(at("2026-11-24T09:00:00Z"));
+    ok(app
+        .put(
+            &format!("{TICKETS}/{}", ticket["id"].as_str().unwrap()),
+            &admin,
+            json!({"status": "RESOLVED", "resolutionNote": "Fixed"}),
+        )
+        .await)
+    .await;
+    let events = app.event_count().await;
+
+    let agent = app.token(ActorRole::Agent, "agent-1");
+    problem(app.post(&path, &agent, rating.clone()).await, 403).await;
+    let stranger = app.token(ActorRole::Customer, "customer-2");
+    problem(app.post(&path, &stranger, rating.clone()).await, 404).await;
+    let bad = problem(
+        app.post(&path, &customer, json!({"score": 6, "comment": ""}))
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(common::fields(&bad), ["score", "comment"]);
+    let fraction = problem(app.post(&path, &customer, json!({"score": 4.5})).await, 422).await;
+    assert_eq!(common::fields(&fraction), ["score"]);
+    problem(
+        app.post(&path, &customer, json!({"comment": "no score"}))
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(app.event_count().await, events, "nothing was recorded");
+    problem(app.get(&path, &customer).await, 404).await;
+
+    clock.set(at("2026-11-24T09:30:00Z"));
+    // A whole number sent as 4.0 is a 4.
+    let rated = ok(app.post(&path, &customer, json!({"score": 4.0})).await).await;
+    assert_eq!(rated["score"], 4);
+    assert_eq!(rated["comment"], Value::Null);
+    // The same rating again records nothing.
+    ok(app.post(&path, &customer, json!({"score": 4})).await).await;
+    assert_eq!(app.event_count().await, events + 1);
+    let read = ok(app.get(&path, &agent).await).await;
+    assert_eq!(read, rated);
+    problem(app.get(&path, &stranger).await, 404).await;
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_resolution_invites_its_customer_to_rate_it_in_the_inbox(pool: PgPool) {
+    let (app, clock) = spawn_notifying_app(pool, at("2026-11-24T08:00:00Z"), None, None).await;
+    let admin = app.admin();
+    let ticket = app
+        .open_ticket(
+            &admin,
+            ticket("A", "P1_HIGH", "TECHNICAL", "EMAIL", "customer-1"),
+        )
+        .await;
+    let id = ticket["id"].as_str().unwrap();
+    clock.set(at("2026-11-24T09:00:00Z"));
+    ok(app
+        .put(
+            &format!("{TICKETS}/{id}"),
+            &admin,
+            json!({"status": "RESOLVED", "resolutionNote": "Fixed"}),
+        )
+        .await)
+    .await;
+    wait_until_applied(&app.pool, "notification_planner", "ticket").await;
+    supportd::notifier::deliver_due(&app.context, clock.now())
+        .await
+        .unwrap();
+    let customer = app.token(ActorRole::Customer, "customer-1");
+    let inbox = ok(app.get("/api/v1/support/notifications", &customer).await).await;
+    let items = inbox["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{inbox}");
+    assert_eq!(items[0]["kind"], "STATUS_CHANGE");
+    assert_eq!(
+        items[0]["headline"],
+        "Resolved: how did we do? Rate the resolution from 1 to 5"
+    );
+    assert_eq!(items[0]["ticketId"], id);
 }

@@ -36,6 +36,7 @@ const PROBLEM_REF: &str = "#/components/schemas/Problem";
         tickets::create_ticket, tickets::list_tickets, tickets::get_ticket, tickets::update_ticket,
         tickets::add_comment, tickets::escalate_ticket, tickets::ticket_history,
         tickets::sla::explain_sla, tickets::escalations::ticket_escalations,
+        tickets::satisfaction::rate_satisfaction, tickets::satisfaction::get_satisfaction,
         escalation_policies::create_escalation_policy,
         escalation_policies::list_escalation_policies,
         escalation_policies::get_escalation_policy,

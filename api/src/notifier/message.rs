@@ -9,7 +9,7 @@ use support_domain::incident::{IncidentEvent, IncidentTarget};
 use support_domain::kb::KbArticleEvent;
 use support_domain::notification::Preferences;
 use support_domain::sla::ClockKind;
-use support_domain::ticket::TicketEvent;
+use support_domain::ticket::{TicketEvent, TicketStatus};
 use support_domain::RecordedEvent;
 use support_projections::notification_preferences::recipients;
 use support_projections::tickets::{self, TicketKey, TicketScope};
@@ -67,6 +67,10 @@ impl NoticeMessage {
                         Ok(TicketEvent::TicketCommentAdded { body, .. }) => {
                             Some(body.as_str().to_owned())
                         }
+                        Ok(TicketEvent::TicketStatusChanged {
+                            to: TicketStatus::Resolved,
+                            ..
+                        }) => Some(survey(id)),
                         _ => None,
                     },
                     answerable: true,
@@ -201,6 +205,15 @@ fn incident_headline(event: &IncidentEvent) -> String {
     }
 }
 
+/// The satisfaction survey a resolution's notice carries to the ticket's customer.
+fn survey(ticket: Uuid) -> String {
+    format!(
+        "How satisfied are you with this resolution? Rate it from 1 (very unsatisfied) to 5 \
+         (very satisfied), with a comment if you like: POST \
+         /api/v1/support/tickets/{ticket}/satisfaction {{\"score\": 5, \"comment\": \"...\"}}"
+    )
+}
+
 fn ticket_headline(event: &TicketEvent) -> String {
     match event {
         TicketEvent::SlaWarningReached { clock, .. } => {
@@ -212,6 +225,10 @@ fn ticket_headline(event: &TicketEvent) -> String {
         TicketEvent::TicketEscalated { level, .. } => format!("Escalated to level {level}"),
         TicketEvent::TicketAssigned { .. } => "Assigned to you".to_owned(),
         TicketEvent::TicketCommentAdded { .. } => "New reply".to_owned(),
+        TicketEvent::TicketStatusChanged {
+            to: TicketStatus::Resolved,
+            ..
+        } => "Resolved: how did we do? Rate the resolution from 1 to 5".to_owned(),
         TicketEvent::TicketStatusChanged { from, to, .. } => {
             format!("Status changed from {from} to {to}")
         }

@@ -3,6 +3,7 @@
 
 pub mod escalations;
 pub mod requests;
+pub mod satisfaction;
 pub mod sla;
 
 use axum::extract::State;
@@ -63,6 +64,10 @@ pub fn routes() -> Router<ApiContext> {
         )
         .route("/tickets/{key}/history", get(ticket_history))
         .route("/tickets/{key}/sla", get(sla::explain_sla))
+        .route(
+            "/tickets/{key}/satisfaction",
+            post(satisfaction::rate_satisfaction).get(satisfaction::get_satisfaction),
+        )
         .layer(Extension(LongLists::default()))
 }
 

@@ -6,9 +6,9 @@ use serde::Deserialize;
 use serde_json::json;
 use support_domain::sla::{ClockState, CustomerTier};
 use support_domain::ticket::{
-    AgentId, CommentBody, CommentVisibility, Customer, Labels, Reason, RelatedIds, SeenArticles,
-    TicketCategory, TicketChannel, TicketContent, TicketDescription, TicketPriority, TicketStatus,
-    TicketTitle, UpdateTicket,
+    AgentId, CommentBody, CommentVisibility, Customer, Labels, Reason, RelatedIds,
+    SatisfactionComment, SatisfactionScore, SeenArticles, TicketCategory, TicketChannel,
+    TicketContent, TicketDescription, TicketPriority, TicketStatus, TicketTitle, UpdateTicket,
 };
 use support_domain::{Caller, FieldErrors};
 use support_projections::page::PageRequest;
@@ -419,6 +419,42 @@ impl AddCommentRequest {
         errors.into_result()?;
         let visibility = named.or(flagged).unwrap_or(CommentVisibility::Public);
         Ok((body.expect("checked"), visibility))
+    }
+}
+
+/// The body of `POST /tickets/{id}/satisfaction`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RateSatisfactionRequest {
+    /// 1 (very unsatisfied) to 5 (very satisfied).
+    #[schema(required = true, value_type = i64, minimum = 1, maximum = 5)]
+    pub score: Option<f64>,
+    #[schema(schema_with = satisfaction_comment)]
+    pub comment: Option<String>,
+}
+
+fn satisfaction_comment() -> Object {
+    schema::text(SatisfactionComment::MAX_CHARS).build()
+}
+
+impl RateSatisfactionRequest {
+    pub fn parse(&self) -> Result<(SatisfactionScore, Option<SatisfactionComment>), FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let score = match self.score {
+            None => {
+                errors.push("score", "is required");
+                None
+            }
+            Some(score) => errors.take("score", SatisfactionScore::parse(score)),
+        };
+        let comment = parsed(
+            &mut errors,
+            "comment",
+            self.comment.as_deref(),
+            SatisfactionComment::parse,
+        );
+        errors.into_result()?;
+        Ok((score.expect("checked"), comment))
     }
 }
 

@@ -6,8 +6,9 @@ use uuid::Uuid;
 
 use super::status::TicketStatus;
 use super::values::{
-    AgentId, CommentBody, CommentVisibility, Customer, ErasureReason, Labels, Reason, SeenArticles,
-    TicketCategory, TicketChannel, TicketDescription, TicketNumber, TicketPriority, TicketTitle,
+    AgentId, CommentBody, CommentVisibility, Customer, ErasureReason, Labels, Reason,
+    SatisfactionComment, SatisfactionScore, SeenArticles, TicketCategory, TicketChannel,
+    TicketDescription, TicketNumber, TicketPriority, TicketTitle,
 };
 use crate::escalation::EscalationBook;
 use crate::sla::{CustomerTier, SlaPolicyBook};
@@ -29,6 +30,15 @@ pub enum TicketCommand {
         linked: bool,
     },
     FollowIncidents(FollowIncidents),
+    RateSatisfaction(RateSatisfaction),
+}
+
+/// The ticket's customer rates its latest resolution.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateSatisfaction {
+    pub caller: Caller,
+    pub score: SatisfactionScore,
+    pub comment: Option<SatisfactionComment>,
 }
 
 /// The incidents active now, sent by the service: a ticket linked to one is held by it (its

@@ -4,8 +4,9 @@ use uuid::Uuid;
 use super::commands::TicketContent;
 use super::status::TicketStatus;
 use super::values::{
-    AgentId, CommentBody, CommentVisibility, ErasureReason, Labels, Reason, SeenArticles,
-    TicketCategory, TicketDescription, TicketNumber, TicketPriority, TicketTitle,
+    AgentId, CommentBody, CommentVisibility, ErasureReason, Labels, Reason, SatisfactionComment,
+    SatisfactionScore, SeenArticles, TicketCategory, TicketDescription, TicketNumber,
+    TicketPriority, TicketTitle,
 };
 use crate::escalation::{EscalationLadder, EscalationStep, EscalationTrigger, Recipients};
 use crate::sla::{
@@ -169,6 +170,14 @@ pub enum TicketEvent {
         at: chrono::DateTime<chrono::Utc>,
         clocks: SlaClocks,
     },
+    /// The ticket's customer rated its `resolution`-th resolution (1 for the first); a later
+    /// rating of the same resolution replaces this one.
+    TicketSatisfactionRated {
+        resolution: u32,
+        score: SatisfactionScore,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<SatisfactionComment>,
+    },
     /// The ticket's data key was destroyed: its personal fields, in this ticket's every event,
     /// can no longer be read. Carries no personal data itself.
     PersonalDataErased {
@@ -200,6 +209,7 @@ impl TicketEvent {
             TicketEvent::TicketRelatedTicketUnlinked { .. } => "TicketRelatedTicketUnlinked",
             TicketEvent::TicketIncidentLinked { .. } => "TicketIncidentLinked",
             TicketEvent::TicketIncidentUnlinked { .. } => "TicketIncidentUnlinked",
+            TicketEvent::TicketSatisfactionRated { .. } => "TicketSatisfactionRated",
             TicketEvent::PersonalDataErased { .. } => "PersonalDataErased",
             TicketEvent::TicketCustomerTierChanged { .. } => "TicketCustomerTierChanged",
             TicketEvent::SlaPolicyApplied { .. } => "SlaPolicyApplied",
@@ -286,6 +296,7 @@ impl PersonalData for TicketEvent {
             TicketEvent::TicketStatusChanged { .. } => &["/note"],
             TicketEvent::TicketCommentAdded { .. } => &["/body"],
             TicketEvent::TicketEscalated { .. } => &["/reason"],
+            TicketEvent::TicketSatisfactionRated { .. } => &["/comment"],
             TicketEvent::TicketReprioritized { .. }
             | TicketEvent::TicketRecategorized { .. }
             | TicketEvent::TicketTagsChanged { .. }

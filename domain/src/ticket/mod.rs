@@ -18,15 +18,15 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use commands::{
-    AddComment, ErasePersonalData, EscalateTicket, FollowIncidents, OpenTicket, RecordDue,
-    TicketCommand, TicketContent, UpdateTicket,
+    AddComment, ErasePersonalData, EscalateTicket, FollowIncidents, OpenTicket, RateSatisfaction,
+    RecordDue, TicketCommand, TicketContent, UpdateTicket,
 };
 pub use events::TicketEvent;
 pub use status::{AssigneeRule, TicketStatus};
 pub use values::{
     AgentId, CommentBody, CommentVisibility, Customer, ErasureReason, Labels, Reason, RelatedIds,
-    SeenArticles, TicketCategory, TicketChannel, TicketDescription, TicketNumber, TicketPriority,
-    TicketTitle,
+    SatisfactionComment, SatisfactionScore, SeenArticles, TicketCategory, TicketChannel,
+    TicketDescription, TicketNumber, TicketPriority, TicketTitle,
 };
 
 use crate::escalation::{EscalationBook, EscalationRun, EscalationTrigger};
@@ -77,6 +77,10 @@ pub enum TicketError {
     TimerOnly,
     #[error("the ticket is not linked to this incident")]
     IncidentNotLinked,
+    #[error("a {0} ticket has no resolution to rate: it is rated once RESOLVED or CLOSED")]
+    NotResolved(TicketStatus),
+    #[error("only the ticket's customer rates its resolution")]
+    RatedByCustomerOnly,
 }
 
 fn allowed_next(allowed: &[TicketStatus]) -> String {
@@ -99,6 +103,7 @@ impl DomainError for TicketError {
             },
             TicketError::IllegalTransition { allowed, .. } => conflict(Some(allowed)),
             TicketError::Final(_) | TicketError::Erased => conflict(Some(&[])),
+            TicketError::NotResolved(_) => conflict(None),
             TicketError::AlreadyOpened
             | TicketError::NoteOnResolved
             | TicketError::AssigneeRequired(_)
@@ -114,6 +119,7 @@ impl DomainError for TicketError {
             TicketError::CustomerInternalComment
             | TicketError::ErasureForbidden
             | TicketError::ReadOnlyCaller
+            | TicketError::RatedByCustomerOnly
             | TicketError::TimerOnly => Refusal::Forbidden,
         }
     }
@@ -135,6 +141,12 @@ pub struct Ticket {
     held_by_incident: bool,
     erased: bool,
     sla: Option<AppliedSla>,
+    /// How many times it was resolved.
+    #[serde(default)]
+    resolutions: u32,
+    /// The customer's rating of the resolution it names, with its comment.
+    #[serde(default)]
+    satisfaction: Option<(u32, SatisfactionScore, Option<SatisfactionComment>)>,
 }
 
 impl Aggregate for Ticket {
@@ -171,6 +183,7 @@ impl Aggregate for Ticket {
                 incident_id,
                 linked,
             } => self.link_incident(&caller, incident_id, linked)?,
+            TicketCommand::RateSatisfaction(rating) => self.rate_satisfaction(rating)?,
             TicketCommand::FollowIncidents(mut follow) => {
                 let (at, escalations) = (follow.at, std::mem::take(&mut follow.escalations));
                 let decided = self.follow_incidents(follow)?;
@@ -216,6 +229,9 @@ impl Aggregate for Ticket {
             TicketEvent::TicketUnassigned { .. } => self.assignee = None,
             TicketEvent::TicketStatusChanged { to, .. } => {
                 self.status = Some(to);
+                if to == TicketStatus::Resolved {
+                    self.resolutions += 1;
+                }
                 if to == TicketStatus::Resolved || to.is_final() {
                     self.escalation = None;
                 }
@@ -270,6 +286,11 @@ impl Aggregate for Ticket {
             }
             TicketEvent::TicketHeldByIncident { .. } => self.held_by_incident = true,
             TicketEvent::TicketReleasedByIncident {} => self.held_by_incident = false,
+            TicketEvent::TicketSatisfactionRated {
+                resolution,
+                score,
+                comment,
+            } => self.satisfaction = Some((resolution, score, comment)),
             TicketEvent::PersonalDataErased { .. } => self.erased = true,
             TicketEvent::SlaPolicyApplied { terms, clocks, .. } => {
                 self.sla = Some(AppliedSla { terms, clocks })
@@ -561,6 +582,33 @@ impl Ticket {
             });
         }
         Ok(events)
+    }
+
+    /// The customer rates the ticket's latest resolution, while it stands (RESOLVED or CLOSED).
+    /// Rating it again replaces the rating; the same rating again records nothing.
+    fn rate_satisfaction(&self, rating: RateSatisfaction) -> Result<Vec<TicketEvent>, TicketError> {
+        let status = self.current_status()?;
+        self.check_access(&rating.caller)?;
+        if rating.caller.actor.role != ActorRole::Customer {
+            return Err(TicketError::RatedByCustomerOnly);
+        }
+        if self.erased {
+            return Err(TicketError::Erased);
+        }
+        if !matches!(status, TicketStatus::Resolved | TicketStatus::Closed) || self.resolutions == 0
+        {
+            return Err(TicketError::NotResolved(status));
+        }
+        let rated = (self.resolutions, rating.score, rating.comment);
+        if self.satisfaction.as_ref() == Some(&rated) {
+            return Ok(Vec::new());
+        }
+        let (resolution, score, comment) = rated;
+        Ok(vec![TicketEvent::TicketSatisfactionRated {
+            resolution,
+            score,
+            comment,
+        }])
     }
 
     /// One level up by hand: the next level of the climb under way, else the first of the ladder

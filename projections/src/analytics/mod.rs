@@ -15,7 +15,7 @@ use chrono::{DateTime, DurationRound, NaiveDate, TimeDelta, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
 use support_domain::ticket::TicketEvent;
-use support_domain::RecordedEvent;
+use support_domain::{RecordedEvent, ERASED};
 use uuid::Uuid;
 
 pub use query::{
@@ -43,6 +43,8 @@ const READ_EVENTS: &[&str] = &[
     "TicketCommentAdded",
     "TicketFirstResponseRecorded",
     "SlaPolicyApplied",
+    "TicketSatisfactionRated",
+    "PersonalDataErased",
 ];
 
 pub struct AnalyticsProjection;
@@ -63,6 +65,7 @@ impl Projection for AnalyticsProjection {
             "analytics_daily",
             "analytics_hourly",
             "analytics_backlog",
+            "ticket_satisfaction",
         ]
     }
 
@@ -92,9 +95,11 @@ impl Projection for AnalyticsProjection {
         let mut records = stored_records(conn, &stored).await?;
 
         let mut rollups = Rollups::default();
+        let mut ratings = Ratings::default();
         for (event, ticket) in read.iter().zip(tickets) {
             let decoded = TicketEvent::from_parts(&event.event_type, &event.payload)
                 .map_err(|e| ProjectionError::undecodable_event(event, Redacted(&e)))?;
+            ratings.add(ticket, &decoded, event.occurred_at);
             let measured = match TicketRecord::opened(&decoded, event.occurred_at) {
                 Some((record, measured)) => {
                     records.insert(ticket, record);
@@ -127,8 +132,105 @@ impl Projection for AnalyticsProjection {
         }
         rows.sort_unstable_by_key(|r| r.ticket_id);
         copy_rows(conn, "analytics_tickets", &rows).await?;
+        ratings.write(conn).await?;
         rollups.write(conn).await
     }
+}
+
+/// The batch's ratings (each ticket's last) and erasures, for `ticket_satisfaction`.
+#[derive(Default)]
+struct Ratings {
+    rated: HashMap<Uuid, SatisfactionRow>,
+    erased: Vec<Uuid>,
+}
+
+#[derive(Serialize)]
+struct SatisfactionRow {
+    ticket_id: Uuid,
+    resolution: i32,
+    score: i16,
+    comment: Option<String>,
+    rated_at: DateTime<Utc>,
+}
+
+impl Ratings {
+    fn add(&mut self, ticket_id: Uuid, event: &TicketEvent, at: DateTime<Utc>) {
+        match event {
+            TicketEvent::TicketSatisfactionRated {
+                resolution,
+                score,
+                comment,
+            } => {
+                let row = SatisfactionRow {
+                    ticket_id,
+                    resolution: i32::try_from(*resolution).unwrap_or(i32::MAX),
+                    score: i16::from(score.get()),
+                    comment: comment.as_ref().map(|c| c.as_str().to_owned()),
+                    rated_at: at,
+                };
+                self.rated.insert(ticket_id, row);
+            }
+            TicketEvent::PersonalDataErased { .. } => {
+                if let Some(row) = self.rated.get_mut(&ticket_id) {
+                    row.comment = row.comment.as_ref().map(|_| ERASED.to_owned());
+                }
+                self.erased.push(ticket_id);
+            }
+            _ => {}
+        }
+    }
+
+    async fn write(self, conn: &mut PgConnection) -> Result<(), ProjectionError> {
+        let mut rows: Vec<SatisfactionRow> = self.rated.into_values().collect();
+        rows.sort_unstable_by_key(|r| r.ticket_id);
+        let replaced: Vec<Uuid> = rows.iter().map(|r| r.ticket_id).collect();
+        if !replaced.is_empty() {
+            sqlx::query("DELETE FROM ticket_satisfaction WHERE ticket_id = ANY($1)")
+                .bind(&replaced)
+                .execute(&mut *conn)
+                .await?;
+        }
+        copy_rows(conn, "ticket_satisfaction", &rows).await?;
+        if !self.erased.is_empty() {
+            sqlx::query(
+                "UPDATE ticket_satisfaction SET comment = $2 \
+                 WHERE ticket_id = ANY($1) AND comment IS NOT NULL",
+            )
+            .bind(&self.erased)
+            .bind(ERASED)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// A ticket's latest satisfaction rating, as its customer and the desk read it back.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SatisfactionView {
+    pub ticket_id: Uuid,
+    /// Which resolution of the ticket it rates: 1 for the first.
+    pub resolution: i32,
+    #[schema(minimum = 1, maximum = 5)]
+    pub score: i16,
+    /// `[erased]` once the ticket's personal data is erased.
+    pub comment: Option<String>,
+    pub rated_at: DateTime<Utc>,
+}
+
+/// The ticket's latest rating, if it has one.
+pub async fn satisfaction_of(
+    pool: &sqlx::PgPool,
+    ticket_id: Uuid,
+) -> Result<Option<SatisfactionView>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT ticket_id, resolution, score, comment, rated_at FROM ticket_satisfaction \
+         WHERE ticket_id = $1",
+    )
+    .bind(ticket_id)
+    .fetch_optional(pool)
+    .await
 }
 
 #[derive(Serialize)]

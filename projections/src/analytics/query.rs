@@ -167,6 +167,54 @@ pub struct Breakdown {
     pub full_resolution_median: Option<f64>,
 }
 
+/// Customer satisfaction: the ratings customers gave resolutions (a replaced rating counts as
+/// its replacement, where that was given).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Csat {
+    /// The share of ratings that are 4 or 5; null without any.
+    #[schema(minimum = 0, maximum = 1)]
+    pub score: Option<f64>,
+    /// The mean rating (1 to 5), to the hundredth.
+    pub mean: Option<f64>,
+    pub responses: i64,
+}
+
+impl Csat {
+    fn of(count: impl Fn(Figure) -> i64) -> Self {
+        let scores: Vec<(i64, i64)> = (1..=5u8)
+            .map(|score| (i64::from(score), count(Figure::CsatScore(score))))
+            .collect();
+        let responses: i64 = scores.iter().map(|(_, n)| n).sum();
+        let satisfied: i64 = scores.iter().filter(|(s, _)| *s >= 4).map(|(_, n)| n).sum();
+        let total: i64 = scores.iter().map(|(s, n)| s * n).sum();
+        Csat {
+            score: share(satisfied, responses),
+            mean: share(total, responses).map(|m| (m * 100.0).round() / 100.0),
+            responses,
+        }
+    }
+}
+
+/// CSAT with how many surveys it answered: one per resolution of a ticket with a customer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CsatSurvey {
+    #[serde(flatten)]
+    pub csat: Csat,
+    pub surveys: i64,
+    /// responses / surveys; null without surveys.
+    #[schema(minimum = 0, maximum = 1)]
+    pub response_rate: Option<f64>,
+}
+
+/// The satisfaction figures of the period.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Satisfaction {
+    pub csat: CsatSurvey,
+}
+
 /// One agent's figures: the tickets assigned to them at each measure.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -179,6 +227,8 @@ pub struct AgentFigures {
     pub tickets_resolved: i64,
     pub first_reply_median: Option<f64>,
     pub full_resolution_median: Option<f64>,
+    /// Ratings of resolutions of tickets assigned to the agent at the rating.
+    pub csat: Csat,
     /// Open tickets assigned to the agent at the period's end.
     pub open_load: i64,
 }
@@ -193,6 +243,8 @@ pub struct SeriesPoint {
     pub tickets_resolved: i64,
     pub tickets_reopened: i64,
     pub tickets_cancelled: i64,
+    /// CSAT of the ratings given in the interval.
+    pub csat: Csat,
 }
 
 /// The support analytics of a period.
@@ -205,6 +257,7 @@ pub struct Analytics {
     pub tickets: TicketCounts,
     pub times: Times,
     pub first_contact_resolution: FirstContactResolution,
+    pub satisfaction: Satisfaction,
     pub backlog: Backlog,
     /// Every priority with a figure in the period, over the whole desk whatever the filter.
     pub by_priority: Vec<Breakdown>,
@@ -320,6 +373,15 @@ pub async fn analytics(pool: &PgPool, filter: &AnalyticsFilter) -> Result<Analyt
             count(Figure::FirstResolutions),
         ),
     };
+    let csat = Csat::of(count);
+    let surveys = count(Figure::CsatSurveys);
+    let satisfaction = Satisfaction {
+        csat: CsatSurvey {
+            csat,
+            surveys,
+            response_rate: share(csat.responses, surveys),
+        },
+    };
     let backlog = Backlog {
         at_start,
         at_end: end.iter().map(|(.., n)| n).sum(),
@@ -372,6 +434,7 @@ pub async fn analytics(pool: &PgPool, filter: &AnalyticsFilter) -> Result<Analyt
                 tickets_resolved: count(Figure::TicketsResolved),
                 first_reply_median: median(Figure::FirstReply),
                 full_resolution_median: median(Figure::TicketsResolved),
+                csat: Csat::of(count),
                 open_load: backlog,
             });
             continue;
@@ -411,6 +474,7 @@ pub async fn analytics(pool: &PgPool, filter: &AnalyticsFilter) -> Result<Analyt
         tickets,
         times,
         first_contact_resolution,
+        satisfaction,
         backlog,
         by_priority,
         by_category,
@@ -485,6 +549,19 @@ fn time_figures(total: Option<&DayFigure>) -> TimeFigures {
     }
 }
 
+/// The figures the series counts per interval.
+const SERIES: &[Figure] = &[
+    Figure::TicketsCreated,
+    Figure::TicketsResolved,
+    Figure::TicketsReopened,
+    Figure::TicketsCancelled,
+    Figure::CsatScore(1),
+    Figure::CsatScore(2),
+    Figure::CsatScore(3),
+    Figure::CsatScore(4),
+    Figure::CsatScore(5),
+];
+
 /// The counts of the series' figures per hour of the period.
 async fn series_counts(
     pool: &PgPool,
@@ -496,16 +573,7 @@ async fn series_counts(
     )
     .bind(filter.slice.dimension.as_str())
     .bind(&filter.slice.value)
-    .bind(
-        [
-            Figure::TicketsCreated,
-            Figure::TicketsResolved,
-            Figure::TicketsReopened,
-            Figure::TicketsCancelled,
-        ]
-        .map(Figure::as_str)
-        .to_vec(),
-    )
+    .bind(SERIES.iter().map(|f| f.as_str()).collect::<Vec<_>>())
     .bind(start_of(filter.from))
     .bind(start_of(filter.to))
     .fetch_all(pool)
@@ -518,34 +586,35 @@ fn series(filter: &AnalyticsFilter, hours: Vec<(String, DateTime<Utc>, i64)>) ->
         start_of(filter.to),
         filter.interval.step(),
     );
-    let mut points: BTreeMap<DateTime<Utc>, SeriesPoint> = BTreeMap::new();
+    let mut points: BTreeMap<DateTime<Utc>, HashMap<Figure, i64>> = BTreeMap::new();
     let mut start = from;
     while start < to {
-        points.insert(
-            start,
-            SeriesPoint {
-                start,
-                tickets_created: 0,
-                tickets_resolved: 0,
-                tickets_reopened: 0,
-                tickets_cancelled: 0,
-            },
-        );
+        points.insert(start, HashMap::new());
         start += step;
     }
     for (figure, hour, measured) in hours {
-        let Some((_, point)) = points.range_mut(..=hour).next_back() else {
+        let (Some((_, counts)), Some(figure)) = (
+            points.range_mut(..=hour).next_back(),
+            Figure::parse(&figure),
+        ) else {
             continue;
         };
-        match Figure::parse(&figure) {
-            Some(Figure::TicketsCreated) => point.tickets_created += measured,
-            Some(Figure::TicketsResolved) => point.tickets_resolved += measured,
-            Some(Figure::TicketsReopened) => point.tickets_reopened += measured,
-            Some(Figure::TicketsCancelled) => point.tickets_cancelled += measured,
-            _ => {}
-        }
+        *counts.entry(figure).or_default() += measured;
     }
-    points.into_values().collect()
+    points
+        .into_iter()
+        .map(|(start, counts)| {
+            let count = |figure: Figure| counts.get(&figure).copied().unwrap_or(0);
+            SeriesPoint {
+                start,
+                tickets_created: count(Figure::TicketsCreated),
+                tickets_resolved: count(Figure::TicketsResolved),
+                tickets_reopened: count(Figure::TicketsReopened),
+                tickets_cancelled: count(Figure::TicketsCancelled),
+                csat: Csat::of(count),
+            }
+        })
+        .collect()
 }
 
 fn start_of(day: NaiveDate) -> DateTime<Utc> {

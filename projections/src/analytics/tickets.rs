@@ -29,7 +29,15 @@ pub enum Figure {
     FirstResolutions,
     /// A first resolution after exactly one public staff reply, withdrawn if the ticket reopens.
     OneTouchResolutions,
+    /// A resolution of a ticket with a customer, who is invited to rate it.
+    CsatSurveys,
+    /// A resolution rated with this score (1 to 5), at the rating; a rating replaced is
+    /// withdrawn where it was filed.
+    CsatScore(u8),
 }
+
+/// The names of `Figure::CsatScore(1..=5)`.
+const CSAT_SCORES: [&str; 5] = ["CSAT_1", "CSAT_2", "CSAT_3", "CSAT_4", "CSAT_5"];
 
 impl Figure {
     pub const ALL: &'static [Figure] = &[
@@ -45,6 +53,12 @@ impl Figure {
         Figure::AgentWork,
         Figure::FirstResolutions,
         Figure::OneTouchResolutions,
+        Figure::CsatSurveys,
+        Figure::CsatScore(1),
+        Figure::CsatScore(2),
+        Figure::CsatScore(3),
+        Figure::CsatScore(4),
+        Figure::CsatScore(5),
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -61,6 +75,8 @@ impl Figure {
             Figure::AgentWork => "AGENT_WORK",
             Figure::FirstResolutions => "FIRST_RESOLUTIONS",
             Figure::OneTouchResolutions => "ONE_TOUCH_RESOLUTIONS",
+            Figure::CsatSurveys => "CSAT_SURVEYS",
+            Figure::CsatScore(score) => CSAT_SCORES[usize::from(score.clamp(1, 5)) - 1],
         }
     }
 
@@ -194,6 +210,18 @@ pub struct TicketRecord {
     reopened: bool,
     /// Where the first resolution was filed as one-touch, to withdraw it if the ticket reopens.
     one_touch: Option<(DateTime<Utc>, Vec<Slice>)>,
+    has_customer: bool,
+    /// The customer's rating of a resolution and where it was filed, to withdraw it if replaced.
+    rating: Option<Rating>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Rating {
+    resolution: u32,
+    score: u8,
+    at: DateTime<Utc>,
+    slices: Vec<Slice>,
 }
 
 impl TicketRecord {
@@ -225,6 +253,8 @@ impl TicketRecord {
             public_staff_replies: 0,
             reopened: false,
             one_touch: None,
+            has_customer: content.customer.is_some(),
+            rating: None,
         };
         let mut measured = Measured::default();
         record.measure(&mut measured, Figure::TicketsCreated, at, None);
@@ -291,6 +321,26 @@ impl TicketRecord {
                 self.status = *to;
                 self.status_changed(&mut measured, *from, *to, at);
             }
+            TicketEvent::TicketSatisfactionRated {
+                resolution, score, ..
+            } => {
+                if let Some(replaced) = self.rating.take().filter(|r| r.resolution == *resolution) {
+                    measured.measures.push(Measure {
+                        figure: Figure::CsatScore(replaced.score),
+                        at: replaced.at,
+                        slices: replaced.slices,
+                        times: -1,
+                        span: None,
+                    });
+                }
+                self.measure(&mut measured, Figure::CsatScore(score.get()), at, None);
+                self.rating = Some(Rating {
+                    resolution: *resolution,
+                    score: score.get(),
+                    at,
+                    slices: self.slices(),
+                });
+            }
             _ => {}
         }
         measured
@@ -305,6 +355,9 @@ impl TicketRecord {
     ) {
         match to {
             TicketStatus::Resolved => {
+                if self.has_customer {
+                    self.measure(measured, Figure::CsatSurveys, at, None);
+                }
                 self.enter_backlog(measured, at, -1);
                 let resolution = self.span(self.opened_at, at);
                 self.measure(measured, Figure::TicketsResolved, at, Some(resolution));

@@ -369,9 +369,11 @@ impl Fold {
                 change.sla_terms = Some(terms);
                 change.clocks = Some(SlaColumns::of(clocks));
             }
-            // The hold shows in the clocks, which the SLA events that follow it carry.
-            TicketEvent::TicketHeldByIncident { .. } | TicketEvent::TicketReleasedByIncident {} => {
-            }
+            // The hold shows in the clocks, which the SLA events that follow it carry; the rating
+            // in the `ticket_satisfaction` read model.
+            TicketEvent::TicketHeldByIncident { .. }
+            | TicketEvent::TicketReleasedByIncident {}
+            | TicketEvent::TicketSatisfactionRated { .. } => {}
             TicketEvent::SlaClocksPaused { clocks, .. }
             | TicketEvent::SlaClocksResumed { clocks, .. }
             | TicketEvent::SlaClockCompleted { clocks, .. }
