@@ -78,3 +78,25 @@ CREATE TABLE kb_daily_views
 
 -- Analytics reads the ratings last given in a period.
 CREATE INDEX kb_ratings_updated ON kb_ratings (updated_at);
+
+-- Customers' NPS responses, built by the `nps_responses` projection from the `nps_survey`
+-- events. Personal data: the comment reads `[erased]` once the account is erased.
+CREATE TABLE nps_responses
+(
+    survey_id    uuid        NOT NULL,
+    -- The response's event in the survey's stream.
+    sequence     bigint      NOT NULL,
+    customer_id  text        NOT NULL,
+    respondent   text        NOT NULL,
+    score        smallint    NOT NULL,
+    comment      text,
+    responded_at timestamptz NOT NULL,
+    erased_at    timestamptz,
+    PRIMARY KEY (survey_id, sequence)
+);
+CREATE INDEX nps_responses_at ON nps_responses (responded_at);
+-- An account's responses still holding their comments, for the export and the erasure.
+CREATE INDEX nps_responses_by_customer ON nps_responses (customer_id) WHERE erased_at IS NULL;
+
+ALTER TABLE personal_data_erasures
+    ADD COLUMN nps_surveys uuid[] NOT NULL DEFAULT '{}';

@@ -383,15 +383,17 @@ async fn every_figure_of_a_hand_made_desk_is_as_computed_by_hand(pool: PgPool) {
     assert_eq!(eight["ticketsAssigned"], 1);
     about(&eight["fullResolutionMedian"], 240.0);
 
+    let no_nps = json!({"score": null, "responses": 0, "promoters": 0, "passives": 0,
+                        "detractors": 0});
     assert_eq!(
         figures["series"],
         json!([
             {"start": "2026-11-24T00:00:00Z", "ticketsCreated": 5, "ticketsResolved": 3,
              "ticketsReopened": 1, "ticketsCancelled": 1,
-             "csat": {"score": 1.0 / 3.0, "mean": 3.33, "responses": 3}},
+             "csat": {"score": 1.0 / 3.0, "mean": 3.33, "responses": 3}, "nps": no_nps},
             {"start": "2026-11-25T00:00:00Z", "ticketsCreated": 0, "ticketsResolved": 1,
              "ticketsReopened": 0, "ticketsCancelled": 0,
-             "csat": {"score": 1.0, "mean": 5.0, "responses": 1}},
+             "csat": {"score": 1.0, "mean": 5.0, "responses": 1}, "nps": no_nps},
         ])
     );
 
@@ -692,4 +694,109 @@ async fn a_resolution_invites_its_customer_to_rate_it_in_the_inbox(pool: PgPool)
         "Resolved: how did we do? Rate the resolution from 1 to 5"
     );
     assert_eq!(items[0]["ticketId"], id);
+}
+
+/// Five accounts answer on Tuesday 2026-11-24: 10, 9, 9 (promoters), 7 (passive), 3 (detractor):
+/// NPS = 60% - 20% = 40.
+#[sqlx::test(migrations = "../migrations")]
+async fn nps_counts_one_response_an_account_every_90_days(pool: PgPool) {
+    let (app, clock) = spawn_notifying_app(pool, at("2026-11-24T09:00:00Z"), None, None).await;
+    let respond = |customer: &str, body: Value| {
+        let token = app.token(ActorRole::Customer, customer);
+        let app = &app;
+        async move {
+            app.post("/api/v1/support/nps-responses", &token, body)
+                .await
+        }
+    };
+    for (n, score) in [10, 9, 9, 7, 3].into_iter().enumerate() {
+        let customer = format!("customer-{}", n + 1);
+        let response = respond(&customer, json!({"score": score, "comment": "Fine"})).await;
+        assert_eq!(response.status(), 201);
+        let response: Value = response.json().await.unwrap();
+        assert_eq!(response["customerId"], customer);
+        assert_eq!(response["score"], score);
+        assert_eq!(response["respondedAt"], "2026-11-24T09:00:00Z");
+    }
+    let agent = app.token(ActorRole::Agent, "agent-1");
+    problem(
+        app.post("/api/v1/support/nps-responses", &agent, json!({"score": 9}))
+            .await,
+        403,
+    )
+    .await;
+    let bad = problem(
+        respond("customer-9", json!({"score": 11, "comment": ""})).await,
+        422,
+    )
+    .await;
+    assert_eq!(common::fields(&bad), ["score", "comment"]);
+
+    // A second answer counts from 90 days after the first.
+    clock.set(at("2027-01-01T09:00:00Z"));
+    let soon = problem(respond("customer-1", json!({"score": 0})).await, 409).await;
+    assert!(
+        soon["detail"].as_str().unwrap().contains("2027-02-22"),
+        "{soon}"
+    );
+    clock.set(at("2027-02-22T09:00:00Z"));
+    assert_eq!(
+        respond("customer-1", json!({"score": 0})).await.status(),
+        201
+    );
+
+    wait_until_applied(&app.pool, "nps_responses", "nps_survey").await;
+    let tuesday = analytics(&app, "startDate=2026-11-24&endDate=2026-11-24").await;
+    assert_eq!(
+        tuesday["satisfaction"]["nps"],
+        json!({"score": 40.0, "responses": 5, "promoters": 3, "passives": 1, "detractors": 1})
+    );
+    assert_eq!(tuesday["series"][0]["nps"]["score"], 40.0);
+    let february = analytics(&app, "startDate=2027-02-01&endDate=2027-02-28").await;
+    assert_eq!(february["satisfaction"]["nps"]["score"], -100.0);
+
+    // The account's export lists its responses; its erasure erases their comments.
+    let admin = app.admin();
+    let export = ok(app
+        .get("/api/v1/support/customers/customer-2/personal-data", &admin)
+        .await)
+    .await;
+    assert_eq!(export["npsResponses"][0]["comment"], "Fine", "{export}");
+    let receipt = ok(app
+        .send(
+            reqwest::Method::DELETE,
+            "/api/v1/support/customers/customer-2/personal-data",
+            Some(&admin),
+            None,
+        )
+        .await)
+    .await;
+    assert_eq!(
+        receipt["npsSurveys"],
+        json!([support_domain::nps::survey_id("customer-2")])
+    );
+    let comments: Vec<Option<String>> =
+        sqlx::query_scalar("SELECT comment FROM nps_responses WHERE customer_id = 'customer-2'")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(comments, [Some("[erased]".to_owned())]);
+
+    let rows = || async {
+        sqlx::query_as::<_, (String, i16, Option<String>)>(
+            "SELECT customer_id, score, comment FROM nps_responses ORDER BY customer_id, sequence",
+        )
+        .fetch_all(&app.pool)
+        .await
+        .unwrap()
+    };
+    let before = rows().await;
+    support_projections::replay(
+        &app.pool,
+        &common::data_keys(),
+        &support_projections::nps::NpsResponsesProjection,
+    )
+    .await
+    .unwrap();
+    assert_eq!(rows().await, before);
 }

@@ -21,6 +21,7 @@ pub mod kb_rating_alerts;
 pub mod notification_preferences;
 pub mod notifications;
 pub mod notifier;
+pub mod nps;
 pub mod numbering;
 pub mod openapi;
 pub mod personal_data;

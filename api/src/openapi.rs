@@ -23,8 +23,8 @@ use crate::startup::{ApiContext, SUPPORT_API};
 use crate::tickets::requests::CrossFieldRules;
 use crate::{
     analytics, audit, dead_letters, escalation_policies, health, idempotency, incidents,
-    kb_articles, notification_preferences, notifications, personal_data, sla_policies, sla_report,
-    status_page, tickets, webhooks,
+    kb_articles, notification_preferences, notifications, nps, personal_data, sla_policies,
+    sla_report, status_page, tickets, webhooks,
 };
 
 const PROBLEM_REF: &str = "#/components/schemas/Problem";
@@ -59,7 +59,7 @@ const PROBLEM_REF: &str = "#/components/schemas/Problem";
         sla_policies::checks::preview_sla_policy, sla_policies::checks::what_if_sla_policy,
         audit::search_audit_log,
         sla_report::get_sla_report,
-        analytics::get_analytics,
+        analytics::get_analytics, nps::respond,
         personal_data::export_personal_data, personal_data::erase_personal_data,
         notification_preferences::get_notification_preferences,
         notification_preferences::put_notification_preferences,

@@ -1,9 +1,10 @@
 //! A customer's personal data: everything held about them, as an export, and its erasure. Erasure
-//! destroys the data keys of the customer's tickets, of their users' notification preferences and
-//! of their users' knowledge base ratings (crypto-shredding, see
+//! destroys the data keys of the customer's tickets, of their users' notification preferences,
+//! of their users' knowledge base ratings and of the account's NPS survey (crypto-shredding, see
 //! `support_projections::personal_data`), which records `PersonalDataErased` on each ticket,
-//! `NotificationPreferencesErased` on each preferences and `KbRatingErased` on each rating; the
-//! read models then replace the personal fields with a marker, and a replay gives the same rows.
+//! `NotificationPreferencesErased` on each preferences, `KbRatingErased` on each rating and
+//! `NpsResponsesErased` on the survey; the read models then replace the personal fields with a
+//! marker, and a replay gives the same rows.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -16,11 +17,13 @@ use support_domain::kb::{KbRating, KbRatingCommand};
 use support_domain::notification::{
     EraseNotificationPreferences, NotificationPreferences, NotificationPreferencesCommand,
 };
+use support_domain::nps::{NpsSurvey, NpsSurveyCommand};
 use support_domain::ticket::{Customer, ErasePersonalData, ErasureReason, Ticket, TicketCommand};
 use support_domain::{ActorRole, EventMetadata};
 use support_projections::event_log::opened_history;
 use support_projections::kb::{self, KbRatingView};
 use support_projections::notification_preferences::{self, NotificationPreferencesView};
+use support_projections::nps::{self, NpsResponseView};
 use support_projections::tickets::{self, TicketDetail, TicketKey, TicketScope, READ_MODEL};
 use support_projections::Redacted;
 use utoipa::ToSchema;
@@ -58,6 +61,8 @@ pub struct PersonalDataExport {
     /// The account's readers' ratings of knowledge base articles, with their comments, not
     /// erased yet; oldest first.
     pub kb_ratings: Vec<KbRatingView>,
+    /// The account's NPS responses, with their comments, not erased yet; oldest first.
+    pub nps_responses: Vec<NpsResponseView>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -84,6 +89,8 @@ pub struct ErasureReceipt {
     pub notification_preferences: Vec<Uuid>,
     /// The knowledge base ratings (by the customer's users) whose data keys it destroyed.
     pub kb_ratings: Vec<Uuid>,
+    /// The account's NPS survey, if this erasure destroyed its data key.
+    pub nps_surveys: Vec<Uuid>,
     pub erased_at: DateTime<Utc>,
     pub erased_by: String,
 }
@@ -167,12 +174,14 @@ pub async fn export_personal_data(
     let notification_preferences =
         notification_preferences::of_customer(&ctx.pool, &customer_id).await?;
     let kb_ratings = kb::ratings_of_customer(&ctx.pool, &customer_id).await?;
+    let nps_responses = nps::responses_of_customer(&ctx.pool, &customer_id).await?;
     Ok(Json(PersonalDataExport {
         customer_id,
         exported_at,
         tickets: exported,
         notification_preferences,
         kb_ratings,
+        nps_responses,
     }))
 }
 
@@ -200,18 +209,19 @@ pub async fn erase_personal_data(
 ) -> Result<(StatusCode, Json<ErasureReceipt>), ApiError> {
     principal.require(&[ActorRole::Admin], "erase personal data")?;
     let customer_id = account_id(customer_id)?;
-    let tickets = customer_tickets(&ctx.pool, &customer_id).await?;
-    let preferences = customer_preferences(&ctx.pool, &customer_id).await?;
-    let ratings = customer_ratings(&ctx.pool, &customer_id).await?;
+    let held = Held {
+        tickets: customer_tickets(&ctx.pool, &customer_id).await?,
+        preferences: customer_preferences(&ctx.pool, &customer_id).await?,
+        ratings: customer_ratings(&ctx.pool, &customer_id).await?,
+        nps_surveys: customer_surveys(&ctx.pool, &customer_id).await?,
+    };
     let metadata = ctx.metadata(&principal, &ids)?;
     let receipt = erase(
         &ctx,
         &metadata,
         Some(customer_id),
         ErasureReason::CustomerRequest,
-        &tickets,
-        &preferences,
-        &ratings,
+        &held,
     )
     .await?;
     Ok((StatusCode::OK, Json(receipt)))
@@ -255,6 +265,17 @@ async fn customer_ratings(pool: &PgPool, customer_id: &str) -> Result<Vec<Uuid>,
     .await
 }
 
+/// The account's NPS survey, if it still holds personal data.
+async fn customer_surveys(pool: &PgPool, customer_id: &str) -> Result<Vec<Uuid>, sqlx::Error> {
+    still_held(
+        pool,
+        customer_id,
+        nps::AGGREGATE_TYPE,
+        "SELECT DISTINCT survey_id FROM nps_responses WHERE customer_id = $1 AND erased_at IS NULL",
+    )
+    .await
+}
+
 /// The aggregates of `aggregate_type` with a data key filed under the customer, and those that
 /// `unerased` (ids, of the customer `$1`) finds in their read model not erased yet.
 async fn still_held(
@@ -274,25 +295,37 @@ async fn still_held(
     .await
 }
 
-/// Erases `tickets`, `preferences` (notification preferences) and `ratings` (knowledge base
-/// ratings) under one receipt, each through the command path, forgets kept answers that showed
-/// the tickets, records the receipt and waits (within the read bound) for the read models to
-/// show the erasures. Aggregates already erased are left out of the receipt.
+/// The aggregates that hold a customer's personal data, which an erasure reaches.
+#[derive(Debug, Default)]
+pub struct Held {
+    pub tickets: Vec<Uuid>,
+    /// Notification preferences.
+    pub preferences: Vec<Uuid>,
+    /// Knowledge base ratings.
+    pub ratings: Vec<Uuid>,
+    pub nps_surveys: Vec<Uuid>,
+}
+
+/// Erases what is `held` under one receipt, each through the command path, forgets kept answers
+/// that showed the tickets, records the receipt and waits (within the read bound) for the read
+/// models to show the erasures. Aggregates already erased are left out of the receipt.
 pub async fn erase(
     ctx: &ApiContext,
     metadata: &EventMetadata,
     customer_id: Option<String>,
     reason: ErasureReason,
-    tickets: &[Uuid],
-    preferences: &[Uuid],
-    ratings: &[Uuid],
+    held: &Held,
 ) -> Result<ErasureReceipt, ApiError> {
     let receipt_id = Uuid::new_v4();
     let caller = support_domain::Caller {
         actor: metadata.actor(),
         customer_id: None,
     };
-    let erased_tickets = erase_each::<Ticket>(ctx, metadata, tickets, || {
+    // A failure part way (the database gone, a concurrent change) stops the erasure there; what
+    // was erased before it still gets its receipt, then the failure is answered: a retry erases
+    // the rest under a receipt of its own.
+    let stopped = |done: &[&Erasures]| done.iter().any(|e| e.failure.is_some());
+    let erased_tickets = erase_each::<Ticket>(ctx, metadata, &held.tickets, || {
         TicketCommand::ErasePersonalData(ErasePersonalData {
             caller: caller.clone(),
             reason,
@@ -300,31 +333,39 @@ pub async fn erase(
         })
     })
     .await;
-    // A failure part way (the database gone, a concurrent change) still records what was erased
-    // before it, then answers the failure: a retry erases the rest under a receipt of its own.
-    let erased_preferences = match erased_tickets.failure {
-        Some(_) => Erasures::default(),
-        None => {
-            erase_each::<NotificationPreferences>(ctx, metadata, preferences, || {
-                NotificationPreferencesCommand::Erase(EraseNotificationPreferences {
-                    caller: caller.clone(),
-                    reason,
-                    receipt_id,
-                })
-            })
-            .await
-        }
-    };
-    let erased_ratings = match erased_preferences.failure {
-        Some(_) => Erasures::default(),
-        None => {
-            erase_each::<KbRating>(ctx, metadata, ratings, || KbRatingCommand::Erase {
+    let erased_preferences = if stopped(&[&erased_tickets]) {
+        Erasures::default()
+    } else {
+        erase_each::<NotificationPreferences>(ctx, metadata, &held.preferences, || {
+            NotificationPreferencesCommand::Erase(EraseNotificationPreferences {
                 caller: caller.clone(),
                 reason,
                 receipt_id,
             })
-            .await
-        }
+        })
+        .await
+    };
+    let erased_ratings = if stopped(&[&erased_tickets, &erased_preferences]) {
+        Erasures::default()
+    } else {
+        erase_each::<KbRating>(ctx, metadata, &held.ratings, || KbRatingCommand::Erase {
+            caller: caller.clone(),
+            reason,
+            receipt_id,
+        })
+        .await
+    };
+    let erased_surveys = if stopped(&[&erased_tickets, &erased_preferences, &erased_ratings]) {
+        Erasures::default()
+    } else {
+        erase_each::<NpsSurvey>(ctx, metadata, &held.nps_surveys, || {
+            NpsSurveyCommand::Erase {
+                caller: caller.clone(),
+                reason,
+                receipt_id,
+            }
+        })
+        .await
     };
     idempotency::forget_answers_about(&ctx.pool, &erased_tickets.erased).await?;
     let receipt = ErasureReceipt {
@@ -334,25 +375,28 @@ pub async fn erase(
         tickets: erased_tickets.erased,
         notification_preferences: erased_preferences.erased,
         kb_ratings: erased_ratings.erased,
+        nps_surveys: erased_surveys.erased,
         erased_at: metadata.occurred_at,
         erased_by: metadata.actor_sub.clone(),
     };
     let failure = erased_tickets
         .failure
         .or(erased_preferences.failure)
-        .or(erased_ratings.failure);
+        .or(erased_ratings.failure)
+        .or(erased_surveys.failure);
     // Retention finds nothing to keep a receipt of when another process erased the ticket first.
     let nothing = receipt.tickets.is_empty()
         && receipt.notification_preferences.is_empty()
-        && receipt.kb_ratings.is_empty();
+        && receipt.kb_ratings.is_empty()
+        && receipt.nps_surveys.is_empty();
     if nothing && (receipt.customer_id.is_none() || failure.is_some()) {
         return failure.map_or(Ok(receipt), Err);
     }
     sqlx::query(
         "INSERT INTO personal_data_erasures \
              (receipt_id, customer_id, reason, erased_by, erased_at, tickets, \
-              notification_preferences, kb_ratings) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+              notification_preferences, kb_ratings, nps_surveys) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(receipt.receipt_id)
     .bind(&receipt.customer_id)
@@ -362,6 +406,7 @@ pub async fn erase(
     .bind(&receipt.tickets)
     .bind(&receipt.notification_preferences)
     .bind(&receipt.kb_ratings)
+    .bind(&receipt.nps_surveys)
     .execute(&ctx.pool)
     .await?;
     if let Some(failure) = failure {
@@ -374,6 +419,7 @@ pub async fn erase(
             erased_preferences.last,
         ),
         (kb::RATINGS_READ_MODEL, erased_ratings.last),
+        (nps::READ_MODEL, erased_surveys.last),
     ] {
         wait_for_erasure(ctx, read_model, last).await;
     }

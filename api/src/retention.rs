@@ -10,7 +10,7 @@ use support_domain::{ActorRole, EventMetadata};
 use support_projections::Redacted;
 use uuid::Uuid;
 
-use crate::personal_data::{erase, ErasureReceipt};
+use crate::personal_data::{erase, ErasureReceipt, Held};
 use crate::problem::ApiError;
 use crate::startup::ApiContext;
 
@@ -84,9 +84,10 @@ pub async fn sweep(
                     &metadata,
                     None,
                     ErasureReason::Retention,
-                    &[*id],
-                    &[],
-                    &[],
+                    &Held {
+                        tickets: vec![*id],
+                        ..Held::default()
+                    },
                 )
                 .await?;
                 if !receipt.tickets.is_empty() {

@@ -36,7 +36,7 @@ use crate::read_your_writes::Checkpoints;
 use crate::settings::Settings;
 use crate::{
     analytics, audit, dead_letters, escalation_policies, health, idempotency, incidents,
-    kb_articles, notification_preferences, notifications, notifier, openapi, personal_data,
+    kb_articles, notification_preferences, notifications, notifier, nps, openapi, personal_data,
     retention, sla_policies, sla_report, sla_timer, status_page, tickets, webhooks,
 };
 use support_domain::escalation::EscalationBook;
@@ -93,6 +93,7 @@ impl Registry {
                 .merge(audit::routes())
                 .merge(sla_report::routes())
                 .merge(analytics::routes())
+                .merge(nps::routes())
                 .merge(webhooks::routes())
                 .merge(notifications::routes())
                 .merge(notification_preferences::routes()),

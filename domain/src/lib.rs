@@ -7,6 +7,7 @@ pub mod field;
 pub mod incident;
 pub mod kb;
 pub mod notification;
+pub mod nps;
 pub mod personal_data;
 pub mod recorded;
 pub mod refusal;

@@ -11,6 +11,7 @@ pub mod incidents;
 pub mod kb;
 pub mod notification_preferences;
 pub mod notifications;
+pub mod nps;
 pub mod page;
 pub mod personal_data;
 pub mod projection;

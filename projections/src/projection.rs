@@ -128,6 +128,7 @@ pub fn standard() -> Projections {
         .with(crate::sla::policies::SlaPoliciesProjection)
         .with(crate::sla::report::SlaReportProjection)
         .with(crate::analytics::AnalyticsProjection)
+        .with(crate::nps::NpsResponsesProjection)
         .with(crate::escalation::EscalationPoliciesProjection)
         .with(crate::kb::KbArticlesProjection)
         .with(crate::kb::KbRatingsProjection)

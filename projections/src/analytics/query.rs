@@ -15,6 +15,7 @@ use super::histogram::Histogram;
 use super::sections::{self, IncidentAnalytics, KbAnalytics};
 use super::tickets::{Dimension, Figure, Slice};
 use super::DayFigure;
+use crate::nps::scores_between;
 use crate::sla::report::{compliance, ReportFilter, SlaCompliance};
 
 /// The whole UTC days `[from, to)` of the tickets `slice` files, a series point per `interval`.
@@ -208,11 +209,43 @@ pub struct CsatSurvey {
     pub response_rate: Option<f64>,
 }
 
+/// Net Promoter Score of the responses given: % promoters (9, 10) - % detractors (0 to 6).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Nps {
+    /// -100 to 100, to the hundredth; null without responses.
+    #[schema(minimum = -100, maximum = 100)]
+    pub score: Option<f64>,
+    pub responses: i64,
+    pub promoters: i64,
+    pub passives: i64,
+    pub detractors: i64,
+}
+
+impl Nps {
+    fn of<'a>(scores: impl IntoIterator<Item = &'a i16>) -> Self {
+        let mut nps = Nps::default();
+        for score in scores {
+            nps.responses += 1;
+            match score {
+                9.. => nps.promoters += 1,
+                7 | 8 => nps.passives += 1,
+                _ => nps.detractors += 1,
+            }
+        }
+        nps.score = share(nps.promoters - nps.detractors, nps.responses)
+            .map(|s| (s * 10_000.0).round() / 100.0);
+        nps
+    }
+}
+
 /// The satisfaction figures of the period.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Satisfaction {
     pub csat: CsatSurvey,
+    /// Of every customer account, whatever the filter: NPS is about the product, not a ticket.
+    pub nps: Nps,
 }
 
 /// One agent's figures: the tickets assigned to them at each measure.
@@ -245,6 +278,8 @@ pub struct SeriesPoint {
     pub tickets_cancelled: i64,
     /// CSAT of the ratings given in the interval.
     pub csat: Csat,
+    /// NPS of the responses given in the interval.
+    pub nps: Nps,
 }
 
 /// The support analytics of a period.
@@ -328,7 +363,7 @@ pub async fn analytics(pool: &PgPool, filter: &AnalyticsFilter) -> Result<Analyt
             None => Ok(None),
         }
     };
-    let (own, others, start, end, other_ends, hours, sla, incidents) = tokio::try_join!(
+    let (own, others, start, end, other_ends, hours, sla, incidents, nps) = tokio::try_join!(
         daily(vec![dimension], Some(filter.slice.value.clone())),
         daily(breakdowns.to_vec(), None),
         backlog(
@@ -341,6 +376,7 @@ pub async fn analytics(pool: &PgPool, filter: &AnalyticsFilter) -> Result<Analyt
         series_counts(pool, filter),
         sla,
         sections::incidents(pool, from, to),
+        scores_between(pool, from, to),
     )?;
 
     let totals = sum_rows(own).remove(&(dimension.to_owned(), filter.slice.value.clone()));
@@ -381,6 +417,7 @@ pub async fn analytics(pool: &PgPool, filter: &AnalyticsFilter) -> Result<Analyt
             surveys,
             response_rate: share(csat.responses, surveys),
         },
+        nps: Nps::of(nps.iter().map(|(_, score)| score)),
     };
     let backlog = Backlog {
         at_start,
@@ -480,7 +517,7 @@ pub async fn analytics(pool: &PgPool, filter: &AnalyticsFilter) -> Result<Analyt
         by_category,
         by_channel,
         agents,
-        series: series(filter, hours),
+        series: series(filter, hours, &nps),
         sla,
         incidents,
         kb,
@@ -580,7 +617,11 @@ async fn series_counts(
     .await
 }
 
-fn series(filter: &AnalyticsFilter, hours: Vec<(String, DateTime<Utc>, i64)>) -> Vec<SeriesPoint> {
+fn series(
+    filter: &AnalyticsFilter,
+    hours: Vec<(String, DateTime<Utc>, i64)>,
+    nps: &[(DateTime<Utc>, i16)],
+) -> Vec<SeriesPoint> {
     let (from, to, step) = (
         start_of(filter.from),
         start_of(filter.to),
@@ -605,6 +646,7 @@ fn series(filter: &AnalyticsFilter, hours: Vec<(String, DateTime<Utc>, i64)>) ->
         .into_iter()
         .map(|(start, counts)| {
             let count = |figure: Figure| counts.get(&figure).copied().unwrap_or(0);
+            let end = start + step;
             SeriesPoint {
                 start,
                 tickets_created: count(Figure::TicketsCreated),
@@ -612,6 +654,11 @@ fn series(filter: &AnalyticsFilter, hours: Vec<(String, DateTime<Utc>, i64)>) ->
                 tickets_reopened: count(Figure::TicketsReopened),
                 tickets_cancelled: count(Figure::TicketsCancelled),
                 csat: Csat::of(count),
+                nps: Nps::of(
+                    nps.iter()
+                        .filter(|(at, _)| *at >= start && *at < end)
+                        .map(|(_, score)| score),
+                ),
             }
         })
         .collect()
