@@ -748,6 +748,7 @@ async fn a_dead_letter_retried_after_the_fix_is_applied_with_the_events_parked_b
     assert_eq!(
         positions,
         [
+            ("analytics".to_owned(), last),
             ("incident_holds".to_owned(), last),
             ("notification_planner".to_owned(), last),
             ("sla_report".to_owned(), last),
