@@ -100,3 +100,32 @@ CREATE INDEX nps_responses_by_customer ON nps_responses (customer_id) WHERE eras
 
 ALTER TABLE personal_data_erasures
     ADD COLUMN nps_surveys uuid[] NOT NULL DEFAULT '{}';
+
+-- Alert rules (the `alert_rules` projection of the `alert_rule` events) and their firings.
+CREATE TABLE alert_rules
+(
+    rule_id          uuid PRIMARY KEY,
+    version          bigint           NOT NULL,
+    name             text             NOT NULL,
+    kind             text             NOT NULL,
+    threshold        double precision NOT NULL,
+    recipients       jsonb            NOT NULL,
+    cooldown_minutes integer          NOT NULL,
+    active           boolean          NOT NULL,
+    created_at       timestamptz      NOT NULL,
+    updated_at       timestamptz      NOT NULL,
+    last_fired_at    timestamptz
+);
+CREATE INDEX alert_rules_listed ON alert_rules (created_at, rule_id);
+
+CREATE TABLE alert_firings
+(
+    rule_id   uuid             NOT NULL,
+    sequence  bigint           NOT NULL,
+    subject   text             NOT NULL,
+    observed  double precision NOT NULL,
+    threshold double precision NOT NULL,
+    detail    text             NOT NULL,
+    fired_at  timestamptz      NOT NULL,
+    PRIMARY KEY (rule_id, sequence)
+);

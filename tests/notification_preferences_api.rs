@@ -36,6 +36,7 @@ fn in_app_everywhere() -> Value {
         "SLA_WARNING": ["IN_APP"], "SLA_BREACH": ["IN_APP"], "ESCALATION": ["IN_APP"],
         "ASSIGNMENT": ["IN_APP"], "PUBLIC_REPLY": ["IN_APP"], "STATUS_CHANGE": ["IN_APP"],
         "KB_LOW_RATING": ["IN_APP"], "INCIDENT_ALERT": ["IN_APP"], "INCIDENT_UPDATE": ["IN_APP"],
+        "SUPPORT_ALERT": ["IN_APP"],
     })
 }
 
@@ -77,6 +78,7 @@ async fn saved_preferences_read_back_as_saved_with_defaults_for_what_was_left_ou
         "ESCALATION": ["IN_APP", "EMAIL"], "ASSIGNMENT": ["IN_APP"],
         "PUBLIC_REPLY": ["IN_APP"], "STATUS_CHANGE": ["IN_APP"], "KB_LOW_RATING": ["IN_APP"],
         "INCIDENT_ALERT": ["IN_APP", "EMAIL"], "INCIDENT_UPDATE": ["IN_APP", "EMAIL"],
+        "SUPPORT_ALERT": ["IN_APP", "EMAIL"],
     });
     assert_eq!(saved["channels"], expected_channels);
     assert_eq!(saved["email"], "alice@desk.example");

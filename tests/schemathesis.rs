@@ -105,6 +105,18 @@ async fn schemathesis_finds_the_api_as_documented(pool: PgPool) {
         .await
         .unwrap();
     let incident = incident["id"].as_str().unwrap().to_owned();
+    let alert_rule: Value = app
+        .post(
+            "/api/v1/support/alert-rules",
+            &admin,
+            json!({"name": "Overload", "kind": "AGENT_OVERLOAD", "threshold": 30,
+                "recipients": {"roles": ["admin"]}}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let alert_rule = alert_rule["id"].as_str().unwrap().to_owned();
 
     // A webhook endpoint (inactive, so that nothing leaves the machine) and a delivery of it to
     // read and resend.
@@ -179,6 +191,7 @@ async fn schemathesis_finds_the_api_as_documented(pool: PgPool) {
             .env("SUPPORTD_NOTIFICATION", &notification)
             .env("SUPPORTD_KB_ARTICLE", &article)
             .env("SUPPORTD_INCIDENT", &incident)
+            .env("SUPPORTD_ALERT_RULE", &alert_rule)
             .env("SCHEMATHESIS_HOOKS", format!("{DIR}/hooks.py"))
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .args([

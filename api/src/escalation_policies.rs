@@ -16,7 +16,7 @@ use support_domain::ticket::{AgentId, TicketCategory, TicketPriority};
 use support_domain::{ActorRole, FieldErrors};
 use support_projections::escalation::{
     self, EscalationLevelFields, EscalationPolicyPage, EscalationPolicyView, EscalationRuleFields,
-    READ_MODEL,
+    RecipientsFields, READ_MODEL,
 };
 use support_projections::page::PageRequest;
 use support_projections::schema;
@@ -190,37 +190,37 @@ fn parse_level(
     path: &str,
     level: &EscalationLevelFields,
 ) -> Option<EscalationLevel> {
-    let named = &level.recipients;
-    let agents = recipients(
-        errors,
-        &format!("{path}.recipients.agents"),
-        &named.agents,
-        |a| AgentId::parse(a).map(|a| a.as_str().to_owned()),
-    );
-    let roles = recipients(
-        errors,
-        &format!("{path}.recipients.roles"),
-        &named.roles,
-        |r| r.parse::<ActorRole>(),
-    );
-    let teams = recipients(
-        errors,
-        &format!("{path}.recipients.teams"),
-        &named.teams,
-        TeamName::parse,
-    );
+    let recipients = parse_recipients(errors, &format!("{path}.recipients"), &level.recipients);
     let delay_minutes = errors.take(
         &format!("{path}.delayMinutes"),
         DelayMinutes::parse(level.delay_minutes),
     )?;
     Some(EscalationLevel {
-        recipients: Recipients {
-            agents,
-            roles,
-            teams,
-        },
+        recipients,
         delay_minutes,
     })
+}
+
+/// Recipients as requests name them (`path` the field they are in), every bad one reported.
+pub(crate) fn parse_recipients(
+    errors: &mut FieldErrors,
+    path: &str,
+    named: &RecipientsFields,
+) -> Recipients {
+    Recipients {
+        agents: recipients(errors, &format!("{path}.agents"), &named.agents, |a| {
+            AgentId::parse(a).map(|a| a.as_str().to_owned())
+        }),
+        roles: recipients(errors, &format!("{path}.roles"), &named.roles, |r| {
+            r.parse::<ActorRole>()
+        }),
+        teams: recipients(
+            errors,
+            &format!("{path}.teams"),
+            &named.teams,
+            TeamName::parse,
+        ),
+    }
 }
 
 impl CreateEscalationPolicyRequest {

@@ -1,6 +1,8 @@
 //! The support desk service: the REST API, its auth and errors, and the `supportd` command line.
 
 pub mod active_policies;
+pub mod alert_rules;
+pub mod alert_watch;
 pub mod analytics;
 pub mod audit;
 pub mod auth;

@@ -40,7 +40,8 @@ pub fn routes() -> Router<ApiContext> {
 pub struct NotificationView {
     pub id: Uuid,
     /// Why the caller is told: `SLA_WARNING`, `SLA_BREACH`, `ESCALATION`, `ASSIGNMENT`,
-    /// `PUBLIC_REPLY`, `STATUS_CHANGE`, `KB_LOW_RATING`, `INCIDENT_ALERT`, `INCIDENT_UPDATE`.
+    /// `PUBLIC_REPLY`, `STATUS_CHANGE`, `KB_LOW_RATING`, `INCIDENT_ALERT`, `INCIDENT_UPDATE`,
+    /// `SUPPORT_ALERT`.
     #[schema(example = "ESCALATION")]
     pub kind: String,
     pub read: bool,

@@ -22,9 +22,9 @@ use crate::problem::PROBLEM_JSON;
 use crate::startup::{ApiContext, SUPPORT_API};
 use crate::tickets::requests::CrossFieldRules;
 use crate::{
-    analytics, audit, dead_letters, escalation_policies, health, idempotency, incidents,
-    kb_articles, notification_preferences, notifications, nps, personal_data, sla_policies,
-    sla_report, status_page, tickets, webhooks,
+    alert_rules, analytics, audit, dead_letters, escalation_policies, health, idempotency,
+    incidents, kb_articles, notification_preferences, notifications, nps, personal_data,
+    sla_policies, sla_report, status_page, tickets, webhooks,
 };
 
 const PROBLEM_REF: &str = "#/components/schemas/Problem";
@@ -60,6 +60,8 @@ const PROBLEM_REF: &str = "#/components/schemas/Problem";
         audit::search_audit_log,
         sla_report::get_sla_report,
         analytics::get_analytics, nps::respond,
+        alert_rules::create_alert_rule, alert_rules::list_alert_rules,
+        alert_rules::get_alert_rule, alert_rules::update_alert_rule, alert_rules::alert_firings,
         personal_data::export_personal_data, personal_data::erase_personal_data,
         notification_preferences::get_notification_preferences,
         notification_preferences::put_notification_preferences,

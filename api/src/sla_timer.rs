@@ -11,7 +11,7 @@
 
 use chrono::{DateTime, SubsecRound, Utc};
 use futures::stream::{self, StreamExt};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use support_domain::escalation::EscalationBook;
 use support_domain::incident::{Incident, IncidentCommand};
@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 use crate::problem::ApiError;
 use crate::startup::ApiContext;
-use crate::{due_passes, kb_rating_alerts};
+use crate::{alert_watch, due_passes, kb_rating_alerts};
 
 /// Who the timer's events are recorded as.
 pub const TIMER_ACTOR: &str = "sla-timer";
@@ -33,7 +33,7 @@ pub const TIMER_ACTOR: &str = "sla-timer";
 const BATCH: i64 = 256;
 const IN_FLIGHT: usize = 16;
 /// A command that loses a race with another command on its ticket is tried again at once.
-const ATTEMPTS: usize = 5;
+pub(crate) const ATTEMPTS: usize = 5;
 /// How long a claimed row is the claimer's: a row whose command failed (or whose timer died) is
 /// claimed again after it.
 const LEASE: chrono::TimeDelta = chrono::TimeDelta::seconds(30);
@@ -64,9 +64,13 @@ async fn watch(ctx: &ApiContext) -> Result<(), ApiError> {
          (SELECT due_at FROM incident_hold_checks WHERE claimed_until IS NULL \
           ORDER BY due_at LIMIT 1), \
          (SELECT min(claimed_until) FROM incident_hold_checks WHERE claimed_until IS NOT NULL), \
-         {})",
-        kb_rating_alerts::NEXT_DUE
+         {}, {})",
+        kb_rating_alerts::NEXT_DUE,
+        alert_watch::NEXT_DUE
     );
+    // The alert rules are evaluated at most once a minute, however often the timer wakes.
+    let evaluated: Mutex<Option<DateTime<Utc>>> = Mutex::new(None);
+    let evaluated = &evaluated;
     due_passes::run(
         ctx,
         TIMERS_CHANNEL,
@@ -75,6 +79,11 @@ async fn watch(ctx: &ApiContext) -> Result<(), ApiError> {
         |now| async move {
             let timers = record_due(ctx, now).await?;
             let alerts = kb_rating_alerts::tell_pending(ctx, now, BATCH).await?;
+            let last = *evaluated.lock().expect("not poisoned");
+            if last.is_none_or(|last| now - last >= alert_watch::EVERY) {
+                alert_watch::evaluate(ctx, now).await?;
+                *evaluated.lock().expect("not poisoned") = Some(now);
+            }
             // Again at once while either filled its batch.
             Ok(timers.max(alerts))
         },
@@ -234,7 +243,7 @@ pub async fn record_due(ctx: &ApiContext, now: DateTime<Utc>) -> Result<usize, A
 }
 
 /// Who the timer's commands come from.
-fn timer_caller() -> Caller {
+pub(crate) fn timer_caller() -> Caller {
     Caller {
         actor: Actor {
             sub: TIMER_ACTOR.to_owned(),
@@ -246,7 +255,7 @@ fn timer_caller() -> Caller {
 
 /// The metadata of a command the timer sends at `now`: the pass's instant, the same the
 /// aggregate decides with.
-fn timer_metadata(ctx: &ApiContext, now: DateTime<Utc>) -> EventMetadata {
+pub(crate) fn timer_metadata(ctx: &ApiContext, now: DateTime<Utc>) -> EventMetadata {
     EventMetadata {
         occurred_at: now,
         ..ctx.worker_metadata(TIMER_ACTOR)

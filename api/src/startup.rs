@@ -35,9 +35,9 @@ use crate::rate_limit::{self, RateLimitState, RateLimiters};
 use crate::read_your_writes::Checkpoints;
 use crate::settings::Settings;
 use crate::{
-    analytics, audit, dead_letters, escalation_policies, health, idempotency, incidents,
-    kb_articles, notification_preferences, notifications, notifier, nps, openapi, personal_data,
-    retention, sla_policies, sla_report, sla_timer, status_page, tickets, webhooks,
+    alert_rules, analytics, audit, dead_letters, escalation_policies, health, idempotency,
+    incidents, kb_articles, notification_preferences, notifications, notifier, nps, openapi,
+    personal_data, retention, sla_policies, sla_report, sla_timer, status_page, tickets, webhooks,
 };
 use support_domain::escalation::EscalationBook;
 use support_domain::sla::SlaPolicyBook;
@@ -94,6 +94,7 @@ impl Registry {
                 .merge(sla_report::routes())
                 .merge(analytics::routes())
                 .merge(nps::routes())
+                .merge(alert_rules::routes())
                 .merge(webhooks::routes())
                 .merge(notifications::routes())
                 .merge(notification_preferences::routes()),

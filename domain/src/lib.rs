@@ -2,6 +2,7 @@
 //! no database, no network, no clock (time arrives with the command's metadata).
 
 pub mod actor;
+pub mod alert;
 pub mod escalation;
 pub mod field;
 pub mod incident;

@@ -1,6 +1,7 @@
 //! The read models of the support desk: how each event lands in SQL (idempotently, guarded by the
 //! aggregate's sequence) and the query functions the API reads them with.
 
+pub mod alerts;
 pub mod analytics;
 pub mod audit;
 mod copy_rows;

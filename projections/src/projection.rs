@@ -129,6 +129,7 @@ pub fn standard() -> Projections {
         .with(crate::sla::report::SlaReportProjection)
         .with(crate::analytics::AnalyticsProjection)
         .with(crate::nps::NpsResponsesProjection)
+        .with(crate::alerts::AlertRulesProjection)
         .with(crate::escalation::EscalationPoliciesProjection)
         .with(crate::kb::KbArticlesProjection)
         .with(crate::kb::KbRatingsProjection)

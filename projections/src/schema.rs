@@ -49,8 +49,21 @@ pub fn kb_category() -> Object {
     string_enum(KbCategory::ALL.iter().map(|v| v.as_str()))
 }
 
+pub fn alert_kind() -> Object {
+    string_enum(
+        support_domain::alert::AlertKind::ALL
+            .iter()
+            .map(|v| v.as_str()),
+    )
+}
+
 pub fn incident_severity() -> Object {
     string_enum(IncidentSeverity::ALL.iter().map(|v| v.as_str()))
+}
+
+/// A severity, or null: every severity together.
+pub fn incident_severity_or_null() -> Object {
+    nullable_enum(IncidentSeverity::ALL.iter().map(|v| v.as_str()))
 }
 
 pub fn incident_status() -> Object {

@@ -54,7 +54,7 @@ fn working_hours() -> Object {
 #[serde(rename_all = "camelCase")]
 pub struct PutNotificationPreferencesRequest {
     /// Channels per kind of notification; a kind left out keeps its default (IN_APP, plus EMAIL
-    /// for SLA_BREACH, ESCALATION, INCIDENT_ALERT and INCIDENT_UPDATE when `email` is sent). Each list names `EMAIL`, `SMS` or
+    /// for SLA_BREACH, ESCALATION, INCIDENT_ALERT, INCIDENT_UPDATE and SUPPORT_ALERT when `email` is sent). Each list names `EMAIL`, `SMS` or
     /// `IN_APP` at most once (`KB_LOW_RATING`: `IN_APP` only); `[]`: not notified of that kind.
     #[schema(schema_with = channel_choices)]
     pub channels: Option<ChannelChoicesRequest>,
@@ -96,6 +96,8 @@ pub struct ChannelChoicesRequest {
     pub incident_alert: Option<Vec<String>>,
     #[serde(rename = "INCIDENT_UPDATE")]
     pub incident_update: Option<Vec<String>>,
+    #[serde(rename = "SUPPORT_ALERT")]
+    pub support_alert: Option<Vec<String>>,
 }
 
 impl ChannelChoicesRequest {
@@ -111,6 +113,7 @@ impl ChannelChoicesRequest {
             (NotificationKind::KbLowRating, &self.kb_low_rating),
             (NotificationKind::IncidentAlert, &self.incident_alert),
             (NotificationKind::IncidentUpdate, &self.incident_update),
+            (NotificationKind::SupportAlert, &self.support_alert),
         ]
         .into_iter()
         .filter_map(|(kind, channels)| channels.as_deref().map(|c| (kind, c)))

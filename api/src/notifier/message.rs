@@ -5,6 +5,7 @@
 //! `[erased]`.
 
 use sqlx::PgPool;
+use support_domain::alert::AlertRuleEvent;
 use support_domain::incident::{IncidentEvent, IncidentTarget};
 use support_domain::kb::KbArticleEvent;
 use support_domain::notification::Preferences;
@@ -13,7 +14,7 @@ use support_domain::ticket::{TicketEvent, TicketStatus};
 use support_domain::RecordedEvent;
 use support_projections::notification_preferences::recipients;
 use support_projections::tickets::{self, TicketKey, TicketScope};
-use support_projections::{incidents, kb, Redacted};
+use support_projections::{alerts, incidents, kb, Redacted};
 use uuid::Uuid;
 
 use super::channel::{Notification, Outcome};
@@ -97,6 +98,33 @@ impl NoticeMessage {
                     answerable: false,
                 })
             }
+            alerts::AGGREGATE_TYPE => {
+                let rule = alerts::find(pool, id)
+                    .await
+                    .map_err(|e| retry(format!("the alert rule cannot be read: {}", Redacted(&e))))?
+                    .ok_or_else(|| {
+                        retry("the alert rule is not in the read model yet".to_owned())
+                    })?;
+                let fired = AlertRuleEvent::from_parts(&event.event_type, &event.payload).ok();
+                let (observed, threshold) = match &fired {
+                    Some(AlertRuleEvent::AlertFired {
+                        observed,
+                        threshold,
+                        ..
+                    }) => (*observed, *threshold),
+                    _ => (f64::NAN, rule.threshold),
+                };
+                Ok(Self {
+                    reference: format!("Alert rule {}", rule.name),
+                    title: rule.name,
+                    urgency_label: "Kind",
+                    urgency: rule.kind,
+                    status: format!("observed {observed:.2} against threshold {threshold}"),
+                    headline: headline(event),
+                    text: None,
+                    answerable: false,
+                })
+            }
             _ => Err(without_words()),
         }
     }
@@ -161,6 +189,14 @@ fn clock_name(clock: &ClockKind) -> &'static str {
 /// What the event says happened, in the same words on every channel (the in-app inbox too);
 /// events without words of their own, and other aggregates' events, are named by their type.
 pub fn headline(event: &RecordedEvent) -> String {
+    if event.aggregate_type == alerts::AGGREGATE_TYPE {
+        return match AlertRuleEvent::from_parts(&event.event_type, &event.payload) {
+            Ok(AlertRuleEvent::AlertFired { kind, detail, .. }) => {
+                format!("Alert {kind}: {detail}")
+            }
+            _ => event.event_type.clone(),
+        };
+    }
     if event.aggregate_type == kb::AGGREGATE_TYPE {
         return match KbArticleEvent::from_parts(&event.event_type, &event.payload) {
             // The inbox shows a ticket's title beside the headline; an article's is in it.

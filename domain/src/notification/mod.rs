@@ -19,6 +19,7 @@ screaming_enum!(
         KbLowRating => "KB_LOW_RATING",
         IncidentAlert => "INCIDENT_ALERT",
         IncidentUpdate => "INCIDENT_UPDATE",
+        SupportAlert => "SUPPORT_ALERT",
         Event => "EVENT",
     }
 );

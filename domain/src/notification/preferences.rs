@@ -92,6 +92,9 @@ pub struct ChannelChoices {
     /// A public update of an incident, for the customers whose tickets are linked to it.
     #[serde(rename = "INCIDENT_UPDATE", default = "in_app")]
     pub incident_update: Vec<NotificationChannel>,
+    /// An alert rule fired, for its recipients.
+    #[serde(rename = "SUPPORT_ALERT", default = "in_app")]
+    pub support_alert: Vec<NotificationChannel>,
 }
 
 fn in_app() -> Vec<NotificationChannel> {
@@ -110,6 +113,7 @@ impl ChannelChoices {
         NotificationKind::KbLowRating,
         NotificationKind::IncidentAlert,
         NotificationKind::IncidentUpdate,
+        NotificationKind::SupportAlert,
     ];
     /// The channels a user can choose; webhooks are endpoints admins register, not users'.
     pub const CHANNELS: &'static [NotificationChannel] = &[
@@ -129,7 +133,7 @@ impl ChannelChoices {
     }
 
     /// A user's channels until they choose: in-app for everything, and email too for SLA
-    /// breaches, escalations and incidents when they gave an address.
+    /// breaches, escalations, incidents and alerts when they gave an address.
     pub fn defaults(has_email: bool) -> Self {
         let in_app = in_app();
         let urgent = if has_email {
@@ -146,7 +150,8 @@ impl ChannelChoices {
             status_change: in_app.clone(),
             kb_low_rating: in_app,
             incident_alert: urgent.clone(),
-            incident_update: urgent,
+            incident_update: urgent.clone(),
+            support_alert: urgent,
         }
     }
 
@@ -162,6 +167,7 @@ impl ChannelChoices {
             NotificationKind::KbLowRating => &self.kb_low_rating,
             NotificationKind::IncidentAlert => &self.incident_alert,
             NotificationKind::IncidentUpdate => &self.incident_update,
+            NotificationKind::SupportAlert => &self.support_alert,
             NotificationKind::Event => &[],
         }
     }
@@ -178,6 +184,7 @@ impl ChannelChoices {
             NotificationKind::KbLowRating => &mut self.kb_low_rating,
             NotificationKind::IncidentAlert => &mut self.incident_alert,
             NotificationKind::IncidentUpdate => &mut self.incident_update,
+            NotificationKind::SupportAlert => &mut self.support_alert,
             NotificationKind::Event => return,
         };
         *slot = channels;

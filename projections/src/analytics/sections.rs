@@ -22,7 +22,7 @@ const TOP_SEARCHES: i64 = 10;
 #[serde(rename_all = "camelCase")]
 pub struct IncidentFigures {
     /// The severity; null for every incident together.
-    #[schema(schema_with = schema::incident_severity)]
+    #[schema(schema_with = schema::incident_severity_or_null)]
     pub severity: Option<String>,
     pub incidents: i64,
     /// Detection to acknowledgement, of those acknowledged, in minutes.

@@ -13,6 +13,7 @@
 //!   every admin.
 //! - Incidents (`IncidentNoticeRule`): a critical one, or a missed target, to its commander and
 //!   teams; a public update to the customers of its linked tickets.
+//! - Alerts (`AlertNoticeRule`): a firing of an alert rule, to the rule's recipients, at once.
 //!
 //! Nobody is told of what they did themselves. Each recipient gets the kind over the channels
 //! their preferences choose (in-app only for someone who never chose); SMS only for urgent
@@ -24,6 +25,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use sqlx::PgConnection;
+use support_domain::alert::AlertRuleEvent;
 use support_domain::incident::{IncidentEvent, IncidentSeverity, UpdateVisibility};
 use support_domain::kb::KbArticleEvent;
 use support_domain::notification::{NotificationChannel, NotificationKind, Preferences};
@@ -210,6 +212,47 @@ impl PlanningRule for KbLowRatingRule {
                         ..Audience::default()
                     },
                     at_once: false,
+                    sms: false,
+                });
+            }
+        }
+        deliveries(conn, notices).await
+    }
+}
+
+/// Tells an alert rule's recipients that it fired (`AlertFired` carries them), at once: an alert
+/// is for now.
+pub struct AlertNoticeRule;
+
+#[async_trait]
+impl PlanningRule for AlertNoticeRule {
+    async fn plan(
+        &self,
+        conn: &mut PgConnection,
+        events: &[&RecordedEvent],
+    ) -> Result<Vec<PlannedDelivery>, ProjectionError> {
+        let mut notices = Vec::new();
+        let firings = events.iter().copied().filter(|e| {
+            e.aggregate_type == crate::alerts::AGGREGATE_TYPE && e.event_type == "AlertFired"
+        });
+        for event in firings {
+            let decoded = AlertRuleEvent::from_parts(&event.event_type, &event.payload)
+                .map_err(|e| ProjectionError::undecodable_event(event, Redacted(&e)))?;
+            if let AlertRuleEvent::AlertFired { recipients, .. } = decoded {
+                notices.push(Notice {
+                    event,
+                    kind: NotificationKind::SupportAlert,
+                    audience: Audience {
+                        subs: recipients.agents,
+                        roles: recipients.roles,
+                        teams: recipients
+                            .teams
+                            .iter()
+                            .map(|t| t.as_str().to_owned())
+                            .collect(),
+                        customers: Vec::new(),
+                    },
+                    at_once: true,
                     sms: false,
                 });
             }

@@ -100,6 +100,7 @@ impl NotificationPlanner {
                 Box::new(super::notices::TicketNoticeRule),
                 Box::new(super::notices::KbLowRatingRule),
                 Box::new(super::notices::IncidentNoticeRule),
+                Box::new(super::notices::AlertNoticeRule),
             ],
         }
     }
@@ -120,6 +121,7 @@ impl Projection for NotificationPlanner {
             "webhook_endpoint",
             "kb_article",
             "incident",
+            "alert_rule",
         ]
     }
 
