@@ -516,13 +516,13 @@ mod tests {
             .collect();
         assert_eq!(
             with_body.len(),
-            28,
+            30,
             "tickets: create, update, comment, escalate, rate; SLA policies: create, update, preview, \
              what-if; escalation policies: create, update; webhooks: create, update; \
              notification preferences: put; KB articles: create, update, suggest, rate; \
              incidents: create, update, post an update, link a ticket, post-mortem, add and \
              change an action item; status page: override a component, schedule maintenance; \
-             NPS: respond"
+             NPS: respond; alert rules: create, update"
         );
         for (name, operation) in with_body {
             let statuses = statuses(operation);
