@@ -1,6 +1,7 @@
 //! `supportd bench`: load generators that drive a running service over HTTP and report what
 //! docs/benchmarks.md records. One file per scenario.
 
+mod analytics;
 mod breaches;
 mod create;
 mod kb_read;
@@ -31,6 +32,8 @@ pub enum Scenario {
     SlaBreaches,
     /// SLA reports over periods of a year of `--tickets` tickets' verdicts.
     SlaReport,
+    /// Support analytics over periods of a year of `--tickets` tickets' rollups.
+    Analytics,
     /// Knowledge base searches over `--articles` published articles.
     KbSearch,
     /// Anonymous reads of `--articles` published knowledge base articles.
@@ -52,9 +55,9 @@ pub struct BenchArgs {
     /// for scale, sla-report and kb-search [default: 60 for create and mixed, 10 for the others].
     #[arg(long)]
     pub seconds: Option<u64>,
-    /// scale: how many tickets the store gets; sla-breaches: how many clocks run; sla-report:
-    /// how many tickets' verdicts a year holds [default: 1,000,000 for scale and sla-report,
-    /// 100,000 for sla-breaches].
+    /// scale: how many tickets the store gets; sla-breaches: how many clocks run; sla-report and
+    /// analytics: how many tickets a year holds [default: 1,000,000 for scale, sla-report and
+    /// analytics, 100,000 for sla-breaches].
     #[arg(long)]
     pub tickets: Option<u64>,
     /// kb-search: how many published articles the store gets; kb-read: how many are published and
@@ -64,7 +67,7 @@ pub struct BenchArgs {
     /// sla-breaches: tickets opened a second under the one-minute policy, each timed.
     #[arg(long, default_value_t = 20)]
     pub rate: u32,
-    /// scale, sla-report, kb-search: measure the store or read model DATABASE_URL already holds (built by an
+    /// scale, sla-report, analytics, kb-search: measure the store or read model DATABASE_URL already holds (built by an
     /// earlier run) instead of building one.
     #[arg(long)]
     pub existing_store: bool,
@@ -115,6 +118,17 @@ pub async fn run(args: BenchArgs, settings: &Settings) -> anyhow::Result<()> {
                 args.clients.unwrap_or(8),
                 seconds(10),
                 verdicts,
+                settings,
+            )
+            .await
+        }
+        Scenario::Analytics => {
+            let tickets = (!args.existing_store).then_some(args.tickets.unwrap_or(1_000_000));
+            analytics::run(
+                &url,
+                args.clients.unwrap_or(8),
+                seconds(10),
+                tickets,
                 settings,
             )
             .await

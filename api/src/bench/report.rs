@@ -17,7 +17,7 @@ use crate::settings::Settings;
 
 /// The verdicts of `tickets` tickets over 2025, in the order they fall, as the projection would
 /// have written them.
-const FILL: &str = r#"
+pub(super) const FILL: &str = r#"
 INSERT INTO sla_report
 SELECT id, clock, 'TKT-' || to_char(opened, 'YYYYMMDD') || '-' || lpad((n % 10000)::text, 4, '0'),
   (ARRAY['P0_CRITICAL', 'P1_HIGH', 'P2_MEDIUM', 'P3_LOW'])[1 + n % 4],

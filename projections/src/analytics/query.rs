@@ -599,22 +599,43 @@ const SERIES: &[Figure] = &[
     Figure::CsatScore(5),
 ];
 
-/// The counts of the series' figures per hour of the period.
+/// The counts of the series' figures per hour of the period (an hourly series), or per day (a
+/// daily or weekly one: a year is 365 rows a figure, not 8,760).
 async fn series_counts(
     pool: &PgPool,
     filter: &AnalyticsFilter,
 ) -> Result<Vec<(String, DateTime<Utc>, i64)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT figure, hour, measured FROM analytics_hourly \
-         WHERE dimension = $1 AND value = $2 AND figure = ANY($3) AND hour >= $4 AND hour < $5",
+    let figures: Vec<&str> = SERIES.iter().map(|f| f.as_str()).collect();
+    let slice = (filter.slice.dimension.as_str(), filter.slice.value.as_str());
+    if filter.interval == Interval::Hour {
+        return sqlx::query_as(
+            "SELECT figure, hour, measured FROM analytics_hourly \
+             WHERE dimension = $1 AND value = $2 AND figure = ANY($3) \
+                 AND hour >= $4 AND hour < $5",
+        )
+        .bind(slice.0)
+        .bind(slice.1)
+        .bind(figures)
+        .bind(start_of(filter.from))
+        .bind(start_of(filter.to))
+        .fetch_all(pool)
+        .await;
+    }
+    let days: Vec<(String, NaiveDate, i64)> = sqlx::query_as(
+        "SELECT figure, day, measured FROM analytics_daily \
+         WHERE dimension = $1 AND value = $2 AND figure = ANY($3) AND day >= $4 AND day < $5",
     )
-    .bind(filter.slice.dimension.as_str())
-    .bind(&filter.slice.value)
-    .bind(SERIES.iter().map(|f| f.as_str()).collect::<Vec<_>>())
-    .bind(start_of(filter.from))
-    .bind(start_of(filter.to))
+    .bind(slice.0)
+    .bind(slice.1)
+    .bind(figures)
+    .bind(filter.from)
+    .bind(filter.to)
     .fetch_all(pool)
-    .await
+    .await?;
+    Ok(days
+        .into_iter()
+        .map(|(figure, day, measured)| (figure, start_of(day), measured))
+        .collect())
 }
 
 fn series(

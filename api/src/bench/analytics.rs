@@ -1,0 +1,174 @@
+//! `--scenario analytics`: how fast `GET /analytics` answers over a year of `--tickets` tickets.
+//! It fills the read models analytics reads straight in SQL, in the shape a year of a desk
+//! leaves them: the rollups (`analytics_daily`: a row per day, slice and figure for the whole
+//! desk, 4 priorities, 10 categories, 6 channels, 4 tiers and 50 agents; `analytics_backlog`:
+//! two weeks of opening days moving each day; `analytics_hourly` for the whole desk) and the SLA
+//! report's verdicts (`sla_report`, as `--scenario sla-report` fills it). The figures read rows
+//! per day and slice, not per ticket: `--tickets` sets the counts the rows hold, not how many
+//! rows there are. Then it times the endpoint over HTTP: a day, a month, a quarter, the year,
+//! a month under each filter, and a week by the hour.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use support_domain::ActorRole;
+
+use super::scale::{print_latencies, Measure, Request};
+use super::token;
+use crate::database;
+use crate::settings::Settings;
+
+/// Every slice of the desk, with the share of the desk's tickets it files.
+const SLICES: &str = r#"
+CREATE TEMPORARY TABLE bench_slices AS
+SELECT 'all' AS dimension, '' AS value, 1.0 AS share
+UNION ALL SELECT 'priority', unnest(ARRAY['P0_CRITICAL', 'P1_HIGH', 'P2_MEDIUM', 'P3_LOW']), 0.25
+UNION ALL SELECT 'category', unnest(ARRAY['TECHNICAL', 'BILLING', 'ACCOUNT', 'DATA',
+    'INTEGRATION', 'PERFORMANCE', 'SECURITY', 'FEATURE_REQUEST', 'BUG_REPORT', 'GENERAL']), 0.1
+UNION ALL SELECT 'channel', unnest(ARRAY['EMAIL', 'PHONE', 'CHAT', 'WEB_FORM', 'API',
+    'INTERNAL']), 1.0 / 6
+UNION ALL SELECT 'customerTier', unnest(ARRAY['ENTERPRISE', 'PROFESSIONAL', 'STANDARD',
+    'FREE']), 0.25
+UNION ALL SELECT 'agent', 'agent-' || n, 0.02 FROM generate_series(1, 50) AS n
+"#;
+
+/// A row per day of 2025, slice and figure; durations with histograms of 300 buckets.
+const DAILY: &str = r#"
+INSERT INTO analytics_daily
+SELECT s.dimension, s.value, f.figure, d::date, m.measured,
+  CASE WHEN f.timed THEN m.measured * 3600.0 ELSE 0 END,
+  CASE WHEN f.timed THEN m.measured * 1800.0 ELSE 0 END,
+  CASE WHEN f.timed THEN array_fill(greatest(m.measured / 300, 1)::int, ARRAY[300])
+       ELSE '{}' END,
+  CASE WHEN f.timed THEN array_fill(greatest(m.measured / 300, 1)::int, ARRAY[300])
+       ELSE '{}' END
+FROM bench_slices s,
+  generate_series(date '2025-01-01', date '2025-12-31', interval '1 day') AS d,
+  (VALUES ('TICKETS_CREATED', false, 1.0), ('TICKETS_CREATED_AFTER_ARTICLES', false, 0.3),
+          ('TICKETS_RESOLVED', true, 0.95), ('TICKETS_REOPENED', false, 0.05),
+          ('TICKETS_CANCELLED', false, 0.03), ('TICKETS_ASSIGNED', false, 1.0),
+          ('FIRST_REPLY', true, 0.97), ('NEXT_REPLY', true, 1.5), ('REQUESTER_WAIT', true, 0.95),
+          ('AGENT_WORK', true, 0.95), ('FIRST_RESOLUTIONS', false, 0.9),
+          ('ONE_TOUCH_RESOLUTIONS', false, 0.6), ('CSAT_SURVEYS', false, 0.95),
+          ('CSAT_1', false, 0.01), ('CSAT_2', false, 0.02), ('CSAT_3', false, 0.04),
+          ('CSAT_4', false, 0.08), ('CSAT_5', false, 0.15)) AS f(figure, timed, per_ticket),
+  LATERAL (SELECT greatest(round($1 / 365.0 * s.share * f.per_ticket), 1)::bigint AS measured) m
+"#;
+
+/// The whole desk's series figures per hour of 2025.
+const HOURLY: &str = r#"
+INSERT INTO analytics_hourly
+SELECT 'all', '', f.figure, h, greatest(round($1 / 8760.0 * f.per_ticket), 1)::bigint
+FROM generate_series(timestamptz '2025-01-01Z', timestamptz '2025-12-31 23:00Z',
+    interval '1 hour') AS h,
+  (VALUES ('TICKETS_CREATED', 1.0), ('TICKETS_RESOLVED', 0.95), ('TICKETS_REOPENED', 0.05),
+          ('TICKETS_CANCELLED', 0.03), ('CSAT_1', 0.01), ('CSAT_2', 0.02), ('CSAT_3', 0.04),
+          ('CSAT_4', 0.08), ('CSAT_5', 0.15)) AS f(figure, per_ticket)
+"#;
+
+/// Each day, a slice's tickets of the last two weeks' opening days move: the day's openings
+/// enter, and older ones leave.
+const BACKLOG: &str = r#"
+INSERT INTO analytics_backlog
+SELECT s.dimension, s.value, d::date, (d - age * interval '1 day')::date,
+  CASE WHEN age = 0 THEN greatest(round($1 / 365.0 * s.share), 1)::int
+       ELSE -greatest(round($1 / 365.0 * s.share / 14), 1)::int END
+FROM bench_slices s,
+  generate_series(date '2025-01-01', date '2025-12-31', interval '1 day') AS d,
+  generate_series(0, 13) AS age
+"#;
+
+pub async fn run(
+    url: &str,
+    clients: usize,
+    duration: Duration,
+    fill: Option<u64>,
+    settings: &Settings,
+) -> anyhow::Result<()> {
+    let pool = database::connect(&settings.database_url).await?;
+    if let Some(tickets) = fill {
+        println!("filling the analytics rollups and sla_report for {tickets} tickets over 2025");
+        let started = Instant::now();
+        let mut conn = pool.acquire().await?;
+        sqlx::raw_sql(SLICES).execute(&mut *conn).await?;
+        for (table, statement) in [
+            ("analytics_daily", DAILY),
+            ("analytics_hourly", HOURLY),
+            ("analytics_backlog", BACKLOG),
+            ("sla_report", super::report::FILL),
+        ] {
+            let rows = sqlx::query(statement)
+                .bind(tickets as i64)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+            println!("{table}: {rows} rows");
+        }
+        // What autovacuum would soon do: statistics for the planner.
+        sqlx::raw_sql(
+            "VACUUM (ANALYZE) analytics_daily, analytics_hourly, analytics_backlog, sla_report",
+        )
+        .execute(&pool)
+        .await?;
+        println!("filled in {:.1} s", started.elapsed().as_secs_f64());
+    }
+    let admin: Arc<str> = token(settings, ActorRole::Admin, "bench-admin").into();
+    let analytics = |name: &'static str, queries: Vec<String>| Measure {
+        name,
+        requests: queries
+            .into_iter()
+            .map(|query| Request {
+                path: format!("/api/v1/support/analytics?{query}"),
+                token: admin.clone(),
+            })
+            .collect(),
+    };
+    let months = |filter: &str| -> Vec<String> {
+        (1..=12_u32)
+            .map(|m| {
+                let end = chrono::NaiveDate::from_ymd_opt(2025 + (m / 12) as i32, m % 12 + 1, 1)
+                    .expect("a month's first day")
+                    .pred_opt()
+                    .expect("a day before it");
+                format!("startDate=2025-{m:02}-01&endDate={end}{filter}")
+            })
+            .collect()
+    };
+    let measures = vec![
+        analytics(
+            "a day (each of 28)",
+            (1..=28)
+                .map(|d| format!("startDate=2025-02-{d:02}&endDate=2025-02-{d:02}"))
+                .collect(),
+        ),
+        analytics("a month (each)", months("")),
+        analytics(
+            "a quarter (each), by week",
+            ["01-01&endDate=2025-03-31", "04-01&endDate=2025-06-30"]
+                .into_iter()
+                .chain(["07-01&endDate=2025-09-30", "10-01&endDate=2025-12-31"])
+                .map(|q| format!("startDate=2025-{q}&interval=week"))
+                .collect(),
+        ),
+        analytics(
+            "the year, by week",
+            vec!["startDate=2025-01-01&endDate=2025-12-31&interval=week".into()],
+        ),
+        analytics(
+            "a week by the hour (each of 4)",
+            (0..4)
+                .map(|w| {
+                    let start = 3 + 7 * w;
+                    format!(
+                        "startDate=2025-03-{start:02}&endDate=2025-03-{:02}&interval=hour",
+                        start + 6
+                    )
+                })
+                .collect(),
+        ),
+        analytics("a month, priority=P1_HIGH", months("&priority=P1_HIGH")),
+        analytics("a month, channel=EMAIL", months("&channel=EMAIL")),
+        analytics("a month, agent=agent-7", months("&agent=agent-7")),
+    ];
+    print_latencies(url, clients, duration, "analytics", measures).await
+}
