@@ -9,6 +9,7 @@ pub mod auth;
 pub mod bench;
 pub mod clock;
 pub mod commands;
+pub mod dashboard;
 pub mod database;
 pub mod dead_letters;
 pub mod due_passes;

@@ -22,9 +22,9 @@ use crate::problem::PROBLEM_JSON;
 use crate::startup::{ApiContext, SUPPORT_API};
 use crate::tickets::requests::CrossFieldRules;
 use crate::{
-    alert_rules, analytics, audit, dead_letters, escalation_policies, health, idempotency,
-    incidents, kb_articles, notification_preferences, notifications, nps, personal_data,
-    sla_policies, sla_report, status_page, tickets, webhooks,
+    alert_rules, analytics, audit, dashboard, dead_letters, escalation_policies, health,
+    idempotency, incidents, kb_articles, notification_preferences, notifications, nps,
+    personal_data, sla_policies, sla_report, status_page, tickets, webhooks,
 };
 
 const PROBLEM_REF: &str = "#/components/schemas/Problem";
@@ -59,7 +59,7 @@ const PROBLEM_REF: &str = "#/components/schemas/Problem";
         sla_policies::checks::preview_sla_policy, sla_policies::checks::what_if_sla_policy,
         audit::search_audit_log,
         sla_report::get_sla_report,
-        analytics::get_analytics, nps::respond,
+        analytics::get_analytics, dashboard::dashboard_page, nps::respond,
         alert_rules::create_alert_rule, alert_rules::list_alert_rules,
         alert_rules::get_alert_rule, alert_rules::update_alert_rule, alert_rules::alert_firings,
         personal_data::export_personal_data, personal_data::erase_personal_data,
@@ -74,7 +74,7 @@ const PROBLEM_REF: &str = "#/components/schemas/Problem";
         health::healthz, health::readyz, health::metrics,
     ),
     modifiers(&BearerAuth, &CrossFieldRules, &JsonBodies, &QueryStrings, &PathParameters, &Authenticated, &IdempotentPosts, &RateLimited, &ProblemDocuments),
-    tags((name = "tickets", description = "Support tickets"), (name = "sla", description = "SLA policies: the targets tickets are held to, and reports of how they were kept"), (name = "escalation", description = "Escalation policies: the ladders tickets climb on breaches, warnings and by hand"), (name = "knowledge base", description = "Knowledge base articles: written by staff, searched and read by anyone when published and public, rated by readers, and suggested for tickets"), (name = "incidents", description = "Incidents: reported by monitoring or staff, worked through their lifecycle against their severity's targets, told in status updates, linked to tickets, and closed after their post-mortem"), (name = "status page", description = "The public status page: components and their states, 90 days of bars, active incidents with their public updates, maintenance windows, and the incidents' Atom feed"), (name = "analytics", description = "Support analytics: ticket volumes, reply and resolution times, first contact resolution, the backlog and agents' figures, from rollups the events build"), (name = "audit", description = "The event store searched: who did what, and when"), (name = "privacy", description = "Customers' personal data: export and erasure"), (name = "notifications", description = "How each user is told of what happens: channels, addresses, working hours, and the in-app inbox"), (name = "operations", description = "Health, metrics and dead letters"), (name = "webhooks", description = "Webhook endpoints: the desk's events, signed, delivered to URLs admins register, and the log of each delivery"))
+    tags((name = "tickets", description = "Support tickets"), (name = "sla", description = "SLA policies: the targets tickets are held to, and reports of how they were kept"), (name = "escalation", description = "Escalation policies: the ladders tickets climb on breaches, warnings and by hand"), (name = "knowledge base", description = "Knowledge base articles: written by staff, searched and read by anyone when published and public, rated by readers, and suggested for tickets"), (name = "incidents", description = "Incidents: reported by monitoring or staff, worked through their lifecycle against their severity's targets, told in status updates, linked to tickets, and closed after their post-mortem"), (name = "status page", description = "The public status page: components and their states, 90 days of bars, active incidents with their public updates, maintenance windows, and the incidents' Atom feed"), (name = "analytics", description = "Support analytics: ticket volumes, reply and resolution times, first contact resolution, the backlog and agents' figures, from rollups the events build; and the dashboard page that draws them"), (name = "audit", description = "The event store searched: who did what, and when"), (name = "privacy", description = "Customers' personal data: export and erasure"), (name = "notifications", description = "How each user is told of what happens: channels, addresses, working hours, and the in-app inbox"), (name = "operations", description = "Health, metrics and dead letters"), (name = "webhooks", description = "Webhook endpoints: the desk's events, signed, delivered to URLs admins register, and the log of each delivery"))
 )]
 pub struct ApiDoc;
 

@@ -35,9 +35,10 @@ use crate::rate_limit::{self, RateLimitState, RateLimiters};
 use crate::read_your_writes::Checkpoints;
 use crate::settings::Settings;
 use crate::{
-    alert_rules, analytics, audit, dead_letters, escalation_policies, health, idempotency,
-    incidents, kb_articles, notification_preferences, notifications, notifier, nps, openapi,
-    personal_data, retention, sla_policies, sla_report, sla_timer, status_page, tickets, webhooks,
+    alert_rules, analytics, audit, dashboard, dead_letters, escalation_policies, health,
+    idempotency, incidents, kb_articles, notification_preferences, notifications, notifier, nps,
+    openapi, personal_data, retention, sla_policies, sla_report, sla_timer, status_page, tickets,
+    webhooks,
 };
 use support_domain::escalation::EscalationBook;
 use support_domain::sla::SlaPolicyBook;
@@ -435,6 +436,7 @@ fn router(context: ApiContext, routes: Router<ApiContext>, limiters: Arc<RateLim
     let api = Router::new()
         .nest(SUPPORT_API, routes)
         .merge(status_page::public_routes())
+        .merge(dashboard::routes())
         .merge(health::routes())
         .merge(openapi::routes());
     with_common_layers(api, context)
