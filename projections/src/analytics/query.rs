@@ -330,29 +330,28 @@ struct Row {
 pub async fn analytics(pool: &PgPool, filter: &AnalyticsFilter) -> Result<Analytics, sqlx::Error> {
     let dimension = filter.slice.dimension.as_str();
     let breakdowns = ["priority", "category", "channel", "agent"];
-    let daily = |dimensions: Vec<&'static str>, value: Option<String>| {
+    let daily = |dimension: &'static str, value: String| {
         sqlx::query_as::<_, Row>(
             "SELECT dimension, value, figure, measured, calendar_seconds, business_seconds, \
                  calendar_histogram, business_histogram \
              FROM analytics_daily \
-             WHERE dimension = ANY($1) AND ($2::text IS NULL OR value = $2) \
-                 AND day >= $3 AND day < $4",
+             WHERE dimension = $1 AND value = $2 AND day >= $3 AND day < $4",
         )
-        .bind(dimensions)
+        .bind(dimension)
         .bind(value)
         .bind(filter.from)
         .bind(filter.to)
         .fetch_all(pool)
     };
-    let backlog = |dimensions: Vec<&'static str>, value: Option<String>, before: NaiveDate| {
+    let backlog = |before: NaiveDate| {
         sqlx::query_as::<_, (String, String, NaiveDate, i64)>(
             "SELECT dimension, value, opened_on, sum(moves)::bigint \
              FROM analytics_backlog \
-             WHERE dimension = ANY($1) AND ($2::text IS NULL OR value = $2) AND day < $3 \
+             WHERE dimension = $1 AND value = $2 AND day < $3 \
              GROUP BY dimension, value, opened_on HAVING sum(moves) <> 0",
         )
-        .bind(dimensions)
-        .bind(value)
+        .bind(dimension)
+        .bind(filter.slice.value.clone())
         .bind(before)
         .fetch_all(pool)
     };
@@ -364,15 +363,11 @@ pub async fn analytics(pool: &PgPool, filter: &AnalyticsFilter) -> Result<Analyt
         }
     };
     let (own, others, start, end, other_ends, hours, sla, incidents, nps) = tokio::try_join!(
-        daily(vec![dimension], Some(filter.slice.value.clone())),
-        daily(breakdowns.to_vec(), None),
-        backlog(
-            vec![dimension],
-            Some(filter.slice.value.clone()),
-            filter.from
-        ),
-        backlog(vec![dimension], Some(filter.slice.value.clone()), filter.to),
-        backlog(breakdowns.to_vec(), None, filter.to),
+        daily(dimension, filter.slice.value.clone()),
+        breakdown_rows(pool, filter, &breakdowns),
+        backlog(filter.from),
+        backlog(filter.to),
+        open_at(pool, &breakdowns, filter.to),
         series_counts(pool, filter),
         sla,
         sections::incidents(pool, from, to),
@@ -441,10 +436,10 @@ pub async fn analytics(pool: &PgPool, filter: &AnalyticsFilter) -> Result<Analyt
     };
 
     let mut slices = sum_rows(others);
-    let mut open: HashMap<(String, String), i64> = HashMap::new();
-    for (dimension, value, _, n) in other_ends {
-        *open.entry((dimension, value)).or_default() += n;
-    }
+    let open: HashMap<(String, String), i64> = other_ends
+        .into_iter()
+        .map(|(dimension, value, n)| ((dimension, value), n))
+        .collect();
     let keys: Vec<(String, String)> = {
         let mut keys: Vec<_> = slices.keys().chain(open.keys()).cloned().collect();
         keys.sort();
@@ -543,6 +538,53 @@ fn sla_filter(filter: &AnalyticsFilter) -> Option<ReportFilter> {
         Dimension::Channel | Dimension::Agent => return None,
     }
     Some(report)
+}
+
+/// The figures medians are read of in the breakdowns and per agent.
+const MEDIANS: [Figure; 2] = [Figure::FirstReply, Figure::TicketsResolved];
+
+/// The daily rows of the breakdowns' slices: counts added up in the database, and the wall-clock
+/// histograms of the two figures whose medians they show (the other histograms would be read
+/// for nothing).
+async fn breakdown_rows(
+    pool: &PgPool,
+    filter: &AnalyticsFilter,
+    dimensions: &[&str],
+) -> Result<Vec<Row>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT dimension, value, figure, sum(measured)::bigint AS measured, \
+             0::float8 AS calendar_seconds, 0::float8 AS business_seconds, \
+             '{}'::integer[] AS calendar_histogram, '{}'::integer[] AS business_histogram \
+         FROM analytics_daily \
+         WHERE dimension = ANY($1) AND day >= $2 AND day < $3 AND NOT figure = ANY($4) \
+         GROUP BY dimension, value, figure \
+         UNION ALL \
+         SELECT dimension, value, figure, measured, 0, 0, calendar_histogram, '{}' \
+         FROM analytics_daily \
+         WHERE dimension = ANY($1) AND day >= $2 AND day < $3 AND figure = ANY($4)",
+    )
+    .bind(dimensions)
+    .bind(filter.from)
+    .bind(filter.to)
+    .bind(MEDIANS.map(Figure::as_str).to_vec())
+    .fetch_all(pool)
+    .await
+}
+
+/// The open tickets of each slice of `dimensions` at the start of `day`.
+async fn open_at(
+    pool: &PgPool,
+    dimensions: &[&str],
+    day: NaiveDate,
+) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT dimension, value, sum(moves)::bigint FROM analytics_backlog \
+         WHERE dimension = ANY($1) AND day < $2 GROUP BY dimension, value",
+    )
+    .bind(dimensions)
+    .bind(day)
+    .fetch_all(pool)
+    .await
 }
 
 /// The rows added up per slice and figure.
