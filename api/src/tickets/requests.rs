@@ -4,11 +4,12 @@
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::json;
+use support_domain::kb::Stars;
 use support_domain::sla::{ClockState, CustomerTier};
 use support_domain::ticket::{
     AgentId, CommentBody, CommentVisibility, Customer, Labels, Reason, RelatedIds,
-    SatisfactionComment, SatisfactionScore, SeenArticles, TicketCategory, TicketChannel,
-    TicketContent, TicketDescription, TicketPriority, TicketStatus, TicketTitle, UpdateTicket,
+    SatisfactionComment, SeenArticles, TicketCategory, TicketChannel, TicketContent,
+    TicketDescription, TicketPriority, TicketStatus, TicketTitle, UpdateTicket,
 };
 use support_domain::{Caller, FieldErrors};
 use support_projections::page::PageRequest;
@@ -438,14 +439,14 @@ fn satisfaction_comment() -> Object {
 }
 
 impl RateSatisfactionRequest {
-    pub fn parse(&self) -> Result<(SatisfactionScore, Option<SatisfactionComment>), FieldErrors> {
+    pub fn parse(&self) -> Result<(Stars, Option<SatisfactionComment>), FieldErrors> {
         let mut errors = FieldErrors::default();
         let score = match self.score {
             None => {
                 errors.push("score", "is required");
                 None
             }
-            Some(score) => errors.take("score", SatisfactionScore::parse(score)),
+            Some(score) => errors.take("score", Stars::parse(score)),
         };
         let comment = parsed(
             &mut errors,

@@ -123,10 +123,14 @@ impl ChannelChoices {
     ];
 
     /// The channels that can carry `kind`: email and SMS word a ticket or an incident, so a
-    /// knowledge base alert is in-app only.
+    /// knowledge base alert is in-app only; an alert rule's firing goes in-app and by email
+    /// (SMS is for incidents and urgent tickets).
     pub fn channels_of(kind: NotificationKind) -> &'static [NotificationChannel] {
         match kind {
             NotificationKind::KbLowRating => &[NotificationChannel::InApp],
+            NotificationKind::SupportAlert => {
+                &[NotificationChannel::Email, NotificationChannel::InApp]
+            }
             NotificationKind::Event => &[],
             _ => Self::CHANNELS,
         }

@@ -7,10 +7,11 @@ use uuid::Uuid;
 use super::status::TicketStatus;
 use super::values::{
     AgentId, CommentBody, CommentVisibility, Customer, ErasureReason, Labels, Reason,
-    SatisfactionComment, SatisfactionScore, SeenArticles, TicketCategory, TicketChannel,
-    TicketDescription, TicketNumber, TicketPriority, TicketTitle,
+    SatisfactionComment, SeenArticles, TicketCategory, TicketChannel, TicketDescription,
+    TicketNumber, TicketPriority, TicketTitle,
 };
 use crate::escalation::EscalationBook;
+use crate::kb::Stars;
 use crate::sla::{CustomerTier, SlaPolicyBook};
 use crate::Caller;
 
@@ -37,7 +38,7 @@ pub enum TicketCommand {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RateSatisfaction {
     pub caller: Caller,
-    pub score: SatisfactionScore,
+    pub score: Stars,
     pub comment: Option<SatisfactionComment>,
 }
 

@@ -5,10 +5,10 @@ use super::commands::TicketContent;
 use super::status::TicketStatus;
 use super::values::{
     AgentId, CommentBody, CommentVisibility, ErasureReason, Labels, Reason, SatisfactionComment,
-    SatisfactionScore, SeenArticles, TicketCategory, TicketDescription, TicketNumber,
-    TicketPriority, TicketTitle,
+    SeenArticles, TicketCategory, TicketDescription, TicketNumber, TicketPriority, TicketTitle,
 };
 use crate::escalation::{EscalationLadder, EscalationStep, EscalationTrigger, Recipients};
+use crate::kb::Stars;
 use crate::sla::{
     ClockKind, ClockMoment, CustomerTier, OpeningSla, PauseReason, SlaClocks, SlaMatch, SlaTerms,
 };
@@ -170,11 +170,11 @@ pub enum TicketEvent {
         at: chrono::DateTime<chrono::Utc>,
         clocks: SlaClocks,
     },
-    /// The ticket's customer rated its `resolution`-th resolution (1 for the first); a later
-    /// rating of the same resolution replaces this one.
+    /// The ticket's customer rated its `resolution`-th resolution (1 for the first), 1 to 5 as
+    /// readers rate articles; a later rating of the same resolution replaces this one.
     TicketSatisfactionRated {
         resolution: u32,
-        score: SatisfactionScore,
+        score: Stars,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         comment: Option<SatisfactionComment>,
     },

@@ -25,11 +25,12 @@ pub use events::TicketEvent;
 pub use status::{AssigneeRule, TicketStatus};
 pub use values::{
     AgentId, CommentBody, CommentVisibility, Customer, ErasureReason, Labels, Reason, RelatedIds,
-    SatisfactionComment, SatisfactionScore, SeenArticles, TicketCategory, TicketChannel,
-    TicketDescription, TicketNumber, TicketPriority, TicketTitle,
+    SatisfactionComment, SeenArticles, TicketCategory, TicketChannel, TicketDescription,
+    TicketNumber, TicketPriority, TicketTitle,
 };
 
 use crate::escalation::{EscalationBook, EscalationRun, EscalationTrigger};
+use crate::kb::Stars;
 use crate::sla::{
     AppliedSla, ClockChange, ClockKind, Due, DueKind, OpeningSla, SlaClocks, SlaPolicyBook,
 };
@@ -146,7 +147,7 @@ pub struct Ticket {
     resolutions: u32,
     /// The customer's rating of the resolution it names, with its comment.
     #[serde(default)]
-    satisfaction: Option<(u32, SatisfactionScore, Option<SatisfactionComment>)>,
+    satisfaction: Option<(u32, Stars, Option<SatisfactionComment>)>,
 }
 
 impl Aggregate for Ticket {

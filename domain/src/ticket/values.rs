@@ -154,52 +154,6 @@ bounded_text_type!(
     2_000
 );
 
-/// A customer's satisfaction with a resolution: 1 (very unsatisfied) to 5 (very satisfied).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "u8", into = "u8")]
-pub struct SatisfactionScore(u8);
-
-impl SatisfactionScore {
-    pub const MIN: u8 = 1;
-    pub const MAX: u8 = 5;
-
-    /// A JSON number: 4 and 4.0 alike, as a JSON Schema integer admits both.
-    pub fn parse(value: f64) -> Result<Self, String> {
-        if value.fract() == 0.0 && (f64::from(Self::MIN)..=f64::from(Self::MAX)).contains(&value) {
-            Ok(Self(value as u8))
-        } else {
-            Err(format!(
-                "must be a whole number from {} to {}",
-                Self::MIN,
-                Self::MAX
-            ))
-        }
-    }
-
-    pub fn get(self) -> u8 {
-        self.0
-    }
-
-    /// 4 and 5: what CSAT counts as satisfied.
-    pub fn is_satisfied(self) -> bool {
-        self.0 >= 4
-    }
-}
-
-impl TryFrom<u8> for SatisfactionScore {
-    type Error = String;
-
-    fn try_from(value: u8) -> Result<Self, String> {
-        Self::parse(f64::from(value))
-    }
-}
-
-impl From<SatisfactionScore> for u8 {
-    fn from(score: SatisfactionScore) -> u8 {
-        score.0
-    }
-}
-
 /// At most `max` items, each parsed, duplicates dropped, order kept. On failure: the index of the
 /// bad item (if one) and why.
 fn distinct_items<T: PartialEq>(

@@ -228,7 +228,7 @@ async fn erased_preferences_accept_no_further_changes() {
 }
 
 #[test]
-fn defaults_add_email_for_breaches_escalations_and_incidents_only_with_an_address() {
+fn defaults_add_email_for_breaches_escalations_incidents_and_alerts_only_with_an_address() {
     let without = ChannelChoices::defaults(false);
     for &kind in ChannelChoices::KINDS {
         assert_eq!(without.for_kind(kind), [NotificationChannel::InApp]);
@@ -240,7 +240,8 @@ fn defaults_add_email_for_breaches_escalations_and_incidents_only_with_an_addres
             NotificationKind::SlaBreach,
             NotificationKind::Escalation,
             NotificationKind::IncidentAlert,
-            NotificationKind::IncidentUpdate
+            NotificationKind::IncidentUpdate,
+            NotificationKind::SupportAlert
         ]
     );
     assert!(with.for_kind(NotificationKind::Event).is_empty());
