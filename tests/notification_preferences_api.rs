@@ -352,12 +352,17 @@ async fn the_openapi_document_describes_both_routes(pool: PgPool) {
         channels["properties"]["INCIDENT_ALERT"]["items"]["enum"],
         json!(["EMAIL", "SMS", "IN_APP"])
     );
+    // An alert rule's firing goes in-app and by email.
+    assert_eq!(
+        channels["properties"]["SUPPORT_ALERT"]["items"]["enum"],
+        json!(["EMAIL", "IN_APP"])
+    );
     let view = &schemas["NotificationPreferencesView"];
     assert_eq!(
         view["properties"]["channels"]["required"]
             .as_array()
             .unwrap()
             .len(),
-        9
+        10
     );
 }
