@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use support_domain::ActorRole;
 
 use super::scale::{print_latencies, Measure, Request};
-use super::token;
+use super::{months_of_2025, token};
 use crate::database;
 use crate::settings::Settings;
 
@@ -123,17 +123,6 @@ pub async fn run(
             })
             .collect(),
     };
-    let months = |filter: &str| -> Vec<String> {
-        (1..=12_u32)
-            .map(|m| {
-                let end = chrono::NaiveDate::from_ymd_opt(2025 + (m / 12) as i32, m % 12 + 1, 1)
-                    .expect("a month's first day")
-                    .pred_opt()
-                    .expect("a day before it");
-                format!("startDate=2025-{m:02}-01&endDate={end}{filter}")
-            })
-            .collect()
-    };
     let measures = vec![
         analytics(
             "a day (each of 28)",
@@ -141,7 +130,7 @@ pub async fn run(
                 .map(|d| format!("startDate=2025-02-{d:02}&endDate=2025-02-{d:02}"))
                 .collect(),
         ),
-        analytics("a month (each)", months("")),
+        analytics("a month (each)", months_of_2025("")),
         analytics(
             "a quarter (each), by week",
             ["01-01&endDate=2025-03-31", "04-01&endDate=2025-06-30"]
@@ -166,9 +155,12 @@ pub async fn run(
                 })
                 .collect(),
         ),
-        analytics("a month, priority=P1_HIGH", months("&priority=P1_HIGH")),
-        analytics("a month, channel=EMAIL", months("&channel=EMAIL")),
-        analytics("a month, agent=agent-7", months("&agent=agent-7")),
+        analytics(
+            "a month, priority=P1_HIGH",
+            months_of_2025("&priority=P1_HIGH"),
+        ),
+        analytics("a month, channel=EMAIL", months_of_2025("&channel=EMAIL")),
+        analytics("a month, agent=agent-7", months_of_2025("&agent=agent-7")),
     ];
     print_latencies(url, clients, duration, "analytics", measures).await
 }

@@ -73,6 +73,20 @@ pub struct BenchArgs {
     pub existing_store: bool,
 }
 
+/// A query's period for each month of 2025, with `filter` after it (`&priority=P1_HIGH`): the
+/// months the report and analytics scenarios time.
+fn months_of_2025(filter: &str) -> Vec<String> {
+    (1..=12_u32)
+        .map(|m| {
+            let end = chrono::NaiveDate::from_ymd_opt(2025 + (m / 12) as i32, m % 12 + 1, 1)
+                .expect("a month's first day")
+                .pred_opt()
+                .expect("a day before it");
+            format!("startDate=2025-{m:02}-01&endDate={end}{filter}")
+        })
+        .collect()
+}
+
 pub async fn run(args: BenchArgs, settings: &Settings) -> anyhow::Result<()> {
     let url = args.url.trim_end_matches('/').to_owned();
     let seconds = |default| Duration::from_secs(args.seconds.unwrap_or(default));
