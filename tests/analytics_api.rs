@@ -464,6 +464,121 @@ async fn a_replay_recomputes_the_same_figures(pool: PgPool) {
     }
 }
 
+/// Periods over three months, read from the monthly rows where they cover a whole month and from
+/// the daily rows at their edges (docs/analytics.md, Cost), each computed by hand:
+/// - T1 (P1_HIGH): opened Tue 2026-09-29 10:00, assigned, resolved Fri 2026-10-02 10:00 (3 days);
+/// - T2 (P3_LOW): opened 2026-10-15 08:00, assigned, resolved 2026-11-03 08:00 (19 days);
+/// - T3 (P2_MEDIUM): opened 2026-10-31 23:00, left open;
+/// - T4 (P2_MEDIUM): opened 2026-11-30 12:00, cancelled 2026-12-01 12:00.
+#[sqlx::test(migrations = "../migrations")]
+async fn whole_months_and_edge_days_add_up_to_the_period(pool: PgPool) {
+    let (app, clock) = spawn_notifying_app(pool, at("2026-09-29T09:00:00Z"), None, None).await;
+    let admin = app.admin();
+    let desk = Desk { app, clock, admin };
+    let resolve = json!({"status": "RESOLVED", "resolutionNote": "Fixed"});
+    let open = |title, priority| ticket(title, priority, "TECHNICAL", "EMAIL", "customer-1");
+    let t1 = desk
+        .open("2026-09-29T10:00:00Z", open("T1", "P1_HIGH"))
+        .await;
+    desk.update(
+        "2026-09-29T11:00:00Z",
+        &t1,
+        json!({"assignedTo": "agent-7"}),
+    )
+    .await;
+    desk.update("2026-10-02T10:00:00Z", &t1, resolve.clone())
+        .await;
+    let t2 = desk
+        .open("2026-10-15T08:00:00Z", open("T2", "P3_LOW"))
+        .await;
+    desk.update(
+        "2026-10-15T09:00:00Z",
+        &t2,
+        json!({"assignedTo": "agent-7"}),
+    )
+    .await;
+    desk.open("2026-10-31T23:00:00Z", open("T3", "P2_MEDIUM"))
+        .await;
+    desk.update("2026-11-03T08:00:00Z", &t2, resolve).await;
+    let t4 = desk
+        .open("2026-11-30T12:00:00Z", open("T4", "P2_MEDIUM"))
+        .await;
+    desk.update("2026-12-01T12:00:00Z", &t4, json!({"status": "CANCELLED"}))
+        .await;
+
+    let counts = |figures: &Value| {
+        let tickets = &figures["tickets"];
+        let backlog = &figures["backlog"];
+        let aged: Vec<i64> = backlog["age"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|bucket| bucket["tickets"].as_i64().unwrap())
+            .collect();
+        (
+            [
+                tickets["ticketsCreated"].as_i64().unwrap(),
+                tickets["ticketsResolved"].as_i64().unwrap(),
+                tickets["ticketsCancelled"].as_i64().unwrap(),
+                backlog["atStart"].as_i64().unwrap(),
+                backlog["atEnd"].as_i64().unwrap(),
+            ],
+            aged,
+        )
+    };
+    let queries = [
+        // Two edge days, October and November, one edge day.
+        "startDate=2026-09-29&endDate=2026-12-01&interval=week",
+        // October alone.
+        "startDate=2026-10-01&endDate=2026-10-31",
+        // No whole month: every day.
+        "startDate=2026-10-02&endDate=2026-11-03",
+        "startDate=2026-11-01&endDate=2026-11-30&priority=P3_LOW",
+    ];
+    let mut answers = Vec::new();
+    for query in queries {
+        answers.push(desk.analytics(query).await);
+    }
+
+    let whole = &answers[0];
+    // T3 is 31 days old on the last day, 2026-12-01.
+    assert_eq!(counts(whole), ([4, 2, 1, 0, 1], vec![0, 0, 0, 1]));
+    let resolution = &whole["times"]["fullResolutionTime"];
+    assert_eq!(resolution["measured"], 2);
+    assert_eq!(
+        resolution["mean"].as_f64().unwrap(),
+        (4320.0 + 27360.0) / 2.0
+    );
+    about(&resolution["median"], 4320.0);
+    about(&resolution["p90"], 27360.0);
+    let weeks = whole["series"].as_array().unwrap();
+    assert_eq!(weeks.len(), 10);
+    let created: i64 = weeks
+        .iter()
+        .map(|w| w["ticketsCreated"].as_i64().unwrap())
+        .sum();
+    assert_eq!(created, 4);
+    let agent = &whole["agents"][0];
+    assert_eq!(
+        (&agent["agent"], &agent["ticketsResolved"]),
+        (&json!("agent-7"), &json!(2))
+    );
+    about(&agent["fullResolutionMedian"], 4320.0);
+
+    // T1 open at the start; T2 (16 days old on the 31st) and T3 (0) at the end.
+    assert_eq!(counts(&answers[1]), ([2, 1, 0, 1, 2], vec![1, 0, 1, 0]));
+    assert_eq!(counts(&answers[2]), ([2, 2, 0, 1, 1], vec![0, 1, 0, 0]));
+    about(&answers[2]["times"]["fullResolutionTime"]["p90"], 27360.0);
+    assert_eq!(counts(&answers[3]), ([0, 1, 0, 1, 0], vec![0, 0, 0, 0]));
+
+    support_projections::replay(&desk.app.pool, &common::data_keys(), &AnalyticsProjection)
+        .await
+        .unwrap();
+    for (query, before) in queries.iter().zip(answers) {
+        assert_eq!(desk.analytics(query).await, before, "{query}");
+    }
+}
+
 #[sqlx::test(migrations = "../migrations")]
 async fn customers_do_not_read_analytics_and_bad_queries_are_refused(pool: PgPool) {
     let (app, _clock) = spawn_notifying_app(pool, at("2026-11-24T07:00:00Z"), None, None).await;

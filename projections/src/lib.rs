@@ -8,6 +8,7 @@ mod copy_rows;
 pub mod dead_letters;
 pub mod escalation;
 pub mod event_log;
+mod grain;
 pub mod incidents;
 pub mod kb;
 pub mod notification_preferences;

@@ -1,12 +1,13 @@
 //! `--scenario analytics`: how fast `GET /analytics` answers over a year of `--tickets` tickets.
 //! It fills the read models analytics reads straight in SQL, in the shape a year of a desk
-//! leaves them: the rollups (`analytics_daily`: a row per day, slice and figure for the whole
-//! desk, 4 priorities, 10 categories, 6 channels, 4 tiers and 50 agents; `analytics_backlog`:
-//! two weeks of opening days moving each day; `analytics_hourly` for the whole desk) and the SLA
-//! report's verdicts (`sla_report`, as `--scenario sla-report` fills it). The figures read rows
-//! per day and slice, not per ticket: `--tickets` sets the counts the rows hold, not how many
-//! rows there are. Then it times the endpoint over HTTP: a day, a month, a quarter, the year,
-//! a month under each filter, and a week by the hour.
+//! leaves them: the rollups (`analytics_rollups`: a row per day and per month, slice and figure
+//! for the whole desk, 4 priorities, 10 categories, 6 channels, 4 tiers and 50 agents;
+//! `analytics_backlog`: two weeks of opening days moving each day, per day and month;
+//! `analytics_hourly` for the whole desk) and the SLA report's verdicts (`sla_report`, as
+//! `--scenario sla-report` fills it, and their counts in `sla_verdict_counts`). The figures read
+//! rows per day or month and slice, not per ticket: `--tickets` sets the counts the rows hold,
+//! not how many rows there are. Then it times the endpoint over HTTP: a day, 30 days, a month, a
+//! quarter, the year, a month under each filter, and a week by the hour.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,8 +35,9 @@ UNION ALL SELECT 'agent', 'agent-' || n, 0.02 FROM generate_series(1, 50) AS n
 
 /// A row per day of 2025, slice and figure; durations with histograms of 300 buckets.
 const DAILY: &str = r#"
-INSERT INTO analytics_daily
-SELECT s.dimension, s.value, f.figure, d::date, m.measured,
+INSERT INTO analytics_rollups (grain, dimension, value, figure, starts_on, measured,
+  calendar_seconds, business_seconds, calendar_histogram, business_histogram)
+SELECT 'day', s.dimension, s.value, f.figure, d::date, m.measured,
   CASE WHEN f.timed THEN m.measured * 3600.0 ELSE 0 END,
   CASE WHEN f.timed THEN m.measured * 1800.0 ELSE 0 END,
   CASE WHEN f.timed THEN array_fill(greatest(m.measured / 300, 1)::int, ARRAY[300])
@@ -55,6 +57,21 @@ FROM bench_slices s,
   LATERAL (SELECT greatest(round($1 / 365.0 * s.share * f.per_ticket), 1)::bigint AS measured) m
 "#;
 
+/// The days added up by the month: the histograms are of equal counts in every bucket.
+const MONTHLY: &str = r#"
+INSERT INTO analytics_rollups (grain, dimension, value, figure, starts_on, measured,
+  calendar_seconds, business_seconds, calendar_histogram, business_histogram)
+SELECT 'month', dimension, value, figure, date_trunc('month', starts_on)::date, sum(measured),
+  sum(calendar_seconds), sum(business_seconds),
+  CASE WHEN sum(calendar_seconds) > 0
+       THEN array_fill(sum(calendar_histogram[1])::int, ARRAY[300]) ELSE '{}' END,
+  CASE WHEN sum(calendar_seconds) > 0
+       THEN array_fill(sum(business_histogram[1])::int, ARRAY[300]) ELSE '{}' END
+FROM analytics_rollups
+WHERE grain = 'day'
+GROUP BY dimension, value, figure, date_trunc('month', starts_on)
+"#;
+
 /// The whole desk's series figures per hour of 2025.
 const HOURLY: &str = r#"
 INSERT INTO analytics_hourly
@@ -69,13 +86,32 @@ FROM generate_series(timestamptz '2025-01-01Z', timestamptz '2025-12-31 23:00Z',
 /// Each day, a slice's tickets of the last two weeks' opening days move: the day's openings
 /// enter, and older ones leave.
 const BACKLOG: &str = r#"
-INSERT INTO analytics_backlog
-SELECT s.dimension, s.value, d::date, (d - age * interval '1 day')::date,
+INSERT INTO analytics_backlog (grain, dimension, value, starts_on, opened_on, moves)
+SELECT 'day', s.dimension, s.value, d::date, (d - age * interval '1 day')::date,
   CASE WHEN age = 0 THEN greatest(round($1 / 365.0 * s.share), 1)::int
        ELSE -greatest(round($1 / 365.0 * s.share / 14), 1)::int END
 FROM bench_slices s,
   generate_series(date '2025-01-01', date '2025-12-31', interval '1 day') AS d,
   generate_series(0, 13) AS age
+"#;
+
+/// The backlog's moves added up by the month.
+const BACKLOG_MONTHLY: &str = r#"
+INSERT INTO analytics_backlog (grain, dimension, value, starts_on, opened_on, moves)
+SELECT 'month', dimension, value, date_trunc('month', starts_on)::date, opened_on, sum(moves)
+FROM analytics_backlog
+WHERE grain = 'day'
+GROUP BY dimension, value, date_trunc('month', starts_on), opened_on
+HAVING sum(moves) <> 0
+"#;
+
+/// The verdicts counted per day and month, as the `sla_report` projection counts them.
+const VERDICT_COUNTS: &str = r#"
+INSERT INTO sla_verdict_counts
+SELECT g.grain, date_trunc(g.grain, verdict_at AT TIME ZONE 'UTC')::date, clock, priority,
+  category, coalesce(customer_tier, ''), verdict, ended_at IS NULL, count(*)
+FROM sla_report, (VALUES ('day'), ('month')) AS g(grain)
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 "#;
 
 pub async fn run(
@@ -91,22 +127,32 @@ pub async fn run(
         let started = Instant::now();
         let mut conn = pool.acquire().await?;
         sqlx::raw_sql(SLICES).execute(&mut *conn).await?;
-        for (table, statement) in [
-            ("analytics_daily", DAILY),
+        for (rows_of, statement) in [
+            ("analytics_rollups, days", DAILY),
             ("analytics_hourly", HOURLY),
-            ("analytics_backlog", BACKLOG),
+            ("analytics_backlog, days", BACKLOG),
             ("sla_report", super::report::FILL),
         ] {
+            let query = sqlx::query(statement).bind(tickets as i64);
+            let rows = query.execute(&mut *conn).await?.rows_affected();
+            println!("{rows_of}: {rows} rows");
+        }
+        // What the projections add up from those as they write them.
+        for (rows_of, statement) in [
+            ("analytics_rollups, months", MONTHLY),
+            ("analytics_backlog, months", BACKLOG_MONTHLY),
+            ("sla_verdict_counts", VERDICT_COUNTS),
+        ] {
             let rows = sqlx::query(statement)
-                .bind(tickets as i64)
                 .execute(&mut *conn)
                 .await?
                 .rows_affected();
-            println!("{table}: {rows} rows");
+            println!("{rows_of}: {rows} rows");
         }
         // What autovacuum would soon do: statistics for the planner.
         sqlx::raw_sql(
-            "VACUUM (ANALYZE) analytics_daily, analytics_hourly, analytics_backlog, sla_report",
+            "VACUUM (ANALYZE) analytics_rollups, analytics_hourly, analytics_backlog, sla_report, \
+                 sla_verdict_counts",
         )
         .execute(&pool)
         .await?;
@@ -128,6 +174,17 @@ pub async fn run(
             "a day (each of 28)",
             (1..=28)
                 .map(|d| format!("startDate=2025-02-{d:02}&endDate=2025-02-{d:02}"))
+                .collect(),
+        ),
+        analytics(
+            "30 days (each of 28 starts)",
+            (1..=28)
+                .map(|d| {
+                    let from =
+                        chrono::NaiveDate::from_ymd_opt(2025, 2, d).expect("a day of February");
+                    let to = from + chrono::Days::new(29);
+                    format!("startDate={from}&endDate={to}")
+                })
                 .collect(),
         ),
         analytics("a month (each)", months_of_2025("")),

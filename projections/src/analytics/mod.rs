@@ -1,5 +1,6 @@
-//! `analytics`: the support desk's figures as rollups, per UTC day and hour and per slice of the
-//! desk (`analytics_daily`, `analytics_hourly`, `analytics_backlog`), built from the ticket events
+//! `analytics`: the support desk's figures as rollups, per UTC day, month and hour and per slice
+//! of the desk (`analytics_rollups`, `analytics_hourly`, `analytics_backlog`; days and months as
+//! `grain.rs` says), built from the ticket events
 //! so that `supportd replay` recomputes every one of them. `tickets.rs` says what each event
 //! measures; `query.rs` reads a period's figures. docs/analytics.md defines them.
 
@@ -26,6 +27,7 @@ pub use query::{
 use self::histogram::Histogram;
 use self::tickets::{Figure, Measured, Slice, TicketRecord};
 use crate::copy_rows::copy_rows;
+use crate::grain::Grain;
 use crate::tickets::AGGREGATE_TYPE;
 use crate::{Projection, ProjectionError, Redacted};
 
@@ -62,7 +64,7 @@ impl Projection for AnalyticsProjection {
     fn tables(&self) -> &'static [&'static str] {
         &[
             "analytics_tickets",
-            "analytics_daily",
+            "analytics_rollups",
             "analytics_hourly",
             "analytics_backlog",
             "ticket_satisfaction",
@@ -254,9 +256,10 @@ async fn stored_records(
     Ok(rows.into_iter().map(|(id, state)| (id, state.0)).collect())
 }
 
-/// A day's figure of one slice, as a change to add or as the row it adds up to.
+/// A figure of one slice over a day or a month (or a period), as a change to add or as the row
+/// it adds up to.
 #[derive(Debug, Clone, Default)]
-struct DayFigure {
+struct FigureSum {
     measured: i64,
     calendar_seconds: f64,
     business_seconds: f64,
@@ -264,8 +267,8 @@ struct DayFigure {
     business_histogram: Histogram,
 }
 
-impl DayFigure {
-    fn add(&mut self, other: &DayFigure) {
+impl FigureSum {
+    fn add(&mut self, other: &FigureSum) {
         self.measured += other.measured;
         self.calendar_seconds += other.calendar_seconds;
         self.business_seconds += other.business_seconds;
@@ -274,14 +277,16 @@ impl DayFigure {
     }
 }
 
-type DayKey = (Slice, Figure, NaiveDate);
+/// A row of `analytics_rollups`: the slice, figure, grain and the day or month it starts on.
+type RollupKey = (Slice, Figure, Grain, NaiveDate);
 
 /// What a batch adds to the rollups, summed per row before anything is written.
 #[derive(Default)]
 struct Rollups {
-    daily: HashMap<DayKey, DayFigure>,
+    sums: HashMap<RollupKey, FigureSum>,
     hourly: HashMap<(Slice, Figure, DateTime<Utc>), i64>,
-    backlog: HashMap<(Slice, NaiveDate, NaiveDate), i32>,
+    /// (slice, grain, the day or month it starts on, opening day): moves.
+    backlog: HashMap<(Slice, Grain, NaiveDate, NaiveDate), i32>,
 }
 
 impl Rollups {
@@ -293,17 +298,19 @@ impl Rollups {
                 .duration_trunc(TimeDelta::hours(1))
                 .unwrap_or(measure.at);
             for slice in measure.slices {
-                let row = self
-                    .daily
-                    .entry((slice.clone(), measure.figure, day))
-                    .or_default();
-                row.measured += i64::from(measure.times);
-                if let Some(span) = measure.span {
-                    let times = f64::from(measure.times);
-                    row.calendar_seconds += times * span.calendar;
-                    row.business_seconds += times * span.business;
-                    row.calendar_histogram.record(span.calendar, measure.times);
-                    row.business_histogram.record(span.business, measure.times);
+                for grain in Grain::ALL {
+                    let row = self
+                        .sums
+                        .entry((slice.clone(), measure.figure, grain, grain.start(day)))
+                        .or_default();
+                    row.measured += i64::from(measure.times);
+                    if let Some(span) = measure.span {
+                        let times = f64::from(measure.times);
+                        row.calendar_seconds += times * span.calendar;
+                        row.business_seconds += times * span.business;
+                        row.calendar_histogram.record(span.calendar, measure.times);
+                        row.business_histogram.record(span.business, measure.times);
+                    }
                 }
                 *self
                     .hourly
@@ -312,15 +319,22 @@ impl Rollups {
             }
         }
         for moved in measured.backlog {
-            *self
-                .backlog
-                .entry((moved.slice, moved.day, moved.opened_on))
-                .or_default() += moved.moves;
+            for grain in Grain::ALL {
+                *self
+                    .backlog
+                    .entry((
+                        moved.slice.clone(),
+                        grain,
+                        grain.start(moved.day),
+                        moved.opened_on,
+                    ))
+                    .or_default() += moved.moves;
+            }
         }
     }
 
     async fn write(self, conn: &mut PgConnection) -> Result<(), ProjectionError> {
-        self.write_daily(conn).await?;
+        self.write_sums(conn).await?;
 
         let (mut dimensions, mut values, mut figures, mut hours, mut counts) =
             (vec![], vec![], vec![], vec![], vec![]);
@@ -348,29 +362,32 @@ impl Rollups {
             .await?;
         }
 
-        let (mut dimensions, mut values, mut days, mut opened, mut moves) =
-            (vec![], vec![], vec![], vec![], vec![]);
-        for ((slice, day, opened_on), moved) in self.backlog {
+        let (mut dimensions, mut values, mut grains, mut starts, mut opened, mut moves) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        for ((slice, grain, starts_on, opened_on), moved) in self.backlog {
             if moved == 0 {
                 continue;
             }
             dimensions.push(slice.dimension.as_str());
             values.push(slice.value);
-            days.push(day);
+            grains.push(grain.as_str());
+            starts.push(starts_on);
             opened.push(opened_on);
             moves.push(moved);
         }
         if !moves.is_empty() {
             sqlx::query(
-                "INSERT INTO analytics_backlog (dimension, value, day, opened_on, moves) \
-                 SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::date[], \
-                     $5::integer[]) \
-                 ON CONFLICT (dimension, value, day, opened_on) \
+                "INSERT INTO analytics_backlog \
+                     (dimension, value, grain, starts_on, opened_on, moves) \
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::date[], \
+                     $5::date[], $6::integer[]) \
+                 ON CONFLICT (dimension, value, grain, starts_on, opened_on) \
                  DO UPDATE SET moves = analytics_backlog.moves + excluded.moves",
             )
             .bind(&dimensions)
             .bind(&values)
-            .bind(&days)
+            .bind(&grains)
+            .bind(&starts)
             .bind(&opened)
             .bind(&moves)
             .execute(&mut *conn)
@@ -379,76 +396,68 @@ impl Rollups {
         Ok(())
     }
 
-    /// The daily rows hold histograms, which SQL cannot add: the touched rows are read, added to
+    /// The rows hold histograms, which SQL cannot add: the touched rows are read, added to
     /// here, and written again.
-    async fn write_daily(&self, conn: &mut PgConnection) -> Result<(), ProjectionError> {
-        if self.daily.is_empty() {
+    async fn write_sums(&self, conn: &mut PgConnection) -> Result<(), ProjectionError> {
+        if self.sums.is_empty() {
             return Ok(());
         }
-        let (mut dimensions, mut values, mut figures, mut days) = (vec![], vec![], vec![], vec![]);
-        for (slice, figure, day) in self.daily.keys() {
+        let (mut dimensions, mut values, mut grains, mut starts, mut figures) =
+            (vec![], vec![], vec![], vec![], vec![]);
+        for (slice, figure, grain, starts_on) in self.sums.keys() {
             dimensions.push(slice.dimension.as_str());
             values.push(slice.value.as_str());
+            grains.push(grain.as_str());
+            starts.push(*starts_on);
             figures.push(figure.as_str());
-            days.push(*day);
         }
-        let stored: Vec<DailyRow> = sqlx::query_as(
-            "DELETE FROM analytics_daily d \
-             USING unnest($1::text[], $2::text[], $3::text[], $4::date[]) \
-                 AS k(dimension, value, figure, day) \
-             WHERE (d.dimension, d.value, d.figure, d.day) = (k.dimension, k.value, k.figure, k.day) \
-             RETURNING d.*",
+        let stored: Vec<RollupRow> = sqlx::query_as(
+            "DELETE FROM analytics_rollups r \
+             USING unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::text[]) \
+                 AS k(dimension, value, grain, starts_on, figure) \
+             WHERE (r.dimension, r.value, r.grain, r.starts_on, r.figure) \
+                 = (k.dimension, k.value, k.grain, k.starts_on, k.figure) \
+             RETURNING r.*",
         )
         .bind(&dimensions)
         .bind(&values)
+        .bind(&grains)
+        .bind(&starts)
         .bind(&figures)
-        .bind(&days)
         .fetch_all(&mut *conn)
         .await?;
-        let mut rows: HashMap<(String, String, String, NaiveDate), DailyRow> = stored
-            .into_iter()
-            .map(|row| {
-                let key = (
-                    row.dimension.clone(),
-                    row.value.clone(),
-                    row.figure.clone(),
-                    row.day,
-                );
-                (key, row)
-            })
-            .collect();
-        let mut written = Vec::with_capacity(self.daily.len());
-        for ((slice, figure, day), change) in &self.daily {
+        let mut rows: HashMap<RowKey, RollupRow> =
+            stored.into_iter().map(|row| (row.key(), row)).collect();
+        let mut written = Vec::with_capacity(self.sums.len());
+        for ((slice, figure, grain, starts_on), change) in &self.sums {
             let key = (
                 slice.dimension.as_str().to_owned(),
                 slice.value.clone(),
+                grain.as_str().to_owned(),
+                *starts_on,
                 figure.as_str().to_owned(),
-                *day,
             );
-            let mut total = rows.remove(&key).map(DailyRow::figure).unwrap_or_default();
+            let mut total = rows.remove(&key).map(RollupRow::figure).unwrap_or_default();
             total.add(change);
             if total.measured != 0 {
-                written.push(DailyRow::of(key, total));
+                written.push(RollupRow::of(key, total));
             }
         }
-        written.sort_unstable_by(|a, b| {
-            (&a.dimension, &a.value, &a.figure, a.day).cmp(&(
-                &b.dimension,
-                &b.value,
-                &b.figure,
-                b.day,
-            ))
-        });
-        copy_rows(conn, "analytics_daily", &written).await
+        written.sort_unstable_by(|a, b| a.order().cmp(&b.order()));
+        copy_rows(conn, "analytics_rollups", &written).await
     }
 }
 
+/// A row's primary key: dimension, value, grain, start, figure.
+type RowKey = (String, String, String, NaiveDate, String);
+
 #[derive(Debug, Serialize, sqlx::FromRow)]
-struct DailyRow {
+struct RollupRow {
     dimension: String,
     value: String,
+    grain: String,
+    starts_on: NaiveDate,
     figure: String,
-    day: NaiveDate,
     measured: i64,
     calendar_seconds: f64,
     business_seconds: f64,
@@ -456,9 +465,30 @@ struct DailyRow {
     business_histogram: Vec<i32>,
 }
 
-impl DailyRow {
-    fn figure(self) -> DayFigure {
-        DayFigure {
+impl RollupRow {
+    /// The primary key, borrowed.
+    fn order(&self) -> (&str, &str, &str, NaiveDate, &str) {
+        (
+            &self.dimension,
+            &self.value,
+            &self.grain,
+            self.starts_on,
+            &self.figure,
+        )
+    }
+
+    fn key(&self) -> RowKey {
+        (
+            self.dimension.clone(),
+            self.value.clone(),
+            self.grain.clone(),
+            self.starts_on,
+            self.figure.clone(),
+        )
+    }
+
+    fn figure(self) -> FigureSum {
+        FigureSum {
             measured: self.measured,
             calendar_seconds: self.calendar_seconds,
             business_seconds: self.business_seconds,
@@ -467,15 +497,13 @@ impl DailyRow {
         }
     }
 
-    fn of(
-        (dimension, value, figure, day): (String, String, String, NaiveDate),
-        total: DayFigure,
-    ) -> Self {
-        DailyRow {
+    fn of((dimension, value, grain, starts_on, figure): RowKey, total: FigureSum) -> Self {
+        RollupRow {
             dimension,
             value,
+            grain,
+            starts_on,
             figure,
-            day,
             measured: total.measured,
             calendar_seconds: total.calendar_seconds,
             business_seconds: total.business_seconds,

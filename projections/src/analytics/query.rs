@@ -1,12 +1,13 @@
-//! A period's figures, read from the rollups: the daily rows of the period (a row per figure and
-//! day of a slice), the hourly counts for the series, and the backlog's moves up to the period's
-//! end. docs/analytics.md defines each figure.
+//! A period's figures, read from the rollups: the period's rows of each figure and slice (its
+//! whole months a row each, the days at its edges a row a day), the hourly or daily counts for
+//! the series, and the backlog's moves up to the period's start and end. docs/analytics.md
+//! defines each figure.
 
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde::Serialize;
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, QueryBuilder};
 use support_domain::sla::CustomerTier;
 use support_domain::ticket::{TicketCategory, TicketPriority};
 use utoipa::ToSchema;
@@ -14,7 +15,8 @@ use utoipa::ToSchema;
 use super::histogram::Histogram;
 use super::sections::{self, IncidentAnalytics, KbAnalytics};
 use super::tickets::{Dimension, Figure, Slice};
-use super::DayFigure;
+use super::FigureSum;
+use crate::grain::{Days, Grain};
 use crate::nps::scores_between;
 use crate::sla::report::{compliance, ReportFilter, SlaCompliance};
 
@@ -311,8 +313,8 @@ pub struct Analytics {
     pub kb: KbAnalytics,
 }
 
-/// A figure over a range of days: its daily rows added up.
-type Totals = HashMap<Figure, DayFigure>;
+/// A figure over a range of days: its rows added up.
+type Totals = HashMap<Figure, FigureSum>;
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -330,30 +332,35 @@ struct Row {
 pub async fn analytics(pool: &PgPool, filter: &AnalyticsFilter) -> Result<Analytics, sqlx::Error> {
     let dimension = filter.slice.dimension.as_str();
     let breakdowns = ["priority", "category", "channel", "agent"];
-    let daily = |dimension: &'static str, value: String| {
-        sqlx::query_as::<_, Row>(
+    let days = Days {
+        from: filter.from,
+        to: filter.to,
+    };
+    let own = async {
+        let mut query = QueryBuilder::new(
             "SELECT dimension, value, figure, measured, calendar_seconds, business_seconds, \
                  calendar_histogram, business_histogram \
-             FROM analytics_daily \
-             WHERE dimension = $1 AND value = $2 AND day >= $3 AND day < $4",
-        )
-        .bind(dimension)
-        .bind(value)
-        .bind(filter.from)
-        .bind(filter.to)
-        .fetch_all(pool)
+             FROM analytics_rollups WHERE dimension = ",
+        );
+        query.push_bind(dimension);
+        query.push(" AND value = ").push_bind(&filter.slice.value);
+        query.push(" AND ");
+        days.restrict(&mut query);
+        query.build_query_as::<Row>().fetch_all(pool).await
     };
-    let backlog = |before: NaiveDate| {
-        sqlx::query_as::<_, (String, String, NaiveDate, i64)>(
-            "SELECT dimension, value, opened_on, sum(moves)::bigint \
-             FROM analytics_backlog \
-             WHERE dimension = $1 AND value = $2 AND day < $3 \
-             GROUP BY dimension, value, opened_on HAVING sum(moves) <> 0",
-        )
-        .bind(dimension)
-        .bind(filter.slice.value.clone())
-        .bind(before)
-        .fetch_all(pool)
+    let backlog = |before: NaiveDate| async move {
+        let mut query = QueryBuilder::new(
+            "SELECT opened_on, sum(moves)::bigint FROM analytics_backlog WHERE dimension = ",
+        );
+        query.push_bind(dimension);
+        query.push(" AND value = ").push_bind(&filter.slice.value);
+        query.push(" AND ");
+        Days::before(before).restrict(&mut query);
+        query.push(" GROUP BY opened_on HAVING sum(moves) <> 0");
+        query
+            .build_query_as::<(NaiveDate, i64)>()
+            .fetch_all(pool)
+            .await
     };
     let (from, to) = (start_of(filter.from), start_of(filter.to));
     let sla = async {
@@ -363,8 +370,8 @@ pub async fn analytics(pool: &PgPool, filter: &AnalyticsFilter) -> Result<Analyt
         }
     };
     let (own, others, start, end, other_ends, hours, sla, incidents, nps) = tokio::try_join!(
-        daily(dimension, filter.slice.value.clone()),
-        breakdown_rows(pool, filter, &breakdowns),
+        own,
+        breakdown_rows(pool, days, &breakdowns),
         backlog(filter.from),
         backlog(filter.to),
         open_at(pool, &breakdowns, filter.to),
@@ -425,7 +432,7 @@ pub async fn analytics(pool: &PgPool, filter: &AnalyticsFilter) -> Result<Analyt
                 max_days,
                 tickets: end
                     .iter()
-                    .filter(|(_, _, opened_on, _)| {
+                    .filter(|(opened_on, _)| {
                         let age = (last_day - *opened_on).num_days().max(0);
                         age >= min_days && max_days.is_none_or(|max| age <= max)
                     })
@@ -543,32 +550,34 @@ fn sla_filter(filter: &AnalyticsFilter) -> Option<ReportFilter> {
 /// The figures medians are read of in the breakdowns and per agent.
 const MEDIANS: [Figure; 2] = [Figure::FirstReply, Figure::TicketsResolved];
 
-/// The daily rows of the breakdowns' slices: counts added up in the database, and the wall-clock
+/// The rows of the breakdowns' slices: counts added up in the database, and the wall-clock
 /// histograms of the two figures whose medians they show (the other histograms would be read
 /// for nothing).
 async fn breakdown_rows(
     pool: &PgPool,
-    filter: &AnalyticsFilter,
+    days: Days,
     dimensions: &[&str],
 ) -> Result<Vec<Row>, sqlx::Error> {
-    sqlx::query_as(
+    let medians = MEDIANS.map(Figure::as_str).to_vec();
+    let mut query = QueryBuilder::new(
         "SELECT dimension, value, figure, sum(measured)::bigint AS measured, \
              0::float8 AS calendar_seconds, 0::float8 AS business_seconds, \
              '{}'::integer[] AS calendar_histogram, '{}'::integer[] AS business_histogram \
-         FROM analytics_daily \
-         WHERE dimension = ANY($1) AND day >= $2 AND day < $3 AND NOT figure = ANY($4) \
-         GROUP BY dimension, value, figure \
+         FROM analytics_rollups WHERE dimension = ANY(",
+    );
+    query.push_bind(dimensions).push(") AND NOT figure = ANY(");
+    query.push_bind(medians.clone()).push(") AND ");
+    days.restrict(&mut query);
+    query.push(
+        " GROUP BY dimension, value, figure \
          UNION ALL \
          SELECT dimension, value, figure, measured, 0, 0, calendar_histogram, '{}' \
-         FROM analytics_daily \
-         WHERE dimension = ANY($1) AND day >= $2 AND day < $3 AND figure = ANY($4)",
-    )
-    .bind(dimensions)
-    .bind(filter.from)
-    .bind(filter.to)
-    .bind(MEDIANS.map(Figure::as_str).to_vec())
-    .fetch_all(pool)
-    .await
+         FROM analytics_rollups WHERE dimension = ANY(",
+    );
+    query.push_bind(dimensions).push(") AND figure = ANY(");
+    query.push_bind(medians).push(") AND ");
+    days.restrict(&mut query);
+    query.build_query_as().fetch_all(pool).await
 }
 
 /// The open tickets of each slice of `dimensions` at the start of `day`.
@@ -577,14 +586,14 @@ async fn open_at(
     dimensions: &[&str],
     day: NaiveDate,
 ) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
-    sqlx::query_as(
+    let mut query = QueryBuilder::<Postgres>::new(
         "SELECT dimension, value, sum(moves)::bigint FROM analytics_backlog \
-         WHERE dimension = ANY($1) AND day < $2 GROUP BY dimension, value",
-    )
-    .bind(dimensions)
-    .bind(day)
-    .fetch_all(pool)
-    .await
+         WHERE dimension = ANY(",
+    );
+    query.push_bind(dimensions).push(") AND ");
+    Days::before(day).restrict(&mut query);
+    query.push(" GROUP BY dimension, value HAVING sum(moves) <> 0");
+    query.build_query_as().fetch_all(pool).await
 }
 
 /// The rows added up per slice and figure.
@@ -599,7 +608,7 @@ fn sum_rows(rows: Vec<Row>) -> HashMap<(String, String), Totals> {
             .or_default()
             .entry(figure)
             .or_default();
-        total.add(&DayFigure {
+        total.add(&FigureSum {
             measured: row.measured,
             calendar_seconds: row.calendar_seconds,
             business_seconds: row.business_seconds,
@@ -610,7 +619,7 @@ fn sum_rows(rows: Vec<Row>) -> HashMap<(String, String), Totals> {
     slices
 }
 
-fn time_figures(total: Option<&DayFigure>) -> TimeFigures {
+fn time_figures(total: Option<&FigureSum>) -> TimeFigures {
     let Some(total) = total.filter(|t| t.measured > 0) else {
         return TimeFigures::default();
     };
@@ -664,14 +673,16 @@ async fn series_counts(
         .await;
     }
     let days: Vec<(String, NaiveDate, i64)> = sqlx::query_as(
-        "SELECT figure, day, measured FROM analytics_daily \
-         WHERE dimension = $1 AND value = $2 AND figure = ANY($3) AND day >= $4 AND day < $5",
+        "SELECT figure, starts_on, measured FROM analytics_rollups \
+         WHERE dimension = $1 AND value = $2 AND grain = $6 AND starts_on >= $4 \
+             AND starts_on < $5 AND figure = ANY($3)",
     )
     .bind(slice.0)
     .bind(slice.1)
     .bind(figures)
     .bind(filter.from)
     .bind(filter.to)
+    .bind(Grain::Day.as_str())
     .fetch_all(pool)
     .await?;
     Ok(days

@@ -4,13 +4,16 @@
 //! ticket's own dimensions live in `sla_report_tickets`, kept from its events, so the read model
 //! needs no other. Every SLA event carries both clocks as they stand after it, so each one says
 //! where each clock's verdict stands. docs/sla.md defines the figures the report makes of it.
+//! The verdicts are also counted per UTC day and month of the verdict (`sla_verdict_counts`), by
+//! what the compliance figures group them by, so that a period of whole days is counted from a
+//! row per month and edge day rather than from every verdict.
 
 mod query;
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
 use support_domain::sla::{ClockKind, SlaClocks};
@@ -24,6 +27,7 @@ pub use query::{
 };
 
 use crate::copy_rows::copy_rows;
+use crate::grain::Grain;
 use crate::tickets::AGGREGATE_TYPE;
 use crate::{Projection, ProjectionError, Redacted};
 
@@ -58,7 +62,7 @@ impl Projection for SlaReportProjection {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["sla_report", "sla_report_tickets"]
+        &["sla_report", "sla_report_tickets", "sla_verdict_counts"]
     }
 
     /// Folds the batch's events into each ticket's state and verdict rows in memory, from the rows
@@ -90,6 +94,11 @@ impl Projection for SlaReportProjection {
         } else {
             stored_rows(conn, &stored).await?
         };
+        // Each stored verdict is rewritten: counted out now, counted in as it ends the batch.
+        let mut counts = VerdictCounts::default();
+        for row in verdicts.values() {
+            counts.add(row, -1);
+        }
 
         for (event, ticket) in read.iter().zip(tickets) {
             let decoded = TicketEvent::from_parts(&event.event_type, &event.payload)
@@ -171,6 +180,102 @@ impl Projection for SlaReportProjection {
         let mut verdicts: Vec<VerdictRow> = verdicts.into_values().collect();
         verdicts.sort_unstable_by(|a, b| (a.ticket_id, &a.clock).cmp(&(b.ticket_id, &b.clock)));
         copy_rows(conn, "sla_report", &verdicts).await?;
+        for row in &verdicts {
+            counts.add(row, 1);
+        }
+        counts.write(conn).await
+    }
+}
+
+/// A row of `sla_verdict_counts`: grain, the day or month it starts on, clock, priority,
+/// category, tier ('' for none), verdict, and whether the clock still counts.
+type CountKey = (
+    Grain,
+    NaiveDate,
+    String,
+    String,
+    String,
+    String,
+    String,
+    bool,
+);
+
+/// The changes to `sla_verdict_counts`, a column each, for `unnest`.
+#[derive(Default)]
+struct CountColumns {
+    grains: Vec<&'static str>,
+    starts: Vec<NaiveDate>,
+    clocks: Vec<String>,
+    priorities: Vec<String>,
+    categories: Vec<String>,
+    tiers: Vec<String>,
+    verdicts: Vec<String>,
+    open: Vec<bool>,
+    counts: Vec<i64>,
+}
+
+/// What a batch changes in `sla_verdict_counts`.
+#[derive(Default)]
+struct VerdictCounts(HashMap<CountKey, i64>);
+
+impl VerdictCounts {
+    fn add(&mut self, row: &VerdictRow, times: i64) {
+        let day = row.verdict_at.date_naive();
+        for grain in Grain::ALL {
+            let key = (
+                grain,
+                grain.start(day),
+                row.clock.clone(),
+                row.priority.clone(),
+                row.category.clone(),
+                row.customer_tier.clone().unwrap_or_default(),
+                row.verdict.clone(),
+                row.ended_at.is_none(),
+            );
+            *self.0.entry(key).or_default() += times;
+        }
+    }
+
+    async fn write(self, conn: &mut PgConnection) -> Result<(), ProjectionError> {
+        let mut changes: Vec<(CountKey, i64)> =
+            self.0.into_iter().filter(|(_, n)| *n != 0).collect();
+        if changes.is_empty() {
+            return Ok(());
+        }
+        changes.sort_unstable();
+        let mut c = CountColumns::default();
+        for ((grain, starts_on, clock, priority, category, tier, verdict, open), n) in changes {
+            c.grains.push(grain.as_str());
+            c.starts.push(starts_on);
+            c.clocks.push(clock);
+            c.priorities.push(priority);
+            c.categories.push(category);
+            c.tiers.push(tier);
+            c.verdicts.push(verdict);
+            c.open.push(open);
+            c.counts.push(n);
+        }
+        sqlx::query(
+            "INSERT INTO sla_verdict_counts \
+             SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::text[], $5::text[], \
+                 $6::text[], $7::text[], $8::boolean[], $9::bigint[]) \
+             ON CONFLICT (grain, starts_on, clock, priority, category, customer_tier, verdict, open) \
+             DO UPDATE SET clocks = sla_verdict_counts.clocks + excluded.clocks",
+        )
+        .bind(&c.grains)
+        .bind(&c.starts)
+        .bind(&c.clocks)
+        .bind(&c.priorities)
+        .bind(&c.categories)
+        .bind(&c.tiers)
+        .bind(&c.verdicts)
+        .bind(&c.open)
+        .bind(&c.counts)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query("DELETE FROM sla_verdict_counts WHERE clocks = 0")
+            .execute(&mut *conn)
+            .await?;
         Ok(())
     }
 }

@@ -1,8 +1,10 @@
 //! The SLA report: the figures docs/sla.md defines, read from `sla_report` over the verdicts of a
 //! period. Three statements run side by side on connections of their own, each an index range
 //! scan of the period: the counts, the durations of completed clocks, and the longest breaches.
+//! A period of whole UTC days takes its counts from `sla_verdict_counts` instead, a row per
+//! month and edge day rather than a row per verdict.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveTime, Utc};
 use serde::Serialize;
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use support_domain::sla::{ClockKind, ClockState, CustomerTier};
@@ -10,6 +12,7 @@ use support_domain::ticket::{TicketCategory, TicketPriority};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::grain::Days;
 use crate::schema;
 
 /// How many of the longest breaches the report lists.
@@ -32,6 +35,10 @@ impl ReportFilter {
         query.push_bind(self.from);
         query.push(" AND verdict_at < ");
         query.push_bind(self.to);
+        self.restrict_dimensions(query);
+    }
+
+    fn restrict_dimensions<'a>(&self, query: &mut QueryBuilder<'a, Postgres>) {
         if let Some(priority) = self.priority {
             query.push(" AND priority = ").push_bind(priority.as_str());
         }
@@ -41,6 +48,17 @@ impl ReportFilter {
         if let Some(tier) = self.customer_tier {
             query.push(" AND customer_tier = ").push_bind(tier.as_str());
         }
+    }
+}
+
+impl ReportFilter {
+    /// The period as whole UTC days, when it starts and ends at midnight.
+    pub(super) fn whole_days(&self) -> Option<Days> {
+        let midnight = |at: DateTime<Utc>| (at.time() == NaiveTime::MIN).then(|| at.date_naive());
+        Some(Days {
+            from: midnight(self.from)?,
+            to: midnight(self.to)?,
+        })
     }
 }
 
@@ -194,9 +212,9 @@ struct Timed {
 
 /// The report of the verdicts `filter` selects.
 pub async fn report(pool: &PgPool, filter: &ReportFilter) -> Result<SlaReport, sqlx::Error> {
-    let [mut counts, mut durations, mut longest] = statements("", filter);
+    let [_, mut durations, mut longest] = statements("", filter);
     let (counted, timed, top_breaches) = tokio::try_join!(
-        counts.build_query_as::<Counted>().fetch_all(pool),
+        counted(pool, filter),
         durations.build_query_as::<Timed>().fetch_one(pool),
         longest.build_query_as::<TopBreach>().fetch_all(pool),
     )?;
@@ -222,8 +240,7 @@ pub async fn compliance(
     pool: &PgPool,
     filter: &ReportFilter,
 ) -> Result<SlaCompliance, sqlx::Error> {
-    let [mut counts, ..] = statements("", filter);
-    let counted = counts.build_query_as::<Counted>().fetch_all(pool).await?;
+    let counted = counted(pool, filter).await?;
     let report = assemble(filter, counted, Timed::default(), Vec::new());
     let of = |clock: &ClockReport| Compliance {
         met: clock.met,
@@ -237,6 +254,35 @@ pub async fn compliance(
         by_priority: report.by_priority,
         breaches: report.breaches,
     })
+}
+
+/// The counts of the verdicts `filter` selects.
+async fn counted(pool: &PgPool, filter: &ReportFilter) -> Result<Vec<Counted>, sqlx::Error> {
+    let mut counts = match filter.whole_days() {
+        Some(days) => counts_of_days("", filter, days),
+        None => {
+            let [counts, ..] = statements("", filter);
+            counts
+        }
+    };
+    counts.build_query_as().fetch_all(pool).await
+}
+
+/// The counts of a period of whole days, from `sla_verdict_counts`: the same lines as the
+/// counts' statement over `sla_report`, each a sum of a few rows.
+pub(super) fn counts_of_days<'a>(
+    prefix: &str,
+    filter: &ReportFilter,
+    days: Days,
+) -> QueryBuilder<'a, Postgres> {
+    let mut counts = QueryBuilder::new(format!(
+        "{prefix}SELECT clock, priority, category, verdict, open, sum(clocks)::bigint AS clocks \
+         FROM sla_verdict_counts WHERE "
+    ));
+    days.restrict(&mut counts);
+    filter.restrict_dimensions(&mut counts);
+    counts.push(" GROUP BY clock, priority, category, verdict, open");
+    counts
 }
 
 /// The report's statements, each after `prefix` (`EXPLAIN `, for the index test). The counts come

@@ -17,6 +17,7 @@ use support_domain::ticket::{
 use support_domain::{ActorRole, EventMetadata};
 
 use super::*;
+use crate::grain::Days;
 use crate::personal_data::{DataKeys, MasterKey};
 use crate::read_model::apply_batches;
 
@@ -318,6 +319,7 @@ async fn apply_in(pool: &PgPool, batches: &[&[RecordedEvent]]) -> Result<(), Pro
 struct Snapshot {
     tickets: Vec<Value>,
     verdicts: Vec<Value>,
+    counts: Vec<Value>,
 }
 
 impl Snapshot {
@@ -330,13 +332,37 @@ impl Snapshot {
             verdicts: rows("SELECT to_jsonb(v) FROM sla_report v ORDER BY ticket_id, clock")
                 .await
                 .unwrap(),
+            counts: rows(
+                "SELECT to_jsonb(c) FROM sla_verdict_counts c \
+                 ORDER BY grain, starts_on, clock, priority, category, customer_tier, verdict, open",
+            )
+            .await
+            .unwrap(),
         }
+    }
+
+    /// The verdicts counted afresh, as `sla_verdict_counts` should hold them.
+    async fn counted_afresh(pool: &PgPool) -> Vec<Value> {
+        sqlx::query_scalar(
+            "SELECT to_jsonb(c) FROM ( \
+                 SELECT g.grain, date_trunc(g.grain, verdict_at AT TIME ZONE 'UTC')::date \
+                         AS starts_on, clock, priority, category, \
+                     coalesce(customer_tier, '') AS customer_tier, verdict, \
+                     ended_at IS NULL AS open, count(*) AS clocks \
+                 FROM sla_report, (VALUES ('day'), ('month')) AS g(grain) \
+                 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8) c \
+             ORDER BY grain, starts_on, clock, priority, category, customer_tier, verdict, open",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap()
     }
 }
 
 async fn rebuild(pool: &PgPool, batches: &[&[RecordedEvent]]) -> Snapshot {
     sqlx::raw_sql(
-        "DELETE FROM sla_report; DELETE FROM sla_report_tickets; DELETE FROM projection_positions",
+        "DELETE FROM sla_report; DELETE FROM sla_report_tickets; DELETE FROM sla_verdict_counts; \
+         DELETE FROM projection_positions",
     )
     .execute(pool)
     .await
@@ -454,6 +480,8 @@ async fn batches_redeliveries_and_a_replay_leave_the_rows_of_events_applied_one_
     let events = tickets().desk.events;
     let alone: Vec<&[RecordedEvent]> = events.chunks(1).collect();
     let expected = rebuild(&pool, &alone).await;
+    assert!(!expected.counts.is_empty());
+    assert_eq!(expected.counts, Snapshot::counted_afresh(&pool).await);
     assert_eq!(rebuild(&pool, &[&events]).await, expected, "one batch");
     for size in [2, 3, 5, 8] {
         let batches: Vec<&[RecordedEvent]> = events.chunks(size).collect();
@@ -482,10 +510,12 @@ async fn batches_redeliveries_and_a_replay_leave_the_rows_of_events_applied_one_
         .await
         .unwrap();
     }
-    sqlx::raw_sql("DELETE FROM sla_report; DELETE FROM sla_report_tickets")
-        .execute(&pool)
-        .await
-        .unwrap();
+    sqlx::raw_sql(
+        "DELETE FROM sla_report; DELETE FROM sla_report_tickets; DELETE FROM sla_verdict_counts",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
     let keys = DataKeys::new(&MasterKey::development());
     crate::replay(&pool, &keys, &SlaReportProjection)
         .await
@@ -596,6 +626,58 @@ async fn the_report_rates_the_verdicts_of_its_period(pool: PgPool) {
     assert_eq!(nothing.response.calendar_minutes, Durations::default());
 }
 
+/// The counts of a period of whole days, read from `sla_verdict_counts` (by the day, by the month,
+/// or both), are the counts of the verdicts themselves.
+#[sqlx::test(migrations = "../migrations")]
+async fn whole_days_are_counted_from_the_counts_as_from_the_verdicts(pool: PgPool) {
+    rebuild(&pool, &[&tickets().desk.events]).await;
+    let midnight = |day: &str| format!("{day}T00:00:00Z").parse::<DateTime<Utc>>().unwrap();
+    type Line = (String, String, String, String, bool, i64);
+    let periods = [
+        ("2026-11-23", "2026-11-24"),
+        ("2026-11-24", "2026-11-25"),
+        ("2026-11-01", "2026-12-01"),
+        ("2026-10-30", "2026-12-02"),
+        ("2026-11-24", "2026-12-31"),
+    ];
+    let mut seen = 0;
+    for (from, to) in periods {
+        let base = filter(midnight(from), midnight(to));
+        let filters = [
+            base.clone(),
+            ReportFilter {
+                priority: Some(TicketPriority::High),
+                ..base.clone()
+            },
+            ReportFilter {
+                category: Some(TicketCategory::Billing),
+                ..base.clone()
+            },
+            ReportFilter {
+                customer_tier: Some(support_domain::sla::CustomerTier::Enterprise),
+                ..base
+            },
+        ];
+        for filter in filters {
+            let days = filter.whole_days().unwrap();
+            let mut rolled: Vec<Line> = query::counts_of_days("", &filter, days)
+                .build_query_as()
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+            let [mut counts, ..] = query::statements("", &filter);
+            let mut verdicts: Vec<Line> = counts.build_query_as().fetch_all(&pool).await.unwrap();
+            rolled.sort();
+            verdicts.sort();
+            assert_eq!(rolled, verdicts, "{filter:?}");
+            seen += verdicts.len();
+        }
+    }
+    assert!(seen > 10, "the periods hold verdicts");
+    let not_whole = filter(at(0), midnight("2026-11-24"));
+    assert_eq!(not_whole.whole_days(), None);
+}
+
 /// With sequential scans priced out, PostgreSQL still picks one where no index serves a query: a
 /// plan without one proves that each of the report's statements, unfiltered and under each
 /// filter, reads its period through an index.
@@ -628,8 +710,16 @@ async fn every_report_filter_is_served_by_an_index(pool: PgPool) {
             ..base
         },
     ];
+    let days = Days {
+        from: "2026-10-30".parse().unwrap(),
+        to: "2026-12-02".parse().unwrap(),
+    };
     for filter in &filters {
-        for mut statement in query::statements("EXPLAIN ", filter) {
+        let counts = query::counts_of_days("EXPLAIN ", filter, days);
+        for mut statement in query::statements("EXPLAIN ", filter)
+            .into_iter()
+            .chain([counts])
+        {
             let plan: Vec<String> = statement
                 .build_query_scalar()
                 .fetch_all(&mut *conn)
