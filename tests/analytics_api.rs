@@ -464,14 +464,15 @@ async fn a_replay_recomputes_the_same_figures(pool: PgPool) {
     }
 }
 
-/// Periods over three months, read from the monthly rows where they cover a whole month and from
-/// the daily rows at their edges (docs/analytics.md, Cost), each computed by hand:
+/// Periods over three months, read from the monthly rows where they cover a whole month, from the
+/// weekly rows where they cover a whole week (from Monday) around those, and from the daily rows
+/// at their edges (docs/analytics.md, Cost), each computed by hand:
 /// - T1 (P1_HIGH): opened Tue 2026-09-29 10:00, assigned, resolved Fri 2026-10-02 10:00 (3 days);
 /// - T2 (P3_LOW): opened 2026-10-15 08:00, assigned, resolved 2026-11-03 08:00 (19 days);
 /// - T3 (P2_MEDIUM): opened 2026-10-31 23:00, left open;
 /// - T4 (P2_MEDIUM): opened 2026-11-30 12:00, cancelled 2026-12-01 12:00.
 #[sqlx::test(migrations = "../migrations")]
-async fn whole_months_and_edge_days_add_up_to_the_period(pool: PgPool) {
+async fn whole_months_weeks_and_edge_days_add_up_to_the_period(pool: PgPool) {
     let (app, clock) = spawn_notifying_app(pool, at("2026-09-29T09:00:00Z"), None, None).await;
     let admin = app.admin();
     let desk = Desk { app, clock, admin };
@@ -531,7 +532,7 @@ async fn whole_months_and_edge_days_add_up_to_the_period(pool: PgPool) {
         "startDate=2026-09-29&endDate=2026-12-01&interval=week",
         // October alone.
         "startDate=2026-10-01&endDate=2026-10-31",
-        // No whole month: every day.
+        // No whole month: 3 days, the four weeks from Monday 2026-10-05, 2 days.
         "startDate=2026-10-02&endDate=2026-11-03",
         "startDate=2026-11-01&endDate=2026-11-30&priority=P3_LOW",
     ];

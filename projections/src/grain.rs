@@ -1,32 +1,45 @@
-//! Rollups kept at two grains, per UTC day and per UTC month, so that a period of whole days
-//! reads its whole months a row each and only the days at its edges day by day: a year is 12
-//! rows of a figure instead of 365, a month one. A rollup row names its grain and the day its
-//! day or month starts on (`grain`, `starts_on`).
+//! Rollups kept at three grains, per UTC day, week (from Monday) and month, so that a period of
+//! whole days reads each whole month inside it as a row, each whole week around those as a row,
+//! and only the few days left at its edges day by day: a year is 12 rows of a figure instead of
+//! 365, the last 30 days at most 16. A rollup row names its grain and the day its day, week or
+//! month starts on (`grain`, `starts_on`).
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{Datelike, Days as DayCount, Months, NaiveDate};
 use sqlx::{Postgres, QueryBuilder};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Grain {
     Day,
+    Week,
     Month,
 }
 
 impl Grain {
-    pub const ALL: [Grain; 2] = [Grain::Day, Grain::Month];
+    pub const ALL: [Grain; 3] = [Grain::Day, Grain::Week, Grain::Month];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Grain::Day => "day",
+            Grain::Week => "week",
             Grain::Month => "month",
         }
     }
 
-    /// The first day of the day or month `day` falls in.
+    /// The first day of the day, week or month `day` falls in.
     pub fn start(self, day: NaiveDate) -> NaiveDate {
         match self {
             Grain::Day => day,
+            Grain::Week => day - DayCount::new(u64::from(day.weekday().num_days_from_monday())),
             Grain::Month => day.with_day(1).expect("every month has a first day"),
+        }
+    }
+
+    /// The first day of the next day, week or month after the one starting on `start`.
+    fn next(self, start: NaiveDate) -> Option<NaiveDate> {
+        match self {
+            Grain::Day => start.checked_add_days(DayCount::new(1)),
+            Grain::Week => start.checked_add_days(DayCount::new(7)),
+            Grain::Month => start.checked_add_months(Months::new(1)),
         }
     }
 }
@@ -50,41 +63,24 @@ impl Days {
         }
     }
 
-    /// The rows that make up the days: the months wholly inside them, `[first, end)`, and the
-    /// days before and after those months. Without a whole month, every day is read by the day.
-    fn parts(self) -> Parts {
-        let start_of_month = Grain::Month.start(self.from);
-        let first = if start_of_month == self.from {
-            self.from
-        } else {
-            start_of_month
-                .checked_add_months(chrono::Months::new(1))
-                .unwrap_or(self.to)
-        };
-        let end = Grain::Month.start(self.to).max(first);
-        if first >= end || self.from >= self.to {
-            return Parts {
-                days: [(self.from, self.to), (self.to, self.to)],
-                months: (self.to, self.to),
-            };
-        }
-        Parts {
-            days: [(self.from, first), (end, self.to)],
-            months: (first, end),
-        }
+    /// The rows that make up the days, as ranges of rows of one grain: the whole months inside
+    /// them, the whole weeks inside what is left on either side, and the days left over.
+    fn parts(self) -> Vec<Part> {
+        let mut parts = Vec::new();
+        cover(self.from, self.to, &[Grain::Month, Grain::Week], &mut parts);
+        parts
     }
 
     /// Restricts `query` to the rows of these days, as the next condition of its WHERE clause
-    /// (on the columns `grain` and `starts_on`): three ranges, each an index range scan.
+    /// (on the columns `grain` and `starts_on`): a few ranges, each an index range scan.
     pub fn restrict(self, query: &mut QueryBuilder<'_, Postgres>) {
         let parts = self.parts();
-        let ranges = [
-            (Grain::Day, parts.days[0]),
-            (Grain::Day, parts.days[1]),
-            (Grain::Month, parts.months),
-        ];
+        if parts.is_empty() {
+            query.push("FALSE");
+            return;
+        }
         query.push("(");
-        for (at, (grain, (from, to))) in ranges.into_iter().enumerate() {
+        for (at, Part { grain, from, to }) in parts.into_iter().enumerate() {
             if at > 0 {
                 query.push(" OR ");
             }
@@ -101,10 +97,47 @@ impl Days {
     }
 }
 
-#[derive(Debug, PartialEq)]
-struct Parts {
-    days: [(NaiveDate, NaiveDate); 2],
-    months: (NaiveDate, NaiveDate),
+/// The rows of `grain` starting on `[from, to)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Part {
+    grain: Grain,
+    from: NaiveDate,
+    to: NaiveDate,
+}
+
+/// Adds to `parts` the rows that cover `[from, to)`: the whole units of the first of `grains`
+/// inside it, and what is left on either side by the next grains, down to days.
+fn cover(from: NaiveDate, to: NaiveDate, grains: &[Grain], parts: &mut Vec<Part>) {
+    if from >= to {
+        return;
+    }
+    let Some((&grain, finer)) = grains.split_first() else {
+        parts.push(Part {
+            grain: Grain::Day,
+            from,
+            to,
+        });
+        return;
+    };
+    let start = grain.start(from);
+    let first = if start == from {
+        Some(from)
+    } else {
+        grain.next(start)
+    };
+    let end = grain.start(to);
+    match first {
+        Some(first) if first < end => {
+            cover(from, first, finer, parts);
+            parts.push(Part {
+                grain,
+                from: first,
+                to: end,
+            });
+            cover(end, to, finer, parts);
+        }
+        _ => cover(from, to, finer, parts),
+    }
 }
 
 #[cfg(test)]
@@ -115,65 +148,86 @@ mod tests {
         text.parse().unwrap()
     }
 
-    /// Every day of `days`, as the parts read them: each exactly once.
-    fn covered(days: Days) -> Vec<NaiveDate> {
-        let parts = days.parts();
+    /// Every day of `days`, as the parts read them, in order; and how many rows that is.
+    fn covered(days: Days) -> (Vec<NaiveDate>, usize) {
         let mut covered = vec![];
-        for (from, to) in parts.days {
-            covered.extend(from.iter_days().take_while(|d| *d < to));
+        let mut rows = 0;
+        for part in days.parts() {
+            let mut start = part.from;
+            while start < part.to {
+                assert_eq!(part.grain.start(start), start, "{days:?}: {part:?}");
+                let next = part.grain.next(start).unwrap();
+                covered.extend(start.iter_days().take_while(|d| *d < next));
+                rows += 1;
+                start = next;
+            }
         }
-        let mut month = parts.months.0;
-        while month < parts.months.1 {
-            assert_eq!(month.day(), 1, "{days:?}");
-            let next = month.checked_add_months(chrono::Months::new(1)).unwrap();
-            covered.extend(month.iter_days().take_while(|d| *d < next));
-            month = next;
-        }
-        covered.sort();
-        covered
+        (covered, rows)
     }
 
     #[test]
-    fn whole_months_are_read_by_the_month_and_the_edges_by_the_day() {
-        let parts = Days {
+    fn whole_months_then_whole_weeks_then_days() {
+        let part = |grain, from, to| Part {
+            grain,
+            from: day(from),
+            to: day(to),
+        };
+        // 2025-01-15 is a Wednesday; 2025-04-03 a Thursday.
+        let days = Days {
             from: day("2025-01-15"),
             to: day("2025-04-03"),
-        }
-        .parts();
-        assert_eq!(
-            parts,
-            Parts {
-                days: [
-                    (day("2025-01-15"), day("2025-02-01")),
-                    (day("2025-04-01"), day("2025-04-03"))
-                ],
-                months: (day("2025-02-01"), day("2025-04-01")),
-            }
-        );
-        let within = Days {
-            from: day("2025-03-02"),
-            to: day("2025-03-31"),
         };
-        assert_eq!(within.parts().months.0, within.parts().months.1);
+        assert_eq!(
+            days.parts(),
+            vec![
+                part(Grain::Day, "2025-01-15", "2025-01-20"),
+                part(Grain::Week, "2025-01-20", "2025-01-27"),
+                part(Grain::Day, "2025-01-27", "2025-02-01"),
+                part(Grain::Month, "2025-02-01", "2025-04-01"),
+                part(Grain::Day, "2025-04-01", "2025-04-03"),
+            ]
+        );
+        assert_eq!(
+            Days {
+                from: day("2025-03-01"),
+                to: day("2025-03-01")
+            }
+            .parts(),
+            vec![]
+        );
     }
 
     #[test]
-    fn the_parts_cover_each_day_once_whatever_the_period() {
+    fn the_parts_cover_each_day_once_in_few_rows() {
         let start = day("2024-12-01");
-        for from in start.iter_days().take(100) {
+        for from in start.iter_days().take(120) {
             for length in [
-                0, 1, 2, 15, 27, 28, 29, 30, 31, 32, 45, 59, 60, 61, 62, 90, 365,
+                0, 1, 2, 6, 7, 8, 15, 27, 28, 29, 30, 31, 32, 45, 59, 60, 61, 62, 90, 365,
             ] {
-                let to = from + chrono::Days::new(length);
+                let to = from + DayCount::new(length);
                 let expected: Vec<NaiveDate> = from.iter_days().take_while(|d| *d < to).collect();
-                assert_eq!(covered(Days { from, to }), expected, "{from} + {length}");
+                let (covered, rows) = covered(Days { from, to });
+                assert_eq!(covered, expected, "{from} + {length}");
+                if length <= 31 {
+                    assert!(rows <= 16, "{from} + {length}: {rows} rows");
+                }
+                if length == 365 {
+                    // At most 14 rows on either side of 11 or 12 months.
+                    assert!(rows <= 40, "{from} + {length}: {rows} rows");
+                }
             }
         }
-        let before = Days::before(day("2025-03-10"));
-        assert_eq!(before.parts().months, (FIRST_DAY, day("2025-03-01")));
+        let before = Days::before(day("2025-03-12"));
+        let parts = before.parts();
+        assert_eq!(parts[0].from, FIRST_DAY);
+        assert_eq!(parts[0].grain, Grain::Month);
         assert_eq!(
-            before.parts().days[1],
-            (day("2025-03-01"), day("2025-03-10"))
+            parts[1],
+            Part {
+                grain: Grain::Day,
+                from: day("2025-03-01"),
+                to: day("2025-03-03")
+            }
         );
     }
 }

@@ -1,13 +1,13 @@
 //! `--scenario analytics`: how fast `GET /analytics` answers over a year of `--tickets` tickets.
 //! It fills the read models analytics reads straight in SQL, in the shape a year of a desk
-//! leaves them: the rollups (`analytics_rollups`: a row per day and per month, slice and figure
-//! for the whole desk, 4 priorities, 10 categories, 6 channels, 4 tiers and 50 agents;
-//! `analytics_backlog`: two weeks of opening days moving each day, per day and month;
-//! `analytics_hourly` for the whole desk) and the SLA report's verdicts (`sla_report`, as
+//! leaves them: the rollups (`analytics_rollups`: a row per day, slice and figure for the whole
+//! desk, 4 priorities, 10 categories, 6 channels, 4 tiers and 50 agents, and their weeks and
+//! months; `analytics_backlog`: two weeks of opening days moving each day, per day, week and
+//! month; `analytics_hourly` for the whole desk) and the SLA report's verdicts (`sla_report`, as
 //! `--scenario sla-report` fills it, and their counts in `sla_verdict_counts`). The figures read
-//! rows per day or month and slice, not per ticket: `--tickets` sets the counts the rows hold,
-//! not how many rows there are. Then it times the endpoint over HTTP: a day, 30 days, a month, a
-//! quarter, the year, a month under each filter, and a week by the hour.
+//! rows per day, week or month and slice, not per ticket: `--tickets` sets the counts the rows
+//! hold, not how many rows there are. Then it times the endpoint over HTTP: a day, 30 days, a
+//! month, a quarter, the year, a month under each filter, and a week by the hour.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -57,19 +57,19 @@ FROM bench_slices s,
   LATERAL (SELECT greatest(round($1 / 365.0 * s.share * f.per_ticket), 1)::bigint AS measured) m
 "#;
 
-/// The days added up by the month: the histograms are of equal counts in every bucket.
-const MONTHLY: &str = r#"
+/// The days added up by the week and month: the histograms are of equal counts in every bucket.
+const WEEKS_AND_MONTHS: &str = r#"
 INSERT INTO analytics_rollups (grain, dimension, value, figure, starts_on, measured,
   calendar_seconds, business_seconds, calendar_histogram, business_histogram)
-SELECT 'month', dimension, value, figure, date_trunc('month', starts_on)::date, sum(measured),
+SELECT g.grain, dimension, value, figure, date_trunc(g.grain, starts_on)::date, sum(measured),
   sum(calendar_seconds), sum(business_seconds),
   CASE WHEN sum(calendar_seconds) > 0
        THEN array_fill(sum(calendar_histogram[1])::int, ARRAY[300]) ELSE '{}' END,
   CASE WHEN sum(calendar_seconds) > 0
        THEN array_fill(sum(business_histogram[1])::int, ARRAY[300]) ELSE '{}' END
-FROM analytics_rollups
-WHERE grain = 'day'
-GROUP BY dimension, value, figure, date_trunc('month', starts_on)
+FROM analytics_rollups, (VALUES ('week'), ('month')) AS g(grain)
+WHERE analytics_rollups.grain = 'day'
+GROUP BY dimension, value, figure, g.grain, date_trunc(g.grain, starts_on)
 "#;
 
 /// The whole desk's series figures per hour of 2025.
@@ -95,22 +95,22 @@ FROM bench_slices s,
   generate_series(0, 13) AS age
 "#;
 
-/// The backlog's moves added up by the month.
-const BACKLOG_MONTHLY: &str = r#"
+/// The backlog's moves added up by the week and month.
+const BACKLOG_WEEKS_AND_MONTHS: &str = r#"
 INSERT INTO analytics_backlog (grain, dimension, value, starts_on, opened_on, moves)
-SELECT 'month', dimension, value, date_trunc('month', starts_on)::date, opened_on, sum(moves)
-FROM analytics_backlog
-WHERE grain = 'day'
-GROUP BY dimension, value, date_trunc('month', starts_on), opened_on
+SELECT g.grain, dimension, value, date_trunc(g.grain, starts_on)::date, opened_on, sum(moves)
+FROM analytics_backlog, (VALUES ('week'), ('month')) AS g(grain)
+WHERE analytics_backlog.grain = 'day'
+GROUP BY dimension, value, g.grain, date_trunc(g.grain, starts_on), opened_on
 HAVING sum(moves) <> 0
 "#;
 
-/// The verdicts counted per day and month, as the `sla_report` projection counts them.
+/// The verdicts counted per day, week and month, as the `sla_report` projection counts them.
 const VERDICT_COUNTS: &str = r#"
 INSERT INTO sla_verdict_counts
 SELECT g.grain, date_trunc(g.grain, verdict_at AT TIME ZONE 'UTC')::date, clock, priority,
   category, coalesce(customer_tier, ''), verdict, ended_at IS NULL, count(*)
-FROM sla_report, (VALUES ('day'), ('month')) AS g(grain)
+FROM sla_report, (VALUES ('day'), ('week'), ('month')) AS g(grain)
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 "#;
 
@@ -139,8 +139,11 @@ pub async fn run(
         }
         // What the projections add up from those as they write them.
         for (rows_of, statement) in [
-            ("analytics_rollups, months", MONTHLY),
-            ("analytics_backlog, months", BACKLOG_MONTHLY),
+            ("analytics_rollups, weeks and months", WEEKS_AND_MONTHS),
+            (
+                "analytics_backlog, weeks and months",
+                BACKLOG_WEEKS_AND_MONTHS,
+            ),
             ("sla_verdict_counts", VERDICT_COUNTS),
         ] {
             let rows = sqlx::query(statement)

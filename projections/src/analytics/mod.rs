@@ -1,8 +1,8 @@
-//! `analytics`: the support desk's figures as rollups, per UTC day, month and hour and per slice
-//! of the desk (`analytics_rollups`, `analytics_hourly`, `analytics_backlog`; days and months as
-//! `grain.rs` says), built from the ticket events
-//! so that `supportd replay` recomputes every one of them. `tickets.rs` says what each event
-//! measures; `query.rs` reads a period's figures. docs/analytics.md defines them.
+//! `analytics`: the support desk's figures as rollups, per UTC day, week, month and hour and per
+//! slice of the desk (`analytics_rollups`, `analytics_hourly`, `analytics_backlog`; the grains as
+//! `grain.rs` says), built from the ticket events so that `supportd replay` recomputes every one
+//! of them. `tickets.rs` says what each event measures; `query.rs` reads a period's figures.
+//! docs/analytics.md defines them.
 
 pub mod histogram;
 mod query;
@@ -256,7 +256,7 @@ async fn stored_records(
     Ok(rows.into_iter().map(|(id, state)| (id, state.0)).collect())
 }
 
-/// A figure of one slice over a day or a month (or a period), as a change to add or as the row
+/// A figure of one slice over a day, week or month (or a period), as a change to add or as the row
 /// it adds up to.
 #[derive(Debug, Clone, Default)]
 struct FigureSum {
@@ -277,7 +277,7 @@ impl FigureSum {
     }
 }
 
-/// A row of `analytics_rollups`: the slice, figure, grain and the day or month it starts on.
+/// A row of `analytics_rollups`: the slice, figure, grain and the day, week or month it starts on.
 type RollupKey = (Slice, Figure, Grain, NaiveDate);
 
 /// What a batch adds to the rollups, summed per row before anything is written.
@@ -285,7 +285,7 @@ type RollupKey = (Slice, Figure, Grain, NaiveDate);
 struct Rollups {
     sums: HashMap<RollupKey, FigureSum>,
     hourly: HashMap<(Slice, Figure, DateTime<Utc>), i64>,
-    /// (slice, grain, the day or month it starts on, opening day): moves.
+    /// (slice, grain, the day, week or month it starts on, opening day): moves.
     backlog: HashMap<(Slice, Grain, NaiveDate, NaiveDate), i32>,
 }
 

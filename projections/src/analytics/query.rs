@@ -1,5 +1,5 @@
 //! A period's figures, read from the rollups: the period's rows of each figure and slice (its
-//! whole months a row each, the days at its edges a row a day), the hourly or daily counts for
+//! whole months and weeks a row each, the days left at its edges a row a day), the hourly or daily counts for
 //! the series, and the backlog's moves up to the period's start and end. docs/analytics.md
 //! defines each figure.
 

@@ -4,9 +4,9 @@
 //! ticket's own dimensions live in `sla_report_tickets`, kept from its events, so the read model
 //! needs no other. Every SLA event carries both clocks as they stand after it, so each one says
 //! where each clock's verdict stands. docs/sla.md defines the figures the report makes of it.
-//! The verdicts are also counted per UTC day and month of the verdict (`sla_verdict_counts`), by
-//! what the compliance figures group them by, so that a period of whole days is counted from a
-//! row per month and edge day rather than from every verdict.
+//! The verdicts are also counted per UTC day, week and month of the verdict
+//! (`sla_verdict_counts`), by what the compliance figures group them by, so that a period of
+//! whole days is counted from a few rows (`grain.rs`) rather than from every verdict.
 
 mod query;
 

@@ -2,7 +2,7 @@
 //! period. Three statements run side by side on connections of their own, each an index range
 //! scan of the period: the counts, the durations of completed clocks, and the longest breaches.
 //! A period of whole UTC days takes its counts from `sla_verdict_counts` instead, a row per
-//! month and edge day rather than a row per verdict.
+//! month, week or edge day (`grain.rs`) rather than a row per verdict.
 
 use chrono::{DateTime, NaiveTime, Utc};
 use serde::Serialize;

@@ -349,7 +349,7 @@ impl Snapshot {
                          AS starts_on, clock, priority, category, \
                      coalesce(customer_tier, '') AS customer_tier, verdict, \
                      ended_at IS NULL AS open, count(*) AS clocks \
-                 FROM sla_report, (VALUES ('day'), ('month')) AS g(grain) \
+                 FROM sla_report, (VALUES ('day'), ('week'), ('month')) AS g(grain) \
                  GROUP BY 1, 2, 3, 4, 5, 6, 7, 8) c \
              ORDER BY grain, starts_on, clock, priority, category, customer_tier, verdict, open",
         )
@@ -626,8 +626,8 @@ async fn the_report_rates_the_verdicts_of_its_period(pool: PgPool) {
     assert_eq!(nothing.response.calendar_minutes, Durations::default());
 }
 
-/// The counts of a period of whole days, read from `sla_verdict_counts` (by the day, by the month,
-/// or both), are the counts of the verdicts themselves.
+/// The counts of a period of whole days, read from `sla_verdict_counts` (by the day, week or month,
+/// or all three), are the counts of the verdicts themselves.
 #[sqlx::test(migrations = "../migrations")]
 async fn whole_days_are_counted_from_the_counts_as_from_the_verdicts(pool: PgPool) {
     rebuild(&pool, &[&tickets().desk.events]).await;
@@ -639,6 +639,9 @@ async fn whole_days_are_counted_from_the_counts_as_from_the_verdicts(pool: PgPoo
         ("2026-11-01", "2026-12-01"),
         ("2026-10-30", "2026-12-02"),
         ("2026-11-24", "2026-12-31"),
+        // Weeks from Monday the 16th and the 23rd; days around them.
+        ("2026-11-16", "2026-11-30"),
+        ("2026-11-19", "2026-12-02"),
     ];
     let mut seen = 0;
     for (from, to) in periods {

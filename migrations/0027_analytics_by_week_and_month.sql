@@ -1,10 +1,11 @@
--- Analytics by the month (docs/analytics.md, Cost). Each rollup is kept per UTC day and per UTC
--- month, so that a period reads its whole months a row each and only the days at its edges day
--- by day: a year is 12 rows a slice and figure instead of 365. The SLA report's verdicts are
--- counted the same way, for the compliance analytics shows.
+-- Analytics by the week and month (docs/analytics.md, Cost). Each rollup is kept per UTC day,
+-- week (from Monday) and month, so that a period reads its whole months and weeks a row each and
+-- only the few days left at its edges day by day: a year is 12 rows a slice and figure instead
+-- of 365 (projections/src/grain.rs). The SLA report's verdicts are counted the same way, for the
+-- compliance analytics shows.
 
--- `analytics_daily` becomes `analytics_rollups`: a row per grain ('day' or 'month'), the UTC day
--- or month it starts on, slice and figure.
+-- `analytics_daily` becomes `analytics_rollups`: a row per grain ('day', 'week' or 'month'), the
+-- UTC day, week or month it starts on, slice and figure.
 ALTER TABLE analytics_daily RENAME TO analytics_rollups;
 ALTER TABLE analytics_rollups RENAME COLUMN day TO starts_on;
 ALTER TABLE analytics_rollups ADD COLUMN grain text NOT NULL DEFAULT 'day';
@@ -15,8 +16,8 @@ ALTER TABLE analytics_rollups
 -- The breakdowns read every slice of a few dimensions over a period.
 CREATE INDEX analytics_rollups_by_period ON analytics_rollups (grain, starts_on);
 
--- A histogram's counts added up, bucket by bucket (trailing empty buckets dropped): the months
--- below are made of the days already stored.
+-- A histogram's counts added up, bucket by bucket: the weeks and months below are made of the
+-- days already stored.
 CREATE FUNCTION pg_temp.add_counts(total integer[], counts integer[]) RETURNS integer[]
     LANGUAGE sql IMMUTABLE AS
 $$
@@ -35,19 +36,20 @@ INSERT INTO analytics_rollups (dimension, value, figure, grain, starts_on, measu
 SELECT dimension,
        value,
        figure,
-       'month',
-       date_trunc('month', starts_on)::date,
+       g.grain,
+       date_trunc(g.grain, starts_on)::date,
        sum(measured),
        sum(calendar_seconds),
        sum(business_seconds),
        pg_temp.sum_counts(calendar_histogram ORDER BY starts_on),
        pg_temp.sum_counts(business_histogram ORDER BY starts_on)
-FROM analytics_rollups
-GROUP BY dimension, value, figure, date_trunc('month', starts_on)
+FROM analytics_rollups,
+     (VALUES ('week'), ('month')) AS g(grain)
+GROUP BY dimension, value, figure, g.grain, date_trunc(g.grain, starts_on)
 HAVING sum(measured) <> 0;
 
--- The backlog's moves per day and per month: the backlog at a day's start adds up the months
--- before and the month's days before it, instead of every day since the first.
+-- The backlog's moves per day, week and month: the backlog at a day's start adds up the months
+-- before, then the month's weeks and days before it, instead of every day since the first.
 ALTER TABLE analytics_backlog RENAME COLUMN day TO starts_on;
 ALTER TABLE analytics_backlog ADD COLUMN grain text NOT NULL DEFAULT 'day';
 ALTER TABLE analytics_backlog ALTER COLUMN grain DROP DEFAULT;
@@ -57,12 +59,13 @@ ALTER TABLE analytics_backlog
 CREATE INDEX analytics_backlog_by_period ON analytics_backlog (grain, starts_on);
 
 INSERT INTO analytics_backlog (dimension, value, grain, starts_on, opened_on, moves)
-SELECT dimension, value, 'month', date_trunc('month', starts_on)::date, opened_on, sum(moves)
-FROM analytics_backlog
-GROUP BY dimension, value, date_trunc('month', starts_on), opened_on
+SELECT dimension, value, g.grain, date_trunc(g.grain, starts_on)::date, opened_on, sum(moves)
+FROM analytics_backlog,
+     (VALUES ('week'), ('month')) AS g(grain)
+GROUP BY dimension, value, g.grain, date_trunc(g.grain, starts_on), opened_on
 HAVING sum(moves) <> 0;
 
--- The SLA report's verdicts counted per grain and UTC day or month of the verdict, by what its
+-- The SLA report's verdicts counted per grain and UTC day, week or month of the verdict, by what its
 -- compliance figures group them by (docs/sla.md): kept by the `sla_report` projection with the
 -- verdicts themselves. `customer_tier` is '' for a ticket without one.
 CREATE TABLE sla_verdict_counts
@@ -83,10 +86,8 @@ CREATE TABLE sla_verdict_counts
 CREATE INDEX sla_verdict_counts_emptied ON sla_verdict_counts (grain) WHERE clocks = 0;
 
 INSERT INTO sla_verdict_counts
-SELECT grain.name,
-       CASE grain.name
-           WHEN 'day' THEN (verdict_at AT TIME ZONE 'UTC')::date
-           ELSE date_trunc('month', verdict_at AT TIME ZONE 'UTC')::date END AS starts_on,
+SELECT g.grain,
+       date_trunc(g.grain, verdict_at AT TIME ZONE 'UTC')::date,
        clock,
        priority,
        category,
@@ -95,5 +96,5 @@ SELECT grain.name,
        ended_at IS NULL AS open,
        count(*)
 FROM sla_report,
-     (VALUES ('day'), ('month')) AS grain(name)
+     (VALUES ('day'), ('week'), ('month')) AS g(grain)
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
