@@ -11,10 +11,13 @@ ALTER TABLE analytics_rollups RENAME COLUMN day TO starts_on;
 ALTER TABLE analytics_rollups ADD COLUMN grain text NOT NULL DEFAULT 'day';
 ALTER TABLE analytics_rollups ALTER COLUMN grain DROP DEFAULT;
 ALTER TABLE analytics_rollups DROP CONSTRAINT analytics_daily_pkey;
+-- The indexes carry the count, so that what reads counts only (the breakdowns, the series) reads
+-- the index alone: a row with its histograms fills much of a page of its own.
 ALTER TABLE analytics_rollups
-    ADD PRIMARY KEY (dimension, value, grain, starts_on, figure);
+    ADD PRIMARY KEY (dimension, value, grain, starts_on, figure) INCLUDE (measured);
 -- The breakdowns read every slice of a few dimensions over a period.
-CREATE INDEX analytics_rollups_by_period ON analytics_rollups (grain, starts_on);
+CREATE INDEX analytics_rollups_by_period
+    ON analytics_rollups (grain, starts_on, dimension, value, figure) INCLUDE (measured);
 
 -- A histogram's counts added up, bucket by bucket: the weeks and months below are made of the
 -- days already stored.
@@ -55,8 +58,9 @@ ALTER TABLE analytics_backlog ADD COLUMN grain text NOT NULL DEFAULT 'day';
 ALTER TABLE analytics_backlog ALTER COLUMN grain DROP DEFAULT;
 ALTER TABLE analytics_backlog DROP CONSTRAINT analytics_backlog_pkey;
 ALTER TABLE analytics_backlog
-    ADD PRIMARY KEY (dimension, value, grain, starts_on, opened_on);
-CREATE INDEX analytics_backlog_by_period ON analytics_backlog (grain, starts_on);
+    ADD PRIMARY KEY (dimension, value, grain, starts_on, opened_on) INCLUDE (moves);
+CREATE INDEX analytics_backlog_by_period
+    ON analytics_backlog (grain, starts_on, dimension, value) INCLUDE (moves);
 
 INSERT INTO analytics_backlog (dimension, value, grain, starts_on, opened_on, moves)
 SELECT dimension, value, g.grain, date_trunc(g.grain, starts_on)::date, opened_on, sum(moves)
@@ -81,6 +85,7 @@ CREATE TABLE sla_verdict_counts
     open          boolean NOT NULL,
     clocks        bigint  NOT NULL,
     PRIMARY KEY (grain, starts_on, clock, priority, category, customer_tier, verdict, open)
+        INCLUDE (clocks)
 );
 -- Counts that went back to zero (a verdict withdrawn or moved) are deleted after each batch.
 CREATE INDEX sla_verdict_counts_emptied ON sla_verdict_counts (grain) WHERE clocks = 0;

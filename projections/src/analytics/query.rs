@@ -331,37 +331,6 @@ struct Row {
 /// The figures `filter` selects.
 pub async fn analytics(pool: &PgPool, filter: &AnalyticsFilter) -> Result<Analytics, sqlx::Error> {
     let dimension = filter.slice.dimension.as_str();
-    let breakdowns = ["priority", "category", "channel", "agent"];
-    let days = Days {
-        from: filter.from,
-        to: filter.to,
-    };
-    let own = async {
-        let mut query = QueryBuilder::new(
-            "SELECT dimension, value, figure, measured, calendar_seconds, business_seconds, \
-                 calendar_histogram, business_histogram \
-             FROM analytics_rollups WHERE dimension = ",
-        );
-        query.push_bind(dimension);
-        query.push(" AND value = ").push_bind(&filter.slice.value);
-        query.push(" AND ");
-        days.restrict(&mut query);
-        query.build_query_as::<Row>().fetch_all(pool).await
-    };
-    let backlog = |before: NaiveDate| async move {
-        let mut query = QueryBuilder::new(
-            "SELECT opened_on, sum(moves)::bigint FROM analytics_backlog WHERE dimension = ",
-        );
-        query.push_bind(dimension);
-        query.push(" AND value = ").push_bind(&filter.slice.value);
-        query.push(" AND ");
-        Days::before(before).restrict(&mut query);
-        query.push(" GROUP BY opened_on HAVING sum(moves) <> 0");
-        query
-            .build_query_as::<(NaiveDate, i64)>()
-            .fetch_all(pool)
-            .await
-    };
     let (from, to) = (start_of(filter.from), start_of(filter.to));
     let sla = async {
         match sla_filter(filter) {
@@ -369,13 +338,29 @@ pub async fn analytics(pool: &PgPool, filter: &AnalyticsFilter) -> Result<Analyt
             None => Ok(None),
         }
     };
+    let Statements {
+        mut own,
+        mut backlog_at_start,
+        mut backlog_at_end,
+        mut breakdowns,
+        mut breakdowns_open,
+        mut series_counts,
+    } = statements("", filter);
     let (own, others, start, end, other_ends, hours, sla, incidents, nps) = tokio::try_join!(
-        own,
-        breakdown_rows(pool, days, &breakdowns),
-        backlog(filter.from),
-        backlog(filter.to),
-        open_at(pool, &breakdowns, filter.to),
-        series_counts(pool, filter),
+        own.build_query_as::<Row>().fetch_all(pool),
+        breakdowns.build_query_as::<Row>().fetch_all(pool),
+        backlog_at_start
+            .build_query_as::<(NaiveDate, i64)>()
+            .fetch_all(pool),
+        backlog_at_end
+            .build_query_as::<(NaiveDate, i64)>()
+            .fetch_all(pool),
+        breakdowns_open
+            .build_query_as::<(String, String, i64)>()
+            .fetch_all(pool),
+        series_counts
+            .build_query_as::<(String, DateTime<Utc>, i64)>()
+            .fetch_all(pool),
         sla,
         sections::incidents(pool, from, to),
         scores_between(pool, from, to),
@@ -550,50 +535,124 @@ fn sla_filter(filter: &AnalyticsFilter) -> Option<ReportFilter> {
 /// The figures medians are read of in the breakdowns and per agent.
 const MEDIANS: [Figure; 2] = [Figure::FirstReply, Figure::TicketsResolved];
 
-/// The rows of the breakdowns' slices: counts added up in the database, and the wall-clock
-/// histograms of the two figures whose medians they show (the other histograms would be read
-/// for nothing).
-async fn breakdown_rows(
-    pool: &PgPool,
-    days: Days,
-    dimensions: &[&str],
-) -> Result<Vec<Row>, sqlx::Error> {
+/// The dimensions the breakdowns and the agents' figures are of.
+const BREAKDOWNS: [&str; 4] = ["priority", "category", "channel", "agent"];
+
+/// What a period's figures read from the rollups, each a statement after `prefix` (`EXPLAIN `,
+/// for the index test).
+pub(super) struct Statements {
+    /// The period's rows of the filter's slice.
+    pub own: QueryBuilder<'static, Postgres>,
+    /// The slice's open tickets per opening day, at the period's start and end.
+    pub backlog_at_start: QueryBuilder<'static, Postgres>,
+    pub backlog_at_end: QueryBuilder<'static, Postgres>,
+    /// The breakdowns' rows: counts added up in the database, and the wall-clock histograms of
+    /// the two figures whose medians they show (the other histograms would be read for nothing).
+    pub breakdowns: QueryBuilder<'static, Postgres>,
+    /// The breakdowns' open tickets at the period's end.
+    pub breakdowns_open: QueryBuilder<'static, Postgres>,
+    /// The series' counts per hour (an hourly series) or per day (a daily or weekly one: a year
+    /// is 365 rows a figure, not 8,760).
+    pub series_counts: QueryBuilder<'static, Postgres>,
+}
+
+pub(super) fn statements(prefix: &str, filter: &AnalyticsFilter) -> Statements {
+    let days = Days {
+        from: filter.from,
+        to: filter.to,
+    };
+    let slice = |query: &mut QueryBuilder<'static, Postgres>| {
+        query.push_bind(filter.slice.dimension.as_str());
+        query.push(" AND value = ");
+        query.push_bind(filter.slice.value.clone());
+    };
+    let mut own = QueryBuilder::new(format!(
+        "{prefix}SELECT dimension, value, figure, measured, calendar_seconds, business_seconds, \
+             calendar_histogram, business_histogram \
+         FROM analytics_rollups WHERE dimension = "
+    ));
+    slice(&mut own);
+    own.push(" AND ");
+    days.restrict(&mut own);
+
+    let backlog = |before: NaiveDate| {
+        let mut query = QueryBuilder::new(format!(
+            "{prefix}SELECT opened_on, sum(moves)::bigint FROM analytics_backlog WHERE dimension = "
+        ));
+        slice(&mut query);
+        query.push(" AND ");
+        Days::before(before).restrict(&mut query);
+        query.push(" GROUP BY opened_on HAVING sum(moves) <> 0");
+        query
+    };
+
     let medians = MEDIANS.map(Figure::as_str).to_vec();
-    let mut query = QueryBuilder::new(
-        "SELECT dimension, value, figure, sum(measured)::bigint AS measured, \
+    let mut breakdowns = QueryBuilder::new(format!(
+        "{prefix}SELECT dimension, value, figure, sum(measured)::bigint AS measured, \
              0::float8 AS calendar_seconds, 0::float8 AS business_seconds, \
-             '{}'::integer[] AS calendar_histogram, '{}'::integer[] AS business_histogram \
-         FROM analytics_rollups WHERE dimension = ANY(",
-    );
-    query.push_bind(dimensions).push(") AND NOT figure = ANY(");
-    query.push_bind(medians.clone()).push(") AND ");
-    days.restrict(&mut query);
-    query.push(
+             '{{}}'::integer[] AS calendar_histogram, '{{}}'::integer[] AS business_histogram \
+         FROM analytics_rollups WHERE dimension = ANY("
+    ));
+    breakdowns
+        .push_bind(BREAKDOWNS.to_vec())
+        .push(") AND NOT figure = ANY(");
+    breakdowns.push_bind(medians.clone()).push(") AND ");
+    days.restrict(&mut breakdowns);
+    breakdowns.push(
         " GROUP BY dimension, value, figure \
          UNION ALL \
          SELECT dimension, value, figure, measured, 0, 0, calendar_histogram, '{}' \
          FROM analytics_rollups WHERE dimension = ANY(",
     );
-    query.push_bind(dimensions).push(") AND figure = ANY(");
-    query.push_bind(medians).push(") AND ");
-    days.restrict(&mut query);
-    query.build_query_as().fetch_all(pool).await
-}
+    breakdowns
+        .push_bind(BREAKDOWNS.to_vec())
+        .push(") AND figure = ANY(");
+    breakdowns.push_bind(medians).push(") AND ");
+    days.restrict(&mut breakdowns);
 
-/// The open tickets of each slice of `dimensions` at the start of `day`.
-async fn open_at(
-    pool: &PgPool,
-    dimensions: &[&str],
-    day: NaiveDate,
-) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
-    let mut query = QueryBuilder::<Postgres>::new(
-        "SELECT dimension, value, sum(moves)::bigint FROM analytics_backlog \
-         WHERE dimension = ANY(",
-    );
-    query.push_bind(dimensions).push(") AND ");
-    Days::before(day).restrict(&mut query);
-    query.push(" GROUP BY dimension, value HAVING sum(moves) <> 0");
-    query.build_query_as().fetch_all(pool).await
+    let mut breakdowns_open = QueryBuilder::new(format!(
+        "{prefix}SELECT dimension, value, sum(moves)::bigint FROM analytics_backlog \
+         WHERE dimension = ANY("
+    ));
+    breakdowns_open
+        .push_bind(BREAKDOWNS.to_vec())
+        .push(") AND ");
+    Days::before(filter.to).restrict(&mut breakdowns_open);
+    breakdowns_open.push(" GROUP BY dimension, value HAVING sum(moves) <> 0");
+
+    let figures: Vec<&str> = SERIES.iter().map(|f| f.as_str()).collect();
+    let mut series_counts = if filter.interval == Interval::Hour {
+        let mut query = QueryBuilder::new(format!(
+            "{prefix}SELECT figure, hour, measured FROM analytics_hourly WHERE dimension = "
+        ));
+        slice(&mut query);
+        query.push(" AND hour >= ").push_bind(start_of(filter.from));
+        query.push(" AND hour < ").push_bind(start_of(filter.to));
+        query
+    } else {
+        let mut query = QueryBuilder::new(format!(
+            "{prefix}SELECT figure, starts_on::timestamp AT TIME ZONE 'UTC', measured \
+             FROM analytics_rollups WHERE dimension = "
+        ));
+        slice(&mut query);
+        query.push(" AND grain = ").push_bind(Grain::Day.as_str());
+        query.push(" AND starts_on >= ").push_bind(filter.from);
+        query.push(" AND starts_on < ").push_bind(filter.to);
+        query
+    };
+    series_counts
+        .push(" AND figure = ANY(")
+        .push_bind(figures)
+        .push(")");
+
+    Statements {
+        own,
+        backlog_at_start: backlog(filter.from),
+        backlog_at_end: backlog(filter.to),
+        breakdowns,
+        breakdowns_open,
+        series_counts,
+    }
 }
 
 /// The rows added up per slice and figure.
@@ -649,47 +708,6 @@ const SERIES: &[Figure] = &[
     Figure::CsatScore(4),
     Figure::CsatScore(5),
 ];
-
-/// The counts of the series' figures per hour of the period (an hourly series), or per day (a
-/// daily or weekly one: a year is 365 rows a figure, not 8,760).
-async fn series_counts(
-    pool: &PgPool,
-    filter: &AnalyticsFilter,
-) -> Result<Vec<(String, DateTime<Utc>, i64)>, sqlx::Error> {
-    let figures: Vec<&str> = SERIES.iter().map(|f| f.as_str()).collect();
-    let slice = (filter.slice.dimension.as_str(), filter.slice.value.as_str());
-    if filter.interval == Interval::Hour {
-        return sqlx::query_as(
-            "SELECT figure, hour, measured FROM analytics_hourly \
-             WHERE dimension = $1 AND value = $2 AND figure = ANY($3) \
-                 AND hour >= $4 AND hour < $5",
-        )
-        .bind(slice.0)
-        .bind(slice.1)
-        .bind(figures)
-        .bind(start_of(filter.from))
-        .bind(start_of(filter.to))
-        .fetch_all(pool)
-        .await;
-    }
-    let days: Vec<(String, NaiveDate, i64)> = sqlx::query_as(
-        "SELECT figure, starts_on, measured FROM analytics_rollups \
-         WHERE dimension = $1 AND value = $2 AND grain = $6 AND starts_on >= $4 \
-             AND starts_on < $5 AND figure = ANY($3)",
-    )
-    .bind(slice.0)
-    .bind(slice.1)
-    .bind(figures)
-    .bind(filter.from)
-    .bind(filter.to)
-    .bind(Grain::Day.as_str())
-    .fetch_all(pool)
-    .await?;
-    Ok(days
-        .into_iter()
-        .map(|(figure, day, measured)| (figure, start_of(day), measured))
-        .collect())
-}
 
 fn series(
     filter: &AnalyticsFilter,
@@ -748,4 +766,69 @@ fn share(part: i64, whole: i64) -> Option<f64> {
 
 fn minutes(seconds: f64) -> f64 {
     (seconds / 60.0 * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With sequential scans priced out, PostgreSQL still picks one where no index serves a
+    /// query: a plan without one proves that every statement reads its rows through an index,
+    /// for the whole desk and a slice, by the hour and by the day, over a few days, 30 days and
+    /// a year.
+    #[sqlx::test(migrations = "../migrations")]
+    async fn every_statement_reads_through_an_index(pool: PgPool) {
+        let mut conn = pool.acquire().await.unwrap();
+        sqlx::query("SET enable_seqscan = off")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let day = |text: &str| text.parse::<NaiveDate>().unwrap();
+        let slices = [
+            Slice::all(),
+            Slice {
+                dimension: Dimension::Agent,
+                value: "agent-7".into(),
+            },
+        ];
+        let periods = [
+            ("2025-03-03", "2025-03-10", Interval::Hour),
+            ("2025-02-10", "2025-03-12", Interval::Day),
+            ("2025-01-01", "2026-01-01", Interval::Week),
+        ];
+        for slice in slices {
+            for (from, to, interval) in periods {
+                let filter = AnalyticsFilter {
+                    from: day(from),
+                    to: day(to),
+                    slice: slice.clone(),
+                    interval,
+                };
+                let Statements {
+                    own,
+                    backlog_at_start,
+                    backlog_at_end,
+                    breakdowns,
+                    breakdowns_open,
+                    series_counts,
+                } = statements("EXPLAIN ", &filter);
+                for mut statement in [
+                    own,
+                    backlog_at_start,
+                    backlog_at_end,
+                    breakdowns,
+                    breakdowns_open,
+                    series_counts,
+                ] {
+                    let plan: Vec<String> = statement
+                        .build_query_scalar()
+                        .fetch_all(&mut *conn)
+                        .await
+                        .unwrap();
+                    let plan = plan.join("\n");
+                    assert!(!plan.contains("Seq Scan"), "{filter:?}:\n{plan}");
+                }
+            }
+        }
+    }
 }
