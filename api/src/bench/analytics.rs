@@ -105,15 +105,6 @@ GROUP BY dimension, value, g.grain, date_trunc(g.grain, starts_on), opened_on
 HAVING sum(moves) <> 0
 "#;
 
-/// The verdicts counted per day, week and month, as the `sla_report` projection counts them.
-const VERDICT_COUNTS: &str = r#"
-INSERT INTO sla_verdict_counts
-SELECT g.grain, date_trunc(g.grain, verdict_at AT TIME ZONE 'UTC')::date, clock, priority,
-  category, coalesce(customer_tier, ''), verdict, ended_at IS NULL, count(*)
-FROM sla_report, (VALUES ('day'), ('week'), ('month')) AS g(grain)
-GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
-"#;
-
 pub async fn run(
     url: &str,
     clients: usize,
@@ -144,7 +135,7 @@ pub async fn run(
                 "analytics_backlog, weeks and months",
                 BACKLOG_WEEKS_AND_MONTHS,
             ),
-            ("sla_verdict_counts", VERDICT_COUNTS),
+            ("sla_verdict_counts", super::report::COUNTS),
         ] {
             let rows = sqlx::query(statement)
                 .execute(&mut *conn)
