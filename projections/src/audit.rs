@@ -162,11 +162,7 @@ mod tests {
     /// them.
     #[sqlx::test(migrations = "../migrations")]
     async fn every_audit_filter_is_served_by_an_index(pool: PgPool) {
-        let mut conn = pool.acquire().await.unwrap();
-        sqlx::query("SET enable_seqscan = off")
-            .execute(&mut *conn)
-            .await
-            .unwrap();
+        let mut conn = crate::explain::pricing_out_seq_scans(&pool).await;
         let now = Utc::now();
         let filters = [
             (AuditFilter::default(), None),
@@ -226,13 +222,12 @@ mod tests {
         ];
         for (filter, index) in &filters {
             for after in [None, Some(AuditCursor(1000))] {
-                let plan: Vec<String> = search_query("EXPLAIN ", filter, after, 50)
-                    .build_query_scalar()
-                    .fetch_all(&mut *conn)
-                    .await
-                    .unwrap();
-                let plan = plan.join("\n");
-                assert!(!plan.contains("Seq Scan"), "{filter:?} {after:?}:\n{plan}");
+                let plan = crate::explain::assert_indexed(
+                    &mut conn,
+                    &mut search_query("EXPLAIN ", filter, after, 50),
+                    &format!("{filter:?} {after:?}"),
+                )
+                .await;
                 if let Some(index) = index {
                     assert!(plan.contains(index), "{filter:?} {after:?}:\n{plan}");
                 }

@@ -429,24 +429,14 @@ mod tests {
 
     #[sqlx::test(migrations = "../migrations")]
     async fn every_list_filter_and_the_active_policies_are_served_by_an_index(pool: PgPool) {
-        let mut conn = pool.acquire().await.unwrap();
-        sqlx::query("SET enable_seqscan = off")
-            .execute(&mut *conn)
-            .await
-            .unwrap();
+        let mut conn = crate::explain::pricing_out_seq_scans(&pool).await;
         let page = PageRequest::parse(Some(2), None, Some(10)).unwrap();
         for active in [None, Some(true), Some(false)] {
             for mut query in [
                 count_query("EXPLAIN ", active),
                 page_query("EXPLAIN ", active, page),
             ] {
-                let plan: Vec<String> = query
-                    .build_query_scalar()
-                    .fetch_all(&mut *conn)
-                    .await
-                    .unwrap();
-                let plan = plan.join("\n");
-                assert!(!plan.contains("Seq Scan"), "{active:?}:\n{plan}");
+                crate::explain::assert_indexed(&mut conn, &mut query, &format!("{active:?}")).await;
             }
         }
         let plan: Vec<String> = sqlx::query_scalar(&format!("EXPLAIN {ACTIVE}"))

@@ -8,6 +8,8 @@ mod copy_rows;
 pub mod dead_letters;
 pub mod escalation;
 pub mod event_log;
+#[cfg(test)]
+mod explain;
 mod grain;
 pub mod incidents;
 pub mod kb;

@@ -318,11 +318,7 @@ mod tests {
 
     #[sqlx::test(migrations = "../migrations")]
     async fn recipients_are_found_by_sub_role_and_team_through_indexes(pool: PgPool) {
-        let mut conn = pool.acquire().await.unwrap();
-        sqlx::query("SET enable_seqscan = off")
-            .execute(&mut *conn)
-            .await
-            .unwrap();
+        let mut conn = crate::explain::pricing_out_seq_scans(&pool).await;
         let plan: Vec<String> = sqlx::query_scalar(&format!("EXPLAIN {RECIPIENTS}"))
             .bind(vec!["alice".to_owned()])
             .bind(vec!["admin"])

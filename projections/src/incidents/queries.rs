@@ -452,11 +452,7 @@ mod tests {
     /// top and from a cursor) and for the count alike.
     #[sqlx::test(migrations = "../migrations")]
     async fn every_list_filter_is_served_by_an_index(pool: PgPool) {
-        let mut conn = pool.acquire().await.unwrap();
-        sqlx::query("SET enable_seqscan = off")
-            .execute(&mut *conn)
-            .await
-            .unwrap();
+        let mut conn = crate::explain::pricing_out_seq_scans(&pool).await;
         let now = Utc::now();
         let filters = [
             IncidentFilter::default(),
@@ -510,13 +506,7 @@ mod tests {
                 .collect();
             queries.push(count_query("EXPLAIN ", filter));
             for mut query in queries {
-                let plan: Vec<String> = match query.build_query_scalar().fetch_all(&mut *conn).await
-                {
-                    Ok(plan) => plan,
-                    Err(error) => panic!("{filter:?}: {error}"),
-                };
-                let plan = plan.join("\n");
-                assert!(!plan.contains("Seq Scan"), "{filter:?}:\n{plan}");
+                crate::explain::assert_indexed(&mut conn, &mut query, &format!("{filter:?}")).await;
             }
         }
     }

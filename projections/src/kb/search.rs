@@ -790,11 +790,7 @@ mod tests {
     /// browsing, for the page and for the category counts alike, has its index.
     #[sqlx::test(migrations = "../migrations")]
     async fn every_search_filter_is_served_by_an_index(pool: PgPool) {
-        let mut conn = pool.acquire().await.unwrap();
-        sqlx::query("SET enable_seqscan = off")
-            .execute(&mut *conn)
-            .await
-            .unwrap();
+        let mut conn = crate::explain::pricing_out_seq_scans(&pool).await;
         let filters = [
             KbSearch::default(),
             KbSearch {
@@ -840,16 +836,12 @@ mod tests {
                     browsed("EXPLAIN ", audience, &search),
                 ];
                 for mut query in queries {
-                    let plan: Vec<String> = query
-                        .build_query_scalar()
-                        .fetch_all(&mut *conn)
-                        .await
-                        .unwrap();
-                    let plan = plan.join("\n");
-                    assert!(
-                        !plan.contains("Seq Scan"),
-                        "{audience:?} {search:?}:\n{plan}"
-                    );
+                    let plan = crate::explain::assert_indexed(
+                        &mut conn,
+                        &mut query,
+                        &format!("{audience:?} {search:?}"),
+                    )
+                    .await;
                     // The low-rated articles are few: their partial index, either way.
                     assert!(
                         search.low_rated.is_none()

@@ -651,11 +651,7 @@ mod tests {
     /// planned, never run: it must merely answer for every shape.
     #[sqlx::test(migrations = "../migrations")]
     async fn every_list_filter_is_served_by_an_index(pool: PgPool) {
-        let mut conn = pool.acquire().await.unwrap();
-        sqlx::query("SET enable_seqscan = off")
-            .execute(&mut *conn)
-            .await
-            .unwrap();
+        let mut conn = crate::explain::pricing_out_seq_scans(&pool).await;
         let now = Utc::now();
         let filters = [
             TicketFilter::default(),
@@ -750,13 +746,12 @@ mod tests {
                     }
                 }
                 for mut query in queries {
-                    let plan: Vec<String> = query
-                        .build_query_scalar()
-                        .fetch_all(&mut *conn)
-                        .await
-                        .unwrap();
-                    let plan = plan.join("\n");
-                    assert!(!plan.contains("Seq Scan"), "{filter:?} {scope:?}:\n{plan}");
+                    crate::explain::assert_indexed(
+                        &mut conn,
+                        &mut query,
+                        &format!("{filter:?} {scope:?}"),
+                    )
+                    .await;
                 }
                 let plan: Json<serde_json::Value> = estimate_query(filter, scope)
                     .build_query_scalar()

@@ -9,11 +9,7 @@ use super::*;
 
 #[sqlx::test(migrations = "../migrations")]
 async fn every_list_filter_and_the_active_policies_are_served_by_an_index(pool: PgPool) {
-    let mut conn = pool.acquire().await.unwrap();
-    sqlx::query("SET enable_seqscan = off")
-        .execute(&mut *conn)
-        .await
-        .unwrap();
+    let mut conn = crate::explain::pricing_out_seq_scans(&pool).await;
     let filters = [
         PolicyFilter::default(),
         PolicyFilter {
@@ -45,13 +41,7 @@ async fn every_list_filter_and_the_active_policies_are_served_by_an_index(pool: 
             count_query("EXPLAIN ", filter),
             page_query("EXPLAIN ", filter, page),
         ] {
-            let plan: Vec<String> = query
-                .build_query_scalar()
-                .fetch_all(&mut *conn)
-                .await
-                .unwrap();
-            let plan = plan.join("\n");
-            assert!(!plan.contains("Seq Scan"), "{filter:?}:\n{plan}");
+            crate::explain::assert_indexed(&mut conn, &mut query, &format!("{filter:?}")).await;
         }
     }
     let plan: Vec<String> = sqlx::query_scalar(&format!("EXPLAIN {ACTIVE}"))

@@ -523,6 +523,25 @@ async fn batches_redeliveries_and_a_replay_leave_the_rows_of_events_applied_one_
     assert_eq!(Snapshot::take(&pool).await, expected, "a replay");
 }
 
+/// `base`, and `base` under each single filter.
+fn one_filter_each(base: ReportFilter) -> [ReportFilter; 4] {
+    [
+        base.clone(),
+        ReportFilter {
+            priority: Some(TicketPriority::High),
+            ..base.clone()
+        },
+        ReportFilter {
+            category: Some(TicketCategory::Billing),
+            ..base.clone()
+        },
+        ReportFilter {
+            customer_tier: Some(support_domain::sla::CustomerTier::Enterprise),
+            ..base
+        },
+    ]
+}
+
 fn filter(from: DateTime<Utc>, to: DateTime<Utc>) -> ReportFilter {
     ReportFilter {
         from,
@@ -646,21 +665,7 @@ async fn whole_days_are_counted_from_the_counts_as_from_the_verdicts(pool: PgPoo
     let mut seen = 0;
     for (from, to) in periods {
         let base = filter(midnight(from), midnight(to));
-        let filters = [
-            base.clone(),
-            ReportFilter {
-                priority: Some(TicketPriority::High),
-                ..base.clone()
-            },
-            ReportFilter {
-                category: Some(TicketCategory::Billing),
-                ..base.clone()
-            },
-            ReportFilter {
-                customer_tier: Some(support_domain::sla::CustomerTier::Enterprise),
-                ..base
-            },
-        ];
+        let filters = one_filter_each(base);
         for filter in filters {
             let days = filter.whole_days().unwrap();
             let mut rolled: Vec<Line> = query::counts_of_days("", &filter, days)
@@ -686,33 +691,15 @@ async fn whole_days_are_counted_from_the_counts_as_from_the_verdicts(pool: PgPoo
 /// filter, reads its period through an index.
 #[sqlx::test(migrations = "../migrations")]
 async fn every_report_filter_is_served_by_an_index(pool: PgPool) {
-    let mut conn = pool.acquire().await.unwrap();
-    sqlx::query("SET enable_seqscan = off")
-        .execute(&mut *conn)
-        .await
-        .unwrap();
+    let mut conn = crate::explain::pricing_out_seq_scans(&pool).await;
     let base = filter(at(0), at(1000));
-    let filters = [
-        base.clone(),
-        ReportFilter {
-            priority: Some(TicketPriority::High),
-            ..base.clone()
-        },
-        ReportFilter {
-            category: Some(TicketCategory::Billing),
-            ..base.clone()
-        },
-        ReportFilter {
-            customer_tier: Some(support_domain::sla::CustomerTier::Enterprise),
-            ..base.clone()
-        },
-        ReportFilter {
-            priority: Some(TicketPriority::High),
-            category: Some(TicketCategory::Billing),
-            customer_tier: Some(support_domain::sla::CustomerTier::Free),
-            ..base
-        },
-    ];
+    let mut filters = one_filter_each(base.clone()).to_vec();
+    filters.push(ReportFilter {
+        priority: Some(TicketPriority::High),
+        category: Some(TicketCategory::Billing),
+        customer_tier: Some(support_domain::sla::CustomerTier::Free),
+        ..base
+    });
     let days = Days {
         from: "2026-10-30".parse().unwrap(),
         to: "2026-12-02".parse().unwrap(),
@@ -723,13 +710,7 @@ async fn every_report_filter_is_served_by_an_index(pool: PgPool) {
             .into_iter()
             .chain([counts])
         {
-            let plan: Vec<String> = statement
-                .build_query_scalar()
-                .fetch_all(&mut *conn)
-                .await
-                .unwrap();
-            let plan = plan.join("\n");
-            assert!(!plan.contains("Seq Scan"), "{filter:?}:\n{plan}");
+            crate::explain::assert_indexed(&mut conn, &mut statement, &format!("{filter:?}")).await;
         }
     }
 }
