@@ -798,21 +798,14 @@ mod tests {
                     slice: slice.clone(),
                     interval,
                 };
-                let Statements {
-                    own,
-                    backlog_at_start,
-                    backlog_at_end,
-                    breakdowns,
-                    breakdowns_open,
-                    series_counts,
-                } = statements("EXPLAIN ", &filter);
+                let s = statements("EXPLAIN ", &filter);
                 for mut statement in [
-                    own,
-                    backlog_at_start,
-                    backlog_at_end,
-                    breakdowns,
-                    breakdowns_open,
-                    series_counts,
+                    s.own,
+                    s.backlog_at_start,
+                    s.backlog_at_end,
+                    s.breakdowns,
+                    s.breakdowns_open,
+                    s.series_counts,
                 ] {
                     let case = format!("{filter:?}");
                     crate::explain::assert_indexed(&mut conn, &mut statement, &case).await;
