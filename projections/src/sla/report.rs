@@ -187,7 +187,7 @@ impl Projection for SlaReportProjection {
     }
 }
 
-/// A row of `sla_verdict_counts`: grain, the day or month it starts on, clock, priority,
+/// A row of `sla_verdict_counts`: grain, the day, week or month it starts on, clock, priority,
 /// category, tier ('' for none), verdict, and whether the clock still counts.
 type CountKey = (
     Grain,
